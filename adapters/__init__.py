@@ -1,0 +1,1 @@
+"""I/O adapters: asyncio, trio, blocking sockets, audio, and the rvoip command."""

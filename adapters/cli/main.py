@@ -1,0 +1,40 @@
+"""The ``rvoip`` command: subcommands register themselves in :data:`SUBCOMMANDS`."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from typing import Callable, Sequence
+
+# name -> (module under rvoip_sansio.adapters.cli, one-line help). Each module defines
+# ``add_arguments(parser)`` and ``run(args) -> int``.
+SUBCOMMANDS: dict[str, tuple[str, str]] = {
+    "parse": ("parse", "parse one SIP message and print its structure as JSON"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="rvoip", description="rvoip-sansio command line")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, (module_name, help_text) in SUBCOMMANDS.items():
+        module = importlib.import_module(f"{__package__}.{module_name}")
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        add: Callable[[argparse.ArgumentParser], None] = module.add_arguments
+        add(p)
+        p.set_defaults(_run=module.run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    run: Callable[[argparse.Namespace], int] = args._run
+    try:
+        return run(args)
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,32 @@
+"""rvoip-sansio: a VoIP stack whose every protocol layer is a pure, deterministic state machine."""
+
+from ._core import (
+    Address,
+    Event,
+    LocalProtocolError,
+    ParseError,
+    RemoteProtocolError,
+    RvoipError,
+    Transmit,
+    pump,
+    seq_delta16,
+    seq_lt16,
+    ts_delta32,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Address",
+    "Event",
+    "LocalProtocolError",
+    "ParseError",
+    "RemoteProtocolError",
+    "RvoipError",
+    "Transmit",
+    "pump",
+    "seq_delta16",
+    "seq_lt16",
+    "ts_delta32",
+    "__version__",
+]
