@@ -1,1 +1,23 @@
-"""rvoip_sansio.srtp"""
+"""rvoip_sansio.srtp: SRTP/SRTCP (RFC 3711, 6188, 7714) and keying (SDES RFC 4568, DTLS-SRTP).
+
+Pure core: packets in, packets out; keys come from the caller (or from the SDES and DTLS
+helpers, which take an injected random source). See docs/srtp.md.
+"""
+
+from ._errors import SrtpError, SrtpErrorKind
+from ._kdf import SessionKeys, derive_session_keys
+from ._profiles import PROFILE_SPECS, MasterKey, ProfileSpec, SrtpPolicy, SrtpProfile
+from ._session import SrtpSession
+
+__all__ = [
+    "MasterKey",
+    "PROFILE_SPECS",
+    "ProfileSpec",
+    "SessionKeys",
+    "SrtpError",
+    "SrtpErrorKind",
+    "SrtpPolicy",
+    "SrtpProfile",
+    "SrtpSession",
+    "derive_session_keys",
+]

@@ -1,0 +1,421 @@
+"""SrtpSession: SRTP and SRTCP protect/unprotect for many SSRCs with one policy.
+
+RFC 3711 §3.3 (SRTP), §3.4 (SRTCP), Appendix A (index estimation) and RFC 7714 (AES-GCM).
+A session keeps one crypto context per SSRC and direction, created on first use (inbound
+"any SSRC" like libsrtp's ``ssrc_any_inbound``, outbound per SSRC), bounded by
+``max_streams``. Every failure raises :class:`SrtpError` before any state changes: the ROC,
+the replay window and the key counters are committed only after the packet authenticated.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import struct
+from typing import Iterable
+
+from cryptography.exceptions import InvalidTag
+
+from ._errors import SrtpError, SrtpErrorKind
+from ._profiles import SrtpPolicy, SrtpProfile
+from ._transform import KeyState, xor_keystream
+
+__all__ = ["SrtpSession"]
+
+log = logging.getLogger("rvoip_sansio.srtp")
+
+_HDR = struct.Struct("!BBHII")
+_U16 = struct.Struct("!H")
+_U32 = struct.Struct("!I")
+
+AUTH = SrtpErrorKind.AUTH
+REPLAY = SrtpErrorKind.REPLAY
+MALFORMED = SrtpErrorKind.MALFORMED
+
+
+class _Replay:
+    """Highest index seen and a bitmask window below it (RFC 3711 §3.3.2)."""
+
+    __slots__ = ("hi", "bits")
+
+    def __init__(self, first: int) -> None:
+        self.hi = first - 1  # nothing received yet: the first index is "new"
+        self.bits = 0
+
+
+class _Stream:
+    """Per-SSRC state of one direction: RTP index/window and SRTCP index/window."""
+
+    __slots__ = ("rtp", "rtcp", "rtcp_next")
+
+    def __init__(self) -> None:
+        self.rtp: _Replay | None = None
+        self.rtcp: _Replay | None = None
+        self.rtcp_next = 1  # libsrtp numbers SRTCP from 1
+
+
+def _header_len(data: bytes, n: int) -> int:
+    """RTP header length incl. CSRCs and extension (RFC 3550 §5.1, §5.3.1); 0 if malformed."""
+    if n < 12:
+        return 0
+    b0 = data[0]
+    if b0 >> 6 != 2:
+        return 0
+    hlen = 12 + ((b0 & 0x0F) << 2)
+    if b0 & 0x10:
+        if n < hlen + 4:
+            return 0
+        hlen += 4 + (_U16.unpack_from(data, hlen + 2)[0] << 2)
+    return hlen if hlen <= n else 0
+
+
+class SrtpSession:
+    """SRTP/SRTCP crypto contexts of any number of SSRCs under one policy.
+
+    ``SrtpSession(profile, key)`` with the master key and salt concatenated, or
+    ``SrtpSession(policy)`` for MKIs, several master keys, lifetimes or a window size.
+    Use one session per direction in a call (the peer keys each direction separately),
+    though one session can protect and unprotect the same SSRC (separate contexts).
+    """
+
+    def __init__(
+        self,
+        profile: SrtpProfile | str | SrtpPolicy,
+        key: bytes | None = None,
+        *,
+        max_streams: int = 1024,
+        accept_ssrcs: Iterable[int] | None = None,
+    ) -> None:
+        if isinstance(profile, SrtpPolicy):
+            if key is not None:
+                raise ValueError("give either a policy or a profile and a key")
+            policy = profile
+        else:
+            if key is None:
+                raise ValueError("a master key + salt is needed with a profile")
+            policy = SrtpPolicy.from_key(profile, key)
+        self.policy = policy
+        spec = policy.profile.spec
+        self._aead = spec.aead
+        self._tag = spec.rtp_tag_len
+        self._rtcp_tag = spec.rtcp_tag_len
+        self._window = policy.window_size
+        self._mask = (1 << policy.window_size) - 1
+        self._keys = [KeyState(policy.profile, mk) for mk in policy.keys]
+        self._by_mki = {k.mki: k for k in self._keys}
+        self._mki_len = len(policy.keys[0].mki)
+        self._tx_key = self._keys[0]
+        self._enc_rtp = policy.encrypt_rtp
+        self._enc_rtcp = policy.encrypt_rtcp
+        self._repeat_ok = policy.allow_repeat_tx
+        self._tx: dict[int, _Stream] = {}
+        self._rx: dict[int, _Stream] = {}
+        self._max_streams = max_streams
+        self._accept = None if accept_ssrcs is None else frozenset(accept_ssrcs)
+        #: Count of refused packets per kind.
+        self.errors: dict[SrtpErrorKind, int] = {kind: 0 for kind in SrtpErrorKind}
+
+    # ----------------------------------------------------------------- keys and streams
+    @property
+    def profile(self) -> SrtpProfile:
+        return self.policy.profile
+
+    def use_mki(self, mki: bytes) -> None:
+        """Protect from now on with the master key named ``mki`` (RFC 3711 §8.1 re-keying)."""
+        try:
+            self._tx_key = self._by_mki[mki]
+        except KeyError:
+            raise ValueError(f"no master key with MKI {mki.hex()}") from None
+
+    def packet_counts(self, mki: bytes | None = None) -> tuple[int, int]:
+        """(SRTP, SRTCP) packets processed under a master key (the active one by default)."""
+        k = self._tx_key if mki is None else self._by_mki[mki]
+        return k.rtp_count, k.rtcp_count
+
+    def roc(self, ssrc: int, *, outbound: bool = True) -> int:
+        """The rollover counter of an SSRC's stream (0 before any packet)."""
+        st = (self._tx if outbound else self._rx).get(ssrc)
+        if st is None or st.rtp is None:
+            return 0
+        return max(st.rtp.hi, 0) >> 16
+
+    def ssrcs(self, *, outbound: bool = True) -> list[int]:
+        return list(self._tx if outbound else self._rx)
+
+    def remove_ssrc(self, ssrc: int) -> None:
+        """Forget both directions' contexts of an SSRC (after RTCP BYE, say)."""
+        self._tx.pop(ssrc, None)
+        self._rx.pop(ssrc, None)
+
+    def _stream(self, table: dict[int, _Stream], ssrc: int) -> _Stream:
+        st = table.get(ssrc)
+        if st is None:
+            if self._accept is not None and ssrc not in self._accept:
+                raise SrtpError(SrtpErrorKind.UNKNOWN_SSRC, f"SSRC {ssrc:#010x} not accepted")
+            if len(table) >= self._max_streams:
+                raise SrtpError(
+                    SrtpErrorKind.UNKNOWN_SSRC,
+                    f"SSRC {ssrc:#010x}: stream table full ({self._max_streams})",
+                )
+            st = _Stream()
+            if table is self._tx:
+                table[ssrc] = st
+            # Inbound streams enter the table only once a packet authenticated (_adopt).
+        return st
+
+    def _adopt(self, ssrc: int, st: _Stream) -> None:
+        if ssrc not in self._rx:
+            self._rx[ssrc] = st
+
+    def _key_for(self, data: bytes, end: int) -> KeyState:
+        if not self._mki_len:
+            return self._tx_key
+        key = self._by_mki.get(bytes(data[end - self._mki_len : end]))
+        if key is None:
+            raise SrtpError(SrtpErrorKind.UNKNOWN_MKI, "MKI names no master key of this session")
+        return key
+
+    # ------------------------------------------------------------------ index handling
+    @staticmethod
+    def _estimate(rp: _Replay | None, seq: int) -> int:
+        """RFC 3711 Appendix A: the 48-bit index closest to the highest one received."""
+        if rp is None:
+            return seq  # first packet: ROC 0 (RFC 3711 §3.3.1)
+        hi = rp.hi
+        s_l = hi & 0xFFFF
+        roc = hi >> 16
+        if s_l < 0x8000:
+            if seq - s_l > 0x8000:
+                roc -= 1
+        elif s_l - 0x8000 > seq:
+            roc += 1
+        return (roc << 16) | seq
+
+    def _check(self, rp: _Replay | None, index: int) -> None:
+        if rp is None:
+            return
+        delta = index - rp.hi
+        if delta > 0:
+            return
+        if -delta >= self._window:
+            raise SrtpError(REPLAY, f"index {index} is older than the replay window")
+        if (rp.bits >> -delta) & 1:
+            raise SrtpError(REPLAY, f"index {index} was received already")
+
+    def _commit(self, rp: _Replay, index: int) -> None:
+        delta = index - rp.hi
+        if delta > 0:
+            rp.bits = ((rp.bits << delta) | 1) & self._mask
+            rp.hi = index
+        else:
+            rp.bits |= 1 << -delta
+
+    # ----------------------------------------------------------------------- SRTP
+    def protect(self, rtp: bytes) -> bytes:
+        """RTP packet → SRTP packet (RFC 3711 §3.3)."""
+        try:
+            return self._protect(rtp)
+        except SrtpError as exc:
+            self.errors[exc.kind] += 1
+            raise
+
+    def _protect(self, rtp: bytes) -> bytes:
+        n = len(rtp)
+        hlen = _header_len(rtp, n)
+        if not hlen:
+            raise SrtpError(MALFORMED, "not an RTP packet (length, version or header)")
+        _, _, seq, _, ssrc = _HDR.unpack_from(rtp)
+        key = self._tx_key
+        if key.rtp_count >= key.rtp_limit:
+            raise SrtpError(SrtpErrorKind.KEY_EXHAUSTED, "master key reached its SRTP packet limit")
+        st = self._tx.get(ssrc) or self._stream(self._tx, ssrc)
+        rp = st.rtp
+        index = self._estimate(rp, seq)
+        if index < 0:
+            raise SrtpError(REPLAY, "sequence number before the stream's first packet")
+        if rp is not None and index <= rp.hi and not self._repeat_ok:
+            self._check(rp, index)
+        out = self._seal_rtp(key, rtp, hlen, ssrc, index)
+        if rp is None:
+            rp = st.rtp = _Replay(index)
+        self._commit(rp, index)
+        key.rtp_count += 1
+        return out
+
+    def _seal_rtp(self, key: KeyState, rtp: bytes, hlen: int, ssrc: int, index: int) -> bytes:
+        if self._aead:
+            iv = ((ssrc << 48) | index) ^ key.rtp_salt
+            gcm = key.rtp_gcm
+            assert gcm is not None
+            if self._enc_rtp:
+                body = rtp[:hlen] + gcm.encrypt(iv.to_bytes(12, "big"), rtp[hlen:], rtp[:hlen])
+            else:
+                body = rtp + gcm.encrypt(iv.to_bytes(12, "big"), b"", rtp)
+            return body + key.mki if key.mki else body
+        if self._enc_rtp:
+            iv = key.rtp_salt ^ (ssrc << 64) ^ (index << 16)
+            body = rtp[:hlen] + xor_keystream(key.rtp_ecb, iv, rtp[hlen:])  # type: ignore[arg-type]
+        else:
+            body = bytes(rtp)
+        tag = key.rtp_hmac(body, index >> 16)[: self._tag]
+        return body + key.mki + tag
+
+    def unprotect(self, srtp: bytes) -> bytes:
+        """SRTP packet → RTP packet; :class:`SrtpError` (AUTH, REPLAY, ...) when refused."""
+        try:
+            return self._unprotect(srtp)
+        except SrtpError as exc:
+            self.errors[exc.kind] += 1
+            log.debug("SRTP packet refused: %s", exc)
+            raise
+
+    def _unprotect(self, srtp: bytes) -> bytes:
+        n = len(srtp)
+        hlen = _header_len(srtp, n)
+        tag_len = self._tag
+        end = n - self._mki_len - (0 if self._aead else tag_len)
+        if not hlen or end - (tag_len if self._aead else 0) < hlen:
+            raise SrtpError(MALFORMED, "not an SRTP packet (length, version or header)")
+        _, _, seq, _, ssrc = _HDR.unpack_from(srtp)
+        key = self._key_for(srtp, n - (0 if self._aead else tag_len))
+        if key.rtp_count >= key.rtp_limit:
+            raise SrtpError(SrtpErrorKind.KEY_EXHAUSTED, "master key reached its SRTP packet limit")
+        st = self._rx.get(ssrc) or self._stream(self._rx, ssrc)
+        rp = st.rtp
+        index = self._estimate(rp, seq)
+        if index < 0:
+            raise SrtpError(REPLAY, "sequence number before the stream's first packet")
+        self._check(rp, index)
+        if self._aead:
+            gcm = key.rtp_gcm
+            assert gcm is not None
+            iv = (((ssrc << 48) | index) ^ key.rtp_salt).to_bytes(12, "big")
+            try:
+                if self._enc_rtp:
+                    plain = srtp[:hlen] + gcm.decrypt(iv, srtp[hlen:end], srtp[:hlen])
+                else:
+                    gcm.decrypt(iv, srtp[end - tag_len : end], srtp[: end - tag_len])
+                    plain = srtp[: end - tag_len]
+            except InvalidTag:
+                raise SrtpError(AUTH, "GCM tag does not verify") from None
+        else:
+            body = srtp[:end]
+            tag = key.rtp_hmac(body, index >> 16)[:tag_len]
+            if not hmac.compare_digest(tag, srtp[n - tag_len :]):
+                raise SrtpError(AUTH, "HMAC-SHA1 tag does not verify")
+            if self._enc_rtp:
+                iv = key.rtp_salt ^ (ssrc << 64) ^ (index << 16)
+                plain = body[:hlen] + xor_keystream(key.rtp_ecb, iv, body[hlen:])  # type: ignore[arg-type]
+            else:
+                plain = body
+        # Authenticated: now, and only now, the ROC, window and counters move.
+        self._adopt(ssrc, st)
+        if rp is None:
+            rp = st.rtp = _Replay(index)
+        self._commit(rp, index)
+        key.rtp_count += 1
+        return bytes(plain)
+
+    # ---------------------------------------------------------------------- SRTCP
+    def protect_rtcp(self, rtcp: bytes) -> bytes:
+        """RTCP (compound) packet → SRTCP packet (RFC 3711 §3.4, RFC 7714 §9)."""
+        try:
+            return self._protect_rtcp(rtcp)
+        except SrtpError as exc:
+            self.errors[exc.kind] += 1
+            raise
+
+    def _protect_rtcp(self, rtcp: bytes) -> bytes:
+        n = len(rtcp)
+        if n < 8 or rtcp[0] >> 6 != 2:
+            raise SrtpError(MALFORMED, "not an RTCP packet (length or version)")
+        ssrc = _U32.unpack_from(rtcp, 4)[0]
+        key = self._tx_key
+        if key.rtcp_count >= key.rtcp_limit:
+            raise SrtpError(SrtpErrorKind.KEY_EXHAUSTED, "master key reached its SRTCP packet limit")
+        st = self._tx.get(ssrc) or self._stream(self._tx, ssrc)
+        index = st.rtcp_next
+        if index >= 1 << 31:
+            raise SrtpError(SrtpErrorKind.KEY_EXHAUSTED, "SRTCP index space used up")
+        enc = self._enc_rtcp
+        trailer = ((0x80000000 if enc else 0) | index).to_bytes(4, "big")
+        if self._aead:
+            gcm = key.rtcp_gcm
+            assert gcm is not None
+            iv = (((ssrc << 48) | index) ^ key.rtcp_salt).to_bytes(12, "big")
+            if enc:  # RFC 7714 §9.2: AAD = first 8 octets || E || index
+                out = rtcp[:8] + gcm.encrypt(iv, rtcp[8:], rtcp[:8] + trailer) + trailer
+            else:  # RFC 7714 §9.3: everything authenticated, nothing encrypted
+                out = rtcp + gcm.encrypt(iv, b"", rtcp + trailer) + trailer
+            out += key.mki
+        else:
+            if enc:
+                iv = key.rtcp_salt ^ (ssrc << 64) ^ (index << 16)
+                body = rtcp[:8] + xor_keystream(key.rtcp_ecb, iv, rtcp[8:]) + trailer  # type: ignore[arg-type]
+            else:
+                body = rtcp + trailer
+            out = body + key.mki + key.rtcp_hmac(body)[: self._rtcp_tag]
+        st.rtcp_next = index + 1
+        key.rtcp_count += 1
+        return bytes(out)
+
+    def unprotect_rtcp(self, srtcp: bytes) -> bytes:
+        """SRTCP packet → RTCP packet; :class:`SrtpError` when refused."""
+        try:
+            return self._unprotect_rtcp(srtcp)
+        except SrtpError as exc:
+            self.errors[exc.kind] += 1
+            log.debug("SRTCP packet refused: %s", exc)
+            raise
+
+    def _unprotect_rtcp(self, srtcp: bytes) -> bytes:
+        n = len(srtcp)
+        tag_len = self._rtcp_tag
+        mki_len = self._mki_len
+        if n < 8 + 4 + mki_len + tag_len or srtcp[0] >> 6 != 2:
+            raise SrtpError(MALFORMED, "not an SRTCP packet (length or version)")
+        ssrc = _U32.unpack_from(srtcp, 4)[0]
+        if self._aead:
+            key = self._key_for(srtcp, n)
+            t_at = n - mki_len - 4
+        else:
+            key = self._key_for(srtcp, n - tag_len)
+            t_at = n - mki_len - tag_len - 4
+        if key.rtcp_count >= key.rtcp_limit:
+            raise SrtpError(SrtpErrorKind.KEY_EXHAUSTED, "master key reached its SRTCP packet limit")
+        word = _U32.unpack_from(srtcp, t_at)[0]
+        enc = word >> 31
+        index = word & 0x7FFFFFFF
+        st = self._rx.get(ssrc) or self._stream(self._rx, ssrc)
+        rp = st.rtcp
+        self._check(rp, index)
+        trailer = srtcp[t_at : t_at + 4]
+        if self._aead:
+            gcm = key.rtcp_gcm
+            assert gcm is not None
+            iv = (((ssrc << 48) | index) ^ key.rtcp_salt).to_bytes(12, "big")
+            try:
+                if enc:
+                    plain = srtcp[:8] + gcm.decrypt(iv, srtcp[8:t_at], srtcp[:8] + trailer)
+                else:
+                    gcm.decrypt(iv, srtcp[t_at - 16 : t_at], srtcp[: t_at - 16] + trailer)
+                    plain = srtcp[: t_at - 16]
+            except InvalidTag:
+                raise SrtpError(AUTH, "GCM tag does not verify") from None
+        else:
+            tag = key.rtcp_hmac(srtcp[: t_at + 4])[:tag_len]
+            if not hmac.compare_digest(tag, srtcp[n - tag_len :]):
+                raise SrtpError(AUTH, "HMAC-SHA1 tag does not verify")
+            if enc:
+                iv = key.rtcp_salt ^ (ssrc << 64) ^ (index << 16)
+                plain = srtcp[:8] + xor_keystream(key.rtcp_ecb, iv, srtcp[8:t_at])  # type: ignore[arg-type]
+            else:
+                plain = srtcp[:t_at]
+        if len(plain) < 8:
+            raise SrtpError(MALFORMED, "SRTCP packet shorter than an RTCP header")
+        self._adopt(ssrc, st)
+        if rp is None:
+            rp = st.rtcp = _Replay(index)
+        self._commit(rp, index)
+        key.rtcp_count += 1
+        return bytes(plain)

@@ -1,0 +1,124 @@
+"""The per-master-key cipher state: AES-CM + HMAC-SHA1 (RFC 3711) and AES-GCM (RFC 7714).
+
+Built once per master key and reused for every packet: the AES-ECB context that makes
+AES-CM keystream from counter blocks, HMAC inner/outer SHA-1 states ready to copy, and the
+AESGCM objects. Nothing here is allocated per packet beyond the output bytes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Callable
+
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from ._kdf import SessionKeys, derive_session_keys
+from ._profiles import MAX_SRTCP_PACKETS, MAX_SRTP_PACKETS, MasterKey, SrtpProfile
+
+__all__ = ["KeyState", "counter_pattern", "xor_keystream"]
+
+# (R, C) per block count n: R puts a 128-bit IV into each of n slots, C adds 0..n-1.
+_PATTERNS: dict[int, tuple[int, int]] = {}
+
+
+def counter_pattern(n: int) -> tuple[int, int]:
+    """Multiplier and addend turning one IV into the concatenation of n counter blocks."""
+    pat = _PATTERNS.get(n)
+    if pat is None:
+        rep = 0
+        add = 0
+        for j in range(n):
+            rep = (rep << 128) | 1
+            add = (add << 128) | j
+        pat = (rep, add)
+        if n <= 4096:
+            _PATTERNS[n] = pat
+    return pat
+
+
+def xor_keystream(ecb_update: Callable[[bytes], bytes], iv: int, data: bytes) -> bytes:
+    """AES-CM (RFC 3711 §4.1.1): data XOR E(k, IV) || E(k, IV + 1) || ...
+
+    The IV's low 16 bits are zero for SRTP (salt and index are shifted by 16), so the block
+    counter never carries out of them for packets below 1 MiB and IV + j equals IV | j.
+    """
+    length = len(data)
+    if not length:
+        return b""
+    n = (length + 15) >> 4
+    rep, add = counter_pattern(n)
+    ks = ecb_update((iv * rep + add).to_bytes(n << 4, "big"))
+    shift = (n << 7) - (length << 3)
+    x = int.from_bytes(data, "big") ^ (int.from_bytes(ks, "big") >> shift)
+    return x.to_bytes(length, "big")
+
+
+def _hmac_pads(key: bytes) -> tuple[hashlib._Hash, hashlib._Hash]:
+    # RFC 2104 HMAC with the inner and outer pad hashed once, copied per packet.
+    block = key.ljust(64, b"\x00")
+    inner = hashlib.sha1(bytes(b ^ 0x36 for b in block))
+    outer = hashlib.sha1(bytes(b ^ 0x5C for b in block))
+    return inner, outer
+
+
+class KeyState:
+    """Ciphers and packet counters of one master key (shared by every SSRC of a session)."""
+
+    __slots__ = (
+        "master", "mki", "aead", "rtp_ecb", "rtcp_ecb", "rtp_salt", "rtcp_salt",
+        "rtp_inner", "rtp_outer", "rtcp_inner", "rtcp_outer", "rtp_gcm", "rtcp_gcm",
+        "rtp_count", "rtcp_count", "rtp_limit", "rtcp_limit", "keys",
+    )
+
+    def __init__(self, profile: SrtpProfile, master: MasterKey) -> None:
+        spec = profile.spec
+        keys: SessionKeys = derive_session_keys(profile, master)
+        self.keys = keys
+        self.master = master
+        self.mki = master.mki
+        self.aead = spec.aead
+        self.rtp_count = 0
+        self.rtcp_count = 0
+        lifetime = master.lifetime
+        self.rtp_limit = MAX_SRTP_PACKETS if lifetime is None else min(lifetime, MAX_SRTP_PACKETS)
+        self.rtcp_limit = (
+            MAX_SRTCP_PACKETS if lifetime is None else min(lifetime, MAX_SRTCP_PACKETS)
+        )
+        rtp_salt = int.from_bytes(keys.rtp_salt, "big")
+        rtcp_salt = int.from_bytes(keys.rtcp_salt, "big")
+        if spec.aead:
+            # RFC 7714 §8.1 / §9.1: the 96-bit IV is (SSRC, ROC, SEQ or index) XOR salt.
+            self.rtp_gcm: AESGCM | None = AESGCM(keys.rtp_key)
+            self.rtcp_gcm: AESGCM | None = AESGCM(keys.rtcp_key)
+            self.rtp_salt = rtp_salt
+            self.rtcp_salt = rtcp_salt
+            self.rtp_ecb: Callable[[bytes], bytes] | None = None
+            self.rtcp_ecb: Callable[[bytes], bytes] | None = None
+            self.rtp_inner = self.rtp_outer = self.rtcp_inner = self.rtcp_outer = None
+        else:
+            # RFC 3711 §4.1.1: IV = (k_s * 2^16) XOR (SSRC * 2^64) XOR (i * 2^16).
+            self.rtp_salt = rtp_salt << 16
+            self.rtcp_salt = rtcp_salt << 16
+            self.rtp_ecb = Cipher(algorithms.AES(keys.rtp_key), modes.ECB()).encryptor().update
+            self.rtcp_ecb = Cipher(algorithms.AES(keys.rtcp_key), modes.ECB()).encryptor().update
+            self.rtp_inner, self.rtp_outer = _hmac_pads(keys.rtp_auth)
+            self.rtcp_inner, self.rtcp_outer = _hmac_pads(keys.rtcp_auth)
+            self.rtp_gcm = self.rtcp_gcm = None
+
+    def rtp_hmac(self, data: bytes, roc: int) -> bytes:
+        """RFC 3711 §4.2: HMAC-SHA1(k_a, authenticated portion || ROC), full 20 bytes."""
+        inner = self.rtp_inner.copy()  # type: ignore[union-attr]
+        inner.update(data)
+        inner.update(roc.to_bytes(4, "big"))
+        outer = self.rtp_outer.copy()  # type: ignore[union-attr]
+        outer.update(inner.digest())
+        return outer.digest()
+
+    def rtcp_hmac(self, data: bytes) -> bytes:
+        """RFC 3711 §3.4: the SRTCP tag covers the packet, the E flag and the SRTCP index."""
+        inner = self.rtcp_inner.copy()  # type: ignore[union-attr]
+        inner.update(data)
+        outer = self.rtcp_outer.copy()  # type: ignore[union-attr]
+        outer.update(inner.digest())
+        return outer.digest()
