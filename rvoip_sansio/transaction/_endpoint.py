@@ -1,0 +1,450 @@
+"""The SIP endpoint: transport-facing half of RFC 3261 (§17 transactions, §18 transport).
+
+Datagrams go in with ``receive``; the endpoint parses them, stamps ``received``/``rport``
+on requests (§18.2.1, RFC 3581), matches them to transactions (§17.1.3, §17.2.3, with the
+RFC 2543 fallback) and absorbs retransmissions right there, on input. What is new goes up as
+events. The transaction user (a dialog layer, a UA, a proxy or a test) sends through
+``send_request`` / ``send_response`` / ``cancel`` / ``send_stateless``.
+"""
+
+from __future__ import annotations
+
+import heapq
+import logging
+from collections import deque
+
+import attrs
+
+from rvoip_sansio._core import Address, Event, LocalProtocolError, ParseError, RandomSource, Transmit
+
+from . import _sip
+from ._events import (
+    CancelReceived,
+    EndpointConfig,
+    MessageDiscarded,
+    RequestReceived,
+    TransactionKey,
+    TransactionTerminated,
+    TransportError,
+)
+from ._sip import MAGIC_COOKIE, Request, Response
+from ._state import TIMER_INPUT, Input, Kind, State, TimerName
+from ._transaction import Transaction, start, step
+
+__all__ = ["Endpoint", "EndpointStats"]
+
+log = logging.getLogger("rvoip_sansio.transaction")
+
+
+@attrs.define(slots=True)
+class EndpointStats:
+    """Counters; nothing here affects behaviour."""
+
+    datagrams: int = 0
+    requests: int = 0
+    responses: int = 0
+    retransmissions_absorbed: int = 0  # requests and responses that matched a transaction
+    bad_requests_answered: int = 0  # stateless 400s
+    discarded: int = 0  # MessageDiscarded events
+    overload_rejected: int = 0  # stateless 503s at the transaction limit
+    ignored_inputs: int = 0  # (state, input) pairs the tables do not list, from the network
+    sent: int = 0
+
+
+class Endpoint:
+    """RFC 3261 transaction layer over one transport. Sans-I/O: see ARCHITECTURE.md.
+
+    ``local`` is the address this endpoint's transport is bound to (it goes into the Via of
+    requests it sends, and responses must name it). ``via_host`` overrides the host written
+    into Via (e.g. a public address).
+    """
+
+    def __init__(
+        self,
+        *,
+        local: Address,
+        rng: RandomSource,
+        config: EndpointConfig | None = None,
+        via_host: str | None = None,
+        report_terminated: bool = False,
+    ) -> None:
+        self.local = local
+        self.config = config if config is not None else EndpointConfig()
+        self.rng = rng
+        self.stats = EndpointStats()
+        self._via_host = via_host if via_host is not None else local[0]
+        self._report_terminated = report_terminated
+        self._client: dict[TransactionKey, Transaction] = {}
+        self._server: dict[TransactionKey, Transaction] = {}
+        self._timers: list[tuple[float, int, Transaction, TimerName]] = []
+        self._seq = 0
+        self._out: list[Transmit] = []
+        self._events: deque[Event] = deque()
+
+    # ---- the sans-I/O contract --------------------------------------------------------
+
+    def receive(self, data: bytes, source: Address, now: float) -> None:
+        """One datagram from ``source``. Never raises on bad input."""
+        self.stats.datagrams += 1
+        data = bytes(data)
+        if not data.strip(b"\r\n"):
+            return  # RFC 5626 §3.5.1 keep-alive
+        try:
+            msg = _sip.parse_message(data)
+        except ParseError as exc:
+            self._bad_datagram(data, source, exc.reason)
+            return
+        try:
+            if isinstance(msg, Response):
+                self._on_response(msg, source, now)
+            else:
+                self._on_request(msg, source, now, data)
+        except ParseError as exc:  # a lazily parsed header turned out malformed
+            self._bad_datagram(data, source, exc.reason)
+
+    def next_event(self) -> Event | None:
+        return self._events.popleft() if self._events else None
+
+    def datagrams_to_send(self, now: float) -> list[Transmit]:
+        out = self._out
+        if out:
+            self._out = []
+        return out
+
+    def next_deadline(self) -> float | None:
+        # May name a timer that has since been cancelled: waking early is harmless.
+        return self._timers[0][0] if self._timers else None
+
+    def handle_timeout(self, now: float) -> None:
+        """Fire every timer due at or before ``now``, earliest first (then in arming order)."""
+        timers = self._timers
+        while timers and timers[0][0] <= now:
+            deadline, _, tx, name = heapq.heappop(timers)
+            if tx.state is State.TERMINATED or tx.timers.get(name) != deadline:
+                continue  # cancelled or re-armed since
+            del tx.timers[name]
+            step(self, tx, TIMER_INPUT[name], now, fired_at=deadline)
+
+    def transport_error(self, dest: Address, now: float) -> None:
+        """The adapter could not send to ``dest`` (or got an ICMP error for it)."""
+        hit = False
+        for table in (self._client, self._server):
+            for tx in [t for t in table.values() if t.dest == dest]:
+                hit = True
+                step(self, tx, Input.TRANSPORT_ERROR, now)
+        if not hit:
+            self._events.append(TransportError(dest=dest, transaction=None))
+
+    # ---- the transaction user's side --------------------------------------------------
+
+    def new_branch(self) -> str:
+        """A fresh RFC 3261 branch (§8.1.1.7) from the injected random source."""
+        return f"{MAGIC_COOKIE}{self.rng.getrandbits(64):016x}"
+
+    def new_tag(self) -> str:
+        return f"{self.rng.getrandbits(48):012x}"
+
+    def send_request(self, request: Request, now: float, *, dest: Address | None = None) -> TransactionKey:
+        """Start a client transaction for ``request`` and send it.
+
+        A missing Via is added (our sent-by, a new branch, ``rport``); a Via without a
+        branch gets one; Max-Forwards 70 is added when absent (§8.1.1.6). ``dest`` defaults
+        to the top Route or the Request-URI (numeric hosts; this layer does no DNS).
+        Returns the transaction's key, which responses and timeouts carry.
+        """
+        method = request.method
+        if method == "ACK":
+            raise LocalProtocolError(
+                "transaction layer: ACK creates no transaction; use send_stateless (RFC 3261 §17.1.1.3)"
+            )
+        if method == "CANCEL":
+            raise LocalProtocolError("transaction layer: send CANCEL with cancel(invite_key, now) (§9.1)")
+        try:
+            cseq = request.cseq
+            request.call_id, request.from_, request.to  # noqa: B018 - validate now, not later
+            vias = request.via
+        except ParseError as exc:
+            raise LocalProtocolError(f"transaction layer: cannot send this request: {exc.reason}") from None
+        if cseq.method != method:
+            raise LocalProtocolError(f"transaction layer: CSeq method {cseq.method} is not {method}")
+        if not vias:
+            port = self.local[1]
+            request.add(
+                "Via", f"SIP/2.0/{self.config.transport} {self._via_host}:{port};branch={self.new_branch()};rport",
+                first=True,
+            )
+        elif not vias[0].branch:
+            top = vias[0]
+            params = {"branch": self.new_branch(), **top.params}
+            request.remove_first_value("via")
+            request.add("Via", _sip.Via(transport=top.transport, host=top.host, port=top.port,
+                                        params=params, protocol=top.protocol), first=True)
+        if "max-forwards" not in request:
+            request.add("Max-Forwards", "70")
+        branch = request.via[0].branch
+        key: TransactionKey = ("C", branch, method)
+        if key in self._client:
+            raise LocalProtocolError(f"transaction layer: branch {branch} is already in use for {method}")
+        if len(self._client) + len(self._server) >= self.config.max_transactions:
+            raise LocalProtocolError("transaction layer: the transaction limit is reached")
+        if dest is None:
+            try:
+                dest = _sip.request_destination(request, self.config.transport)
+            except ParseError as exc:
+                raise LocalProtocolError(f"transaction layer: no destination: {exc.reason}") from None
+        kind = Kind.CLIENT_INVITE if method == "INVITE" else Kind.CLIENT_NON_INVITE
+        tx = Transaction(kind=kind, key=key, request=request, dest=dest, reliable=self.config.reliable)
+        self._client[key] = tx
+        start(self, tx, now)
+        return key
+
+    def cancel(self, transaction: TransactionKey, now: float) -> TransactionKey | None:
+        """Cancel a pending INVITE (RFC 3261 §9.1). The CANCEL goes out once a provisional
+        response has arrived (at once if one has); returns the CANCEL's transaction key, or
+        None when there is nothing left to cancel (a final response came, or it timed out)."""
+        tx = self._client.get(transaction)
+        if tx is None or tx.kind is not Kind.CLIENT_INVITE:
+            return None
+        if tx.state is not State.CALLING and tx.state is not State.PROCEEDING:
+            return None
+        key: TransactionKey = ("C", transaction[1], "CANCEL")
+        if key in self._client:
+            return key
+        if tx.provisional_seen:
+            self._send_cancel(tx, now)
+        else:
+            tx.cancel_pending = True
+        return key
+
+    def send_response(
+        self, response: Response, now: float, *, transaction: TransactionKey | None = None
+    ) -> None:
+        """Send a response through its server transaction (by default found from the
+        response's top Via branch, sent-by and CSeq method, which is exact for RFC 3261
+        peers; pass ``transaction`` from the RequestReceived event to be exact for all)."""
+        if transaction is None:
+            transaction = self._response_key(response)
+        tx = self._server.get(transaction)
+        if tx is None:
+            raise LocalProtocolError(
+                f"transaction layer: no server transaction for {response.status_code} "
+                f"{response.reason} (it ended, or never existed)"
+            )
+        code = response.status_code
+        inp = Input.TU_PROVISIONAL if code < 200 else Input.TU_SUCCESS if code < 300 else Input.TU_FAILURE
+        step(self, tx, inp, now, response)
+
+    def send_stateless(self, message: Request | Response, dest: Address, now: float) -> None:
+        """Send outside any transaction: the ACK for a 2xx (§13.2.2.4), a stateless proxy's
+        forwarding. Nothing retransmits it."""
+        self._send(bytes(message), dest, None)
+
+    def transaction_state(self, transaction: TransactionKey) -> State | None:
+        tx = self._client.get(transaction) or self._server.get(transaction)
+        return None if tx is None else tx.state
+
+    def transaction_request(self, transaction: TransactionKey) -> Request | None:
+        tx = self._client.get(transaction) or self._server.get(transaction)
+        return None if tx is None else tx.request
+
+    @property
+    def live_transactions(self) -> int:
+        return len(self._client) + len(self._server)
+
+    # ---- host hooks for the transactions ----------------------------------------------
+
+    def _send(self, data: bytes, dest: Address, tx: Transaction | None) -> None:
+        self.stats.sent += 1
+        self._out.append(Transmit(data=data, dest=dest))
+
+    def _arm(self, tx: Transaction, timer: TimerName, deadline: float) -> None:
+        tx.timers[timer] = deadline
+        self._seq += 1
+        heapq.heappush(self._timers, (deadline, self._seq, tx, timer))
+
+    def _emit(self, event: Event) -> None:
+        self._events.append(event)
+
+    def _forget(self, tx: Transaction) -> None:
+        table = self._client if tx.is_client else self._server
+        if table.get(tx.key) is tx:
+            del table[tx.key]
+        if self._report_terminated:
+            self._events.append(TransactionTerminated(transaction=tx.key))
+
+    def _ignored(self, tx: Transaction, inp: Input) -> None:
+        self.stats.ignored_inputs += 1
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("%s in %s ignores %s", tx.kind.value, tx.state.value, inp.value)
+
+    def _build_ack(self, tx: Transaction, response: Response) -> bytes:
+        return bytes(_sip.build_ack(tx.request, response))
+
+    def _build_trying(self, tx: Transaction) -> bytes:
+        return bytes(_sip.make_response(tx.request, 100))
+
+    # ---- input paths -------------------------------------------------------------------
+
+    def _discard(self, reason: str, source: Address, data: bytes) -> None:
+        self.stats.discarded += 1
+        self._events.append(MessageDiscarded(reason=reason, source=source, data=data[:200]))
+
+    def _bad_datagram(self, data: bytes, source: Address, reason: str) -> None:
+        # RFC 3261 §8.2, §16.3: answer a malformed request with 400 when we can still
+        # read where to send it and what it was; drop anything else.
+        reply = _sip.stateless_reply(data, source, 400, reason, self.new_tag(), self.config.reliable)
+        if reply is not None:
+            self.stats.bad_requests_answered += 1
+            self._send(reply[0], reply[1], None)
+            reason = f"{reason} (answered 400)"
+        self._discard(reason, source, data)
+
+    def _on_response(self, resp: Response, source: Address, now: float) -> None:
+        self.stats.responses += 1
+        vias = resp.via
+        if not vias:
+            self._discard("response without Via", source, bytes(resp))
+            return
+        top = vias[0]
+        # RFC 3261 §17.1.3: top Via branch and CSeq method.
+        method = resp.cseq.method
+        tx = self._client.get(("C", top.branch, "INVITE" if method == "ACK" else method))
+        if tx is None:
+            # RFC 6026 §7.3 (updating §18.1.2): a response matching no transaction is
+            # discarded by everything but a stateless proxy.
+            self._discard("response matches no client transaction", source, bytes(resp))
+            return
+        code = resp.status_code
+        if code < 200:
+            tx.provisional_seen = True
+            inp = Input.PROVISIONAL
+        else:
+            inp = Input.SUCCESS if code < 300 else Input.FAILURE
+        before = tx.state
+        step(self, tx, inp, now, resp, source)
+        if tx.state is before and before is not State.PROCEEDING and before is not State.ACCEPTED:
+            self.stats.retransmissions_absorbed += 1
+        if tx.cancel_pending:
+            if tx.state is State.PROCEEDING:
+                self._send_cancel(tx, now)
+            elif tx.state is not State.CALLING:
+                tx.cancel_pending = False  # a final response came first: nothing to cancel
+
+    def _on_request(self, req: Request, source: Address, now: float, data: bytes) -> None:
+        self.stats.requests += 1
+        method = req.method
+        vias = req.via
+        if not vias:
+            raise ParseError("missing Via header", 0)
+        top = vias[0]
+        cseq = req.cseq
+        call_id = req.call_id
+        from_tag = req.from_.tag
+        to_tag = req.to.tag
+        if cseq.method != method:
+            raise ParseError(f"CSeq method {cseq.method} does not match {method}", 0)
+        match_method = "INVITE" if method == "ACK" else method
+        branch = top.branch
+        rfc3261 = branch is not None and branch.startswith(MAGIC_COOKIE)
+        key: TransactionKey
+        if rfc3261:
+            # RFC 3261 §17.2.3: branch, sent-by and method (ACK matches its INVITE).
+            key = ("S", branch, top.host.lower(), top.port, match_method)
+        else:
+            # RFC 3261 §17.2.3 for RFC 2543 peers: Request-URI, To tag, From tag, Call-ID,
+            # CSeq number and top Via; the To tag is checked below.
+            key = ("S2543", req.uri_text, from_tag, call_id, cseq.number, str(top), match_method)
+        tx = self._server.get(key)
+        if tx is not None and not rfc3261 and not self._to_tag_matches(tx, req, to_tag):
+            tx = None
+        if tx is not None:
+            if method != "ACK":
+                self.stats.retransmissions_absorbed += 1
+            if method == "ACK":
+                if tx.kind is Kind.SERVER_INVITE:
+                    _sip.stamp_received(req, source)
+                    step(self, tx, Input.ACK, now, req, source)
+            else:
+                step(self, tx, Input.REQUEST, now, req, source)
+            return
+        if method == "ACK":
+            # The ACK for a 2xx is its own transaction-less request for the dialog layer
+            # (RFC 3261 §17.2.3, RFC 6026 §7.1).
+            _sip.stamp_received(req, source)
+            self._events.append(RequestReceived(request=req, source=source, transaction=None))
+            return
+        if len(self._client) + len(self._server) >= self.config.max_transactions:
+            self._overloaded(data, source)
+            return
+        via = _sip.stamp_received(req, source)
+        dest = _sip.response_address(via, source, self.config.reliable)
+        kind = Kind.SERVER_INVITE if method == "INVITE" else Kind.SERVER_NON_INVITE
+        tx = Transaction(kind=kind, key=key, request=req, dest=dest, reliable=self.config.reliable)
+        self._server[key] = tx
+        start(self, tx, now)
+        if method == "CANCEL":
+            self._on_cancel(tx, req, source, now)
+            return
+        self._events.append(RequestReceived(request=req, source=source, transaction=key))
+
+    def _to_tag_matches(self, tx: Transaction, req: Request, to_tag: str | None) -> bool:
+        if req.method == "ACK":
+            # The ACK carries the To tag of the response it acknowledges.
+            sent = tx.response
+            return sent is not None and sent.to.tag == to_tag
+        return tx.request.to.tag == to_tag
+
+    def _on_cancel(self, tx: Transaction, cancel: Request, source: Address, now: float) -> None:
+        # RFC 3261 §9.2: the CANCEL matches the INVITE with the same key but method INVITE.
+        invite_key: TransactionKey = tx.key[:-1] + ("INVITE",)
+        invite = self._server.get(invite_key)
+        if invite is not None and tx.key[0] == "S2543" and invite.request.to.tag != cancel.to.tag:
+            invite = None
+        answered = False
+        if self.config.auto_cancel:
+            if invite is None:
+                self.send_response(_sip.make_response(cancel, 481, to_tag=self.new_tag()), now,
+                                   transaction=tx.key)
+            else:
+                tag = self._invite_to_tag(invite)
+                self.send_response(_sip.make_response(cancel, 200, to_tag=tag), now, transaction=tx.key)
+                if invite.state is State.PROCEEDING:
+                    self.send_response(_sip.make_response(invite.request, 487, to_tag=tag), now,
+                                       transaction=invite.key)
+                    answered = True
+        self._events.append(CancelReceived(
+            request=cancel, source=source, transaction=tx.key,
+            invite_transaction=None if invite is None else invite.key, answered=answered,
+        ))
+
+    def _invite_to_tag(self, invite: Transaction) -> str:
+        # §9.2: the 487 (and the CANCEL's 200) keep the To tag of any provisional response.
+        sent = invite.response
+        tag = sent.to.tag if sent is not None else None
+        return tag if tag is not None else self.new_tag()
+
+    def _overloaded(self, data: bytes, source: Address) -> None:
+        self.stats.overload_rejected += 1
+        extra = () if self.config.retry_after is None else (("Retry-After", str(self.config.retry_after)),)
+        reply = _sip.stateless_reply(data, source, 503, "transaction limit reached", self.new_tag(),
+                                     self.config.reliable, extra)
+        if reply is not None:
+            self._send(reply[0], reply[1], None)
+        self._discard("transaction limit reached (answered 503)", source, data)
+
+    def _send_cancel(self, tx: Transaction, now: float) -> None:
+        tx.cancel_pending = False
+        cancel = _sip.build_cancel(tx.request)
+        key: TransactionKey = ("C", tx.key[1], "CANCEL")
+        ctx = Transaction(kind=Kind.CLIENT_NON_INVITE, key=key, request=cancel, dest=tx.dest,
+                          reliable=tx.reliable)
+        self._client[key] = ctx
+        start(self, ctx, now)
+
+    def _response_key(self, response: Response) -> TransactionKey:
+        try:
+            top = response.via[0]
+            method = response.cseq.method
+        except (ParseError, IndexError):
+            raise LocalProtocolError("transaction layer: the response has no usable Via/CSeq") from None
+        return ("S", top.branch, top.host.lower(), top.port, method)
