@@ -26,11 +26,12 @@ def counter_pattern(n: int) -> tuple[int, int]:
     """Multiplier and addend turning one IV into the concatenation of n counter blocks."""
     pat = _PATTERNS.get(n)
     if pat is None:
-        rep = 0
-        add = 0
-        for j in range(n):
-            rep = (rep << 128) | 1
-            add = (add << 128) | j
+        if n > 0x10000:
+            raise ValueError("AES-CM counter would leave its 16 bits (packet over 1 MiB)")
+        rep = int.from_bytes(
+            (b"\x00" * 15 + b"\x01") * n, "big"
+        )
+        add = int.from_bytes(b"".join(bytes(14) + j.to_bytes(2, "big") for j in range(n)), "big")
         pat = (rep, add)
         if n <= 4096:
             _PATTERNS[n] = pat
@@ -71,9 +72,12 @@ class KeyState:
         "rtp_count", "rtcp_count", "rtp_limit", "rtcp_limit", "keys",
     )
 
-    def __init__(self, profile: SrtpProfile, master: MasterKey) -> None:
+    def __init__(
+        self, profile: SrtpProfile, master: MasterKey, session_keys: SessionKeys | None = None
+    ) -> None:
         spec = profile.spec
-        keys: SessionKeys = derive_session_keys(profile, master)
+        # session_keys lets the RFC 7714 vectors (which give session keys) bypass the KDF.
+        keys = derive_session_keys(profile, master) if session_keys is None else session_keys
         self.keys = keys
         self.master = master
         self.mki = master.mki
@@ -87,6 +91,10 @@ class KeyState:
         )
         rtp_salt = int.from_bytes(keys.rtp_salt, "big")
         rtcp_salt = int.from_bytes(keys.rtcp_salt, "big")
+        self.rtp_inner: hashlib._Hash | None = None
+        self.rtp_outer: hashlib._Hash | None = None
+        self.rtcp_inner: hashlib._Hash | None = None
+        self.rtcp_outer: hashlib._Hash | None = None
         if spec.aead:
             # RFC 7714 §8.1 / §9.1: the 96-bit IV is (SSRC, ROC, SEQ or index) XOR salt.
             self.rtp_gcm: AESGCM | None = AESGCM(keys.rtp_key)
@@ -95,7 +103,6 @@ class KeyState:
             self.rtcp_salt = rtcp_salt
             self.rtp_ecb: Callable[[bytes], bytes] | None = None
             self.rtcp_ecb: Callable[[bytes], bytes] | None = None
-            self.rtp_inner = self.rtp_outer = self.rtcp_inner = self.rtcp_outer = None
         else:
             # RFC 3711 §4.1.1: IV = (k_s * 2^16) XOR (SSRC * 2^64) XOR (i * 2^16).
             self.rtp_salt = rtp_salt << 16

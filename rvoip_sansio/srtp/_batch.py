@@ -1,0 +1,144 @@
+"""Batch SRTP protection: the keystream of many packets in one AES call, XOR with numpy.
+
+All packets are checked and indexed first; the session's state is committed only when the
+whole batch is ready, so a bad packet in the batch raises before anything changes.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Sequence
+
+import numpy as np
+
+from ._errors import SrtpError, SrtpErrorKind
+from ._session import _HDR, MALFORMED, REPLAY, _header_len, _Replay, _Stream
+
+if TYPE_CHECKING:
+    from ._session import SrtpSession
+
+__all__ = ["protect_many"]
+
+_ZEROS = bytes(16)
+
+
+def protect_many(session: SrtpSession, packets: Sequence[bytes]) -> list[bytes]:
+    """Protect ``packets`` in order, exactly as many ``protect`` calls would."""
+    if not packets:
+        return []
+    key = session._tx_key
+    if key.rtp_count + len(packets) > key.rtp_limit:
+        raise SrtpError(SrtpErrorKind.KEY_EXHAUSTED, "batch would pass the master key's limit")
+    # 1. Headers and indices (RFC 3711 Appendix A) on working copies of the stream state.
+    work: dict[int, list[int]] = {}
+    fresh: set[int] = set()
+    parsed: list[tuple[int, int, int]] = []
+    window = session._window
+    mask = session._mask
+    repeat_ok = session._repeat_ok
+    tx = session._tx
+    for rtp in packets:
+        n = len(rtp)
+        hlen = 12 if n >= 12 and rtp[0] == 0x80 else _header_len(rtp, n)
+        if not hlen:
+            raise SrtpError(MALFORMED, "not an RTP packet (length, version or header)")
+        _, _, seq, _, ssrc = _HDR.unpack_from(rtp)
+        state = work.get(ssrc)
+        if state is None:
+            st = tx.get(ssrc)
+            if st is None:
+                if len(tx) + len(fresh) >= session._max_streams or (
+                    session._accept is not None and ssrc not in session._accept
+                ):
+                    raise SrtpError(SrtpErrorKind.UNKNOWN_SSRC, f"SSRC {ssrc:#010x} refused")
+                fresh.add(ssrc)
+            rp = None if st is None else st.rtp
+            state = work[ssrc] = [-1, 0, 0] if rp is None else [rp.hi, rp.bits, 1]
+        hi, bits, started = state
+        if not started:
+            index = seq
+            hi, bits = index, 1
+        else:
+            s_l = hi & 0xFFFF
+            if s_l < 0x8000:
+                index = ((hi >> 16) - 1 if seq - s_l > 0x8000 else hi >> 16) << 16 | seq
+            else:
+                index = ((hi >> 16) + 1 if s_l - 0x8000 > seq else hi >> 16) << 16 | seq
+            delta = index - hi
+            if delta > 0:
+                bits = ((bits << delta) | 1) & mask
+                hi = index
+            else:
+                if index < 0:
+                    raise SrtpError(REPLAY, "sequence number before the stream's first packet")
+                if not repeat_ok and (-delta >= window or (bits >> -delta) & 1):
+                    raise SrtpError(REPLAY, f"index {index} was protected already")
+                bits |= 1 << -delta
+        state[0], state[1], state[2] = hi, bits, 1
+        parsed.append((hlen, ssrc, index))
+    # 2. Crypto.
+    if session._aead or not session._enc_rtp:
+        out = [
+            session._seal_rtp(key, rtp, hlen, ssrc, index)
+            for rtp, (hlen, ssrc, index) in zip(packets, parsed)
+        ]
+    else:
+        out = _cm_batch(session, packets, parsed)
+    # 3. Commit.
+    for ssrc, (hi, bits, _) in work.items():
+        st = tx.get(ssrc)
+        if st is None:
+            st = tx[ssrc] = _Stream()
+        if st.rtp is None:
+            st.rtp = _Replay(0)
+        st.rtp.hi = hi
+        st.rtp.bits = bits
+    key.rtp_count += len(packets)
+    return out
+
+
+def _cm_batch(
+    session: SrtpSession, packets: Sequence[bytes], parsed: list[tuple[int, int, int]]
+) -> list[bytes]:
+    key = session._tx_key
+    salt = key.rtp_salt
+    ivs: list[bytes] = []
+    counts: list[int] = []
+    chunks: list[bytes] = []
+    for rtp, (hlen, ssrc, index) in zip(packets, parsed):
+        length = len(rtp) - hlen
+        nblk = (length + 15) >> 4
+        counts.append(nblk)
+        # RFC 3711 §4.1.1 IV; its low 16 bits are zero and become the block counter.
+        ivs.append((salt ^ (ssrc << 64) ^ (index << 16)).to_bytes(16, "big"))
+        chunks.append(rtp[hlen:])
+        pad = (nblk << 4) - length
+        if pad:
+            chunks.append(_ZEROS[:pad])
+    cnt = np.asarray(counts, dtype=np.int64)
+    total = int(cnt.sum())
+    blocks = np.repeat(np.frombuffer(b"".join(ivs), dtype=np.uint8).reshape(-1, 16), cnt, axis=0)
+    starts = np.repeat(np.cumsum(cnt) - cnt, cnt)
+    j = np.arange(total, dtype=np.int64) - starts
+    blocks[:, 14] = (j >> 8).astype(np.uint8)
+    blocks[:, 15] = (j & 0xFF).astype(np.uint8)
+    ks = np.frombuffer(key.rtp_ecb(blocks.tobytes()), dtype=np.uint8)  # type: ignore[misc]
+    enc = (np.frombuffer(b"".join(chunks), dtype=np.uint8) ^ ks).tobytes()
+    inner0 = key.rtp_inner
+    outer0 = key.rtp_outer
+    assert inner0 is not None and outer0 is not None
+    tag_len = session._tag
+    mki = key.mki
+    out: list[bytes] = []
+    append = out.append
+    off = 0
+    for rtp, (hlen, _, index), nblk in zip(packets, parsed, counts):
+        length = len(rtp) - hlen
+        body = rtp[:hlen] + enc[off : off + length]
+        off += nblk << 4
+        inner = inner0.copy()
+        inner.update(body)
+        inner.update((index >> 16).to_bytes(4, "big"))
+        outer = outer0.copy()
+        outer.update(inner.digest())
+        append(body + mki + outer.digest()[:tag_len])
+    return out
