@@ -1,1 +1,84 @@
-"""rvoip_sansio.sip"""
+"""rvoip_sansio.sip: the SIP message layer (RFC 3261 §7, §19, §20, §25; RFC 3966; RFC 5626).
+
+Public API (stable names)::
+
+    parse_message(data) -> Request | Response     # one datagram; ParseError on bad input
+    ParseError                                    # .offset, .reason (also a ValueError)
+    Request(method, uri, headers=[(name, value)...], body=b"")   # build a request
+    Response(status_code, reason=None, headers=..., body=b"")
+    make_response(request, code, reason=None, *, to_tag=None, headers=(), body=b"")
+
+    msg.via -> list[Via]          Via.transport .host .port .branch .received .rport
+                                  .has_rport .params .protocol .sent_by
+    msg.cseq -> CSeq              .number .method
+    msg.call_id -> str
+    msg.from_, msg.to -> NameAddr .display_name .uri .uri_text .tag .params .with_params()
+    msg.contact -> list[NameAddr] msg.contact_star -> bool  (``Contact: *``)
+    msg.route, msg.record_route -> list[NameAddr]
+    msg.max_forwards -> int | None, msg.content_type -> str | None,
+    msg.content_length -> int | None, msg.body -> bytes (settable), msg.version
+    msg.get(name), msg.get_all(name, split=None), name in msg, msg.headers, msg.header_lines
+    msg.set(name, value | [values]), msg.add(name, value, first=False), msg.remove(name),
+    msg.remove_first_value(name)
+    bytes(msg)                    # byte-identical when unmodified; else canonical edits
+                                  # with Content-Length recomputed
+    Request.method .uri .uri_text (settable);  Response.status_code .reason (settable)
+
+    parse_uri(text) -> SipUri | TelUri | AbsoluteUri   (equality per RFC 3261 §19.1.4 /
+                                                        RFC 3966 §4)
+    SipUri(host, user=None, password=None, port=None, params={}, headers={}, scheme="sip")
+    TelUri(number, params={});  AbsoluteUri(scheme, rest)
+    Via, CSeq, NameAddr and parse_via / parse_cseq / parse_name_addr for single values,
+    split_list(value), canonical_name(name), COMPACT_FORMS, REASON_PHRASES
+
+    StreamFramer(max_message_size=65536, max_headers=256)   # TCP/TLS/WebSocket byte streams
+        .feed(data) -> list[Request | Response | KeepAlive]   (KeepAlive: RFC 5626 §3.5.1)
+
+Typed accessors parse their header on first use and cache the result; a malformed header
+raises ParseError from the accessor, with the offset of the problem in the message.
+"""
+
+from rvoip_sansio._core import ParseError
+
+from ._build import make_response
+from ._framer import KeepAlive, StreamFramer
+from ._headers import (
+    COMPACT_FORMS,
+    CSeq,
+    NameAddr,
+    Via,
+    canonical_name,
+    parse_cseq,
+    parse_name_addr,
+    parse_via,
+    split_list,
+)
+from ._message import REASON_PHRASES, HeaderValue, Message, Request, Response, parse_message
+from ._uri import AbsoluteUri, SipUri, TelUri, Uri, parse_uri
+
+__all__ = [
+    "ParseError",
+    "parse_message",
+    "Message",
+    "Request",
+    "Response",
+    "HeaderValue",
+    "make_response",
+    "REASON_PHRASES",
+    "Via",
+    "CSeq",
+    "NameAddr",
+    "parse_via",
+    "parse_cseq",
+    "parse_name_addr",
+    "split_list",
+    "canonical_name",
+    "COMPACT_FORMS",
+    "Uri",
+    "SipUri",
+    "TelUri",
+    "AbsoluteUri",
+    "parse_uri",
+    "StreamFramer",
+    "KeepAlive",
+]

@@ -1,0 +1,644 @@
+"""SIP requests and responses: parsing, typed lazy accessors, editing, serialization.
+
+The parser only finds boundaries (end of headers, lines, header names) with C-level string
+operations; each typed accessor parses its header on first use and caches the result. The
+original bytes are kept, so an unmodified message serializes byte-identically.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import Union
+
+import attrs
+
+from rvoip_sansio._core import ParseError
+
+from ._headers import (
+    COMPACT_FORMS,
+    MULTI_VALUE_HEADERS,
+    CSeq,
+    NameAddr,
+    Via,
+    canonical_name,
+    parse_cseq,
+    parse_name_addr,
+    parse_via,
+    split_list,
+)
+from ._uri import Uri, parse_uri
+
+__all__ = ["Message", "Request", "Response", "parse_message", "REASON_PHRASES", "HeaderValue"]
+
+#: Anything a header value may be given as: text, or a typed value whose ``str()`` is the text.
+HeaderValue = Union[str, int, Via, CSeq, NameAddr, Uri]
+
+_TOKEN_CHARS = r"A-Za-z0-9\-.!%*_+`'~"
+# One header-line start: CRLF, a token name, optional SP/HT, the colon (RFC 3261 §7.3.1).
+_NAME_RE = re.compile(r"\r\n([" + _TOKEN_CHARS + r"]+)[ \t]*:")
+_LINE_NAME_RE = re.compile(r"([" + _TOKEN_CHARS + r"]+)[ \t]*:")
+_COMPACT_RE = re.compile(r"(?:^|\n)[a-z](?:\n|$)")
+_TOKEN_RE = re.compile(r"[" + _TOKEN_CHARS + r"]+")
+_VERSION_RE = re.compile(r"[Ss][Ii][Pp]/[0-9]{1,3}\.[0-9]{1,3}")
+_RURI_RE = re.compile(r"[A-Za-z][A-Za-z0-9+\-.]*:[^\s<>\"]*")
+_FOLD_RE = re.compile(r"\r\n[ \t]+")
+_DIGITS_RE = re.compile(r"[ \t]*([0-9]{1,10})[ \t]*")
+
+#: RFC 3261 §21 default reason phrases (plus a few later ones).
+REASON_PHRASES: dict[int, str] = {
+    100: "Trying", 180: "Ringing", 181: "Call Is Being Forwarded", 182: "Queued",
+    183: "Session Progress", 199: "Early Dialog Terminated", 200: "OK", 202: "Accepted",
+    204: "No Notification", 300: "Multiple Choices", 301: "Moved Permanently",
+    302: "Moved Temporarily", 305: "Use Proxy", 380: "Alternative Service",
+    400: "Bad Request", 401: "Unauthorized", 402: "Payment Required", 403: "Forbidden",
+    404: "Not Found", 405: "Method Not Allowed", 406: "Not Acceptable",
+    407: "Proxy Authentication Required", 408: "Request Timeout", 410: "Gone",
+    412: "Conditional Request Failed", 413: "Request Entity Too Large",
+    414: "Request-URI Too Long", 415: "Unsupported Media Type",
+    416: "Unsupported URI Scheme", 420: "Bad Extension", 421: "Extension Required",
+    422: "Session Interval Too Small", 423: "Interval Too Brief",
+    480: "Temporarily Unavailable", 481: "Call/Transaction Does Not Exist",
+    482: "Loop Detected", 483: "Too Many Hops", 484: "Address Incomplete", 485: "Ambiguous",
+    486: "Busy Here", 487: "Request Terminated", 488: "Not Acceptable Here",
+    489: "Bad Event", 491: "Request Pending", 493: "Undecipherable",
+    500: "Server Internal Error", 501: "Not Implemented", 502: "Bad Gateway",
+    503: "Service Unavailable", 504: "Server Time-out", 505: "Version Not Supported",
+    513: "Message Too Large", 580: "Precondition Failure", 600: "Busy Everywhere",
+    603: "Decline", 604: "Does Not Exist Anywhere", 606: "Not Acceptable",
+}
+
+
+def _key(name: str) -> str:
+    low = name.strip().lower()
+    return COMPACT_FORMS.get(low, low)
+
+
+def _build_index(names: list[str]) -> dict[str, int]:
+    """name -> index of its first line (C-level: later duplicates are overwritten first)."""
+    n = len(names)
+    return dict(zip(reversed(names), range(n - 1, -1, -1)))
+
+
+@attrs.define(slots=True, init=False, eq=False, repr=False)
+class Message:
+    """What requests and responses share: headers in order, body, lazy typed accessors."""
+
+    _lines: list[str]            # header lines as on the wire (folds included)
+    _names: list[str]            # lower-case full names, aligned with _lines
+    _index: dict[str, int]       # name -> first line index
+    _body: bytes
+    _raw: bytes | None           # the original bytes while the message is unmodified
+    _version: str
+    _c_via: list[Via] | None
+    _c_cseq: CSeq | None
+    _c_from: NameAddr | None
+    _c_to: NameAddr | None
+    _c_call_id: str | None
+    _c_contact: list[NameAddr] | None
+
+    def _init_headers(self, headers: Iterable[tuple[str, HeaderValue]], body: bytes,
+                      version: str) -> None:
+        lines: list[str] = []
+        names: list[str] = []
+        for name, value in headers:
+            _check_name(name)
+            lines.append(f"{canonical_name(name)}: {_text(value)}")
+            names.append(_key(name))
+        self._lines = lines
+        self._names = names
+        self._index = _build_index(names)
+        self._body = bytes(body)
+        self._raw = None
+        self._version = version
+        self._reset_cache()
+
+    def _reset_cache(self) -> None:
+        self._c_via = None
+        self._c_cseq = None
+        self._c_from = None
+        self._c_to = None
+        self._c_call_id = None
+        self._c_contact = None
+
+    def _modified(self) -> None:
+        self._raw = None
+        self._index = _build_index(self._names)
+        self._reset_cache()
+
+    # ---- generic header access -------------------------------------------------------
+
+    def _value_at(self, i: int) -> str:
+        line = self._lines[i]
+        value = line[line.find(":") + 1:]
+        if "\r\n" in value:
+            value = _FOLD_RE.sub(" ", value)  # RFC 3261 §7.3.1: a fold is one SP
+        return value.strip()
+
+    def _line_offset(self, i: int) -> int:
+        """Byte-ish offset (in characters of the decoded head) of header line ``i``."""
+        return len(self._start_line()) + 2 + sum(len(x) + 2 for x in self._lines[:i])
+
+    def _indices(self, key: str) -> list[int]:
+        names = self._names
+        if names.count(key) == 1:
+            return [self._index[key]]
+        return [i for i, n in enumerate(names) if n == key]
+
+    def get(self, name: str, default: str | None = None) -> str | None:
+        """Value of the first header called ``name`` (any case, compact forms too)."""
+        i = self._index.get(_key(name))
+        return default if i is None else self._value_at(i)
+
+    def get_all(self, name: str, *, split: bool | None = None) -> list[str]:
+        """Every value of ``name`` in order. List-valued headers (Via, Contact, Route...) are
+        split at commas outside quotes and ``<>``; ``split`` forces either behaviour."""
+        key = _key(name)
+        if split is None:
+            split = key in MULTI_VALUE_HEADERS
+        values = [self._value_at(i) for i in self._indices(key)]
+        if not split:
+            return values
+        return [item for v in values for item in split_list(v)]
+
+    def __contains__(self, name: str) -> bool:
+        return _key(name) in self._index
+
+    @property
+    def headers(self) -> list[tuple[str, str]]:
+        """(name as written, unfolded value) for every header line, in order."""
+        out = []
+        for i, line in enumerate(self._lines):
+            out.append((line[:line.find(":")].strip(), self._value_at(i)))
+        return out
+
+    @property
+    def header_lines(self) -> list[str]:
+        """The header lines exactly as they will be serialized (folds included)."""
+        return list(self._lines)
+
+    def set(self, name: str, value: HeaderValue | list[HeaderValue]) -> None:
+        """Replace every ``name`` header by one (or, for a list, several) canonical lines,
+        at the position of the first; appended when absent."""
+        key = _key(name)
+        _check_name(name)
+        values = value if isinstance(value, list) else [value]
+        new = [f"{canonical_name(name)}: {_text(v)}" for v in values]
+        idx = self._indices(key)
+        pos = idx[0] if idx else len(self._lines)
+        for i in reversed(idx):
+            del self._lines[i]
+            del self._names[i]
+        self._lines[pos:pos] = new
+        self._names[pos:pos] = [key] * len(new)
+        self._modified()
+
+    def add(self, name: str, value: HeaderValue, *, first: bool = False) -> None:
+        """Add a header line: at the end, or with ``first=True`` above the other lines of the
+        same name (how a proxy pushes its Via, RFC 3261 §16.6 step 8)."""
+        key = _key(name)
+        _check_name(name)
+        line = f"{canonical_name(name)}: {_text(value)}"
+        pos = len(self._lines)
+        if first and key in self._index:
+            pos = self._index[key]
+        self._lines.insert(pos, line)
+        self._names.insert(pos, key)
+        self._modified()
+
+    def remove(self, name: str) -> int:
+        """Remove every ``name`` header line; returns how many were removed."""
+        idx = self._indices(_key(name))
+        for i in reversed(idx):
+            del self._lines[i]
+            del self._names[i]
+        if idx:
+            self._modified()
+        return len(idx)
+
+    def remove_first_value(self, name: str) -> str | None:
+        """Remove the first value of a list header (e.g. the top Via, RFC 3261 §18.1.2) and
+        return it; the rest of that line stays."""
+        key = _key(name)
+        i = self._index.get(key)
+        if i is None:
+            return None
+        values = split_list(self._value_at(i))
+        if len(values) <= 1:
+            del self._lines[i]
+            del self._names[i]
+        else:
+            line = self._lines[i]
+            self._lines[i] = f"{line[:line.find(':')].strip()}: {', '.join(values[1:])}"
+        self._modified()
+        return values[0] if values else ""
+
+    # ---- body and framing ------------------------------------------------------------
+
+    @property
+    def body(self) -> bytes:
+        return self._body
+
+    @body.setter
+    def body(self, value: bytes) -> None:
+        self._body = bytes(value)
+        self._raw = None
+
+    @property
+    def version(self) -> str:
+        return self._version
+
+    @property
+    def content_length(self) -> int | None:
+        """Content-Length as a number; ParseError if malformed or given twice differently."""
+        idx = self._indices("content-length")
+        if not idx:
+            return None
+        found = set()
+        for i in idx:
+            m = _DIGITS_RE.fullmatch(self._value_at(i))
+            if m is None:
+                raise ParseError("invalid Content-Length", self._line_offset(i))
+            found.add(int(m.group(1)))
+        if len(found) > 1:
+            raise ParseError("conflicting Content-Length values", self._line_offset(idx[1]))
+        return found.pop()
+
+    @property
+    def content_type(self) -> str | None:
+        return self.get("content-type")
+
+    # ---- typed accessors (lazy, cached) ----------------------------------------------
+
+    def _typed_error(self, i: int, exc: ParseError) -> ParseError:
+        line = self._lines[i]
+        return ParseError(exc.reason, self._line_offset(i) + line.find(":") + 1 + exc.offset)
+
+    @property
+    def via(self) -> list[Via]:
+        """Every Via value, top first (RFC 3261 §20.42). Empty when there is none."""
+        vias = self._c_via
+        if vias is None:
+            vias = []
+            for i in self._indices("via"):
+                value = self._value_at(i)
+                try:
+                    if "," in value:
+                        vias.extend(parse_via(v) for v in split_list(value))
+                    else:
+                        vias.append(parse_via(value))
+                except ParseError as exc:
+                    raise self._typed_error(i, exc) from None
+            self._c_via = vias
+        return vias
+
+    def _required(self, key: str) -> int:
+        i = self._index.get(key)
+        if i is None:
+            raise ParseError(f"missing {canonical_name(key)} header", 0)
+        return i
+
+    @property
+    def cseq(self) -> CSeq:
+        """CSeq; ParseError when missing or malformed."""
+        c = self._c_cseq
+        if c is None:
+            i = self._required("cseq")
+            try:
+                c = self._c_cseq = parse_cseq(self._value_at(i))
+            except ParseError as exc:
+                raise self._typed_error(i, exc) from None
+        return c
+
+    @property
+    def call_id(self) -> str:
+        """Call-ID (RFC 3261 §20.8); ParseError when missing or empty."""
+        c = self._c_call_id
+        if c is None:
+            i = self._required("call-id")
+            c = self._value_at(i)
+            if not c or " " in c or "\t" in c:
+                raise ParseError("invalid Call-ID", self._line_offset(i))
+            self._c_call_id = c
+        return c
+
+    def _name_addr(self, key: str) -> NameAddr:
+        i = self._required(key)
+        try:
+            return parse_name_addr(self._value_at(i))
+        except ParseError as exc:
+            raise self._typed_error(i, exc) from None
+
+    @property
+    def from_(self) -> NameAddr:
+        """From (RFC 3261 §20.20); ParseError when missing or malformed."""
+        f = self._c_from
+        if f is None:
+            f = self._c_from = self._name_addr("from")
+        return f
+
+    @property
+    def to(self) -> NameAddr:
+        """To (RFC 3261 §20.39); ParseError when missing or malformed."""
+        t = self._c_to
+        if t is None:
+            t = self._c_to = self._name_addr("to")
+        return t
+
+    def _name_addr_list(self, key: str) -> list[NameAddr]:
+        out: list[NameAddr] = []
+        for i in self._indices(key):
+            try:
+                out.extend(parse_name_addr(v) for v in split_list(self._value_at(i)))
+            except ParseError as exc:
+                raise self._typed_error(i, exc) from None
+        return out
+
+    @property
+    def contact(self) -> list[NameAddr]:
+        """Every Contact value; empty when absent or for ``Contact: *`` (see contact_star)."""
+        c = self._c_contact
+        if c is None:
+            c = [] if self.contact_star else self._name_addr_list("contact")
+            self._c_contact = c
+        return c
+
+    @property
+    def contact_star(self) -> bool:
+        """True for ``Contact: *`` (RFC 3261 §10.2.2, remove all bindings)."""
+        idx = self._indices("contact")
+        return len(idx) == 1 and self._value_at(idx[0]) == "*"
+
+    @property
+    def route(self) -> list[NameAddr]:
+        return self._name_addr_list("route")
+
+    @property
+    def record_route(self) -> list[NameAddr]:
+        return self._name_addr_list("record-route")
+
+    @property
+    def max_forwards(self) -> int | None:
+        """Max-Forwards (0-255 per RFC 3261 §20.22); ParseError when malformed."""
+        i = self._index.get("max-forwards")
+        if i is None:
+            return None
+        m = _DIGITS_RE.fullmatch(self._value_at(i))
+        if m is None or int(m.group(1)) > 255:
+            raise ParseError("invalid Max-Forwards", self._line_offset(i))
+        return int(m.group(1))
+
+    # ---- serialization ---------------------------------------------------------------
+
+    def _start_line(self) -> str:
+        raise NotImplementedError
+
+    def __bytes__(self) -> bytes:
+        raw = self._raw
+        if raw is not None:
+            return raw
+        lines = list(self._lines)
+        body_len = len(self._body)
+        idx = self._indices("content-length")
+        if idx:
+            # Recompute Content-Length; keep the original line when it is already right.
+            if _DIGITS_RE.fullmatch(self._value_at(idx[0])) is None or \
+                    int(self._value_at(idx[0])) != body_len:
+                lines[idx[0]] = f"Content-Length: {body_len}"
+            for i in reversed(idx[1:]):
+                del lines[i]
+        else:
+            lines.append(f"Content-Length: {body_len}")
+        head = self._start_line() + "\r\n" + "".join(line + "\r\n" for line in lines) + "\r\n"
+        data = head.encode("utf-8", "surrogateescape") + self._body
+        return data
+
+    def __str__(self) -> str:
+        return bytes(self).decode("utf-8", "replace")
+
+
+@attrs.define(slots=True, init=False, eq=False, repr=False)
+class Request(Message):  # type: ignore[override]
+    """A SIP request. Build one with ``Request(method, uri, headers, body)``."""
+
+    _method: str
+    _uri_text: str
+    _uri: Uri | None
+
+    def __init__(self, method: str, uri: Uri | str,
+                 headers: Iterable[tuple[str, HeaderValue]] = (), body: bytes = b"",
+                 *, version: str = "SIP/2.0") -> None:
+        if not _TOKEN_RE.fullmatch(method):
+            raise ValueError(f"invalid method {method!r}")
+        self._method = method
+        if isinstance(uri, str):
+            self._uri_text, self._uri = uri, parse_uri(uri)
+        else:
+            self._uri_text, self._uri = str(uri), uri
+        self._init_headers(headers, body, version)
+
+    @property
+    def method(self) -> str:
+        return self._method
+
+    @method.setter
+    def method(self, value: str) -> None:
+        if not _TOKEN_RE.fullmatch(value):
+            raise ValueError(f"invalid method {value!r}")
+        self._method = value
+        self._raw = None
+
+    @property
+    def uri(self) -> Uri:
+        """The Request-URI, parsed on first access (ParseError if malformed)."""
+        uri = self._uri
+        if uri is None:
+            uri = self._uri = parse_uri(self._uri_text, len(self._method) + 1)
+        return uri
+
+    @uri.setter
+    def uri(self, value: Uri | str) -> None:
+        if isinstance(value, str):
+            value = parse_uri(value)
+        self._uri, self._uri_text = value, str(value)
+        self._raw = None
+
+    @property
+    def uri_text(self) -> str:
+        return self._uri_text
+
+    def _start_line(self) -> str:
+        return f"{self._method} {self._uri_text} {self._version}"
+
+    def __repr__(self) -> str:
+        return f"<Request {self._method} {self._uri_text}>"
+
+
+@attrs.define(slots=True, init=False, eq=False, repr=False)
+class Response(Message):  # type: ignore[override]
+    """A SIP response. Build one with ``Response(code, reason, headers, body)`` or, usually,
+    :func:`rvoip_sansio.sip.make_response`."""
+
+    _status_code: int
+    _reason: str
+
+    def __init__(self, status_code: int, reason: str | None = None,
+                 headers: Iterable[tuple[str, HeaderValue]] = (), body: bytes = b"",
+                 *, version: str = "SIP/2.0") -> None:
+        if not 100 <= status_code <= 699:
+            raise ValueError(f"status code out of range: {status_code}")
+        self._status_code = status_code
+        self._reason = REASON_PHRASES.get(status_code, "") if reason is None else reason
+        self._init_headers(headers, body, version)
+
+    @property
+    def status_code(self) -> int:
+        return self._status_code
+
+    @status_code.setter
+    def status_code(self, value: int) -> None:
+        if not 100 <= value <= 699:
+            raise ValueError(f"status code out of range: {value}")
+        self._status_code = value
+        self._raw = None
+
+    @property
+    def reason(self) -> str:
+        return self._reason
+
+    @reason.setter
+    def reason(self, value: str) -> None:
+        self._reason = value
+        self._raw = None
+
+    def _start_line(self) -> str:
+        return f"{self._version} {self._status_code} {self._reason}"
+
+    def __repr__(self) -> str:
+        return f"<Response {self._status_code} {self._reason}>"
+
+
+def _text(value: HeaderValue) -> str:
+    text = str(value)
+    if "\r" in text or "\n" in text:
+        raise ValueError("header values may not contain CR or LF")
+    return text
+
+
+def _check_name(name: str) -> None:
+    if not _TOKEN_RE.fullmatch(name.strip()):
+        raise ValueError(f"invalid header name {name!r}")
+
+
+def _split_folded(text: str, base: int) -> tuple[list[str], list[str]]:
+    """Slow path: header lines with folding (RFC 3261 §7.3.1) or a malformed line."""
+    lines: list[str] = []
+    names: list[str] = []
+    pos = base
+    for part in text.split("\r\n"):
+        if part[:1] in (" ", "\t"):
+            if not lines:
+                raise ParseError("continuation line before any header", pos)
+            lines[-1] += "\r\n" + part
+        else:
+            m = _LINE_NAME_RE.match(part)
+            if m is None:
+                raise ParseError(f"malformed header line {part[:60]!r}", pos)
+            lines.append(part)
+            names.append(m.group(1))
+        pos += len(part) + 2
+    return lines, names
+
+
+def parse_message(data: bytes | bytearray | memoryview) -> Request | Response:
+    """Parse one SIP message from a datagram (RFC 3261 §7, §18.3).
+
+    With a Content-Length, octets after the body are ignored (§18.3) and a body shorter than
+    announced is an error; without one, the body is the rest of the datagram. Raises
+    :class:`ParseError` (offset, reason) on malformed input, never anything else.
+    """
+    if not isinstance(data, bytes):
+        data = bytes(data)
+    skip = 0
+    if data[:2] == b"\r\n":  # RFC 3261 §7.5: tolerate CRLFs before the start line
+        skip = len(data) - len(data.lstrip(b"\r\n"))
+        data = data[skip:]
+    end = data.find(b"\r\n\r\n")
+    if end < 0:
+        raise ParseError("no empty line ending the headers", skip + len(data))
+    head = data[:end].decode("utf-8", "surrogateescape")
+    nl = head.find("\r\n")
+    if nl < 0:
+        start_line, lines, names = head, [], []
+    else:
+        start_line = head[:nl]
+        names = _NAME_RE.findall(head)
+        lines = head[nl + 2:].split("\r\n")
+        if len(names) != len(lines):
+            lines, names = _split_folded(head[nl + 2:], skip + nl + 2)
+        joined = "\n".join(names).lower()
+        names = joined.split("\n") if names else []
+        if _COMPACT_RE.search(joined):
+            names = [COMPACT_FORMS.get(n, n) for n in names]
+    index = _build_index(names)
+
+    msg: Request | Response
+    if start_line[:4] == "SIP/":
+        parts = start_line.split(" ", 2)
+        if len(parts) == 2:
+            parts.append("")
+        if len(parts) != 3 or len(parts[1]) != 3 or not parts[1].isdigit() \
+                or parts[1][0] == "0":
+            raise ParseError(f"invalid status line {start_line[:80]!r}", skip)
+        if parts[0] != "SIP/2.0" and not _VERSION_RE.fullmatch(parts[0]):
+            raise ParseError(f"invalid SIP version {parts[0][:20]!r}", skip)
+        msg = Response.__new__(Response)
+        msg._version = parts[0]
+        msg._status_code = int(parts[1])
+        msg._reason = parts[2]
+    else:
+        parts = start_line.split(" ")
+        if len(parts) != 3:
+            raise ParseError(f"invalid request line {start_line[:80]!r}", skip)
+        method, uri_text, version = parts
+        if not _TOKEN_RE.fullmatch(method):
+            raise ParseError(f"invalid method {method[:40]!r}", skip)
+        if not _RURI_RE.fullmatch(uri_text):
+            raise ParseError(f"invalid Request-URI {uri_text[:80]!r}", skip + len(method) + 1)
+        if version != "SIP/2.0" and not _VERSION_RE.fullmatch(version):
+            raise ParseError(f"invalid SIP version {version[:20]!r}",
+                             skip + len(method) + len(uri_text) + 2)
+        msg = Request.__new__(Request)
+        msg._version = version
+        msg._method = method
+        msg._uri_text = uri_text
+        msg._uri = None
+    msg._lines = lines
+    msg._names = names
+    msg._index = index
+    msg._c_via = msg._c_cseq = msg._c_from = msg._c_to = None
+    msg._c_call_id = None
+    msg._c_contact = None
+
+    body_start = end + 4
+    cl_index = index.get("content-length")
+    if cl_index is None:
+        msg._body = data[body_start:]
+        msg._raw = data
+        return msg
+    m = _DIGITS_RE.fullmatch(msg._value_at(cl_index))
+    if m is None:
+        raise ParseError("invalid Content-Length", skip + msg._line_offset(cl_index))
+    length = int(m.group(1))
+    available = len(data) - body_start
+    if length > available:
+        # RFC 3261 §18.3: a datagram whose body is shorter than Content-Length is discarded.
+        raise ParseError(f"Content-Length {length} exceeds the {available} body octets",
+                         skip + len(data))
+    if length == available:
+        msg._body = data[body_start:]
+        msg._raw = data
+    else:
+        msg._body = data[body_start:body_start + length]
+        msg._raw = data[:body_start + length]
+    return msg
