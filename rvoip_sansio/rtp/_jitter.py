@@ -1,0 +1,320 @@
+"""Adaptive jitter buffer driven by the caller's ``now``.
+
+The network side calls :meth:`JitterBuffer.put` for every RTP packet of one source; the playout
+side calls :meth:`JitterBuffer.pop` once per frame tick (e.g. every 20 ms) and gets one
+:class:`PlayoutFrame`: a payload to decode, or a flag saying what to play instead (conceal a
+missing frame with the codec's PLC, play comfort noise (RFC 3389), or silence).
+
+How it decides (all in media time, never a clock read):
+
+* Each packet's *relative delay* is ``arrival - timestamp / clock_rate``; the smallest one in
+  a sliding window (``base``) stands for the fastest path through the network.
+* The *target delay* is a high quantile of ``delay - base`` over the window (default the 99th
+  percentile), clamped to ``[min_delay, max_delay]``.
+* A talk spurt (first packet, marker bit, or first packet after silence) starts playing at
+  the first tick at or after ``base + timestamp / clock_rate + target``: the depth is re-set
+  there (RFC 3550 §5.1: the marker lets the receiver adjust playout at a talk-spurt start).
+* Inside a long spurt the depth follows the target slowly: one frame is dropped after the
+  buffer has sat a whole tick above its target for ``shrink_after`` ticks, one concealed frame
+  is inserted when it falls half a tick below (jitter grew).
+* A packet whose slot has already been played is *late* (counted as late loss when that slot
+  was concealed) or a *duplicate*; both are dropped.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections import deque
+from typing import NamedTuple
+
+import attrs
+
+__all__ = ["FrameFlags", "PlayoutFrame", "JitterBufferConfig", "JitterBuffer", "PutResult"]
+
+
+class FrameFlags(enum.IntFlag):
+    """What a :class:`PlayoutFrame` holds. ``frame.flags`` is a plain ``int`` of these bits."""
+
+    NONE = 0
+    #: No packet for this slot (lost or late): the decoder should conceal it (PLC).
+    MISSING = 1
+    #: Frames were skipped or concealed just before this one: a discontinuity.
+    GAP = 2
+    #: Comfort noise (RFC 3389): ``payload`` is a CN packet, or CN continues (payload None).
+    COMFORT_NOISE = 4
+    #: No talk spurt in progress (not started yet, or a pause after the stream went quiet).
+    SILENCE = 8
+    #: First frame of a talk spurt (marker bit, or first after silence).
+    TALKSPURT = 16
+
+
+_MISSING = 1
+_GAP = 2
+_CN = 4
+_SILENCE = 8
+_TALKSPURT = 16
+
+
+class PutResult(enum.IntEnum):
+    ACCEPTED = 0
+    LATE = 1
+    DUPLICATE = 2
+    OVERFLOW = 3
+
+
+class PlayoutFrame(NamedTuple):
+    """One playout slot: ``payload`` (None when there is nothing to decode), the RTP
+    ``timestamp`` of the slot (32-bit), ``flags`` (:class:`FrameFlags` bits), the payload type
+    and sequence number of the packet played (-1 when none)."""
+
+    payload: bytes | None
+    timestamp: int
+    flags: int
+    payload_type: int = -1
+    sequence_number: int = -1
+
+
+@attrs.frozen(kw_only=True)
+class JitterBufferConfig:
+    clock_rate: int = 8000
+    #: Samples per playout tick (one frame): 160 = 20 ms at 8 kHz.
+    frame_samples: int = 160
+    min_delay: float = 0.02
+    max_delay: float = 0.4
+    #: Delay before the window has enough samples to measure jitter.
+    initial_delay: float = 0.04
+    quantile: float = 0.99
+    #: Packets in the measurement window (500 = 10 s of 20 ms frames).
+    window: int = 500
+    #: Recompute the target every this many packets.
+    adapt_every: int = 25
+    #: Concealed frames with an empty buffer before the spurt is taken as ended.
+    max_conceal: int = 5
+    #: Ticks above target (by a whole frame) before one frame is dropped inside a spurt.
+    shrink_after: int = 25
+    #: Payload type of RFC 3389 comfort noise (13 static).
+    cn_payload_type: int = 13
+    #: Hard bound on buffered packets.
+    max_packets: int = 200
+
+
+class JitterBuffer:
+    """Reorders one source's packets and hands out one frame per playout tick."""
+
+    __slots__ = (
+        "config", "_packets", "_last_ts32", "_last_ext", "_started", "_playing", "_play_ts",
+        "_base", "_window", "_target", "_since_adapt", "_missing_run", "_missed", "_above",
+        "_gap_pending", "_in_cn", "_tick", "_clock", "_samples", "_delay_sum", "_delay_n",
+        "received", "played", "concealed", "late", "duplicates", "overflow", "dropped_adapt",
+        "inserted_adapt", "last_delay", "max_delay_seen",
+    )
+
+    def __init__(self, config: JitterBufferConfig | None = None) -> None:
+        self.config = config or JitterBufferConfig()
+        self._clock = float(self.config.clock_rate)
+        self._samples = self.config.frame_samples
+        self._tick = self._samples / self._clock
+        self._packets: dict[int, tuple[int, int, bool, bytes]] = {}
+        self._window: deque[float] = deque(maxlen=self.config.window)
+        self._missed: deque[int] = deque(maxlen=64)
+        self.received = 0
+        self.played = 0
+        self.concealed = 0
+        self.late = 0
+        self.duplicates = 0
+        self.overflow = 0
+        self.dropped_adapt = 0
+        self.inserted_adapt = 0
+        self.last_delay = 0.0
+        self.max_delay_seen = 0.0
+        self._delay_sum = 0.0
+        self._delay_n = 0
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget the stream (new source): counters are kept, the timeline is not."""
+        self._packets.clear()
+        self._window.clear()
+        self._missed.clear()
+        self._last_ts32 = 0
+        self._last_ext = 0
+        self._started = False
+        self._playing = False
+        self._play_ts = 0
+        self._base = 0.0
+        self._target = self.config.initial_delay
+        self._since_adapt = 0
+        self._missing_run = 0
+        self._above = 0
+        self._gap_pending = False
+        self._in_cn = False
+
+    # ------------------------------------------------------------------ network side
+    def put(
+        self, seq: int, timestamp: int, marker: bool, payload_type: int, payload: bytes,
+        now: float,
+    ) -> PutResult:
+        """Add one packet (RTP header fields and payload) that arrived at ``now``."""
+        if self._started:
+            d = ((timestamp - self._last_ts32 + 0x80000000) & 0xFFFFFFFF) - 0x80000000
+            ext = self._last_ext + d
+            if d > 0:
+                self._last_ts32 = timestamp
+                self._last_ext = ext
+        else:
+            ext = self._last_ext = timestamp
+            self._last_ts32 = timestamp
+            self._started = True
+            self._play_ts = ext
+            self._base = now - ext / self._clock
+        if ext < self._play_ts:
+            # Its slot has been played already (or skipped over): too late to use.
+            if ext in self._missed:
+                self._missed.remove(ext)
+                self.late += 1
+                return PutResult.LATE
+            self.duplicates += 1
+            return PutResult.DUPLICATE
+        packets = self._packets
+        if ext in packets:
+            self.duplicates += 1
+            return PutResult.DUPLICATE
+        self.received += 1
+        rel = now - ext / self._clock
+        self._window.append(rel)
+        if rel < self._base:
+            self._base = rel
+        self._since_adapt += 1
+        if self._since_adapt >= self.config.adapt_every:
+            self._adapt()
+        if len(packets) >= self.config.max_packets:
+            # Bounded memory: drop the oldest (it would be played first, and very late).
+            oldest = min(packets)
+            del packets[oldest]
+            self.overflow += 1
+            if oldest == self._play_ts:
+                self._gap_pending = True
+        packets[ext] = (seq, payload_type, marker, payload)
+        return PutResult.ACCEPTED
+
+    def _adapt(self) -> None:
+        self._since_adapt = 0
+        w = sorted(self._window)
+        n = len(w)
+        if n < 10:
+            return
+        base = w[0]
+        self._base = base
+        q = w[min(n - 1, int(self.config.quantile * (n - 1) + 0.999))] - base
+        c = self.config
+        self._target = min(c.max_delay, max(c.min_delay, q))
+
+    # ------------------------------------------------------------------ playout side
+    def pop(self, now: float) -> PlayoutFrame:
+        """The frame for the playout tick at ``now`` (call once per tick)."""
+        if not self._playing:
+            packets = self._packets
+            if not packets:
+                return PlayoutFrame(None, self._play_ts & 0xFFFFFFFF,
+                                    _SILENCE | (_CN if self._in_cn else 0))
+            first = min(packets)
+            due = self._base + first / self._clock + self._target
+            if now < due:
+                return PlayoutFrame(None, self._play_ts & 0xFFFFFFFF,
+                                    _SILENCE | (_CN if self._in_cn else 0))
+            if first > self._play_ts and self.played:
+                self._gap_pending = True
+            self._play_ts = first
+            self._playing = True
+            self._in_cn = False
+            self._above = 0
+            self._missing_run = 0
+            start_flag = _TALKSPURT
+        else:
+            start_flag = 0
+        ts = self._play_ts
+        entry = self._packets.pop(ts, None)
+        if entry is not None:
+            delay = now - self._base - ts / self._clock
+            target = self._target
+            tick = self._tick
+            if delay < target - 0.5 * tick and not start_flag and self._missing_run == 0:
+                # Jitter grew: stretch by one concealed frame, keep this packet for next tick.
+                self._packets[ts] = entry
+                self.inserted_adapt += 1
+                self.concealed += 1
+                self._missing_run = 1
+                return PlayoutFrame(None, (ts - self._samples) & 0xFFFFFFFF, _MISSING)
+            seq, pt, marker, payload = entry
+            self._play_ts = ts + self._samples
+            self._missing_run = 0
+            self.played += 1
+            self.last_delay = delay
+            self._delay_sum += delay
+            self._delay_n += 1
+            if delay > self.max_delay_seen:
+                self.max_delay_seen = delay
+            flags = start_flag
+            if marker:
+                flags |= _TALKSPURT
+            if self._gap_pending:
+                flags |= _GAP
+                self._gap_pending = False
+            if pt == self.config.cn_payload_type:
+                # RFC 3389: after a CN packet the sender may go quiet; keep playing CN.
+                flags |= _CN
+                self._in_cn = True
+                self._playing = False
+            elif delay > target + tick:
+                self._above += 1
+                if self._above >= self.config.shrink_after:
+                    self._above = 0
+                    if self._packets.pop(self._play_ts, None) is not None:
+                        self._play_ts += self._samples
+                        self.dropped_adapt += 1
+                        self._gap_pending = True
+            else:
+                self._above = 0
+            return PlayoutFrame(payload, ts & 0xFFFFFFFF, flags, pt, seq)
+        # Nothing for this slot.
+        packets = self._packets
+        if not packets:
+            self._missing_run += 1
+            if self._missing_run > self.config.max_conceal:
+                # The spurt has ended (or the stream stopped): stop concealing.
+                self._playing = False
+                return PlayoutFrame(None, ts & 0xFFFFFFFF, _SILENCE)
+        else:
+            first = min(packets)
+            if (first - ts) / self._clock > self.config.max_delay:
+                # Timestamp jump (silence without a marker, or a sender reset): re-anchor.
+                self._playing = False
+                return self.pop(now)
+            self._missing_run = 1
+        self._missed.append(ts)
+        self._play_ts = ts + self._samples
+        self.concealed += 1
+        self._gap_pending = True
+        return PlayoutFrame(None, ts & 0xFFFFFFFF, _MISSING | start_flag)
+
+    # ------------------------------------------------------------------ reporting
+    @property
+    def target_delay(self) -> float:
+        """Seconds of buffering the buffer aims at now."""
+        return self._target
+
+    @property
+    def mean_delay(self) -> float:
+        """Mean buffering delay of played frames (seconds beyond the fastest packet)."""
+        return self._delay_sum / self._delay_n if self._delay_n else 0.0
+
+    @property
+    def depth(self) -> int:
+        """Packets waiting."""
+        return len(self._packets)
+
+    @property
+    def late_loss_rate(self) -> float:
+        """Late packets over packets that arrived (not counting duplicates)."""
+        total = self.received + self.late
+        return self.late / total if total else 0.0
