@@ -1,1 +1,62 @@
-"""rvoip_sansio.media"""
+"""rvoip_sansio.media: media processing over numpy int16 frames (pure, deterministic).
+
+DTMF (ITU-T Q.23/Q.24), signal sources and WAV in memory. Every object takes frames of any
+size; see docs/media.md for usage and measured figures.
+"""
+
+from ._levels import (
+    DBM0_PER_DBOV,
+    FULL_SCALE,
+    dbm0_to_rms,
+    dbov_to_rms,
+    level_dbm0,
+    level_dbov,
+    rms,
+)
+from .dtmf import (
+    DTMF_HIGH,
+    DTMF_KEYS,
+    DTMF_LOW,
+    DtmfConfig,
+    DtmfDetector,
+    DtmfDigit,
+    DtmfDigitEnded,
+    detect_dtmf,
+    dtmf_frequencies,
+    dtmf_sequence,
+    dtmf_tone,
+    goertzel,
+)
+from .sources import NoiseSource, ToneSource, pink_noise, silence, speech_like, tone, white_noise
+from .wav import read_wav_bytes, wav_bytes
+
+__all__ = [
+    "DBM0_PER_DBOV",
+    "FULL_SCALE",
+    "dbm0_to_rms",
+    "dbov_to_rms",
+    "level_dbm0",
+    "level_dbov",
+    "rms",
+    "DTMF_HIGH",
+    "DTMF_KEYS",
+    "DTMF_LOW",
+    "DtmfConfig",
+    "DtmfDetector",
+    "DtmfDigit",
+    "DtmfDigitEnded",
+    "detect_dtmf",
+    "dtmf_frequencies",
+    "dtmf_sequence",
+    "dtmf_tone",
+    "goertzel",
+    "NoiseSource",
+    "ToneSource",
+    "pink_noise",
+    "silence",
+    "speech_like",
+    "tone",
+    "white_noise",
+    "read_wav_bytes",
+    "wav_bytes",
+]
