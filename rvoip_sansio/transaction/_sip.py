@@ -46,27 +46,24 @@ def build_ack(request: Request, response: Response) -> Request:
     """The ACK for a non-2xx final response (RFC 3261 §17.1.1.3): the Request-URI, Call-ID,
     From, CSeq number and the single top Via of the request, the To of the response, and the
     request's Route headers."""
-    headers: list[tuple[str, str]] = [("Via", _top_via_text(request))]
-    headers.extend(("Route", v) for v in request.get_all("route", split=False))
-    headers.append(("Max-Forwards", "70"))
-    headers.append(("From", request.get("from") or ""))
-    headers.append(("To", response.get("to") or ""))
-    headers.append(("Call-ID", request.call_id))
-    headers.append(("CSeq", f"{request.cseq.number} ACK"))
-    return Request("ACK", request.uri_text, headers)
+    return _derived(request, "ACK", response.get("to") or "")
 
 
 def build_cancel(request: Request) -> Request:
     """The CANCEL for a pending request (RFC 3261 §9.1): same Request-URI, Call-ID, To, From,
     CSeq number, Route headers and a single Via equal to the request's top Via."""
+    return _derived(request, "CANCEL", request.get("to") or "")
+
+
+def _derived(request: Request, method: str, to: str) -> Request:
     headers: list[tuple[str, str]] = [("Via", _top_via_text(request))]
     headers.extend(("Route", v) for v in request.get_all("route", split=False))
     headers.append(("Max-Forwards", "70"))
     headers.append(("From", request.get("from") or ""))
-    headers.append(("To", request.get("to") or ""))
+    headers.append(("To", to))
     headers.append(("Call-ID", request.call_id))
-    headers.append(("CSeq", f"{request.cseq.number} CANCEL"))
-    return Request("CANCEL", request.uri_text, headers)
+    headers.append(("CSeq", f"{request.cseq.number} {method}"))
+    return Request(method, request.uri_text, headers)
 
 
 def _top_via_text(message: Request | Response) -> str:

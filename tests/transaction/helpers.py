@@ -42,7 +42,7 @@ def answering(code: int, *, provisional: int | None = None, delay: float = 0.0):
         if isinstance(event, RequestReceived) and event.transaction is not None:
             ep = node.endpoint
             assert isinstance(ep, Endpoint)
-            if event.request.method == "CANCEL":
+            if event.request.method in ("CANCEL", "ACK"):
                 return
             if provisional is not None:
                 ep.send_response(make_response(event.request, provisional, to_tag="b1"), now,
