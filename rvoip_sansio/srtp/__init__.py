@@ -7,9 +7,25 @@ helpers, which take an injected random source). See docs/srtp.md.
 from ._errors import SrtpError, SrtpErrorKind
 from ._kdf import SessionKeys, derive_session_keys
 from ._profiles import PROFILE_SPECS, MasterKey, ProfileSpec, SrtpPolicy, SrtpProfile
+from ._sdes import (
+    DEFAULT_SDES_PROFILES,
+    CryptoLine,
+    InlineKey,
+    SdesError,
+    sdes_accept,
+    sdes_answer,
+    sdes_offer,
+)
 from ._session import SrtpSession
 
 __all__ = [
+    "CryptoLine",
+    "DEFAULT_SDES_PROFILES",
+    "InlineKey",
+    "SdesError",
+    "sdes_accept",
+    "sdes_answer",
+    "sdes_offer",
     "MasterKey",
     "PROFILE_SPECS",
     "ProfileSpec",
