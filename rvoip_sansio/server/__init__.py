@@ -1,0 +1,1 @@
+"""rvoip_sansio.server: registrar and B2BUA cores (pure state machines)."""
