@@ -172,6 +172,9 @@ class JitterBuffer:
             if ext in self._missed:
                 self._missed.remove(ext)
                 self.late += 1
+                # Late packets must count in the delay statistics, or the buffer would only
+                # ever learn from the packets that were in time and never grow.
+                self._measure(now - ext / self._clock)
                 return PutResult.LATE
             self.duplicates += 1
             return PutResult.DUPLICATE
@@ -180,13 +183,7 @@ class JitterBuffer:
             self.duplicates += 1
             return PutResult.DUPLICATE
         self.received += 1
-        rel = now - ext / self._clock
-        self._window.append(rel)
-        if rel < self._base:
-            self._base = rel
-        self._since_adapt += 1
-        if self._since_adapt >= self.config.adapt_every:
-            self._adapt()
+        self._measure(now - ext / self._clock)
         if len(packets) >= self.config.max_packets:
             # Bounded memory: drop the oldest (it would be played first, and very late).
             oldest = min(packets)
@@ -196,6 +193,14 @@ class JitterBuffer:
                 self._gap_pending = True
         packets[ext] = (seq, payload_type, marker, payload)
         return PutResult.ACCEPTED
+
+    def _measure(self, rel: float) -> None:
+        self._window.append(rel)
+        if rel < self._base:
+            self._base = rel
+        self._since_adapt += 1
+        if self._since_adapt >= self.config.adapt_every:
+            self._adapt()
 
     def _adapt(self) -> None:
         self._since_adapt = 0

@@ -10,7 +10,7 @@ datagram and applies the validity rules.
 from __future__ import annotations
 
 import struct
-from typing import TypeVar, Union
+from typing import Self, TypeVar, Union
 
 import attrs
 
@@ -77,6 +77,16 @@ _RB = struct.Struct("!IIIIII")
 _SR = struct.Struct("!IQIII")
 
 
+class _Parseable:
+    """``Cls.parse(data)``: a datagram holding exactly one packet of this class."""
+
+    __slots__ = ()
+
+    @classmethod
+    def parse(cls, data: BytesLike) -> Self:
+        return _parse_as(cls, data)
+
+
 def _header(count: int, pt: int, body_len: int) -> bytes:
     # RFC 3550 §6.4.1: length is in 32-bit words minus one, header included.
     return _HDR.pack(0x80 | count, pt, (body_len + 4) // 4 - 1)
@@ -135,7 +145,7 @@ def _read_blocks(data: BytesLike, pos: int, count: int, end: int) -> tuple[Repor
 
 
 @attrs.frozen(kw_only=True)
-class SenderReport:
+class SenderReport(_Parseable):
     """RFC 3550 §6.4.1 SR. ``ntp_timestamp`` is the 64-bit NTP fixed-point value."""
 
     ssrc: int
@@ -154,13 +164,9 @@ class SenderReport:
         body += b"".join(bytes(r) for r in self.reports) + self.profile_extension
         return _header(len(self.reports), RTCP_SR, len(body)) + body
 
-    @classmethod
-    def parse(cls, data: BytesLike) -> SenderReport:
-        return _parse_as(cls, data)
-
 
 @attrs.frozen(kw_only=True)
-class ReceiverReport:
+class ReceiverReport(_Parseable):
     """RFC 3550 §6.4.2 RR."""
 
     ssrc: int
@@ -173,10 +179,6 @@ class ReceiverReport:
         body = struct.pack("!I", self.ssrc) + b"".join(bytes(r) for r in self.reports)
         body += self.profile_extension
         return _header(len(self.reports), RTCP_RR, len(body)) + body
-
-    @classmethod
-    def parse(cls, data: BytesLike) -> ReceiverReport:
-        return _parse_as(cls, data)
 
 
 @attrs.frozen(kw_only=True)
@@ -202,7 +204,7 @@ class SdesChunk:
 
 
 @attrs.frozen(kw_only=True)
-class SourceDescription:
+class SourceDescription(_Parseable):
     """RFC 3550 §6.5 SDES."""
 
     chunks: tuple[SdesChunk, ...] = ()
@@ -212,10 +214,6 @@ class SourceDescription:
             raise ValueError("at most 31 SDES chunks")
         body = b"".join(bytes(c) for c in self.chunks)
         return _header(len(self.chunks), RTCP_SDES, len(body)) + body
-
-    @classmethod
-    def parse(cls, data: BytesLike) -> SourceDescription:
-        return _parse_as(cls, data)
 
     def cname(self, ssrc: int) -> bytes | None:
         for chunk in self.chunks:
@@ -227,7 +225,7 @@ class SourceDescription:
 
 
 @attrs.frozen(kw_only=True)
-class Bye:
+class Bye(_Parseable):
     """RFC 3550 §6.6 BYE with an optional reason."""
 
     sources: tuple[int, ...] = ()
@@ -244,13 +242,9 @@ class Bye:
             body += r + b"\x00" * (-len(r) % 4)
         return _header(len(self.sources), RTCP_BYE, len(body)) + body
 
-    @classmethod
-    def parse(cls, data: BytesLike) -> Bye:
-        return _parse_as(cls, data)
-
 
 @attrs.frozen(kw_only=True)
-class App:
+class App(_Parseable):
     """RFC 3550 §6.7 APP: 5-bit subtype, 4-octet ASCII name, data a multiple of 4 octets."""
 
     subtype: int
@@ -265,13 +259,9 @@ class App:
         body = struct.pack("!I", self.ssrc) + self.name + self.data
         return _header(self.subtype, RTCP_APP, len(body)) + body
 
-    @classmethod
-    def parse(cls, data: BytesLike) -> App:
-        return _parse_as(cls, data)
-
 
 @attrs.frozen(kw_only=True)
-class GenericNack:
+class GenericNack(_Parseable):
     """RFC 4585 §6.2.1 Generic NACK (RTPFB, FMT 1). ``items`` are (PID, BLP) pairs."""
 
     sender_ssrc: int
@@ -307,13 +297,9 @@ class GenericNack:
         body += b"".join(struct.pack("!HH", p, b) for p, b in self.items)
         return _header(1, RTCP_RTPFB, len(body)) + body
 
-    @classmethod
-    def parse(cls, data: BytesLike) -> GenericNack:
-        return _parse_as(cls, data)
-
 
 @attrs.frozen(kw_only=True)
-class PictureLossIndication:
+class PictureLossIndication(_Parseable):
     """RFC 4585 §6.3.1 PLI (PSFB, FMT 1, no FCI)."""
 
     sender_ssrc: int
@@ -322,13 +308,9 @@ class PictureLossIndication:
     def __bytes__(self) -> bytes:
         return _header(1, RTCP_PSFB, 8) + struct.pack("!II", self.sender_ssrc, self.media_ssrc)
 
-    @classmethod
-    def parse(cls, data: BytesLike) -> PictureLossIndication:
-        return _parse_as(cls, data)
-
 
 @attrs.frozen(kw_only=True)
-class FeedbackPacket:
+class FeedbackPacket(_Parseable):
     """Any other RFC 4585 feedback message, kept raw (``fci`` = feedback control information)."""
 
     packet_type: int
@@ -340,10 +322,6 @@ class FeedbackPacket:
     def __bytes__(self) -> bytes:
         body = struct.pack("!II", self.sender_ssrc, self.media_ssrc) + self.fci
         return _header(self.fmt, self.packet_type, len(body)) + body
-
-    @classmethod
-    def parse(cls, data: BytesLike) -> FeedbackPacket:
-        return _parse_as(cls, data)
 
 
 _VOIP = struct.Struct("!IBBBBHHHHbbBBBBBBBxHHH")
@@ -407,7 +385,7 @@ class XrBlock:
 
 
 @attrs.frozen(kw_only=True)
-class ExtendedReport:
+class ExtendedReport(_Parseable):
     """RFC 3611 §2 XR packet."""
 
     ssrc: int
@@ -417,13 +395,9 @@ class ExtendedReport:
         body = struct.pack("!I", self.ssrc) + b"".join(bytes(b) for b in self.blocks)
         return _header(0, RTCP_XR, len(body)) + body
 
-    @classmethod
-    def parse(cls, data: BytesLike) -> ExtendedReport:
-        return _parse_as(cls, data)
-
 
 @attrs.frozen(kw_only=True)
-class UnknownRtcp:
+class UnknownRtcp(_Parseable):
     """A packet type we do not interpret, kept whole (RFC 3550 §6.1: ignore unknown types)."""
 
     packet_type: int
@@ -432,10 +406,6 @@ class UnknownRtcp:
 
     def __bytes__(self) -> bytes:
         return _header(self.count, self.packet_type, len(self.body)) + self.body
-
-    @classmethod
-    def parse(cls, data: BytesLike) -> UnknownRtcp:
-        return _parse_as(cls, data)
 
 
 RtcpPacket = Union[
