@@ -1,6 +1,6 @@
 """rvoip_sansio.media: media processing over numpy int16 frames (pure, deterministic).
 
-DTMF (ITU-T Q.23/Q.24), signal sources and WAV in memory. Every object takes frames of any
+DTMF (ITU-T Q.23/Q.24), comfort noise (RFC 3389), signal sources and WAV in memory. Every object takes frames of any
 size; see docs/media.md for usage and measured figures.
 """
 
@@ -12,6 +12,14 @@ from ._levels import (
     level_dbm0,
     level_dbov,
     rms,
+)
+from .cng import (
+    ComfortNoiseEstimator,
+    ComfortNoiseGenerator,
+    ComfortNoisePayload,
+    estimate_comfort_noise,
+    levinson_durbin,
+    reflection_to_lpc,
 )
 from .dtmf import (
     DTMF_HIGH,
@@ -38,6 +46,12 @@ __all__ = [
     "level_dbm0",
     "level_dbov",
     "rms",
+    "ComfortNoiseEstimator",
+    "ComfortNoiseGenerator",
+    "ComfortNoisePayload",
+    "estimate_comfort_noise",
+    "levinson_durbin",
+    "reflection_to_lpc",
     "DTMF_HIGH",
     "DTMF_KEYS",
     "DTMF_LOW",
