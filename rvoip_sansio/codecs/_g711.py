@@ -1,0 +1,236 @@
+"""ITU-T G.711 μ-law and A-law, bit-exact with the ITU-T G.191 reference (g711.c).
+
+Both directions are numpy lookups: a 65,536-entry code table indexed by the 16-bit sample
+(two's complement wraps negative samples to the top half, so ``take(..., mode="wrap")`` needs
+no conversion) and a 256-entry sample table indexed by the code. The tables are built once
+at import from the G.191 algorithm:
+
+* μ-law (G.191 ``ulaw_compress``): the magnitude of a negative sample is its one's
+  complement (``~x``), the 16-bit value is cut to 14 bits (``>> 2``), biased by 33, and
+  coded as 3 segment bits and 4 mantissa bits, all inverted. ``audioop`` negates after
+  shifting instead, so it differs from G.191 at 508 negative inputs (one step, on a decision
+  boundary); see docs/codecs.md.
+* A-law (G.191 ``alaw_compress``): one's complement magnitude cut to 12 bits (``>> 4``),
+  segment and mantissa, sign bit set for positive samples, even bits inverted (``^ 0x55``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import numpy.typing as npt
+
+from rvoip_sansio.codecs._base import PCM, Codec, CodecError, CodecInfo, as_pcm
+from rvoip_sansio.codecs._plc import WaveformConcealer
+
+__all__ = [
+    "ulaw_encode",
+    "ulaw_decode",
+    "alaw_encode",
+    "alaw_decode",
+    "ulaw_encode_frames",
+    "alaw_encode_frames",
+    "ulaw_decode_frames",
+    "alaw_decode_frames",
+    "G711Codec",
+    "ULAW_ENCODE_TABLE",
+    "ALAW_ENCODE_TABLE",
+    "ULAW_DECODE_TABLE",
+    "ALAW_DECODE_TABLE",
+]
+
+
+def _samples_in_table_order() -> npt.NDArray[np.int32]:
+    # Index i of a 65,536-entry table holds the code of the int16 whose bit pattern is i.
+    return np.arange(65536, dtype=np.uint16).view(np.int16).astype(np.int32)
+
+
+def _build_ulaw_encode() -> npt.NDArray[np.uint8]:
+    x = _samples_in_table_order()
+    # G.191: one's complement for negatives, then 14-bit magnitude plus the bias of 33.
+    mag = np.where(x < 0, (~x) >> 2, x >> 2) + 33
+    mag = np.minimum(mag, 0x1FFF)
+    # Segment = number of significant bits above bit 5 (1..8).
+    seg = np.ones_like(mag)
+    for shift in range(6, 13):
+        seg += (mag >> shift) > 0
+    mant = (mag >> seg) & 0xF
+    code = ((8 - seg) << 4) | (0xF - mant)
+    signed = np.where(x >= 0, code | 0x80, code)
+    return np.asarray(signed, dtype=np.uint8)
+
+
+def _build_ulaw_decode() -> npt.NDArray[np.int16]:
+    code = np.arange(256, dtype=np.int32)
+    inv = ~code & 0xFF
+    exponent = (inv >> 4) & 7
+    mant = inv & 0xF
+    step = 4 << (exponent + 1)
+    mag = (0x80 << exponent) + step * mant + step // 2 - 4 * 33
+    return np.where(code < 0x80, -mag, mag).astype(np.int16)
+
+
+def _build_alaw_encode() -> npt.NDArray[np.uint8]:
+    x = _samples_in_table_order()
+    ix = np.where(x < 0, (~x) >> 4, x >> 4)
+    exp = np.zeros_like(ix)
+    val = ix.copy()
+    big = ix > 15
+    # Segment 1 holds 16..31; each further segment doubles the range.
+    exp[big] = 1
+    for _ in range(7):
+        more = big & (val > 31)
+        val = np.where(more, val >> 1, val)
+        exp += more
+    code = np.where(big, (val - 16) + (exp << 4), ix)
+    code = np.where(x >= 0, code | 0x80, code)
+    return (code ^ 0x55).astype(np.uint8)
+
+
+def _build_alaw_decode() -> npt.NDArray[np.int16]:
+    code = np.arange(256, dtype=np.int32)
+    ix = (code ^ 0x55) & 0x7F
+    iexp = ix >> 4
+    mant = ix & 0xF
+    mant = np.where(iexp > 0, mant + 16, mant)
+    mant = (mant << 4) + 8
+    mant = np.where(iexp > 1, mant << np.maximum(iexp - 1, 0), mant)
+    return np.where(code > 127, mant, -mant).astype(np.int16)
+
+
+ULAW_ENCODE_TABLE = _build_ulaw_encode()
+ALAW_ENCODE_TABLE = _build_alaw_encode()
+ULAW_DECODE_TABLE = _build_ulaw_decode()
+ALAW_DECODE_TABLE = _build_alaw_decode()
+for _t in (ULAW_ENCODE_TABLE, ALAW_ENCODE_TABLE, ULAW_DECODE_TABLE, ALAW_DECODE_TABLE):
+    _t.flags.writeable = False
+
+
+def _check_int16(pcm: npt.NDArray[np.int16]) -> None:
+    if not isinstance(pcm, np.ndarray) or pcm.dtype != np.int16:
+        raise CodecError("G.711 input must be a numpy int16 array")
+
+
+def ulaw_encode(pcm: npt.NDArray[np.int16]) -> bytes:
+    """μ-law codes of int16 samples, one byte each (G.711 / G.191)."""
+    _check_int16(pcm)
+    return ULAW_ENCODE_TABLE.take(pcm, mode="wrap").tobytes()
+
+
+def alaw_encode(pcm: npt.NDArray[np.int16]) -> bytes:
+    """A-law codes of int16 samples, one byte each (G.711 / G.191)."""
+    _check_int16(pcm)
+    return ALAW_ENCODE_TABLE.take(pcm, mode="wrap").tobytes()
+
+
+def ulaw_decode(payload: bytes | bytearray | memoryview) -> PCM:
+    """int16 samples of μ-law codes."""
+    return ULAW_DECODE_TABLE.take(np.frombuffer(payload, np.uint8), mode="clip")
+
+
+def alaw_decode(payload: bytes | bytearray | memoryview) -> PCM:
+    """int16 samples of A-law codes."""
+    return ALAW_DECODE_TABLE.take(np.frombuffer(payload, np.uint8), mode="clip")
+
+
+def _encode_frames(table: npt.NDArray[np.uint8], frames: npt.NDArray[np.int16]) -> list[bytes]:
+    _check_int16(frames)
+    if frames.ndim != 2:
+        raise CodecError("frames must be a 2-D int16 array (n_frames, samples)")
+    flat = table.take(frames.reshape(-1), mode="wrap").tobytes()
+    step = frames.shape[1]
+    return [flat[i : i + step] for i in range(0, len(flat), step)]
+
+
+def _decode_frames(
+    table: npt.NDArray[np.int16], payloads: Sequence[bytes | bytearray | memoryview]
+) -> PCM:
+    if not payloads:
+        return np.zeros((0, 0), np.int16)
+    size = len(payloads[0])
+    if any(len(p) != size for p in payloads):
+        raise CodecError("decode_frames needs payloads of equal length")
+    codes = np.frombuffer(b"".join(payloads), np.uint8)
+    return table.take(codes, mode="clip").reshape(len(payloads), size)
+
+
+def ulaw_encode_frames(frames: npt.NDArray[np.int16]) -> list[bytes]:
+    """Batch API: encode a ``(n_frames, samples)`` array at once, one payload per row."""
+    return _encode_frames(ULAW_ENCODE_TABLE, frames)
+
+
+def alaw_encode_frames(frames: npt.NDArray[np.int16]) -> list[bytes]:
+    """Batch API: A-law encode a ``(n_frames, samples)`` array, one payload per row."""
+    return _encode_frames(ALAW_ENCODE_TABLE, frames)
+
+
+def ulaw_decode_frames(payloads: Sequence[bytes | bytearray | memoryview]) -> PCM:
+    """Batch API: decode equal-length μ-law payloads to a ``(n_frames, samples)`` array."""
+    return _decode_frames(ULAW_DECODE_TABLE, payloads)
+
+
+def alaw_decode_frames(payloads: Sequence[bytes | bytearray | memoryview]) -> PCM:
+    """Batch API: decode equal-length A-law payloads to a ``(n_frames, samples)`` array."""
+    return _decode_frames(ALAW_DECODE_TABLE, payloads)
+
+
+class G711Codec(Codec):
+    """PCMU (payload type 0) or PCMA (8) at 8 kHz mono, with G.711 Appendix I concealment.
+
+    With ``plc=True`` (the default) decoded audio passes through the Appendix I concealer,
+    which delays it by 30 samples (3.75 ms) so that the start of a loss can be smoothed;
+    ``plc=False`` decodes without delay and :meth:`conceal` then returns silence.
+    """
+
+    __slots__ = ("_info", "_enc", "_dec", "_plc", "_frame")
+
+    def __init__(self, law: str = "PCMU", *, frame_ms: int = 20, plc: bool = True) -> None:
+        law = law.upper()
+        if law not in ("PCMU", "PCMA"):
+            raise CodecError(f"G.711 law must be PCMU or PCMA, not {law!r}")
+        if frame_ms <= 0 or frame_ms % 5:
+            raise CodecError("G.711 frame_ms must be a positive multiple of 5")
+        pt = 0 if law == "PCMU" else 8
+        self._info = CodecInfo(
+            name=law, payload_type=pt, preferred_payload_type=pt, clock_rate=8000,
+            sample_rate=8000, channels=1, rtp_channels=1, frame_ms=frame_ms, bitrate=64000,
+        )
+        self._enc = ULAW_ENCODE_TABLE if law == "PCMU" else ALAW_ENCODE_TABLE
+        self._dec = ULAW_DECODE_TABLE if law == "PCMU" else ALAW_DECODE_TABLE
+        self._frame = self._info.frame_samples
+        self._plc: WaveformConcealer | None = WaveformConcealer(8000) if plc else None
+
+    @property
+    def info(self) -> CodecInfo:
+        return self._info
+
+    @property
+    def delay_samples(self) -> int:
+        return 0 if self._plc is None else self._plc.delay
+
+    def encode(self, pcm: PCM) -> bytes:
+        return self._enc.take(as_pcm(pcm), mode="wrap").tobytes()
+
+    def decode(self, payload: bytes) -> PCM:
+        out = self._dec.take(np.frombuffer(payload, np.uint8), mode="clip")
+        if self._plc is not None:
+            out = self._plc.receive(out)
+        return out
+
+    def conceal(self) -> PCM:
+        if self._plc is None:
+            return np.zeros(self._frame, np.int16)
+        return self._plc.conceal(self._frame)
+
+    def encode_frames(self, frames: npt.NDArray[np.int16]) -> list[bytes]:
+        """Encode many frames (rows of a 2-D array) in one numpy call."""
+        return _encode_frames(self._enc, frames)
+
+    def decode_frames(self, payloads: Sequence[bytes]) -> PCM:
+        """Decode many equal-length payloads at once (no concealment history kept)."""
+        return _decode_frames(self._dec, payloads)
+
+    def reset(self) -> None:
+        if self._plc is not None:
+            self._plc.reset()
