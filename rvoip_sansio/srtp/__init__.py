@@ -4,7 +4,24 @@ Pure core: packets in, packets out; keys come from the caller (or from the SDES 
 helpers, which take an injected random source). See docs/srtp.md.
 """
 
+from ._dtls import (
+    DEFAULT_DTLS_PROFILES,
+    DtlsClosed,
+    DtlsConnected,
+    DtlsFailed,
+    DtlsSrtpEndpoint,
+    DtlsState,
+)
 from ._errors import SrtpError, SrtpErrorKind
+from ._fingerprint import (
+    DtlsCertificate,
+    DtlsError,
+    DtlsRole,
+    Fingerprint,
+    answer_setup,
+    dtls_role,
+    fingerprint_matches,
+)
 from ._kdf import SessionKeys, derive_session_keys
 from ._profiles import PROFILE_SPECS, MasterKey, ProfileSpec, SrtpPolicy, SrtpProfile
 from ._sdes import (
@@ -19,6 +36,19 @@ from ._sdes import (
 from ._session import SrtpSession
 
 __all__ = [
+    "DEFAULT_DTLS_PROFILES",
+    "DtlsCertificate",
+    "DtlsClosed",
+    "DtlsConnected",
+    "DtlsError",
+    "DtlsFailed",
+    "DtlsRole",
+    "DtlsSrtpEndpoint",
+    "DtlsState",
+    "Fingerprint",
+    "answer_setup",
+    "dtls_role",
+    "fingerprint_matches",
     "CryptoLine",
     "DEFAULT_SDES_PROFILES",
     "InlineKey",
