@@ -33,7 +33,7 @@ def rvoip_reader() -> Reader:
     def read(data: bytes) -> object:
         m = parse_message(data)
         cseq = m.cseq
-        return (m.via[0].branch, cseq.number, cseq.method, m.call_id, m.from_.tag, m.to.tag)
+        return (m.top_via.branch, cseq.number, cseq.method, m.call_id, m.from_.tag, m.to.tag)
 
     return read
 

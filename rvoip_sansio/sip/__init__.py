@@ -20,6 +20,10 @@ Public API (stable names)::
     msg.get(name), msg.get_all(name, split=None), name in msg, msg.headers, msg.header_lines
     msg.set(name, value | [values]), msg.add(name, value, first=False), msg.remove(name),
     msg.remove_first_value(name)
+    msg.top_via -> Via            (the first Via only, parsed alone)
+    msg.validate()                # ParseError for semantic problems (missing mandatory
+                                  # headers, repeated single-value headers, CSeq/method
+                                  # mismatch, version != SIP/2.0 ("505 ..."), bad Date...)
     bytes(msg)                    # byte-identical when unmodified; else canonical edits
                                   # with Content-Length recomputed
     Request.method .uri .uri_text (settable);  Response.status_code .reason (settable)
@@ -55,6 +59,7 @@ from ._headers import (
 )
 from ._message import REASON_PHRASES, HeaderValue, Message, Request, Response, parse_message
 from ._uri import AbsoluteUri, SipUri, TelUri, Uri, parse_uri
+from ._validate import validate
 
 __all__ = [
     "ParseError",
@@ -81,4 +86,5 @@ __all__ = [
     "parse_uri",
     "StreamFramer",
     "KeepAlive",
+    "validate",
 ]

@@ -98,31 +98,59 @@ def split_list(value: str) -> list[str]:
 _TOKEN = r"[A-Za-z0-9\-.!%*_+`'~]+"
 _TOKEN_RE = re.compile(_TOKEN)
 _QUOTED_RE = re.compile(r'"((?:[^"\\]|\\[\x00-\x09\x0b\x0c\x0e-\x7f])*)"')
+_QUOTED = r'"(?:[^"\\]|\\[\x00-\x09\x0b\x0c\x0e-\x7f])*"'
 # One generic-param: name [ = (token / host / quoted-string) ], surrounded by optional LWS.
-_PARAM_RE = re.compile(
-    r'\s*;\s*(' + _TOKEN + r')(?:\s*=\s*("(?:[^"\\]|\\.)*"|\[[0-9A-Fa-f:.]+\]|' + _TOKEN + r'))?\s*',
-    re.S)
+_GEN_VALUE = _TOKEN + r"|" + _QUOTED + r"|\[[0-9A-Fa-f:.]+\]"
+_PARAM_RE = re.compile(r"\s*;\s*(" + _TOKEN + r")(?:\s*=\s*(" + _GEN_VALUE + r"))?\s*")
+#: ``*( SEMI generic-param )``, validated in one match (RFC 3261 §25.1).
+_PARAMS = r"(?:\s*;\s*" + _TOKEN + r"(?:\s*=\s*(?:" + _GEN_VALUE + r"))?)*"
+_PARAMS_RE = re.compile(_PARAMS + r"\s*")
 
 
-def parse_params(text: str, offset: int) -> dict[str, str | None]:
-    """``*( SEMI generic-param )`` -> {lower-case name: value or None}; quotes kept on values."""
-    params: dict[str, str | None] = {}
-    pos, end = 0, len(text)
-    match = _PARAM_RE.match
-    while pos < end:
-        m = match(text, pos)
-        if m is None:
-            raise ParseError(f"invalid header parameter near {text[pos:pos + 40]!r}", offset + pos)
-        params[m.group(1).lower()] = m.group(2)
-        pos = m.end()
+_LOWER_TOKEN = r"[a-z0-9\-.!%*_+`'~]+"
+# The usual shape of parameters, ``;name=value;flag`` without LWS or quotes: one findall.
+_FAST_PARAMS = r"(?:;" + _LOWER_TOKEN + r"(?:=" + _TOKEN + r")?)*"
+_FAST_PARAMS_RE = re.compile(_FAST_PARAMS)
+_FAST_PARAM_ITEM_RE = re.compile(r";([^;=]+)=?([^;]*)")
+
+
+def _split_params(text: str) -> dict[str, str | None]:
+    """Split an already validated parameter string into {lower-case name: value}."""
+    if _FAST_PARAMS_RE.fullmatch(text) is not None:
+        fast: dict[str, str | None] = dict(_FAST_PARAM_ITEM_RE.findall(text))
+        if "" in fast.values():
+            return {k: v or None for k, v in fast.items()}
+        return fast
+    if '"' in text:
+        # Quoted values may hold ';' or '=': walk the parameters with the full regex.
+        params: dict[str, str | None] = {}
+        pos, end = 0, len(text)
+        while pos < end:
+            m = _PARAM_RE.match(text, pos)
+            if m is None:
+                break
+            params[m.group(1).lower()] = m.group(2)
+            pos = m.end()
+        return params
+    params = {}
+    for item in text.split(";")[1:]:
+        name, eq, value = item.partition("=")
+        params[name.strip().lower()] = value.strip() if eq else None
     return params
+
+
+def parse_params(text: str, offset: int = 0) -> dict[str, str | None]:
+    """``*( SEMI generic-param )`` -> {lower-case name: value or None}; quotes kept on values."""
+    if _PARAMS_RE.fullmatch(text) is None:
+        raise ParseError(f"invalid header parameters {text[:60]!r}", offset)
+    return _split_params(text)
 
 
 def _format_params(params: dict[str, str | None]) -> str:
     return "".join(f";{k}" if v is None else f";{k}={v}" for k, v in params.items())
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen
 class Via:
     """One Via value (RFC 3261 §20.42): ``SIP/2.0/UDP host:port;branch=...``."""
 
@@ -171,38 +199,62 @@ class Via:
 
 _VIA_RE = re.compile(
     r"\s*(" + _TOKEN + r")\s*/\s*(" + _TOKEN + r")\s*/\s*(" + _TOKEN + r")\s+"
-    r"(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-.]+)(?:\s*:\s*([0-9]{1,5}))?(.*)", re.S)
+    r"(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-.]+)(?:\s*:\s*([0-9]{1,5}))?(" + _PARAMS + r")\s*")
 _HOSTNAME_RE = re.compile(r"(?:[A-Za-z0-9](?:[A-Za-z0-9\-]*[A-Za-z0-9])?\.)*"
                           r"[A-Za-z0-9](?:[A-Za-z0-9\-]*[A-Za-z0-9])?\.?")
 _IPV4_RE = re.compile(r"[0-9]{1,3}(?:\.[0-9]{1,3}){3}")
 
 
+# The usual shape: ``SIP/2.0/UDP host:port;params`` with no optional LWS.
+_FAST_VIA_RE = re.compile(r"SIP/2\.0/([A-Za-z]+) ([A-Za-z0-9.]+)(?::([0-9]{1,5}))?("
+                          + _FAST_PARAMS + r")")
+
+
 def parse_via(value: str, offset: int = 0) -> Via:
     """Parse one via-parm (the value must already be split at commas)."""
+    m = _FAST_VIA_RE.fullmatch(value)
+    if m is not None:
+        transport, host, port_text, rest = m.groups()
+        if host[0] == "." or ".." in host:
+            raise ParseError(f"invalid Via host {host!r}", offset)
+        port = None if port_text is None else int(port_text)
+        params = _split_params(rest) if rest else {}
+        if port is not None and port > 65535:
+            raise ParseError(f"Via port out of range: {port}", offset)
+        if "received" in params or "rport" in params or "ttl" in params:
+            _check_via_params(params, offset)
+        return Via(transport.upper(), host, port, params, "SIP/2.0")
     m = _VIA_RE.fullmatch(value)
     if m is None:
         raise ParseError(f"invalid Via value {value[:80]!r}", offset)
     name, version, transport, host, port_text, rest = m.groups()
-    if not host.startswith("[") and not _HOSTNAME_RE.fullmatch(host):
+    if host[0] != "[" and not _HOSTNAME_RE.fullmatch(host):
         raise ParseError(f"invalid Via host {host!r}", offset)
     port = None
     if port_text is not None:
         port = int(port_text)
         if port > 65535:
             raise ParseError(f"Via port out of range: {port}", offset)
-    params = parse_params(rest, offset + m.start(6)) if rest else {}
+    params = _split_params(rest) if rest else {}
+    if "received" in params or "rport" in params or "ttl" in params:
+        _check_via_params(params, offset)
+    return Via(transport.upper(), host, port, params,
+               "SIP/2.0" if name == "SIP" and version == "2.0" else f"{name}/{version}")
+
+
+def _check_via_params(params: dict[str, str | None], offset: int) -> None:
     # RFC 3261 §20.42 / RFC 3581: received is an IP address, rport a port (or empty).
     received = params.get("received")
     if received is not None and not (_IPV4_RE.fullmatch(received) or ":" in received):
         raise ParseError(f"invalid Via received parameter {received!r}", offset)
     rport = params.get("rport")
-    if rport is not None and not (rport.isdigit() and len(rport) <= 5 and int(rport) <= 65535):
+    if rport is not None and not (rport.isascii() and rport.isdigit() and len(rport) <= 5
+                                  and int(rport) <= 65535):
         raise ParseError(f"invalid Via rport parameter {rport!r}", offset)
     ttl = params.get("ttl")
-    if ttl is not None and not (ttl.isdigit() and len(ttl) <= 3 and int(ttl) <= 255):
+    if ttl is not None and not (ttl.isascii() and ttl.isdigit() and len(ttl) <= 3
+                                and int(ttl) <= 255):
         raise ParseError(f"invalid Via ttl parameter {ttl!r}", offset)
-    return Via(protocol=f"{name}/{version}", transport=transport.upper(), host=host, port=port,
-               params=params)
 
 
 @attrs.frozen
@@ -216,18 +268,19 @@ class CSeq:
         return f"{self.number} {self.method}"
 
 
-_CSEQ_RE = re.compile(r"\s*([0-9]{1,10})\s+(" + _TOKEN + r")\s*")
-
-
 def parse_cseq(value: str, offset: int = 0) -> CSeq:
-    m = _CSEQ_RE.fullmatch(value)
-    if m is None:
+    parts = value.split()
+    if len(parts) != 2:
         raise ParseError(f"invalid CSeq {value[:80]!r}", offset)
-    number = int(m.group(1))
-    if number >= 2**31:
+    number, method = parts
+    if not (number.isascii() and number.isdigit() and len(number) <= 10) \
+            or _TOKEN_RE.fullmatch(method) is None:
+        raise ParseError(f"invalid CSeq {value[:80]!r}", offset)
+    n = int(number)
+    if n >= 2**31:
         # RFC 3261 §8.1.1.5: the sequence number MUST be less than 2**31.
-        raise ParseError(f"CSeq number out of range: {m.group(1)}", offset)
-    return CSeq(number, m.group(2))
+        raise ParseError(f"CSeq number out of range: {number}", offset)
+    return CSeq(n, method)
 
 
 @attrs.frozen(init=False, eq=False)
@@ -296,51 +349,66 @@ class NameAddr:
         return f"{name}<{self._uri_text}>{_format_params(self.params)}"
 
 
-_DISPLAY_TOKENS_RE = re.compile(r"\s*((?:" + _TOKEN + r")(?:\s+" + _TOKEN + r")*)\s*")
 _UNQUOTE_RE = re.compile(r"\\(.)", re.S)
+# name-addr: [ display-name ] LAQUOT addr-spec RAQUOT, then header parameters (RFC 3261 §25.1).
+# No LWS is allowed inside the angle brackets (RFC 4475 §3.1.2.14).
+_NAME_ADDR_RE = re.compile(
+    r"\s*(?:\"((?:[^\"\\]|\\[\x00-\x09\x0b\x0c\x0e-\x7f])*)\"\s*"
+    r"|(" + _TOKEN + r"(?:\s+" + _TOKEN + r")*)\s*)?"
+    r"<([^<>\s\"]+)>(" + _PARAMS + r")\s*")
+# addr-spec without brackets: the URI cannot hold ',', ';', '?' (RFC 3261 §20.10).
+_ADDR_SPEC_RE = re.compile(r"\s*([A-Za-z][A-Za-z0-9+\-.]*:[^\s<>\";,?]+)(" + _PARAMS + r")\s*")
+
+
+# The usual shapes, without optional LWS or escapes: tried first.
+_FAST_NAME_ADDR_RE = re.compile(
+    r'(?:"([^"\\\r\n]*)" ?|(' + _TOKEN + r'(?: ' + _TOKEN + r')*) ?)?<([^<>\s"]+)>('
+    + _FAST_PARAMS + r")")
+_FAST_ADDR_SPEC_RE = re.compile(r'([A-Za-z][A-Za-z0-9+\-.]*:[^\s<>";,?]+)(' + _FAST_PARAMS + r")")
 
 
 def parse_name_addr(value: str, offset: int = 0) -> NameAddr:
     """``name-addr / addr-spec`` followed by ``*( SEMI generic-param )`` (RFC 3261 §20.10)."""
-    quoted = None
-    if value.lstrip().startswith('"'):
-        quoted = _QUOTED_RE.match(value, value.find('"'))
-        if quoted is None:
-            raise ParseError("unterminated quoted display name", offset)
-        lt = value.find("<", quoted.end())
-        if lt < 0:
-            raise ParseError("display name without <URI>", offset)
-    else:
-        lt = value.find("<")
-    if lt < 0:
-        # addr-spec form: the URI may not contain ',', ';' or '?' here (RFC 3261 §20.10);
-        # everything after the first ';' is header parameters.
-        stripped = value.strip()
-        semi = stripped.find(";")
-        uri_text = stripped if semi < 0 else stripped[:semi].rstrip()
-        if not uri_text or any(c in uri_text for c in ' \t",'):
-            raise ParseError(f"invalid addr-spec {value[:80]!r}", offset)
-        params = parse_params(stripped[semi:], offset) if semi >= 0 else {}
-        return NameAddr(uri_text, None, params, _offset=offset)
-    display: str | None = None
-    head = value[:lt]
-    if head.strip():
+    m = _FAST_NAME_ADDR_RE.fullmatch(value)
+    if m is not None:
+        quoted, tokens, uri_text, rest = m.groups()
+        return NameAddr(uri_text, tokens if quoted is None else quoted,
+                        _split_params(rest) if rest else {}, _offset=offset + m.start(3))
+    m = _FAST_ADDR_SPEC_RE.fullmatch(value)
+    if m is not None:
+        uri_text, rest = m.groups()
+        return NameAddr(uri_text, None, _split_params(rest) if rest else {}, _offset=offset)
+    m = _NAME_ADDR_RE.fullmatch(value)
+    if m is not None:
+        quoted, tokens, uri_text, rest = m.groups()
+        display = tokens
         if quoted is not None:
-            if value[quoted.end():lt].strip():
-                raise ParseError(f"invalid display name {head[:80]!r}", offset)
-            display = _UNQUOTE_RE.sub(r"\1", quoted.group(1))
-        else:
-            m2 = _DISPLAY_TOKENS_RE.fullmatch(head)
-            if m2 is None:
-                raise ParseError(f"invalid display name {head[:80]!r}", offset)
-            display = m2.group(1)
-    gt = value.find(">", lt)
-    if gt < 0:
-        raise ParseError("missing '>' in name-addr", offset + lt)
-    uri_text = value[lt + 1:gt]
-    if not uri_text or uri_text != uri_text.strip():
-        # RFC 3261 §25.1: no LWS inside the angle brackets (RFC 4475 §3.1.2.14).
-        raise ParseError(f"invalid URI in name-addr {uri_text[:80]!r}", offset + lt)
-    rest = value[gt + 1:]
-    params = parse_params(rest.rstrip(), offset + gt + 1) if rest.strip() else {}
-    return NameAddr(uri_text, display, params, _offset=offset + lt + 1)
+            display = _UNQUOTE_RE.sub(r"\1", quoted) if "\\" in quoted else quoted
+        return NameAddr(uri_text, display, _split_params(rest) if rest else {},
+                        _offset=offset + m.start(3))
+    m = _ADDR_SPEC_RE.fullmatch(value)
+    if m is not None:
+        uri_text, rest = m.groups()
+        return NameAddr(uri_text, None, _split_params(rest) if rest else {},
+                        _offset=offset + m.start(1))
+    raise ParseError(_name_addr_problem(value), offset)
+
+
+def _name_addr_problem(value: str) -> str:
+    """Say what is wrong with a value that is neither name-addr nor addr-spec."""
+    stripped = value.lstrip()
+    if stripped.startswith('"') and _QUOTED_RE.match(stripped) is None:
+        return "unterminated quoted display name"
+    lt = value.find("<")
+    if lt >= 0:
+        gt = value.find(">", lt)
+        if gt < 0:
+            return "missing '>' in name-addr"
+        inner = value[lt + 1:gt]
+        if inner != inner.strip() or not inner:
+            return f"whitespace or nothing inside <> in {value[:80]!r}"
+        head = value[:lt].strip()
+        if head and not (head.startswith('"') or _TOKEN_RE.fullmatch(head.replace(" ", ""))):
+            return f"invalid display name {head[:80]!r}"
+        return f"invalid name-addr parameters in {value[:80]!r}"
+    return f"invalid addr-spec {value[:80]!r}"

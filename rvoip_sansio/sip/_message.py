@@ -38,7 +38,7 @@ _TOKEN_CHARS = r"A-Za-z0-9\-.!%*_+`'~"
 # One header-line start: CRLF, a token name, optional SP/HT, the colon (RFC 3261 §7.3.1).
 _NAME_RE = re.compile(r"\r\n([" + _TOKEN_CHARS + r"]+)[ \t]*:")
 _LINE_NAME_RE = re.compile(r"([" + _TOKEN_CHARS + r"]+)[ \t]*:")
-_COMPACT_RE = re.compile(r"(?:^|\n)[a-z](?:\n|$)")
+_COMPACT_NAMES = frozenset(COMPACT_FORMS)
 _TOKEN_RE = re.compile(r"[" + _TOKEN_CHARS + r"]+")
 _VERSION_RE = re.compile(r"[Ss][Ii][Pp]/[0-9]{1,3}\.[0-9]{1,3}")
 _RURI_RE = re.compile(r"[A-Za-z][A-Za-z0-9+\-.]*:[^\s<>\"]*")
@@ -74,19 +74,12 @@ def _key(name: str) -> str:
     return COMPACT_FORMS.get(low, low)
 
 
-def _build_index(names: list[str]) -> dict[str, int]:
-    """name -> index of its first line (C-level: later duplicates are overwritten first)."""
-    n = len(names)
-    return dict(zip(reversed(names), range(n - 1, -1, -1)))
-
-
 @attrs.define(slots=True, init=False, eq=False, repr=False)
 class Message:
     """What requests and responses share: headers in order, body, lazy typed accessors."""
 
     _lines: list[str]            # header lines as on the wire (folds included)
     _names: list[str]            # lower-case full names, aligned with _lines
-    _index: dict[str, int]       # name -> first line index
     _body: bytes
     _raw: bytes | None           # the original bytes while the message is unmodified
     _version: str
@@ -107,7 +100,6 @@ class Message:
             names.append(_key(name))
         self._lines = lines
         self._names = names
-        self._index = _build_index(names)
         self._body = bytes(body)
         self._raw = None
         self._version = version
@@ -123,8 +115,14 @@ class Message:
 
     def _modified(self) -> None:
         self._raw = None
-        self._index = _build_index(self._names)
         self._reset_cache()
+
+    def _first(self, key: str) -> int:
+        """Index of the first line called ``key`` (a lower-case full name), or -1."""
+        try:
+            return self._names.index(key)
+        except ValueError:
+            return -1
 
     # ---- generic header access -------------------------------------------------------
 
@@ -141,14 +139,17 @@ class Message:
 
     def _indices(self, key: str) -> list[int]:
         names = self._names
-        if names.count(key) == 1:
-            return [self._index[key]]
+        count = names.count(key)
+        if count == 1:
+            return [names.index(key)]
+        if count == 0:
+            return []
         return [i for i, n in enumerate(names) if n == key]
 
     def get(self, name: str, default: str | None = None) -> str | None:
         """Value of the first header called ``name`` (any case, compact forms too)."""
-        i = self._index.get(_key(name))
-        return default if i is None else self._value_at(i)
+        i = self._first(_key(name))
+        return default if i < 0 else self._value_at(i)
 
     def get_all(self, name: str, *, split: bool | None = None) -> list[str]:
         """Every value of ``name`` in order. List-valued headers (Via, Contact, Route...) are
@@ -162,7 +163,7 @@ class Message:
         return [item for v in values for item in split_list(v)]
 
     def __contains__(self, name: str) -> bool:
-        return _key(name) in self._index
+        return _key(name) in self._names
 
     @property
     def headers(self) -> list[tuple[str, str]]:
@@ -200,8 +201,8 @@ class Message:
         _check_name(name)
         line = f"{canonical_name(name)}: {_text(value)}"
         pos = len(self._lines)
-        if first and key in self._index:
-            pos = self._index[key]
+        if first and key in self._names:
+            pos = self._names.index(key)
         self._lines.insert(pos, line)
         self._names.insert(pos, key)
         self._modified()
@@ -220,8 +221,8 @@ class Message:
         """Remove the first value of a list header (e.g. the top Via, RFC 3261 §18.1.2) and
         return it; the rest of that line stays."""
         key = _key(name)
-        i = self._index.get(key)
-        if i is None:
+        i = self._first(key)
+        if i < 0:
             return None
         values = split_list(self._value_at(i))
         if len(values) <= 1:
@@ -292,11 +293,29 @@ class Message:
             self._c_via = vias
         return vias
 
+    @property
+    def top_via(self) -> Via:
+        """The first Via value (the one transactions match on, RFC 3261 §17.2.3), parsed
+        alone; ParseError when there is no Via."""
+        vias = self._c_via
+        if vias is not None:
+            if not vias:
+                raise ParseError("missing Via header", 0)
+            return vias[0]
+        i = self._required("via")
+        value = self._value_at(i)
+        if "," in value:
+            value = split_list(value)[0]
+        try:
+            return parse_via(value)
+        except ParseError as exc:
+            raise self._typed_error(i, exc) from None
+
     def _required(self, key: str) -> int:
-        i = self._index.get(key)
-        if i is None:
-            raise ParseError(f"missing {canonical_name(key)} header", 0)
-        return i
+        try:
+            return self._names.index(key)
+        except ValueError:
+            raise ParseError(f"missing {canonical_name(key)} header", 0) from None
 
     @property
     def cseq(self) -> CSeq:
@@ -380,13 +399,19 @@ class Message:
     @property
     def max_forwards(self) -> int | None:
         """Max-Forwards (0-255 per RFC 3261 §20.22); ParseError when malformed."""
-        i = self._index.get("max-forwards")
-        if i is None:
+        i = self._first("max-forwards")
+        if i < 0:
             return None
         m = _DIGITS_RE.fullmatch(self._value_at(i))
         if m is None or int(m.group(1)) > 255:
             raise ParseError("invalid Max-Forwards", self._line_offset(i))
         return int(m.group(1))
+
+    def validate(self) -> None:
+        """Raise ParseError for the first semantic problem (see :func:`validate`)."""
+        from ._validate import validate
+
+        validate(self)
 
     # ---- serialization ---------------------------------------------------------------
 
@@ -572,15 +597,13 @@ def parse_message(data: bytes | bytearray | memoryview) -> Request | Response:
         start_line, lines, names = head, [], []
     else:
         start_line = head[:nl]
-        names = _NAME_RE.findall(head)
+        names = _NAME_RE.findall(head.lower())
         lines = head[nl + 2:].split("\r\n")
         if len(names) != len(lines):
             lines, names = _split_folded(head[nl + 2:], skip + nl + 2)
-        joined = "\n".join(names).lower()
-        names = joined.split("\n") if names else []
-        if _COMPACT_RE.search(joined):
+            names = [n.lower() for n in names]
+        if not _COMPACT_NAMES.isdisjoint(names):
             names = [COMPACT_FORMS.get(n, n) for n in names]
-    index = _build_index(names)
 
     msg: Request | Response
     if start_line[:4] == "SIP/":
@@ -615,21 +638,26 @@ def parse_message(data: bytes | bytearray | memoryview) -> Request | Response:
         msg._uri = None
     msg._lines = lines
     msg._names = names
-    msg._index = index
     msg._c_via = msg._c_cseq = msg._c_from = msg._c_to = None
     msg._c_call_id = None
     msg._c_contact = None
 
     body_start = end + 4
-    cl_index = index.get("content-length")
-    if cl_index is None:
+    try:
+        cl_index = names.index("content-length")
+    except ValueError:
+        cl_index = -1
+    if cl_index < 0 or names.count("content-length") > 1:
+        # No framing information, or conflicting (RFC 4475 §3.3.9: the datagram is kept whole
+        # and the conflict shows up in ``content_length`` and ``validate()``).
         msg._body = data[body_start:]
         msg._raw = data
         return msg
-    m = _DIGITS_RE.fullmatch(msg._value_at(cl_index))
-    if m is None:
+    line = lines[cl_index]
+    cl_text = line[line.find(":") + 1:].strip()
+    if not (cl_text.isdigit() and cl_text.isascii() and len(cl_text) <= 10):
         raise ParseError("invalid Content-Length", skip + msg._line_offset(cl_index))
-    length = int(m.group(1))
+    length = int(cl_text)
     available = len(data) - body_start
     if length > available:
         # RFC 3261 §18.3: a datagram whose body is shorter than Content-Length is discarded.

@@ -61,14 +61,27 @@ def _parse_host(text: str, offset: int) -> str:
     if text.startswith("["):
         if not text.endswith("]"):
             raise ParseError("unterminated IPv6 reference", offset)
-        try:
-            ipaddress.IPv6Address(text[1:-1])
-        except ValueError:
-            raise ParseError(f"invalid IPv6 reference {text!r}", offset) from None
+        if _ipv6(text[1:-1]) is None:
+            raise ParseError(f"invalid IPv6 reference {text!r}", offset)
         return text
     if not _HOSTNAME_RE.fullmatch(text):
         raise ParseError(f"invalid host {text!r}", offset)
     return text
+
+
+def _ipv6(text: str) -> ipaddress.IPv6Address | None:
+    """An IPv6 address, tolerating RFC 3261's ABNF bug (``2001:db8:::192.0.2.1``): RFC 5118
+    §4.10 says an implementation must accept both that and the correct ``::`` form."""
+    try:
+        return ipaddress.IPv6Address(text)
+    except ValueError:
+        pass
+    if ":::" in text and text.count(":::") == 1 and "." in text.rpartition(":::")[2]:
+        try:
+            return ipaddress.IPv6Address(text.replace(":::", "::"))
+        except ValueError:
+            return None
+    return None
 
 
 def format_host(host: str) -> str:
@@ -81,10 +94,8 @@ def format_host(host: str) -> str:
 def _host_key(host: str) -> str:
     """Comparison form of a host: case-folded, IPv6 references normalised (RFC 5118 §4.2)."""
     if host.startswith("["):
-        try:
-            return "[" + ipaddress.IPv6Address(host[1:-1]).compressed + "]"
-        except ValueError:
-            return host.lower()
+        address = _ipv6(host[1:-1])
+        return host.lower() if address is None else f"[{address.compressed}]"
     return host.lower()
 
 
@@ -264,10 +275,10 @@ def _parse_sip(text: str, scheme: str, offset: int) -> SipUri:
     rest = text[len(scheme) + 1:]
     base = offset + len(scheme) + 1
     user = password = None
+    # RFC 3261 §25.1: '@' may not appear raw in host, parameters or headers, so the first one
+    # ends the userinfo (which may itself hold ';' and '?', RFC 4475 §3.1.1.2 and §3.1.1.9).
     at = rest.find("@")
-    qmark = rest.find("?")
-    if at >= 0 and (qmark < 0 or at < qmark):
-        # RFC 3261 §19.1.1: userinfo may contain ';' (telephone-subscriber); it ends at '@'.
+    if at >= 0:
         userinfo = rest[:at]
         u, colon, p = userinfo.partition(":")
         if not _USER_RE.fullmatch(u):
@@ -280,8 +291,8 @@ def _parse_sip(text: str, scheme: str, offset: int) -> SipUri:
         rest = rest[at + 1:]
         base += at + 1
     headers: dict[str, str] = {}
+    qmark = rest.find("?")
     if qmark >= 0:
-        qmark = rest.find("?")
         for item in rest[qmark + 1:].split("&"):
             name, eq, value = item.partition("=")
             if not eq or not _HNAME_RE.fullmatch(name) or not _HVALUE_RE.fullmatch(value):
