@@ -176,21 +176,6 @@ class SrtpSession:
         return key
 
     # ------------------------------------------------------------------ index handling
-    @staticmethod
-    def _estimate(rp: _Replay | None, seq: int) -> int:
-        """RFC 3711 Appendix A: the 48-bit index closest to the highest one received."""
-        if rp is None:
-            return seq  # first packet: ROC 0 (RFC 3711 §3.3.1)
-        hi = rp.hi
-        s_l = hi & 0xFFFF
-        roc = hi >> 16
-        if s_l < 0x8000:
-            if seq - s_l > 0x8000:
-                roc -= 1
-        elif s_l - 0x8000 > seq:
-            roc += 1
-        return (roc << 16) | seq
-
     def _check(self, rp: _Replay | None, index: int) -> None:
         if rp is None:
             return
@@ -220,7 +205,7 @@ class SrtpSession:
             raise
 
     def _protect(self, rtp: bytes) -> bytes:
-        # The hot path: estimate, window and commit are inlined (see _estimate/_check/_commit).
+        # The hot path: RFC 3711 Appendix A index estimate, window check and commit inlined.
         n = len(rtp)
         if n >= 12 and rtp[0] == 0x80:
             hlen = 12  # the common case: no CSRC, no extension
@@ -313,22 +298,36 @@ class SrtpSession:
             raise
 
     def _unprotect(self, srtp: bytes) -> bytes:
+        # Hot path like _protect: estimate, window and commit inlined, nothing stored
+        # before the tag verifies.
         n = len(srtp)
-        hlen = _header_len(srtp, n)
         tag_len = self._tag
+        if n >= 12 and srtp[0] == 0x80:
+            hlen = 12
+        else:
+            hlen = _header_len(srtp, n)
         end = n - self._mki_len - (0 if self._aead else tag_len)
         if not hlen or end - (tag_len if self._aead else 0) < hlen:
             raise SrtpError(MALFORMED, "not an SRTP packet (length, version or header)")
         _, _, seq, _, ssrc = _HDR.unpack_from(srtp)
-        key = self._key_for(srtp, n - (0 if self._aead else tag_len))
+        key = self._key_for(srtp, n - (0 if self._aead else tag_len)) if self._mki_len else self._tx_key
         if key.rtp_count >= key.rtp_limit:
             raise SrtpError(SrtpErrorKind.KEY_EXHAUSTED, "master key reached its SRTP packet limit")
         st = self._rx.get(ssrc) or self._stream(self._rx, ssrc)
         rp = st.rtp
-        index = self._estimate(rp, seq)
-        if index < 0:
-            raise SrtpError(REPLAY, "sequence number before the stream's first packet")
-        self._check(rp, index)
+        if rp is None:
+            index = seq  # first packet: ROC 0 (RFC 3711 §3.3.1)
+        else:
+            hi = rp.hi  # RFC 3711 Appendix A
+            s_l = hi & 0xFFFF
+            if s_l < 0x8000:
+                index = ((hi >> 16) - 1 if seq - s_l > 0x8000 else hi >> 16) << 16 | seq
+            else:
+                index = ((hi >> 16) + 1 if s_l - 0x8000 > seq else hi >> 16) << 16 | seq
+            if index <= hi:
+                if index < 0:
+                    raise SrtpError(REPLAY, "sequence number before the stream's first packet")
+                self._check(rp, index)
         if self._aead:
             gcm = key.rtp_gcm
             assert gcm is not None
@@ -343,8 +342,12 @@ class SrtpSession:
                 raise SrtpError(AUTH, "GCM tag does not verify") from None
         else:
             body = srtp[:end]
-            tag = key.rtp_hmac(body, index >> 16)[:tag_len]
-            if not hmac.compare_digest(tag, srtp[n - tag_len :]):
+            inner = key.rtp_inner.copy()  # type: ignore[union-attr]
+            inner.update(body)
+            inner.update((index >> 16).to_bytes(4, "big"))
+            outer = key.rtp_outer.copy()  # type: ignore[union-attr]
+            outer.update(inner.digest())
+            if not hmac.compare_digest(outer.digest()[:tag_len], srtp[n - tag_len :]):
                 raise SrtpError(AUTH, "HMAC-SHA1 tag does not verify")
             if self._enc_rtp:
                 iv = key.rtp_salt ^ (ssrc << 64) ^ (index << 16)
@@ -352,12 +355,17 @@ class SrtpSession:
             else:
                 plain = body
         # Authenticated: now, and only now, the ROC, window and counters move.
-        self._adopt(ssrc, st)
         if rp is None:
-            rp = st.rtp = _Replay(index)
-        self._commit(rp, index)
+            self._adopt(ssrc, st)
+            st.rtp = rp = _Replay(index)
+        delta = index - rp.hi
+        if delta > 0:
+            rp.bits = ((rp.bits << delta) | 1) & self._mask
+            rp.hi = index
+        else:
+            rp.bits |= 1 << -delta
         key.rtp_count += 1
-        return bytes(plain)
+        return plain if type(plain) is bytes else bytes(plain)
 
     # ---------------------------------------------------------------------- SRTCP
     def protect_rtcp(self, rtcp: bytes) -> bytes:
