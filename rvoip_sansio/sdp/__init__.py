@@ -55,3 +55,41 @@ __all__ = [
     "Timing",
     "parse_sdp",
 ]
+
+from ._capabilities import (  # noqa: E402
+    G722,
+    L16_16K,
+    OPUS,
+    PCMA,
+    PCMU,
+    STATIC_PAYLOAD_TYPES,
+    Codec,
+    LocalCapabilities,
+    MediaCapabilities,
+    NegotiatedMedia,
+    NegotiatedSession,
+)
+from ._offer_answer import (  # noqa: E402
+    OfferAnswer,
+    OfferAnswerError,
+    OfferAnswerState,
+    offered_codecs,
+)
+
+__all__ += [
+    "G722",
+    "L16_16K",
+    "OPUS",
+    "PCMA",
+    "PCMU",
+    "STATIC_PAYLOAD_TYPES",
+    "Codec",
+    "LocalCapabilities",
+    "MediaCapabilities",
+    "NegotiatedMedia",
+    "NegotiatedSession",
+    "OfferAnswer",
+    "OfferAnswerError",
+    "OfferAnswerState",
+    "offered_codecs",
+]
