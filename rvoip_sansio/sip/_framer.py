@@ -45,6 +45,7 @@ class StreamFramer:
     client: bool
     _buf: bytearray
     _scanned: int
+    _lines: int
     _error: ParseError | None
     _consumed: int
 
@@ -55,6 +56,7 @@ class StreamFramer:
         self.client = client
         self._buf = bytearray()
         self._scanned = 0
+        self._lines = 0
         self._error = None
         self._consumed = 0
 
@@ -95,6 +97,7 @@ class StreamFramer:
         del self._buf[:n]
         self._consumed += n
         self._scanned = 0
+        self._lines = 0
         return chunk
 
     def _next(self) -> Request | Response | KeepAlive | None:
@@ -112,10 +115,12 @@ class StreamFramer:
             return KeepAlive(kind="pong")
         end = buf.find(b"\r\n\r\n", max(0, self._scanned - 3))
         if end < 0:
+            # Count only what is new, so a slow drip stays linear.
+            self._lines += buf.count(b"\r\n", max(0, self._scanned - 1))
             self._scanned = len(buf)
             if len(buf) > self.max_message_size:
                 raise self._fail(f"headers exceed {self.max_message_size} octets", len(buf))
-            if buf.count(b"\r\n") > self.max_headers + 1:
+            if self._lines > self.max_headers + 1:
                 raise self._fail(f"more than {self.max_headers} header lines", len(buf))
             return None
         head = bytes(buf[:end])
@@ -134,7 +139,7 @@ class StreamFramer:
         if total > self.max_message_size:
             raise self._fail(f"message of {total} octets exceeds {self.max_message_size}", end)
         if len(buf) < total:
-            self._scanned = end  # do not rescan the headers on the next feed
+            self._scanned = end  # the next feed finds this end again at once
             return None
         base = self._consumed
         data = self._take(total)

@@ -71,7 +71,8 @@ def canonical_name(name: str) -> str:
 
 
 # A quoted string, an <...> URI, or a run of other characters: the pieces of a list value.
-_LIST_PIECE_RE = re.compile(r'"(?:[^"\\]|\\.)*"|<[^>]*>|[^",<]+|,|["<]', re.S)
+# An unterminated quote or bracket runs to the end of the value, which keeps this linear.
+_LIST_PIECE_RE = re.compile(r'"(?:[^"\\]|\\.)*(?:"|$)|<[^>]*(?:>|$)|[^",<]+|,', re.S)
 
 
 def split_list(value: str) -> list[str]:
@@ -100,7 +101,8 @@ _TOKEN_RE = re.compile(_TOKEN)
 _QUOTED_RE = re.compile(r'"((?:[^"\\]|\\[\x00-\x09\x0b\x0c\x0e-\x7f])*)"')
 _QUOTED = r'"(?:[^"\\]|\\[\x00-\x09\x0b\x0c\x0e-\x7f])*"'
 # One generic-param: name [ = (token / host / quoted-string) ], surrounded by optional LWS.
-_GEN_VALUE = _TOKEN + r"|" + _QUOTED + r"|\[[0-9A-Fa-f:.]+\]"
+# (the last alternative: a bare IPv6 address, RFC 3261 via-received, RFC 5118 §4.5)
+_GEN_VALUE = (_TOKEN + r"|" + _QUOTED + r"|\[[0-9A-Fa-f:.]+\]|[0-9A-Fa-f.]*:[0-9A-Fa-f:.]*")
 _PARAM_RE = re.compile(r"\s*;\s*(" + _TOKEN + r")(?:\s*=\s*(" + _GEN_VALUE + r"))?\s*")
 #: ``*( SEMI generic-param )``, validated in one match (RFC 3261 §25.1).
 _PARAMS = r"(?:\s*;\s*" + _TOKEN + r"(?:\s*=\s*(?:" + _GEN_VALUE + r"))?)*"

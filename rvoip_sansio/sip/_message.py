@@ -575,6 +575,11 @@ def _split_folded(text: str, base: int) -> tuple[list[str], list[str]]:
     return lines, names
 
 
+def _bare_crlf(head: str) -> int:
+    m = re.search(r"\r(?!\n)|(?<!\r)\n", head)
+    return m.start() if m else 0
+
+
 def parse_message(data: bytes | bytearray | memoryview) -> Request | Response:
     """Parse one SIP message from a datagram (RFC 3261 §7, §18.3).
 
@@ -592,6 +597,10 @@ def parse_message(data: bytes | bytearray | memoryview) -> Request | Response:
     if end < 0:
         raise ParseError("no empty line ending the headers", skip + len(data))
     head = data[:end].decode("utf-8", "surrogateescape")
+    crlf = head.count("\r\n")
+    if head.count("\r") != crlf or head.count("\n") != crlf:
+        # RFC 3261 §7.3.1, §25.1: CR and LF only ever appear together, as line ends.
+        raise ParseError("bare CR or LF in the header section", skip + _bare_crlf(head))
     nl = head.find("\r\n")
     if nl < 0:
         start_line, lines, names = head, [], []

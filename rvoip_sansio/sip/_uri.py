@@ -37,7 +37,9 @@ _TEL_LOCAL_RE = re.compile(r"[0-9A-Fa-f*#\-.()]*[0-9A-Fa-f*#][0-9A-Fa-f*#\-.()]*
 _TEL_VISUAL = str.maketrans("", "", "-.()")
 
 # Parameters that never match when present in only one URI (RFC 3261 §19.1.4).
-_MUST_MATCH_PARAMS = ("user", "ttl", "method", "maddr")
+# (transport too: the section's own examples call sip:bob@biloxi.com and
+# sip:bob@biloxi.com;transport=udp different.)
+_MUST_MATCH_PARAMS = ("user", "ttl", "method", "maddr", "transport")
 
 # Characters left unescaped when we serialize a component we built ourselves.
 _USER_SAFE = "-_.!~*'()&=+$,;?/"
@@ -235,7 +237,10 @@ class TelUri:
         # RFC 3966 §4: separators ignored, parameters compared regardless of order,
         # case-insensitively.
         return self.digits, frozenset(
-            (k, v.lower() if v is not None else None) for k, v in self.params.items())
+            (k, None if v is None else
+             v.translate(_TEL_VISUAL).lower() if k == "phone-context" and v[:1] == "+"
+             else v.lower())
+            for k, v in self.params.items())
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, TelUri):
