@@ -62,6 +62,9 @@ class PutResult(enum.IntEnum):
     OVERFLOW = 3
 
 
+_ACCEPTED = PutResult.ACCEPTED
+
+
 class PlayoutFrame(NamedTuple):
     """One playout slot: ``payload`` (None when there is nothing to decode), the RTP
     ``timestamp`` of the slot (32-bit), ``flags`` (:class:`FrameFlags` bits), the payload type
@@ -72,6 +75,10 @@ class PlayoutFrame(NamedTuple):
     flags: int
     payload_type: int = -1
     sequence_number: int = -1
+
+
+#: C-level tuple construction for the hot path (skips NamedTuple's Python ``__new__``).
+_tuple_new = tuple.__new__
 
 
 @attrs.frozen(kw_only=True)
@@ -87,7 +94,7 @@ class JitterBufferConfig:
     #: Packets in the measurement window (500 = 10 s of 20 ms frames).
     window: int = 500
     #: Recompute the target every this many packets.
-    adapt_every: int = 25
+    adapt_every: int = 100
     #: Concealed frames with an empty buffer before the spurt is taken as ended.
     max_conceal: int = 5
     #: Ticks above target (by a whole frame) before one frame is dropped inside a spurt.
@@ -106,7 +113,7 @@ class JitterBuffer:
         "_base", "_window", "_target", "_since_adapt", "_missing_run", "_missed", "_above",
         "_gap_pending", "_in_cn", "_tick", "_clock", "_samples", "_delay_sum", "_delay_n",
         "received", "played", "concealed", "late", "duplicates", "overflow", "dropped_adapt",
-        "inserted_adapt", "last_delay", "max_delay_seen",
+        "inserted_adapt", "last_delay", "max_delay_seen", "_adapt_every", "_cn_pt", "_max_packets",
     )
 
     def __init__(self, config: JitterBufferConfig | None = None) -> None:
@@ -114,6 +121,9 @@ class JitterBuffer:
         self._clock = float(self.config.clock_rate)
         self._samples = self.config.frame_samples
         self._tick = self._samples / self._clock
+        self._adapt_every = self.config.adapt_every
+        self._cn_pt = self.config.cn_payload_type
+        self._max_packets = self.config.max_packets
         self._packets: dict[int, tuple[int, int, bool, bytes]] = {}
         self._window: deque[float] = deque(maxlen=self.config.window)
         self._missed: deque[int] = deque(maxlen=64)
@@ -183,8 +193,14 @@ class JitterBuffer:
             self.duplicates += 1
             return PutResult.DUPLICATE
         self.received += 1
-        self._measure(now - ext / self._clock)
-        if len(packets) >= self.config.max_packets:
+        rel = now - ext / self._clock
+        self._window.append(rel)
+        if rel < self._base:
+            self._base = rel
+        self._since_adapt += 1
+        if self._since_adapt >= self._adapt_every:
+            self._adapt()
+        if len(packets) >= self._max_packets:
             # Bounded memory: drop the oldest (it would be played first, and very late).
             oldest = min(packets)
             del packets[oldest]
@@ -192,14 +208,14 @@ class JitterBuffer:
             if oldest == self._play_ts:
                 self._gap_pending = True
         packets[ext] = (seq, payload_type, marker, payload)
-        return PutResult.ACCEPTED
+        return _ACCEPTED
 
     def _measure(self, rel: float) -> None:
         self._window.append(rel)
         if rel < self._base:
             self._base = rel
         self._since_adapt += 1
-        if self._since_adapt >= self.config.adapt_every:
+        if self._since_adapt >= self._adapt_every:
             self._adapt()
 
     def _adapt(self) -> None:
@@ -265,7 +281,7 @@ class JitterBuffer:
             if self._gap_pending:
                 flags |= _GAP
                 self._gap_pending = False
-            if pt == self.config.cn_payload_type:
+            if pt == self._cn_pt:
                 # RFC 3389: after a CN packet the sender may go quiet; keep playing CN.
                 flags |= _CN
                 self._in_cn = True
@@ -280,7 +296,7 @@ class JitterBuffer:
                         self._gap_pending = True
             else:
                 self._above = 0
-            return PlayoutFrame(payload, ts & 0xFFFFFFFF, flags, pt, seq)
+            return _tuple_new(PlayoutFrame, (payload, ts & 0xFFFFFFFF, flags, pt, seq))
         # Nothing for this slot.
         packets = self._packets
         if not packets:

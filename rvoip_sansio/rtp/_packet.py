@@ -43,6 +43,9 @@ ONE_BYTE_PROFILE = 0xBEDE
 TWO_BYTE_PROFILE_MASK = 0xFFF0
 TWO_BYTE_PROFILE = 0x1000
 
+_new = object.__new__
+_set = object.__setattr__
+
 BytesLike = Union[bytes, bytearray, memoryview]
 
 
@@ -208,17 +211,18 @@ class RtpPacket:
             if padding == 0 or pos + padding > n:
                 raise ParseError(f"bad padding count {padding}", n - 1)
             end = n - padding
-        return cls(
-            payload_type=b1 & 0x7F,
-            marker=bool(b1 & 0x80),
-            sequence_number=seq,
-            timestamp=ts,
-            ssrc=ssrc,
-            csrc=tuple(csrc),
-            extension=extension,
-            payload=bytes(data[pos:end]),
-            padding=padding,
-        )
+        # Every field is in range by construction: skip __init__'s validation (hot path).
+        p = _new(cls)
+        _set(p, "payload_type", b1 & 0x7F)
+        _set(p, "sequence_number", seq)
+        _set(p, "timestamp", ts)
+        _set(p, "ssrc", ssrc)
+        _set(p, "payload", bytes(data[pos:end]))
+        _set(p, "marker", b1 > 127)
+        _set(p, "csrc", tuple(csrc))
+        _set(p, "extension", extension)
+        _set(p, "padding", padding)
+        return p
 
     def __bytes__(self) -> bytes:
         b0 = 0x80 | len(self.csrc)

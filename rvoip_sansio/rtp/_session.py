@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections import deque
+from typing import Callable
 
 import attrs
 
@@ -31,7 +32,7 @@ from ._rtcp import (
     SdesType, SenderReport, SourceDescription, VoipMetricsBlock, build_compound, parse_rtcp,
 )
 from ._rtcp_timer import RtcpScheduler
-from ._stats import SourceStats, ntp_from_unix, ntp_middle
+from ._stats import MAX_DROPOUT, SourceStats, ntp_from_unix, ntp_middle
 
 __all__ = ["RtpSessionConfig", "RtpSession"]
 
@@ -89,6 +90,8 @@ class RtpSession:
         self._ts = rng.getrandbits(32)
         self.cname = c.cname or f"rvoip-{self.ssrc:08x}"
         self._pt = c.payload_type
+        self._te_pt = c.telephone_event_pt
+        self._relatch_silence = c.relatch_silence
         self._samples = int(round(c.ptime * c.clock_rate))
         self._need_marker = True
         self._remote = c.remote_rtp
@@ -113,6 +116,9 @@ class RtpSession:
             clock_rate=c.clock_rate, frame_samples=self._samples,
             cn_payload_type=c.cn_payload_type)
         self.jitter_buffer = JitterBuffer(jb_cfg)
+        #: The frame to play at this playout tick (:meth:`JitterBuffer.pop`): call it once
+        #: per frame from the media clock.
+        self.pop_frame: Callable[[float], PlayoutFrame] = self.jitter_buffer.pop
         self._dtmf_tx = DtmfSender(clock_rate=c.clock_rate)
         self._dtmf_rx = DtmfReceiver(clock_rate=c.clock_rate)
         self._sched = RtcpScheduler(rtcp_bw=c.session_bandwidth * c.rtcp_fraction, rng=rng,
@@ -203,31 +209,38 @@ class RtpSession:
             self._discard(exc.reason, source, exc.offset)
             return
         st = self._sources.get(ssrc)
-        if st is None:
-            if ssrc == self.ssrc:
-                self._collision(source)
+        if st is not None and not st.probation:
+            # RFC 3550 A.1 common case inlined: in order, with a permissible gap.
+            udelta = (seq - st.max_seq) & 0xFFFF
+            if 0 < udelta < MAX_DROPOUT:
+                if seq < st.max_seq:
+                    st.cycles += 0x10000
+                st.max_seq = seq
+                st.received += 1
+            elif not st.update_seq(seq):
                 return
-            if len(self._sources) >= self.config.max_sources:
-                self._discard("too many sources", source)
-                return
-            st = self._sources[ssrc] = SourceStats(ssrc, seq, self.config.clock_rate)
-            self._source_addr[ssrc] = source
-        if not st.update_seq(seq):
-            return  # on probation, or a bad jump (RFC 3550 A.1)
-        self._last_rtp = st.last_arrival = now
-        if self._timed_out:
-            self._timed_out = False
-            self._events.append(MediaResumed())
-        if ssrc not in self._validated:
-            self._validated.add(ssrc)
-            self._events.append(SourceValidated(ssrc=ssrc, source=source))
+        else:
+            if st is None:
+                if ssrc == self.ssrc:
+                    self._collision(source)
+                    return
+                if len(self._sources) >= self.config.max_sources:
+                    self._discard("too many sources", source)
+                    return
+                st = self._sources[ssrc] = SourceStats(ssrc, seq, self.config.clock_rate)
+                self._source_addr[ssrc] = source
+            if not st.update_seq(seq):
+                return  # on probation, or a bad jump (RFC 3550 A.1)
+        self._last_rtp = now
+        if self._timed_out or ssrc not in self._validated:
+            self._first_valid(ssrc, source)
         if source != self._remote or not self._latched:
             self._check_latch(source, now)
         else:
             self._last_from_remote = now
             self._cand_count = 0
         st.octets += end - start
-        if pt == self.config.telephone_event_pt:
+        if pt == self._te_pt:
             try:
                 self._events.extend(self._dtmf_rx.receive(ts, data[start:end], now))
             except ParseError as exc:
@@ -235,13 +248,21 @@ class RtpSession:
             return
         st.update_jitter(ts, now)
         if ssrc != self._active:
-            if self._active is not None and now - self._active_last < self.config.relatch_silence:
+            if self._active is not None and now - self._active_last < self._relatch_silence:
                 return  # another source still talks: keep the one we play
             self._events.append(ActiveSourceChanged(ssrc=ssrc, previous=self._active))
             self._active = ssrc
             self.jitter_buffer.reset()
         self._active_last = now
         self.jitter_buffer.put(seq, ts, marker, pt, data[start:end], now)
+
+    def _first_valid(self, ssrc: int, source: Address) -> None:
+        if self._timed_out:
+            self._timed_out = False
+            self._events.append(MediaResumed())
+        if ssrc not in self._validated:
+            self._validated.add(ssrc)
+            self._events.append(SourceValidated(ssrc=ssrc, source=source))
 
     def _check_latch(self, source: Address, now: float) -> None:
         c = self.config
@@ -346,9 +367,7 @@ class RtpSession:
                     self.rtt = rtt
 
     # ------------------------------------------------------------------ playout
-    def pop_frame(self, now: float) -> PlayoutFrame:
-        """The frame to play at this tick (see :class:`JitterBuffer.pop`)."""
-        return self.jitter_buffer.pop(now)
+    # pop_frame(now) -> PlayoutFrame is bound in __init__ to the jitter buffer's pop.
 
     # ------------------------------------------------------------------ RTCP out
     def _report_packets(self, now: float | None) -> list[RtcpPacket]:
