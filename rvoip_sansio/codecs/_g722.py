@@ -36,7 +36,11 @@ __all__ = ["G722Encoder", "G722Decoder", "qmf_analysis", "qmf_synthesis", "new_b
 
 _QMF_EVEN = np.array(QMF, dtype=np.int64)  # applied to x[2i]
 _QMF_ODD = np.array(QMF[::-1], dtype=np.int64)  # applied to x[2i+1]
-_Q6_LEVELS = Q6[1:30]
+# QUANTL decision thresholds (Q6[i]·det) >> 12, i = 1..29, for each det; det depends only
+# on nb >> 6 (SCALEL), so the table has one row per value of nb >> 6.
+_THRESHOLDS = tuple(
+    tuple((q * DET_LOW[nb]) >> 12 for q in Q6[1:30]) for nb in range(0, NB_LOW_MAX + 1, 64)
+)
 # High-band code per (sign, magnitude index): IHN/IHP of G.722 Table 10.
 _HIGH_NEG = (0, 1, 0)
 _HIGH_POS = (0, 3, 2)
@@ -157,21 +161,18 @@ def _adpcm_loop(
     out: list[int] = []
     rlow: list[int] = []
     rhigh: list[int] = []
-    levels = _Q6_LEVELS
+    lth = _THRESHOLDS[lnb >> 6]
     ilow = o = 0
     for i in range(len(xls) if encoding else len(octets)):
         if encoding:
-            # ---- low band: SUBTRA, QUANTL (via an exact integer division), INVQAL, LOGSCL
+            # ---- low band: SUBTRA, QUANTL (via an exact integer division), INVQAL, LOGSCL.
+            # e is not saturated: every |e| >= 32767 lies beyond the last decision level.
             xlow = xls[i]
             el = xlow - ls
-            if el > 32767:
-                el = 32767
-            elif el < -32768:
-                el = -32768
             if el >= 0:
-                ilow = ILP[1 + bisect_right(levels, ((el + 1) * 4096 - 1) // ldet)]
+                ilow = ILP[1 + bisect_right(lth, el)]
             else:
-                ilow = ILN[1 + bisect_right(levels, ((-el) * 4096 - 1) // ldet)]
+                ilow = ILN[1 + bisect_right(lth, ~el)]  # ~el = -(el + 1)
             d = (ldet * LOW_INVQ[ilow]) >> 15
             lnb = ((lnb * 127) >> 7) + LOW_WL[ilow]
             if lnb < 0:
@@ -179,6 +180,7 @@ def _adpcm_loop(
             elif lnb > NB_LOW_MAX:
                 lnb = NB_LOW_MAX
             ldet = DET_LOW[lnb]
+            lth = _THRESHOLDS[lnb >> 6]
         else:
             o = octets[i]
             # ---- low band: INVQBL, RECONS, LIMIT (output); INVQAL, LOGSCL, SCALEL (adaptation)
@@ -193,10 +195,8 @@ def _adpcm_loop(
                 lnb = NB_LOW_MAX
             ldet = DET_LOW[lnb]
         # block 4, low band
-        r0 = ls + d
-        r0 = 32767 if r0 > 32767 else (-32768 if r0 < -32768 else r0)
-        p0 = lsz + d
-        p0 = 32767 if p0 > 32767 else (-32768 if p0 < -32768 else p0)
+        r0 = ls + d  # only used as saturate(2·r0): no need to saturate r0 itself
+        p0 = lsz + d  # only its sign is used
         n0 = p0 < 0
         same1 = n0 == (lp1 < 0)
         wd1 = la1 * 4
@@ -209,7 +209,7 @@ def _adpcm_loop(
         wd1 = (192 if same1 else -192) + ((la1 * 32640) >> 15)
         wd3 = 15360 - la2
         la1 = wd3 if wd1 > wd3 else (-wd3 if wd1 < -wd3 else wd1)
-        if d:
+        if d:  # UPZERO (b stays within int16: b·255/256 ± 128 cannot overflow)
             g = 128 if d > 0 else -128
             lb1 = ((lb1 * 32640) >> 15) + (-g if ld1 < 0 else g)
             lb2 = ((lb2 * 32640) >> 15) + (-g if ld2 < 0 else g)
@@ -217,13 +217,6 @@ def _adpcm_loop(
             lb4 = ((lb4 * 32640) >> 15) + (-g if ld4 < 0 else g)
             lb5 = ((lb5 * 32640) >> 15) + (-g if ld5 < 0 else g)
             lb6 = ((lb6 * 32640) >> 15) + (-g if ld6 < 0 else g)
-            if lb1 > 32767 or lb2 > 32767 or lb3 > 32767 or lb4 > 32767 or lb5 > 32767 or lb6 > 32767 \
-                    or lb1 < -32768 or lb2 < -32768 or lb3 < -32768 or lb4 < -32768 \
-                    or lb5 < -32768 or lb6 < -32768:
-                lb1, lb2, lb3, lb4, lb5, lb6 = (
-                    32767 if v > 32767 else (-32768 if v < -32768 else v)
-                    for v in (lb1, lb2, lb3, lb4, lb5, lb6)
-                )
         else:
             lb1 = (lb1 * 32640) >> 15
             lb2 = (lb2 * 32640) >> 15
@@ -251,10 +244,6 @@ def _adpcm_loop(
             xhigh = xhs[i]
             # ---- high band: SUBTRA, QUANTH, INVQAH, LOGSCH, SCALEH
             eh = xhigh - hs
-            if eh > 32767:
-                eh = 32767
-            elif eh < -32768:
-                eh = -32768
             if eh >= 0:
                 ihigh = 2 if eh >= (564 * hdet) >> 12 else 3
             else:
@@ -279,10 +268,8 @@ def _adpcm_loop(
                 hnb = NB_HIGH_MAX
             hdet = DET_HIGH[hnb]
         # block 4, high band (|d| < 7300, so 2d needs no saturation)
-        r0 = hs + d
-        r0 = 32767 if r0 > 32767 else (-32768 if r0 < -32768 else r0)
-        p0 = hsz + d
-        p0 = 32767 if p0 > 32767 else (-32768 if p0 < -32768 else p0)
+        r0 = hs + d  # only used as saturate(2·r0): no need to saturate r0 itself
+        p0 = hsz + d  # only its sign is used
         n0 = p0 < 0
         same1 = n0 == (hp1 < 0)
         wd1 = ha1 * 4
@@ -295,7 +282,7 @@ def _adpcm_loop(
         wd1 = (192 if same1 else -192) + ((ha1 * 32640) >> 15)
         wd3 = 15360 - ha2
         ha1 = wd3 if wd1 > wd3 else (-wd3 if wd1 < -wd3 else wd1)
-        if d:
+        if d:  # UPZERO (b stays within int16: b·255/256 ± 128 cannot overflow)
             g = 128 if d > 0 else -128
             hb1 = ((hb1 * 32640) >> 15) + (-g if hd1 < 0 else g)
             hb2 = ((hb2 * 32640) >> 15) + (-g if hd2 < 0 else g)
@@ -303,13 +290,6 @@ def _adpcm_loop(
             hb4 = ((hb4 * 32640) >> 15) + (-g if hd4 < 0 else g)
             hb5 = ((hb5 * 32640) >> 15) + (-g if hd5 < 0 else g)
             hb6 = ((hb6 * 32640) >> 15) + (-g if hd6 < 0 else g)
-            if hb1 > 32767 or hb2 > 32767 or hb3 > 32767 or hb4 > 32767 or hb5 > 32767 or hb6 > 32767 \
-                    or hb1 < -32768 or hb2 < -32768 or hb3 < -32768 or hb4 < -32768 \
-                    or hb5 < -32768 or hb6 < -32768:
-                hb1, hb2, hb3, hb4, hb5, hb6 = (
-                    32767 if v > 32767 else (-32768 if v < -32768 else v)
-                    for v in (hb1, hb2, hb3, hb4, hb5, hb6)
-                )
         else:
             hb1 = (hb1 * 32640) >> 15
             hb2 = (hb2 * 32640) >> 15
