@@ -1,6 +1,6 @@
 """rvoip_sansio.media: media processing over numpy int16 frames (pure, deterministic).
 
-DTMF (ITU-T Q.23/Q.24), comfort noise (RFC 3389), voice activity detection, signal sources and WAV in memory. Every object takes frames of any
+DTMF (ITU-T Q.23/Q.24), comfort noise (RFC 3389), voice activity detection, a conference mixer, signal sources and WAV in memory. Every object takes frames of any
 size; see docs/media.md for usage and measured figures.
 """
 
@@ -35,6 +35,7 @@ from .dtmf import (
     dtmf_tone,
     goertzel,
 )
+from .mixer import ConferenceMixer, Converter, MixerConfig, Resampler, soft_limit
 from .sources import NoiseSource, ToneSource, pink_noise, silence, speech_like, tone, white_noise
 from .vad import SpeechEnded, SpeechStarted, VadConfig, VoiceActivityDetector
 from .wav import read_wav_bytes, wav_bytes
@@ -65,6 +66,11 @@ __all__ = [
     "dtmf_sequence",
     "dtmf_tone",
     "goertzel",
+    "ConferenceMixer",
+    "Converter",
+    "MixerConfig",
+    "Resampler",
+    "soft_limit",
     "NoiseSource",
     "ToneSource",
     "pink_noise",
