@@ -122,7 +122,6 @@ class Endpoint:
             deadline, _, tx, name = heapq.heappop(timers)
             if tx.state is State.TERMINATED or tx.timers.get(name) != deadline:
                 continue  # cancelled or re-armed since
-            del tx.timers[name]
             step(self, tx, TIMER_INPUT[name], now, fired_at=deadline)
 
     def transport_error(self, dest: Address, now: float) -> None:
@@ -301,11 +300,7 @@ class Endpoint:
 
     def _on_response(self, resp: Response, source: Address, now: float) -> None:
         self.stats.responses += 1
-        vias = resp.via
-        if not vias:
-            self._discard("response without Via", source, bytes(resp))
-            return
-        top = vias[0]
+        top = resp.top_via
         # RFC 3261 §17.1.3: top Via branch and CSeq method.
         method = resp.cseq.method
         tx = self._client.get(("C", top.branch, "INVITE" if method == "ACK" else method))
@@ -333,10 +328,7 @@ class Endpoint:
     def _on_request(self, req: Request, source: Address, now: float, data: bytes) -> None:
         self.stats.requests += 1
         method = req.method
-        vias = req.via
-        if not vias:
-            raise ParseError("missing Via header", 0)
-        top = vias[0]
+        top = req.top_via  # ParseError when missing: answered 400
         cseq = req.cseq
         call_id = req.call_id
         from_tag = req.from_.tag
@@ -443,8 +435,8 @@ class Endpoint:
 
     def _response_key(self, response: Response) -> TransactionKey:
         try:
-            top = response.via[0]
+            top = response.top_via
             method = response.cseq.method
-        except (ParseError, IndexError):
+        except ParseError:
             raise LocalProtocolError("transaction layer: the response has no usable Via/CSeq") from None
         return ("S", top.branch, top.host.lower(), top.port, method)

@@ -7,11 +7,16 @@ from __future__ import annotations
 import re
 
 from rvoip_sansio._core import Address, ParseError
-# Private modules until rvoip_sansio.sip exports these names.
-from rvoip_sansio.sip._build import make_response
-from rvoip_sansio.sip._headers import Via, parse_via
-from rvoip_sansio.sip._message import REASON_PHRASES, Request, Response, parse_message
-from rvoip_sansio.sip._uri import SipUri
+from rvoip_sansio.sip import (
+    REASON_PHRASES,
+    Request,
+    Response,
+    SipUri,
+    Via,
+    make_response,
+    parse_message,
+    parse_via,
+)
 
 __all__ = [
     "Request",
@@ -80,7 +85,7 @@ def stamp_received(request: Request, source: Address) -> Via:
     client asked for ``rport`` (whose value becomes the source port). The message is edited
     only when something changes; returns the (possibly new) top Via.
     """
-    top = request.via[0]
+    top = request.top_via
     host, port = source
     needs_received = strip_brackets(top.host) != host
     if not (needs_received or top.has_rport):
@@ -126,7 +131,7 @@ def request_destination(request: Request, transport: str) -> Address:
 # ---- stateless answers from raw bytes ---------------------------------------------------
 
 _REQUEST_LINE_RE = re.compile(rb"([A-Za-z0-9\-.!%*_+`'~]+) +[^ \r\n]+ +SIP/[0-9.]+\s*$")
-_HEADER_LINE_RE = re.compile(rb"^([A-Za-z0-9\-.!%*_+`'~]+)[ \t]*:[ \t]*(.*?)[ \t]*$", re.M)
+_HEADER_LINE_RE = re.compile(rb"([A-Za-z0-9\-.!%*_+`'~]+)[ \t]*:[ \t]*(.*?)[ \t]*")
 _COPIED = {
     b"via": b"Via", b"v": b"Via", b"from": b"From", b"f": b"From", b"to": b"To", b"t": b"To",
     b"call-id": b"Call-ID", b"i": b"Call-ID", b"cseq": b"CSeq",
@@ -151,7 +156,10 @@ def stateless_reply(
     if m is None or m.group(1).upper() == b"ACK":
         return None
     copied: list[tuple[bytes, bytes]] = []
-    for line in _HEADER_LINE_RE.finditer(head, first_end + 2):
+    for text in head[first_end + 2 :].split(b"\r\n"):
+        line = _HEADER_LINE_RE.fullmatch(text)
+        if line is None:
+            continue  # folded or broken lines are not copied
         name = _COPIED.get(line.group(1).lower())
         if name is not None:
             copied.append((name, line.group(2)))

@@ -37,6 +37,7 @@ __all__ = ["Transaction", "step", "start", "TU_INPUTS", "timer_duration"]
 TU_INPUTS = frozenset({Input.TU_PROVISIONAL, Input.TU_SUCCESS, Input.TU_FAILURE})
 
 _RETRANSMIT_TIMERS = frozenset({TimerName.A, TimerName.E, TimerName.G})
+_INPUT_TIMER = {inp: name for name, inp in TIMER_INPUT.items()}
 
 
 class _Host(Protocol):
@@ -128,7 +129,15 @@ def step(
     source: Address | None = None,
     fired_at: float | None = None,
 ) -> None:
-    """Feed one input to ``tx``: run the table's actions and enter the next state."""
+    """Feed one input to ``tx``: run the table's actions and enter the next state.
+
+    A timer input counts only while that timer runs (it is consumed here); a stale one is
+    ignored like any other input the table does not list.
+    """
+    timer = _INPUT_TIMER.get(inp)
+    if timer is not None and tx.timers.pop(timer, None) is None:
+        host._ignored(tx, inp)
+        return
     transition = TABLES[tx.kind].get((tx.state, inp))
     if transition is None:
         if inp in TU_INPUTS:
@@ -169,15 +178,12 @@ def step(
                 assert message is not None
                 host._emit(RequestReceived(request=message, source=source, transaction=tx.key))
         elif action is Action.REPORT_TIMEOUT:
-            timer = _INPUT_TIMER[inp]
+            assert timer is not None
             host._emit(TransactionTimeout(transaction=tx.key, method=tx.method, timer=timer))
         elif action is Action.REPORT_TRANSPORT_ERROR:
             host._emit(TransportError(dest=tx.dest, transaction=tx.key))
     if target is not tx.state:
         _enter(host, tx, target, now)
-
-
-_INPUT_TIMER = {inp: name for name, inp in TIMER_INPUT.items()}
 
 
 def _send_trying(host: _Host, tx: Transaction) -> None:
@@ -234,4 +240,5 @@ def _enter(host: _Host, tx: Transaction, target: State, now: float) -> None:
     for name in immediate:
         # A zero timer (D, I, J, K on reliable transports) fires at once.
         if tx.state is target:
+            tx.timers[name] = now
             step(host, tx, TIMER_INPUT[name], now)

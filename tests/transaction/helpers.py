@@ -6,8 +6,8 @@ import random
 
 from rvoip_sansio import Address
 from rvoip_sansio.sim import LinkConfig, Network, Node
-from rvoip_sansio.sip._build import make_response
-from rvoip_sansio.sip._message import Request
+from rvoip_sansio.sip import make_response
+from rvoip_sansio.sip import Request
 from rvoip_sansio.transaction import Endpoint, EndpointConfig, RequestReceived
 
 ALICE: Address = ("10.0.0.1", 5060)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from rvoip_sansio.sim import Network, Node, describe
-from rvoip_sansio.sip._build import make_response
+from rvoip_sansio.sip import make_response
 from rvoip_sansio.transaction import (
     CancelReceived,
     Endpoint,

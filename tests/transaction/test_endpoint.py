@@ -7,8 +7,8 @@ import random
 import pytest
 
 from rvoip_sansio import LocalProtocolError
-from rvoip_sansio.sip._build import make_response
-from rvoip_sansio.sip._message import parse_message
+from rvoip_sansio.sip import make_response
+from rvoip_sansio.sip import parse_message
 from rvoip_sansio.transaction import (
     Endpoint,
     EndpointConfig,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from rvoip_sansio.sim import Fate, LinkConfig, Network, Node
-from rvoip_sansio.sip._build import make_response
+from rvoip_sansio.sip import make_response
 from rvoip_sansio.transaction import (
     Endpoint,
     RequestReceived,
