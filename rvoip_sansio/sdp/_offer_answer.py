@@ -355,9 +355,13 @@ class OfferAnswer:
         elif rtcp is not None:
             rtcp_port = rtcp.port
             rtcp_address = rtcp.address or address
+        # RFC 4733 §2.5.1.2: events at the rate of the codec in use. Peers such as baresip
+        # answer opus with telephone-event/8000 only; then that one is used (they do too).
         primary_rate = codecs[0].clock_rate if codecs else None
         event = next((e for e in events if e.clock_rate == primary_rate), None)
         recv_event = next((e for e in recv_events if e.clock_rate == primary_rate), None)
+        if event is None and events:
+            event, recv_event = events[0], recv_events[0]
         return NegotiatedMedia(
             index=index,
             media=theirs.media,
