@@ -4,6 +4,7 @@ latching), the adaptive jitter buffer, RFC 4733 DTMF and the G.107 call-quality 
 Pure: bytes and ``now`` in, events and datagrams out. See docs/rtp.md.
 """
 
+from ._cn import ComfortNoise
 from ._demux import PacketKind, classify, is_rtcp
 from ._dtmf import (
     DTMF_DIGITS,
@@ -65,6 +66,7 @@ from ._session import RtpSession, RtpSessionConfig
 from ._stats import SourceStats, ntp_from_unix, ntp_middle
 
 __all__ = [
+    "ComfortNoise",
     "PacketKind", "classify", "is_rtcp",
     "DTMF_DIGITS", "DtmfReceived", "DtmfReceiver", "DtmfSender", "DtmfStarted",
     "TelephoneEvent", "digit_to_event",

@@ -132,6 +132,7 @@ class RtpSession:
         self._timed_out = False
         self._inactive_since = now
         self._closed = False
+        self._pending_bye: bytes | None = None
         self.malformed = 0
         self.audio_suppressed = 0
         self.rtt: float | None = None
@@ -420,17 +421,26 @@ class RtpSession:
             self._sched.sent(now, len(data) + _UDP_IP_OVERHEAD)
 
     def close(self, now: float, reason: bytes | None = None) -> None:
-        """Leave the session: send RTCP BYE (§6.3.7; at once in small sessions)."""
+        """Leave the session with an RTCP BYE (RFC 3550 §6.3.7): at once with fewer than 50
+        members, else when BYE reconsideration allows; none if we never sent RTP or RTCP."""
         if self._closed:
             return
         self._closed = True
-        pkts = [*self._report_packets(now), Bye(sources=(self.ssrc,), reason=reason)]
-        self._queue_rtcp(build_compound(pkts), now)
+        if not self.packets_sent and self._sched.initial:
+            return  # §6.3.7: a participant that never sent anything MUST NOT send a BYE
+        bye = build_compound([*self._report_packets(now), Bye(sources=(self.ssrc,),
+                                                             reason=reason)])
+        self._sched.set_members(1 + len(self._validated), len(self._validated),
+                                self._sent_since_report)
+        if self._sched.leave(now, len(bye) + _UDP_IP_OVERHEAD) is None:
+            self._queue_rtcp(bye, now)
+        else:
+            self._pending_bye = bye
 
     # ------------------------------------------------------------------ timers
     def next_deadline(self) -> float | None:
         if self._closed:
-            return None
+            return self._sched.tn if self._pending_bye is not None else None
         d: float = self._sched.tn
         for x in (self._dtmf_tx.next_deadline(), self._dtmf_rx.next_deadline()):
             if x is not None and x < d:
@@ -444,6 +454,10 @@ class RtpSession:
 
     def handle_timeout(self, now: float) -> None:
         if self._closed:
+            bye = self._pending_bye
+            if bye is not None and now >= self._sched.tn and self._sched.on_expire(now):
+                self._pending_bye = None
+                self._queue_rtcp(bye, now)
             return
         if self._dtmf_tx.busy:
             self._send_dtmf(now)

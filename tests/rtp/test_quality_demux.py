@@ -84,3 +84,16 @@ def test_classify(first: int, second: int, kind: PacketKind) -> None:
 
 def test_classify_empty() -> None:
     assert classify(b"") == PacketKind.UNKNOWN and not is_rtcp(b"\x80")
+
+
+def test_comfort_noise_payload() -> None:
+    from rvoip_sansio import ParseError
+    from rvoip_sansio.rtp import ComfortNoise
+
+    # RFC 3389 §3.1: level -40 dBov is 40 (0x28); then reflection coefficients
+    cn = ComfortNoise.parse(bytes.fromhex("28" "7f80"))
+    assert cn.level == 40 and cn.dbov == -40 and cn.coefficients == b"\x7f\x80"
+    assert bytes(cn) == bytes.fromhex("287f80")
+    for bad in (b"", b"\x80"):
+        with pytest.raises(ParseError):
+            ComfortNoise.parse(bad)

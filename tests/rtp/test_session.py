@@ -240,3 +240,27 @@ def test_new_ssrc_takes_over_after_silence() -> None:
         s.receive(_rtp(200 + i, ssrc=2), B, 1.0 + 0.02 * i)
     changes = [e for e in _events(s) if isinstance(e, ActiveSourceChanged)]
     assert [(c.ssrc, c.previous) for c in changes] == [(1, None), (2, 1)]
+
+
+def test_bye_rules_of_6_3_7() -> None:
+    # never sent anything: no BYE at all
+    s = _session(remote_rtp=B)
+    s.close(1.0)
+    assert s.datagrams_to_send(1.0) == [] and s.next_deadline() is None
+    # a large session: BYE reconsideration delays the BYE, counting BYEs heard meanwhile
+    big = _session(seed=4, remote_rtp=B, max_sources=100)
+    for k in range(60):
+        for i in range(3):
+            big.receive(_rtp(i, ssrc=1000 + k), B, 0.01 * i)
+    big.send_audio(b"x", 0.5)
+    big.datagrams_to_send(0.5)
+    big.close(1.0)
+    assert big.datagrams_to_send(1.0) == []
+    d = big.next_deadline()
+    assert d is not None and d > 1.0
+    while big.next_deadline() is not None:
+        t = big.next_deadline()
+        assert t is not None
+        big.handle_timeout(t)
+    (dg,) = big.datagrams_to_send(10.0)
+    assert isinstance(parse_rtcp(dg.data)[-1], Bye)
