@@ -1,6 +1,6 @@
 """rvoip_sansio.media: media processing over numpy int16 frames (pure, deterministic).
 
-DTMF (ITU-T Q.23/Q.24), comfort noise (RFC 3389), voice activity detection, a conference mixer, signal sources and WAV in memory. Every object takes frames of any
+DTMF (ITU-T Q.23/Q.24), comfort noise (RFC 3389), voice activity detection, a conference mixer, noise suppression, signal sources and WAV in memory. Every object takes frames of any
 size; see docs/media.md for usage and measured figures.
 """
 
@@ -36,6 +36,7 @@ from .dtmf import (
     goertzel,
 )
 from .mixer import ConferenceMixer, Converter, MixerConfig, Resampler, soft_limit
+from .ns import NoiseSuppressor, NoiseSuppressorConfig, StftGainEngine
 from .sources import NoiseSource, ToneSource, pink_noise, silence, speech_like, tone, white_noise
 from .vad import SpeechEnded, SpeechStarted, VadConfig, VoiceActivityDetector
 from .wav import read_wav_bytes, wav_bytes
@@ -71,6 +72,9 @@ __all__ = [
     "MixerConfig",
     "Resampler",
     "soft_limit",
+    "NoiseSuppressor",
+    "NoiseSuppressorConfig",
+    "StftGainEngine",
     "NoiseSource",
     "ToneSource",
     "pink_noise",
