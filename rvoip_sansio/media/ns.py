@@ -127,7 +127,7 @@ class NoiseSuppressor:
         spec = self._eng.analyse(x)
         gains = self._gains(spec)
         y = self._eng.synthesise(spec * gains)
-        shadow_out = []
+        shadow_out: list[FloatArray] = []
         for sh in shadows:
             eng = self._shadow_engine(len(shadow_out))
             s_spec = eng.analyse(np.asarray(sh, dtype=np.float64))
