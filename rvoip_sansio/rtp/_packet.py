@@ -168,6 +168,10 @@ class RtpPacket:
     padding: int = 0
 
     def __attrs_post_init__(self) -> None:
+        if (0 <= self.payload_type < 0x80 and 0 <= self.sequence_number < 0x10000
+                and 0 <= self.timestamp < 0x100000000 and 0 <= self.ssrc < 0x100000000
+                and 0 <= self.padding <= 255 and not self.csrc):
+            return  # the common packet: one test, then done
         _check_u("payload_type", self.payload_type, 7)
         _check_u("sequence_number", self.sequence_number, 16)
         _check_u("timestamp", self.timestamp, 32)

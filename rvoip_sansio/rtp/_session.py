@@ -25,7 +25,7 @@ from ._events import (
     SsrcCollision,
 )
 from ._jitter import JitterBuffer, JitterBufferConfig, PlayoutFrame
-from ._packet import build_rtp, parse_rtp_header
+from ._packet import _HDR_UNPACK, build_rtp, parse_rtp_header
 from ._quality import CODEC_IMPAIRMENTS, CodecImpairment, QualityReport, mos_from_r, r_factor
 from ._rtcp import (
     Bye, ExtendedReport, ReceiverReport, ReportBlock, RtcpPacket, SdesChunk, SdesItem,
@@ -78,6 +78,58 @@ class RtpSessionConfig:
 
 class RtpSession:
     """One RTP stream (send and receive) with its RTCP."""
+
+    __slots__ = (
+        "_active",
+        "_active_last",
+        "_cand",
+        "_cand_count",
+        "_closed",
+        "_cnames",
+        "_conflicts",
+        "_dtmf_rx",
+        "_dtmf_tx",
+        "_events",
+        "_inactive_since",
+        "_last_from_remote",
+        "_last_rtp",
+        "_last_send_time",
+        "_last_send_ts",
+        "_latched",
+        "_need_marker",
+        "_out",
+        "_pending_bye",
+        "_pt",
+        "_relatch_silence",
+        "_remote",
+        "_remote_fraction",
+        "_remote_jitter",
+        "_rtcp_latched",
+        "_rtcp_out",
+        "_rtcp_remote",
+        "_samples",
+        "_sched",
+        "_sent_since_report",
+        "_seq",
+        "_source_addr",
+        "_sources",
+        "_te_pt",
+        "_timed_out",
+        "_ts",
+        "_validated",
+        "audio_suppressed",
+        "cname",
+        "config",
+        "jitter_buffer",
+        "malformed",
+        "octets_sent",
+        "packets_sent",
+        "pop_frame",
+        "rng",
+        "rtt",
+        "ssrc",
+        "wallclock_offset",
+    )
 
     def __init__(self, *, config: RtpSessionConfig, rng: RandomSource, now: float,
                  wallclock_offset: float = 0.0) -> None:
@@ -204,11 +256,19 @@ class RtpSession:
         if len(data) >= 2 and 192 <= data[1] <= 223:
             self.receive_rtcp(data, source, now)
             return
-        try:
-            pt, marker, seq, ts, ssrc, start, end = parse_rtp_header(data)
-        except ParseError as exc:
-            self._discard(exc.reason, source, exc.offset)
-            return
+        if len(data) >= 12 and data[0] == 0x80:
+            # Common header (version 2, no padding, extension or CSRC): read it in place.
+            _b0, b1, seq, ts, ssrc = _HDR_UNPACK(data, 0)
+            pt = b1 & 0x7F
+            marker = b1 > 127
+            start = 12
+            end = len(data)
+        else:
+            try:
+                pt, marker, seq, ts, ssrc, start, end = parse_rtp_header(data)
+            except ParseError as exc:
+                self._discard(exc.reason, source, exc.offset)
+                return
         st = self._sources.get(ssrc)
         if st is not None and not st.probation:
             # RFC 3550 A.1 common case inlined: in order, with a permissible gap.
@@ -247,7 +307,17 @@ class RtpSession:
             except ParseError as exc:
                 self._discard(exc.reason, source, start + exc.offset)
             return
-        st.update_jitter(ts, now)
+        # RFC 3550 A.8 (SourceStats.update_jitter inlined for the hot path).
+        transit = now * st.clock_rate - ts
+        prev = st.transit
+        st.transit = transit
+        if prev is not None:
+            dt = transit - prev
+            if dt < 0:
+                dt = -dt
+            if dt > 2147483648.0:  # timestamp wrap
+                dt = abs((dt + 2147483648.0) % 4294967296.0 - 2147483648.0)
+            st.jitter += (dt - st.jitter) * 0.0625
         if ssrc != self._active:
             if self._active is not None and now - self._active_last < self._relatch_silence:
                 return  # another source still talks: keep the one we play
