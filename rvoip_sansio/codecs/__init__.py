@@ -23,6 +23,7 @@ from rvoip_sansio.codecs._g711 import (
     ulaw_encode_frames,
 )
 from rvoip_sansio.codecs._g722 import G722Decoder, G722Encoder
+from rvoip_sansio.codecs._g722_batch import G722BatchDecoder, G722BatchEncoder
 from rvoip_sansio.codecs._g722_codec import G722Codec
 from rvoip_sansio.codecs._l16 import L16Codec, l16_decode, l16_encode
 from rvoip_sansio.codecs._plc import WaveformConcealer
@@ -43,6 +44,8 @@ __all__ = [
     "L16Codec",
     "G722Encoder",
     "G722Decoder",
+    "G722BatchEncoder",
+    "G722BatchDecoder",
     "WaveformConcealer",
     "Resampler",
     "resample",
