@@ -1,0 +1,174 @@
+"""Run any sans-I/O datagram object (a SIP ``Endpoint``, later RTP sessions) on a UDP socket.
+
+No protocol logic lives here: bytes from the socket go to ``core.receive`` with
+``now = loop.time()``; after every input the shared :func:`rvoip_sansio.pump` sends what the
+core produced and delivers its events; one timer is kept armed at ``core.next_deadline()``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable
+from typing import Protocol, TypeVar, cast
+
+from rvoip_sansio import Address, Event, Transmit, pump
+
+__all__ = ["DatagramCore", "UdpEndpoint", "open_udp_endpoint"]
+
+log = logging.getLogger("rvoip_sansio.adapters.asyncio")
+
+T = TypeVar("T")
+
+
+class DatagramCore(Protocol):
+    """The datagram side of the sans-I/O contract (see ARCHITECTURE.md)."""
+
+    def receive(self, data: bytes, source: Address, now: float) -> None: ...
+
+    def datagrams_to_send(self, now: float) -> list[Transmit]: ...
+
+    def next_event(self) -> Event | None: ...
+
+    def next_deadline(self) -> float | None: ...
+
+    def handle_timeout(self, now: float) -> None: ...
+
+    def transport_error(self, dest: Address, now: float) -> None: ...
+
+
+class UdpEndpoint(asyncio.DatagramProtocol):
+    """A core on one UDP socket.
+
+    Events go to ``on_event(event, now)`` when given (called synchronously, so the callback
+    may act on the core at once; what it produces is sent before the pump returns), else to
+    an internal queue read with ``async for event in endpoint.events()``.
+    """
+
+    def __init__(
+        self,
+        core: DatagramCore,
+        *,
+        on_event: Callable[[Event, float], object] | None = None,
+        loop: asyncio.AbstractEventLoop | None = None,
+    ) -> None:
+        self.core = core
+        self._loop = loop if loop is not None else asyncio.get_running_loop()
+        self._on_event = on_event
+        self._queue: asyncio.Queue[Event | None] = asyncio.Queue()
+        self._transport: asyncio.DatagramTransport | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_at: float | None = None
+        self._closed: asyncio.Future[None] = self._loop.create_future()
+        self._now = 0.0
+
+    # ---- asyncio.DatagramProtocol ---------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # (asyncio's selector transport does not subclass DatagramTransport at run time)
+        self._transport = cast(asyncio.DatagramTransport, transport)
+        self._drain(self._loop.time())
+
+    def datagram_received(self, data: bytes, addr: tuple[str | object, ...]) -> None:
+        now = self._loop.time()
+        host, port = addr[0], addr[1]
+        assert isinstance(host, str) and isinstance(port, int)
+        self.core.receive(data, (host, port), now)
+        self._drain(now)
+
+    def error_received(self, exc: Exception) -> None:
+        # ICMP errors arrive here without the address they concern (asyncio's API); a
+        # failed sendto is reported precisely in _send.
+        log.debug("UDP socket error: %s", exc)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._cancel_timer()
+        self._queue.put_nowait(None)
+        if not self._closed.done():
+            self._closed.set_result(None)
+
+    # ---- driving ------------------------------------------------------------------------
+
+    @property
+    def local_address(self) -> Address:
+        assert self._transport is not None
+        sockname = self._transport.get_extra_info("sockname")
+        return (str(sockname[0]), int(sockname[1]))
+
+    def call(self, action: Callable[[float], T]) -> T:
+        """Act on the core (``action(now)``), then send what it produced and re-arm the timer."""
+        now = self._loop.time()
+        result = action(now)
+        self._drain(now)
+        return result
+
+    async def events(self) -> AsyncIterator[Event]:
+        """The core's events, until the endpoint is closed."""
+        while True:
+            event = await self._queue.get()
+            if event is None:
+                return
+            yield event
+
+    async def close(self) -> None:
+        """Stop the timer, close the socket and wait until it is closed."""
+        self._cancel_timer()
+        if self._transport is not None:
+            self._transport.close()
+        await self._closed
+
+    def _send(self, transmit: Transmit) -> None:
+        assert self._transport is not None
+        try:
+            self._transport.sendto(transmit.data, transmit.dest)
+        except OSError as exc:
+            log.debug("send to %s failed: %s", transmit.dest, exc)
+            self.core.transport_error(transmit.dest, self._now)
+
+    def _deliver(self, event: Event) -> None:
+        if self._on_event is not None:
+            self._on_event(event, self._now)
+        else:
+            self._queue.put_nowait(event)
+
+    def _drain(self, now: float) -> None:
+        if self._transport is None or self._transport.is_closing():
+            return
+        self._now = now
+        deadline = pump(self.core, now, self._send, self._deliver)
+        if deadline == self._timer_at:
+            return
+        self._cancel_timer()
+        if deadline is not None:
+            self._timer_at = deadline
+            # Clamp: a deadline already past fires on the next loop iteration.
+            self._timer = self._loop.call_at(max(deadline, now), self._on_timer)
+
+    def _on_timer(self) -> None:
+        due = self._timer_at if self._timer_at is not None else 0.0
+        self._timer = None
+        self._timer_at = None
+        # asyncio may wake us up to one clock tick early: clamp now to the deadline.
+        now = max(due, self._loop.time())
+        self.core.handle_timeout(now)
+        self._drain(now)
+
+    def _cancel_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer = None
+        self._timer_at = None
+
+
+async def open_udp_endpoint(
+    core: DatagramCore,
+    local: Address,
+    *,
+    on_event: Callable[[Event, float], object] | None = None,
+) -> UdpEndpoint:
+    """Bind ``local`` (port 0 picks a free one) and run ``core`` on it."""
+    loop = asyncio.get_running_loop()
+    _, protocol = await loop.create_datagram_endpoint(
+        lambda: UdpEndpoint(core, on_event=on_event, loop=loop), local_addr=local
+    )
+    return protocol
