@@ -147,44 +147,63 @@ def _cm_batch(
     return out
 
 
+_ARANGE = np.arange(1 << 16, dtype=np.int64)
+_SHIFTS6 = np.arange(40, -1, -8, dtype=np.int64)
+_TAILS: dict[int, np.ndarray] = {}
+
+
+def _counter_tail(nblk: int) -> np.ndarray:
+    """The last two bytes of each counter block of one packet: 0, 1, ..., nblk - 1."""
+    tail = _TAILS.get(nblk)
+    if tail is None:
+        j = np.arange(nblk, dtype=np.int64)
+        tail = _TAILS[nblk] = np.stack([(j >> 8) & 0xFF, j & 0xFF], axis=1).astype(np.uint8)
+    return tail
+
+
 def _fast_path(session: SrtpSession, packets: Sequence[bytes]) -> list[bytes] | None:
     """The usual sender's batch, vectorised: one SSRC already streaming, 12-byte headers,
     sequence numbers each 1..32767 ahead of the previous. ``None`` when it does not apply."""
     count = len(packets)
-    lens = np.fromiter(map(len, packets), dtype=np.int64, count=count)
-    if int(lens.min()) < 12 or not session._enc_rtp:
+    if not session._enc_rtp or count > 0x8000:
         return None
     hdr_bytes = b"".join([p[:12] for p in packets])
-    hdr = np.frombuffer(hdr_bytes, dtype=np.uint8).reshape(count, 12)
-    if not (hdr[:, 0] == 0x80).all():
-        return None
-    ssrcs = hdr[:, 8:12].copy().view(">u4").ravel()
-    ssrc = int(ssrcs[0])
-    if not (ssrcs == ssrc).all():
-        return None
-    st = session._tx.get(ssrc)
+    if len(hdr_bytes) != 12 * count:
+        return None  # a packet shorter than an RTP header
+    st = session._tx.get(int.from_bytes(hdr_bytes[8:12], "big"))
     if st is None or st.rtp is None:
         return None
-    rp = st.rtp
-    seqs = (hdr[:, 2].astype(np.int64) << 8) | hdr[:, 3]
-    steps = np.diff(seqs, prepend=rp.hi & 0xFFFF) & 0xFFFF
-    if not ((steps >= 1) & (steps < 0x8000)).all():
+    hdr = np.frombuffer(hdr_bytes, dtype=np.uint8).reshape(count, 12)
+    if not ((hdr[:, 0] == 0x80).all() and (hdr[:, 8:12] == hdr[0, 8:12]).all()):
         return None
-    # RFC 3711 Appendix A gives index = previous + step for every forward step < 2^15.
-    index = rp.hi + np.cumsum(steps)
-    last = int(index[-1])
-    key = session._tx_key
-    shift = last - rp.hi
-    if int(steps.max()) == 1:
-        bits = (rp.bits << shift) | ((1 << count) - 1)
+    ssrc = int.from_bytes(hdr_bytes[8:12], "big")
+    rp = st.rtp
+    hi = rp.hi
+    seqs = (hdr[:, 2].astype(np.int64) << 8) | hdr[:, 3]
+    ar = _ARANGE[:count]
+    if not ((seqs - (hi + 1) - ar) & 0xFFFF).any():
+        # Consecutive sequence numbers, the sender's normal case.
+        index = hi + 1 + ar
+        last = hi + count
+        bits = (rp.bits << count) | ((1 << count) - 1)
     else:
-        bits = rp.bits << shift
+        steps = np.empty(count, dtype=np.int64)
+        steps[0] = seqs[0] - (hi & 0xFFFF)
+        steps[1:] = seqs[1:] - seqs[:-1]
+        steps &= 0xFFFF
+        if not ((steps >= 1) & (steps < 0x8000)).all():
+            return None
+        # RFC 3711 Appendix A gives index = previous + step for every forward step < 2^15.
+        index = hi + np.cumsum(steps)
+        last = int(index[-1])
+        bits = rp.bits << (last - hi)
         for i in index.tolist():
             bits |= 1 << (last - i)
+    key = session._tx_key
     if session._aead:
         out = _gcm_fast(session, packets, ssrc, index)
     else:
-        out = _cm_fast(session, packets, lens, ssrc, index)
+        out = _cm_fast(session, packets, hdr, ssrc, index)
     rp.bits = bits & session._mask
     rp.hi = last
     key.rtp_count += count
@@ -192,9 +211,9 @@ def _fast_path(session: SrtpSession, packets: Sequence[bytes]) -> list[bytes] | 
 
 
 def _be_bytes(values: np.ndarray, width: int) -> np.ndarray:
-    """Each int64 of ``values`` as ``width`` big-endian bytes (rows of a uint8 array)."""
-    shifts = np.arange(8 * (width - 1), -1, -8, dtype=np.int64)
-    return ((values[:, None] >> shifts) & 0xFF).astype(np.uint8)
+    """Each int64 of ``values`` as 6 big-endian bytes (rows of a uint8 array)."""
+    assert width == 6
+    return ((values[:, None] >> _SHIFTS6) & 0xFF).astype(np.uint8)
 
 
 def _gcm_fast(
@@ -219,46 +238,74 @@ def _gcm_fast(
 
 
 def _cm_fast(
-    session: SrtpSession, packets: Sequence[bytes], lens: np.ndarray, ssrc: int, index: np.ndarray
+    session: SrtpSession, packets: Sequence[bytes], hdr: np.ndarray, ssrc: int, index: np.ndarray
 ) -> list[bytes]:
     key = session._tx_key
-    plen = lens - 12
-    nblk = (plen + 15) >> 4
-    total = int(nblk.sum())
+    count = len(packets)
     # RFC 3711 §4.1.1: IV = salt XOR SSRC*2^64 XOR index*2^16. Bytes 0..7 are fixed for one
     # SSRC; bytes 8..13 are the low 48 bits of (salt/2^16) XOR index; 14..15 count blocks.
     base = key.rtp_salt ^ (ssrc << 64)
     low = np.int64((base >> 16) & 0xFFFFFFFFFFFF)
-    ivs = np.empty((len(packets), 16), dtype=np.uint8)
-    ivs[:, :8] = np.frombuffer((base >> 64).to_bytes(8, "big"), dtype=np.uint8)
-    ivs[:, 8:14] = _be_bytes(index ^ low, 6)
-    ivs[:, 14:] = 0
-    blocks = np.repeat(ivs, nblk, axis=0)
-    j = np.arange(total, dtype=np.int64) - np.repeat(np.cumsum(nblk) - nblk, nblk)
-    blocks[:, 14] = (j >> 8).astype(np.uint8)
-    blocks[:, 15] = (j & 0xFF).astype(np.uint8)
-    ks = np.frombuffer(key.rtp_ecb(blocks.tobytes()), dtype=np.uint8)  # type: ignore[misc]
-    if bool((plen & 15).any()):
+    head8 = np.frombuffer((base >> 64).to_bytes(8, "big"), dtype=np.uint8)
+    mid6 = _be_bytes(index ^ low, 6)
+    sizes = set(map(len, packets))
+    length = sizes.pop() - 12 if len(sizes) == 1 else -1
+    if length > 0 and not length & 15:
+        # Every payload fills whole blocks: one keystream array, XOR in place, cut bodies.
+        nblk = length >> 4
+        blocks = np.empty((count, nblk, 16), dtype=np.uint8)
+        blocks[:, :, :8] = head8
+        blocks[:, :, 8:14] = mid6[:, None, :]
+        blocks[:, :, 14:] = _counter_tail(nblk)
+        ks = np.frombuffer(key.rtp_ecb(blocks.tobytes()), dtype=np.uint8)  # type: ignore[misc]
+        size = 12 + length
+        buf = np.empty((count, size), dtype=np.uint8)
+        buf[:, :12] = hdr
+        payload = np.frombuffer(b"".join([p[12:] for p in packets]), dtype=np.uint8)
+        np.bitwise_xor(payload.reshape(count, length), ks.reshape(count, length), out=buf[:, 12:])
+        flat = buf.tobytes()
+        bodies = [flat[o : o + size] for o in range(0, size * count, size)]
+    else:
+        plen = np.fromiter(map(len, packets), dtype=np.int64, count=count) - 12
+        nblks = (plen + 15) >> 4
+        ivs = np.empty((count, 16), dtype=np.uint8)
+        ivs[:, :8] = head8
+        ivs[:, 8:14] = mid6
+        ivs[:, 14:] = 0
+        blocks = np.repeat(ivs, nblks, axis=0)
+        j = _ARANGE[: len(blocks)] - np.repeat(np.cumsum(nblks) - nblks, nblks)
+        blocks[:, 14] = (j >> 8).astype(np.uint8)
+        blocks[:, 15] = (j & 0xFF).astype(np.uint8)
+        ks = np.frombuffer(key.rtp_ecb(blocks.tobytes()), dtype=np.uint8)  # type: ignore[misc]
         chunks: list[bytes] = []
         for p, pad in zip(packets, ((-plen) & 15).tolist()):
             chunks.append(p[12:])
             if pad:
                 chunks.append(_ZEROS[:pad])
-        payload = b"".join(chunks)
-    else:
-        payload = b"".join([p[12:] for p in packets])
-    enc = (np.frombuffer(payload, dtype=np.uint8) ^ ks).tobytes()
+        enc = (np.frombuffer(b"".join(chunks), dtype=np.uint8) ^ ks).tobytes()
+        bodies = []
+        off = 0
+        for p, plain_len, nb in zip(packets, plen.tolist(), nblks.tolist()):
+            bodies.append(p[:12] + enc[off : off + plain_len])
+            off += nb << 4
     inner0, outer0 = key.rtp_inner, key.rtp_outer
     assert inner0 is not None and outer0 is not None
     tag_len = session._tag
     mki = key.mki
+    rocs = index >> 16
     out: list[bytes] = []
     append = out.append
-    off = 0
-    rocs = (index >> 16).tolist()
-    for p, length, nb, roc in zip(packets, plen.tolist(), nblk.tolist(), rocs):
-        body = p[:12] + enc[off : off + length]
-        off += nb << 4
+    if int(rocs[0]) == int(rocs[-1]):  # indices only grow: one ROC for the whole batch
+        roc4 = int(rocs[0]).to_bytes(4, "big")
+        for body in bodies:
+            inner = inner0.copy()
+            inner.update(body)
+            inner.update(roc4)
+            outer = outer0.copy()
+            outer.update(inner.digest())
+            append(body + mki + outer.digest()[:tag_len])
+        return out
+    for body, roc in zip(bodies, rocs.tolist()):
         inner = inner0.copy()
         inner.update(body)
         inner.update(roc.to_bytes(4, "big"))

@@ -18,13 +18,14 @@ from cryptography.exceptions import InvalidTag
 
 from ._errors import SrtpError, SrtpErrorKind
 from ._profiles import SrtpPolicy, SrtpProfile
-from ._transform import KeyState, xor_keystream
+from ._transform import _PATTERNS, KeyState, counter_pattern, xor_keystream
 
 __all__ = ["SrtpSession"]
 
 log = logging.getLogger("rvoip_sansio.srtp")
 
 _HDR = struct.Struct("!BBHII")
+_SEQ_SSRC = struct.Struct("!2xH4xI")
 _U16 = struct.Struct("!H")
 _U32 = struct.Struct("!I")
 
@@ -106,6 +107,7 @@ class SrtpSession:
         self._mki_len = len(policy.keys[0].mki)
         self._tx_key = self._keys[0]
         self._enc_rtp = policy.encrypt_rtp
+        self._cm = policy.encrypt_rtp and not spec.aead  # the inlined AES-CM fast path
         self._enc_rtcp = policy.encrypt_rtcp
         self._repeat_ok = policy.allow_repeat_tx
         self._tx: dict[int, _Stream] = {}
@@ -213,7 +215,7 @@ class SrtpSession:
             hlen = _header_len(rtp, n)
             if not hlen:
                 raise SrtpError(MALFORMED, "not an RTP packet (length, version or header)")
-        _, _, seq, _, ssrc = _HDR.unpack_from(rtp)
+        seq, ssrc = _SEQ_SSRC.unpack_from(rtp)
         key = self._tx_key
         if key.rtp_count >= key.rtp_limit:
             raise SrtpError(SrtpErrorKind.KEY_EXHAUSTED, "master key reached its SRTP packet limit")
@@ -233,13 +235,22 @@ class SrtpSession:
                     raise SrtpError(REPLAY, "sequence number before the stream's first packet")
                 if not self._repeat_ok:
                     self._check(rp, index)
-        if self._aead or not self._enc_rtp:
+        if not self._cm:
             out = self._seal_rtp(key, rtp, hlen, ssrc, index)
         else:
-            # RFC 3711 §4.1.1 keystream, §4.2 HMAC-SHA1 over header, payload and ROC.
-            body = rtp[:hlen] + xor_keystream(
-                key.rtp_ecb, key.rtp_salt ^ (ssrc << 64) ^ (index << 16), rtp[hlen:]  # type: ignore[arg-type]
+            # RFC 3711 §4.1.1 keystream (xor_keystream inlined), §4.2 HMAC over header,
+            # payload and ROC.
+            length = n - hlen
+            nblk = (length + 15) >> 4
+            rep, add = _PATTERNS.get(nblk) or counter_pattern(nblk)
+            ks = key.rtp_ecb(  # type: ignore[misc]
+                ((key.rtp_salt ^ (ssrc << 64) ^ (index << 16)) * rep + add).to_bytes(nblk << 4, "big")
             )
+            if length & 15:
+                ks = ks[:length]
+            body = rtp[:hlen] + (
+                int.from_bytes(rtp[hlen:], "little") ^ int.from_bytes(ks, "little")
+            ).to_bytes(length, "little")
             inner = key.rtp_inner.copy()  # type: ignore[union-attr]
             inner.update(body)
             inner.update((index >> 16).to_bytes(4, "big"))
@@ -309,7 +320,7 @@ class SrtpSession:
         end = n - self._mki_len - (0 if self._aead else tag_len)
         if not hlen or end - (tag_len if self._aead else 0) < hlen:
             raise SrtpError(MALFORMED, "not an SRTP packet (length, version or header)")
-        _, _, seq, _, ssrc = _HDR.unpack_from(srtp)
+        seq, ssrc = _SEQ_SSRC.unpack_from(srtp)
         key = self._key_for(srtp, n - (0 if self._aead else tag_len)) if self._mki_len else self._tx_key
         if key.rtp_count >= key.rtp_limit:
             raise SrtpError(SrtpErrorKind.KEY_EXHAUSTED, "master key reached its SRTP packet limit")
@@ -349,9 +360,18 @@ class SrtpSession:
             outer.update(inner.digest())
             if not hmac.compare_digest(outer.digest()[:tag_len], srtp[n - tag_len :]):
                 raise SrtpError(AUTH, "HMAC-SHA1 tag does not verify")
-            if self._enc_rtp:
-                iv = key.rtp_salt ^ (ssrc << 64) ^ (index << 16)
-                plain = body[:hlen] + xor_keystream(key.rtp_ecb, iv, body[hlen:])  # type: ignore[arg-type]
+            if self._enc_rtp:  # xor_keystream, inlined
+                length = end - hlen
+                nblk = (length + 15) >> 4
+                rep, add = _PATTERNS.get(nblk) or counter_pattern(nblk)
+                ks = key.rtp_ecb(  # type: ignore[misc]
+                    ((key.rtp_salt ^ (ssrc << 64) ^ (index << 16)) * rep + add).to_bytes(nblk << 4, "big")
+                )
+                if length & 15:
+                    ks = ks[:length]
+                plain = body[:hlen] + (
+                    int.from_bytes(body[hlen:], "little") ^ int.from_bytes(ks, "little")
+                ).to_bytes(length, "little")
             else:
                 plain = body
         # Authenticated: now, and only now, the ROC, window and counters move.

@@ -280,3 +280,18 @@ def test_batch_fast_path_equals_single(profile: SrtpProfile) -> None:
     assert many.roc(0x12345678) == 1
     rx = SrtpSession(profile, KEY[profile])
     assert [rx.unprotect(w) for w in got] == packets
+
+
+@pytest.mark.parametrize("size", [0, 16, 160])
+@pytest.mark.parametrize("profile", [SrtpProfile.AES_CM_128_HMAC_SHA1_80, SrtpProfile.AEAD_AES_256_GCM],
+                         ids=lambda p: p.value)
+def test_batch_uniform_consecutive_equals_single(profile: SrtpProfile, size: int) -> None:
+    """The sender's common case: equal payload sizes, consecutive sequence numbers."""
+    packets = [rtp(s & 0xFFFF, payload=bytes([s & 0xFF]) * size) for s in range(65400, 65800)]
+    one, many = SrtpSession(profile, KEY[profile]), SrtpSession(profile, KEY[profile])
+    expected = [one.protect(p) for p in packets]
+    got = many.protect_many(packets[:1])
+    for i in range(1, len(packets), 64):
+        got += many.protect_many(packets[i : i + 64])
+    assert got == expected
+    assert _snapshot(one) == _snapshot(many)

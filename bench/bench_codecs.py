@@ -1,0 +1,308 @@
+"""Codec speed: 20 ms frames per second on one core, side by side with the reference libraries.
+
+* G.711: ours (numpy tables) against CPython's ``audioop`` (C), per frame and in batches of
+  100 frames (``ulaw_encode_frames`` / ``ulaw_decode_frames``).
+* G.722: our scalar coder against the PyPI ``G722`` package and libspandsp (ctypes), as
+  multiples of real time for one stream; our batch coder as concurrent streams per core.
+* Opus: our ``OpusCodec`` against the same libopus called directly through a minimal ctypes
+  loop, and against ``opuslib``.
+* Resampling: frames per second of the streaming resampler (no peer in the same shape).
+
+The contenders alternate in chunks and each one's time is summed over its chunks, so load
+from other processes lands on all alike: the ratios are what count.
+
+    .venv/bin/python bench/bench_codecs.py [--seconds S] [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import ctypes
+import time
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from rvoip_sansio.codecs import (
+    G722BatchDecoder,
+    G722BatchEncoder,
+    G722Decoder,
+    G722Encoder,
+    Resampler,
+    alaw_encode,
+    get_codec,
+    ulaw_decode,
+    ulaw_decode_frames,
+    ulaw_encode,
+    ulaw_encode_frames,
+)
+from rvoip_sansio.codecs._opus import load_libopus
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", DeprecationWarning)
+    try:
+        import audioop
+    except ImportError:  # Python 3.13+
+        audioop = None  # type: ignore[assignment]
+try:
+    import G722 as g722pkg
+except ImportError:
+    g722pkg = None
+try:
+    import opuslib
+except ImportError:
+    opuslib = None
+
+
+def race(contenders: dict[str, Callable[[int], Any]], rounds: int, per_round: int) -> dict[str, float]:
+    """Units per second of each contender; ``fn(k)`` does ``k`` units of work."""
+    spent = dict.fromkeys(contenders, 0.0)
+    for _ in range(rounds):
+        for name, fn in contenders.items():
+            t0 = time.perf_counter()
+            fn(per_round)
+            spent[name] += time.perf_counter() - t0
+    return {name: rounds * per_round / t for name, t in spent.items()}
+
+
+def speech(seconds: float, rate: int) -> np.ndarray:
+    rng = np.random.default_rng(1)
+    t = np.arange(int(seconds * rate)) / rate
+    x = 4000 * np.sin(2 * np.pi * 180 * t) * (1 + np.sin(2 * np.pi * 3 * t))
+    x += 1500 * np.sin(2 * np.pi * 1100 * t) + rng.normal(0, 300, len(t))
+    return np.clip(x, -32768, 32767).astype(np.int16)
+
+
+def row(table: list[tuple[str, str, str]], what: str, value: str, ratio: str = "") -> None:
+    table.append((what, value, ratio))
+    print(f"  {what:<58} {value:>16} {ratio:>12}", flush=True)
+
+
+def bench_g711(table: list[tuple[str, str, str]], scale: float) -> None:
+    print("G.711 (160-sample frames)")
+    x = speech(2.0, 8000)
+    frames = [x[i : i + 160] for i in range(0, len(x), 160)]
+    fbytes = [f.tobytes() for f in frames]
+    block = np.stack(frames[:100])
+    codes = [ulaw_encode(f) for f in frames]
+    pcmu = get_codec("PCMU", plc=False)
+    nf = len(frames)
+
+    def loop(fn: Callable[[Any], Any], items: list[Any]) -> Callable[[int], None]:
+        def run(k: int) -> None:
+            for i in range(k):
+                fn(items[i % nf])
+        return run
+
+    rounds = max(1, int(20 * scale))
+    enc = {"ours ulaw_encode": loop(ulaw_encode, frames),
+           "ours codec.encode": loop(pcmu.encode, frames),
+           "ours alaw_encode": loop(alaw_encode, frames)}
+    dec = {"ours ulaw_decode": loop(ulaw_decode, codes), "ours codec.decode": loop(pcmu.decode, codes)}
+    if audioop is not None:
+        enc["audioop lin2ulaw"] = loop(lambda b: audioop.lin2ulaw(b, 2), fbytes)
+        enc["audioop lin2alaw"] = loop(lambda b: audioop.lin2alaw(b, 2), fbytes)
+        dec["audioop ulaw2lin"] = loop(lambda b: audioop.ulaw2lin(b, 2), codes)
+
+    def batch_enc(k: int) -> None:
+        for _ in range(k // 100):
+            ulaw_encode_frames(block)
+
+    def batch_dec(k: int) -> None:
+        for _ in range(k // 100):
+            ulaw_decode_frames(codes[:100])
+
+    def audioop_100(k: int) -> None:
+        for i in range(k):
+            audioop.lin2ulaw(fbytes[i % 100], 2)
+
+    def audioop_dec_100(k: int) -> None:
+        for i in range(k):
+            audioop.ulaw2lin(codes[i % 100], 2)
+
+    enc["ours ulaw_encode_frames (x100)"] = batch_enc
+    dec["ours ulaw_decode_frames (x100)"] = batch_dec
+    if audioop is not None:
+        enc["audioop lin2ulaw (100 calls)"] = audioop_100
+        dec["audioop ulaw2lin (100 calls)"] = audioop_dec_100
+    r_enc = race(enc, rounds, 10000)
+    r_dec = race(dec, rounds, 10000)
+    ref_e = r_enc.get("audioop lin2ulaw")
+    ref_d = r_dec.get("audioop ulaw2lin")
+    for name, v in r_enc.items():
+        base = r_enc.get("audioop lin2alaw") if "alaw" in name else ref_e
+        row(table, f"G.711 encode: {name}", f"{v:,.0f} fr/s",
+            f"{v / base:.2f}x audioop" if base else "")
+    for name, v in r_dec.items():
+        row(table, f"G.711 decode: {name}", f"{v:,.0f} fr/s",
+            f"{v / ref_d:.2f}x audioop" if ref_d else "")
+
+
+class SpanDSP:
+    def __init__(self) -> None:
+        lib = ctypes.CDLL("libspandsp.so.2")
+        vp = ctypes.c_void_p
+        lib.g722_encode_init.restype = vp
+        lib.g722_encode_init.argtypes = [vp, ctypes.c_int, ctypes.c_int]
+        lib.g722_decode_init.restype = vp
+        lib.g722_decode_init.argtypes = [vp, ctypes.c_int, ctypes.c_int]
+        lib.g722_encode.argtypes = [vp, vp, vp, ctypes.c_int]
+        lib.g722_decode.argtypes = [vp, vp, vp, ctypes.c_int]
+        self.lib = lib
+        self.enc = lib.g722_encode_init(None, 64000, 0)
+        self.dec = lib.g722_decode_init(None, 64000, 0)
+        self.obuf = ctypes.create_string_buffer(160)
+        self.pcm = np.zeros(320, np.int16)
+
+    def encode(self, frame: np.ndarray) -> bytes:
+        n = self.lib.g722_encode(self.enc, self.obuf, frame.ctypes.data, 320)
+        return self.obuf.raw[:n]
+
+    def decode(self, codes: bytes) -> np.ndarray:
+        self.lib.g722_decode(self.dec, self.pcm.ctypes.data, codes, len(codes))
+        return self.pcm.copy()
+
+
+def bench_g722(table: list[tuple[str, str, str]], scale: float, streams: list[int]) -> None:
+    print("G.722 (320-sample frames at 16 kHz; 50 frames = 1 s of audio)")
+    x = speech(2.0, 16000)
+    frames = [x[i : i + 320] for i in range(0, len(x), 320)]
+    enc = G722Encoder()
+    dec = G722Decoder()
+    codes = [G722Encoder().encode(f) for f in frames]
+    nf = len(frames)
+    contenders_e: dict[str, Callable[[int], Any]] = {}
+    contenders_d: dict[str, Callable[[int], Any]] = {}
+
+    def loop(fn: Callable[[Any], Any], items: list[Any]) -> Callable[[int], None]:
+        def run(k: int) -> None:
+            for i in range(k):
+                fn(items[i % nf])
+        return run
+
+    contenders_e["ours G722Encoder"] = loop(enc.encode, frames)
+    contenders_d["ours G722Decoder"] = loop(dec.decode, codes)
+    if g722pkg is not None:
+        pe, pd = g722pkg.G722(16000, 64000), g722pkg.G722(16000, 64000)
+        contenders_e["G722 package"] = loop(pe.encode, frames)
+        contenders_d["G722 package"] = loop(pd.decode, codes)
+    try:
+        sp = SpanDSP()
+        contenders_e["spandsp (ctypes)"] = loop(sp.encode, frames)
+        contenders_d["spandsp (ctypes)"] = loop(sp.decode, codes)
+    except OSError:
+        pass
+    rounds = max(1, int(6 * scale))
+    for label, res in (("encode", race(contenders_e, rounds, 50)),
+                       ("decode", race(contenders_d, rounds, 50))):
+        ours = res[f"ours G722{'Encoder' if label == 'encode' else 'Decoder'}"]
+        for name, v in res.items():
+            row(table, f"G.722 {label}: {name}", f"{v / 50:,.1f}x realtime",
+                "" if name.startswith("ours") else f"ours {ours / v:.3f}x")
+    for n in streams:
+        pcm = np.stack([np.roll(frames[0], k) for k in range(n)])
+        benc = G722BatchEncoder(n)
+        bdec = G722BatchDecoder(n)
+        c = benc.encode(pcm)
+        reps = max(2, int(5 * scale))
+        t0 = time.perf_counter()
+        for _ in range(reps):
+            c = benc.encode(pcm)
+        te = (time.perf_counter() - t0) / reps
+        t0 = time.perf_counter()
+        for _ in range(reps):
+            bdec.decode(c)
+        td = (time.perf_counter() - t0) / reps
+        row(table, f"G.722 batch encode, {n} streams", f"{n * 0.02 / te:,.0f} streams/core")
+        row(table, f"G.722 batch decode, {n} streams", f"{n * 0.02 / td:,.0f} streams/core")
+
+
+def bench_opus(table: list[tuple[str, str, str]], scale: float) -> None:
+    print("Opus (48 kHz mono, 20 ms, 32 kbit/s, complexity 5)")
+    x = speech(2.0, 48000)
+    frames = [np.ascontiguousarray(x[i : i + 960]) for i in range(0, len(x), 960)]
+    nf = len(frames)
+    ours = get_codec("opus", bitrate=32000, complexity=5)
+    lib = load_libopus()
+    err = ctypes.c_int()
+    raw_enc = lib.opus_encoder_create(48000, 1, 2048, err)
+    raw_dec = lib.opus_decoder_create(48000, 1, err)
+    lib.opus_encoder_ctl(ctypes.c_void_p(raw_enc), ctypes.c_int(4002), ctypes.c_int32(32000))
+    lib.opus_encoder_ctl(ctypes.c_void_p(raw_enc), ctypes.c_int(4010), ctypes.c_int32(5))
+    out = ctypes.create_string_buffer(1500)
+    pcm_out = np.zeros(5760, np.int16)
+    opus_encode, opus_decode = lib.opus_encode, lib.opus_decode
+    packets = [ours.encode(f) for f in frames]
+
+    def direct_enc(k: int) -> None:
+        for i in range(k):
+            n = opus_encode(raw_enc, frames[i % nf].ctypes.data, 960, out, 1500)
+            ctypes.string_at(out, n)
+
+    def direct_dec(k: int) -> None:
+        for i in range(k):
+            p = packets[i % nf]
+            n = opus_decode(raw_dec, p, len(p), pcm_out.ctypes.data, 5760, 0)
+            pcm_out[:n].copy()
+
+    def ours_enc(k: int) -> None:
+        for i in range(k):
+            ours.encode(frames[i % nf])
+
+    def ours_dec(k: int) -> None:
+        for i in range(k):
+            ours.decode(packets[i % nf])
+
+    ce = {"ours OpusCodec.encode": ours_enc, "libopus direct (ctypes)": direct_enc}
+    cd = {"ours OpusCodec.decode": ours_dec, "libopus direct (ctypes)": direct_dec}
+    if opuslib is not None:
+        oe = opuslib.Encoder(48000, 1, opuslib.APPLICATION_VOIP)
+        oe.bitrate = 32000
+        oe.complexity = 5
+        od = opuslib.Decoder(48000, 1)
+        fb = [f.tobytes() for f in frames]
+        ce["opuslib"] = lambda k: [oe.encode(fb[i % nf], 960) for i in range(k)]
+        cd["opuslib"] = lambda k: [od.decode(packets[i % nf], 960) for i in range(k)]
+    rounds = max(1, int(10 * scale))
+    for label, res in (("encode", race(ce, rounds, 100)), ("decode", race(cd, rounds, 100))):
+        ref = res["libopus direct (ctypes)"]
+        for name, v in res.items():
+            row(table, f"Opus {label}: {name}", f"{v:,.0f} fr/s", f"{v / ref:.3f}x direct")
+
+
+def bench_resample(table: list[tuple[str, str, str]], scale: float) -> None:
+    print("Resampler (20 ms frames, streaming)")
+    for rin, rout in ((8000, 16000), (16000, 8000), (8000, 48000), (48000, 8000), (16000, 48000)):
+        rs = Resampler(rin, rout)
+        x = speech(1.0, rin)
+        n = rin // 50
+        fr = [x[i : i + n] for i in range(0, len(x), n)]
+        k = max(50, int(500 * scale))
+        t0 = time.perf_counter()
+        for i in range(k):
+            rs.process(fr[i % len(fr)])
+        v = k / (time.perf_counter() - t0)
+        row(table, f"resample {rin} -> {rout}", f"{v:,.0f} fr/s")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--scale", type=float, default=1.0, help="work multiplier (default 1)")
+    ap.add_argument("--quick", action="store_true", help="a fast smoke run")
+    ap.add_argument("--streams", type=int, nargs="*", default=[300, 1000])
+    args = ap.parse_args()
+    scale = 0.1 if args.quick else args.scale
+    table: list[tuple[str, str, str]] = []
+    bench_g711(table, scale)
+    bench_g722(table, scale, args.streams if not args.quick else [50])
+    bench_opus(table, scale)
+    bench_resample(table, scale)
+    print("\n| what | rate | ratio |\n|---|---:|---:|")
+    for what, value, ratio in table:
+        print(f"| {what} | {value} | {ratio} |")
+
+
+if __name__ == "__main__":
+    main()
