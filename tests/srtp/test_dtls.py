@@ -232,3 +232,25 @@ def test_setup_roles_and_fingerprint_text(certs: tuple[DtlsCertificate, ...]) ->
     # RFC 8122 §5: the most preferred hash present decides (sha-512 over sha-256 here).
     assert not fingerprint_matches(certs[0].der, [fp, certs[1].fingerprint("sha-512")])
     assert not fingerprint_matches(certs[0].der, [Fingerprint(algorithm="md5", value=b"x")])
+
+
+def test_garbage_datagrams_do_not_raise_or_derail_the_handshake(
+    certs: tuple[DtlsCertificate, ...],
+) -> None:
+    """RFC 6347 §4.1.2.7: invalid records are discarded; the handshake still completes."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    @settings(max_examples=60, deadline=None)
+    @given(junk=st.lists(st.binary(max_size=200) | st.binary(max_size=60).map(lambda b: b"\x16\xfe\xfd" + b),
+                         max_size=3))
+    def check(junk: list[bytes]) -> None:
+        a, b = _pair(certs)
+        for data in junk:
+            a.receive(data, 0.0)
+            b.receive(data, 0.0)
+        link = Link(a, b, lambda name, k, data: False)
+        link.run()
+        assert a.state is b.state is DtlsState.CONNECTED
+
+    check()
