@@ -113,7 +113,7 @@ class JitterBuffer:
         "_base", "_window", "_target", "_since_adapt", "_missing_run", "_missed", "_above",
         "_gap_pending", "_in_cn", "_tick", "_clock", "_samples", "_delay_sum", "_delay_n",
         "received", "played", "concealed", "late", "duplicates", "overflow", "dropped_adapt",
-        "inserted_adapt", "last_delay", "max_delay_seen", "_adapt_every", "_cn_pt", "_max_packets",
+        "inserted_adapt", "last_delay", "max_delay_seen", "recent_delay", "_adapt_every", "_cn_pt", "_max_packets",
     )
 
     def __init__(self, config: JitterBufferConfig | None = None) -> None:
@@ -136,6 +136,8 @@ class JitterBuffer:
         self.dropped_adapt = 0
         self.inserted_adapt = 0
         self.last_delay = 0.0
+        #: Buffer delay of played frames, smoothed over ~32 frames (for live reports).
+        self.recent_delay = 0.0
         self.max_delay_seen = 0.0
         self._delay_sum = 0.0
         self._delay_n = 0
@@ -273,6 +275,10 @@ class JitterBuffer:
             self.last_delay = delay
             self._delay_sum += delay
             self._delay_n += 1
+            if self._delay_n == 1:
+                self.recent_delay = delay
+            else:
+                self.recent_delay += (delay - self.recent_delay) * 0.03125
             if delay > self.max_delay_seen:
                 self.max_delay_seen = delay
             flags = start_flag

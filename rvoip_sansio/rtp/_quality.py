@@ -13,7 +13,17 @@ import math
 
 import attrs
 
-__all__ = ["CodecImpairment", "CODEC_IMPAIRMENTS", "r_factor", "mos_from_r", "QualityReport"]
+from ._jitter import JitterBuffer
+from ._stats import SourceStats
+
+__all__ = [
+    "CodecImpairment",
+    "CODEC_IMPAIRMENTS",
+    "r_factor",
+    "mos_from_r",
+    "QualityReport",
+    "build_quality_report",
+]
 
 
 @attrs.frozen(kw_only=True)
@@ -115,3 +125,42 @@ class QualityReport:
     r_factor: float
     mos: float
     malformed: int
+    frames_played: int = 0
+    jitter_buffer_overflow: int = 0
+
+
+def build_quality_report(
+    *, config_codec: str, ptime: float, stats: SourceStats | None, jitter_buffer: JitterBuffer,
+    rtt: float | None, remote_fraction: float | None, remote_jitter: float | None,
+    malformed: int,
+) -> QualityReport:
+    """Assemble a :class:`QualityReport` from a source's statistics and its jitter buffer.
+
+    One-way delay for the E-model: RTT/2 + recent jitter-buffer delay + ptime + look-ahead;
+    packet loss: network loss + late loss (both hurt the listener alike)."""
+    jb = jitter_buffer
+    codec = CODEC_IMPAIRMENTS.get(config_codec.upper(), CODEC_IMPAIRMENTS["PCMU"])
+    if stats is not None:
+        expected = stats.expected
+        received = stats.received
+        lost = max(0, expected - received)
+        jitter = stats.jitter_seconds
+    else:
+        expected = lost = received = 0
+        jitter = 0.0
+    loss_pct = 100.0 * lost / expected if expected else 0.0
+    late_pct = 100.0 * jb.late_loss_rate
+    delay_ms = ((rtt or 0.0) / 2 + jb.recent_delay + ptime) * 1000 + codec.lookahead_ms
+    r = r_factor(delay_ms=delay_ms, loss_percent=loss_pct + late_pct, codec=codec)
+    return QualityReport(
+        codec=config_codec, packets_received=received, packets_expected=expected,
+        packets_lost=lost, loss_percent=loss_pct, jitter_ms=jitter * 1000,
+        rtt_ms=None if rtt is None else rtt * 1000,
+        jitter_buffer_delay_ms=jb.recent_delay * 1000,
+        jitter_buffer_target_ms=jb.target_delay * 1000, late_loss_percent=late_pct,
+        concealed_frames=jb.concealed, duplicates=jb.duplicates,
+        remote_loss_percent=None if remote_fraction is None else 100 * remote_fraction,
+        remote_jitter_ms=None if remote_jitter is None else remote_jitter * 1000,
+        one_way_delay_ms=delay_ms, r_factor=r, mos=mos_from_r(r), malformed=malformed,
+        frames_played=jb.played, jitter_buffer_overflow=jb.overflow,
+    )

@@ -26,7 +26,7 @@ from ._events import (
 )
 from ._jitter import JitterBuffer, JitterBufferConfig, PlayoutFrame
 from ._packet import _HDR_UNPACK, build_rtp, parse_rtp_header
-from ._quality import CODEC_IMPAIRMENTS, CodecImpairment, QualityReport, mos_from_r, r_factor
+from ._quality import QualityReport, build_quality_report
 from ._rtcp import (
     Bye, ExtendedReport, ReceiverReport, ReportBlock, RtcpPacket, SdesChunk, SdesItem,
     SdesType, SenderReport, SourceDescription, VoipMetricsBlock, build_compound, parse_rtcp,
@@ -209,6 +209,23 @@ class RtpSession:
         m = marker or self._need_marker
         self._need_marker = False
         self._emit_rtp(self._pt, m, ts, payload, now)
+
+    def set_remote(self, rtp: Address, rtcp: Address | None = None) -> None:
+        """New signalled media address (an SDP answer or re-INVITE): send there and latch
+        afresh to the first valid packets that arrive."""
+        self._remote = rtp
+        self._rtcp_remote = rtp if self.config.rtcp_mux else rtcp or (rtp[0], rtp[1] + 1)
+        self._latched = self._rtcp_latched = False
+        self._cand = None
+        self._cand_count = 0
+
+    def set_payload_type(self, payload_type: int, samples_per_frame: int | None = None) -> None:
+        """Switch the payload type we send (a codec change within the same clock rate)."""
+        if not 0 <= payload_type <= 127:
+            raise ValueError("payload type is 0..127")
+        self._pt = payload_type
+        if samples_per_frame is not None:
+            self._samples = samples_per_frame
 
     def skip(self, samples: int) -> None:
         """Silence (DTX): advance the media clock without sending; the next packet starts a
@@ -585,33 +602,9 @@ class RtpSession:
         return self._cnames.get(ssrc)
 
     def quality_report(self, now: float) -> QualityReport:
-        st = self.source_stats()
-        jb = self.jitter_buffer
-        c = self.config
-        codec: CodecImpairment = CODEC_IMPAIRMENTS.get(c.codec.upper(),
-                                                       CODEC_IMPAIRMENTS["PCMU"])
-        if st is not None:
-            expected = st.expected
-            lost = max(0, st.expected - st.received)
-            jitter = st.jitter_seconds
-            received = st.received
-        else:
-            expected = lost = received = 0
-            jitter = 0.0
-        loss_pct = 100.0 * lost / expected if expected else 0.0
-        late_pct = 100.0 * jb.late_loss_rate
-        rtt = self.rtt
-        delay_ms = ((rtt or 0.0) / 2 + jb.mean_delay + c.ptime) * 1000 + codec.lookahead_ms
-        r = r_factor(delay_ms=delay_ms, loss_percent=loss_pct + late_pct, codec=codec)
-        return QualityReport(
-            codec=c.codec, packets_received=received, packets_expected=expected,
-            packets_lost=lost, loss_percent=loss_pct, jitter_ms=jitter * 1000,
-            rtt_ms=None if rtt is None else rtt * 1000,
-            jitter_buffer_delay_ms=jb.mean_delay * 1000,
-            jitter_buffer_target_ms=jb.target_delay * 1000, late_loss_percent=late_pct,
-            concealed_frames=jb.concealed, duplicates=jb.duplicates,
-            remote_loss_percent=None if self._remote_fraction is None
-            else 100 * self._remote_fraction,
-            remote_jitter_ms=None if self._remote_jitter is None else self._remote_jitter * 1000,
-            one_way_delay_ms=delay_ms, r_factor=r, mos=mos_from_r(r), malformed=self.malformed,
-        )
+        """The live quality of what we receive (and the peer's view of what we send)."""
+        return build_quality_report(
+            config_codec=self.config.codec, ptime=self.config.ptime,
+            stats=self.source_stats(), jitter_buffer=self.jitter_buffer, rtt=self.rtt,
+            remote_fraction=self._remote_fraction, remote_jitter=self._remote_jitter,
+            malformed=self.malformed)

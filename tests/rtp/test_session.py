@@ -264,3 +264,20 @@ def test_bye_rules_of_6_3_7() -> None:
         big.handle_timeout(t)
     (dg,) = big.datagrams_to_send(10.0)
     assert isinstance(parse_rtcp(dg.data)[-1], Bye)
+
+
+def test_set_remote_and_payload_type() -> None:
+    s = _session(remote_rtp=B)
+    for i in range(3):
+        s.receive(_rtp(i), A, 0.02 * i)
+    assert s.remote_address == A
+    s.set_remote(("198.51.100.4", 7000))  # re-INVITE moved the peer
+    s.set_payload_type(8)
+    s.send_audio(b"\xd5" * 160, 1.0)
+    (t,) = s.datagrams_to_send(1.0)
+    assert t.dest == ("198.51.100.4", 7000) and RtpPacket.parse(t.data).payload_type == 8
+    for i in range(3, 6):
+        s.receive(_rtp(i), ("198.51.100.4", 7002), 1.0 + 0.02 * i)
+    assert s.remote_address == ("198.51.100.4", 7002)  # latched afresh
+    q = s.quality_report(2.0)
+    assert q.frames_played == 0 and q.jitter_buffer_delay_ms == 0.0
