@@ -21,42 +21,7 @@ from ._attributes import (
     Setup,
     Ssrc,
 )
-from ._model import (
-    Attribute,
-    Bandwidth,
-    Connection,
-    MediaDescription,
-    Origin,
-    SessionDescription,
-    Timing,
-)
-from ._parser import MAX_SDP_SIZE, parse_sdp
-
-__all__ = [
-    "Attribute",
-    "Bandwidth",
-    "Connection",
-    "Crypto",
-    "CryptoKey",
-    "Direction",
-    "Extmap",
-    "Fingerprint",
-    "Fmtp",
-    "Group",
-    "IceCandidate",
-    "MAX_SDP_SIZE",
-    "MediaDescription",
-    "Origin",
-    "Rtcp",
-    "RtpMap",
-    "SessionDescription",
-    "Setup",
-    "Ssrc",
-    "Timing",
-    "parse_sdp",
-]
-
-from ._capabilities import (  # noqa: E402
+from ._capabilities import (
     G722,
     L16_16K,
     OPUS,
@@ -69,21 +34,50 @@ from ._capabilities import (  # noqa: E402
     NegotiatedMedia,
     NegotiatedSession,
 )
-from ._offer_answer import (  # noqa: E402
-    OfferAnswer,
-    OfferAnswerError,
-    OfferAnswerState,
-    offered_codecs,
+from ._model import (
+    Attribute,
+    Bandwidth,
+    Connection,
+    MediaDescription,
+    Origin,
+    SessionDescription,
+    Timing,
 )
+from ._offer_answer import OfferAnswer, OfferAnswerError, OfferAnswerState, offered_codecs
+from ._parser import MAX_SDP_SIZE, parse_sdp
 
-__all__ += [
+__all__ = [
+    # model and parser
+    "Attribute",
+    "Bandwidth",
+    "Connection",
+    "MediaDescription",
+    "Origin",
+    "SessionDescription",
+    "Timing",
+    "MAX_SDP_SIZE",
+    "parse_sdp",
+    # typed attributes
+    "Crypto",
+    "CryptoKey",
+    "Direction",
+    "Extmap",
+    "Fingerprint",
+    "Fmtp",
+    "Group",
+    "IceCandidate",
+    "Rtcp",
+    "RtpMap",
+    "Setup",
+    "Ssrc",
+    # offer/answer
+    "Codec",
     "G722",
     "L16_16K",
     "OPUS",
     "PCMA",
     "PCMU",
     "STATIC_PAYLOAD_TYPES",
-    "Codec",
     "LocalCapabilities",
     "MediaCapabilities",
     "NegotiatedMedia",

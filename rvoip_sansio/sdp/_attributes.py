@@ -33,6 +33,7 @@ __all__ = [
     "Ssrc",
     "Extmap",
     "parse_number",
+    "FastValidator",
     "VALIDATORS",
 ]
 
@@ -104,6 +105,9 @@ class Setup(enum.Enum):
     HOLDCONN = "holdconn"
 
 
+_RTPMAP = re.compile(r"[ \t]*([0-9]{1,3})[ \t]+([^ \t/]+)/([0-9]{1,10})(?:/([0-9]{1,3}))?[ \t]*")
+
+
 @attrs.frozen
 class RtpMap:
     """``a=rtpmap:<pt> <encoding>/<clock rate>[/<channels>]`` (RFC 8866 §6.6)."""
@@ -116,6 +120,11 @@ class RtpMap:
 
     @classmethod
     def parse(cls, value: str, offset: int = 0) -> RtpMap:
+        m = _RTPMAP.fullmatch(value)
+        if m is not None:  # the common well-formed case in one regex
+            pt, name, rate, channels = m.groups()
+            if int(pt) <= 127 and int(rate) > 0 and (not channels or 1 <= int(channels) <= 255):
+                return cls(int(pt), name, int(rate), int(channels) if channels else None)
         parts = _split(value)
         if len(parts) != 2:
             raise ParseError("rtpmap: expected '<pt> <encoding>/<rate>'", offset)
@@ -450,19 +459,52 @@ def _check_mid(value: str, offset: int) -> object:
     return value
 
 
-#: Parsers applied to known attributes at parse time (value must be present).
+@attrs.frozen
+class FastValidator:
+    """A validator: ``regex`` accepts a strict subset of what ``parse`` accepts and answers
+    the common case in C (returning None: nothing to cache); anything else goes to
+    ``parse``, which returns the value or raises the precise ParseError."""
+
+    regex: re.Pattern[str]
+    parse: Callable[[str, int], object]
+
+    def __call__(self, value: str, offset: int) -> object:
+        if self.regex.fullmatch(value) is not None:
+            return None
+        return self.parse(value, offset)
+
+
+def _fast(pattern: str, parse: Callable[[str, int], object]) -> FastValidator:
+    return FastValidator(re.compile(pattern), parse)
+
+
+_PT = r"(?:[0-9]|[1-9][0-9]|1[01][0-9]|12[0-7])"
+_PORT = r"(?:[0-9]{1,4}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])"
+_U32 = r"(?:[0-9]{1,9}|[1-3][0-9]{9})"  # below 4e9 < 2**32: a subset of the 32-bit range
+_TOK = r"[!#$%&'*+\-.^_`{|}~0-9A-Za-z]+"
+_NS = r"[^ \t]+"
+
+#: Validators applied to known attributes at parse time (value must be present). Each
+#: returns the typed value (cached on the Attribute) or None when a fast regex accepted it.
 VALIDATORS: dict[str, Callable[[str, int], object]] = {
-    "rtpmap": RtpMap.parse,
-    "fmtp": Fmtp.parse,
-    "ptime": _check_ptime,
-    "maxptime": _check_ptime,
-    "rtcp": Rtcp.parse,
+    "rtpmap": _fast(rf"{_PT} [^ \t/]+/[1-9][0-9]{{0,9}}(?:/[1-9][0-9]?)?", RtpMap.parse),
+    "fmtp": _fast(rf"{_TOK}(?: .*)?", Fmtp.parse),
+    "ptime": _fast(r"[0-9]{1,6}(?:\.[0-9]{1,6})?", _check_ptime),
+    "maxptime": _fast(r"[0-9]{1,6}(?:\.[0-9]{1,6})?", _check_ptime),
+    "rtcp": _fast(rf"{_PORT}(?: {_NS} {_NS} {_NS})?", Rtcp.parse),
     "crypto": Crypto.parse,
-    "candidate": IceCandidate.parse,
-    "fingerprint": Fingerprint.parse,
-    "setup": _check_setup,
-    "mid": _check_mid,
-    "group": Group.parse,
-    "ssrc": Ssrc.parse,
-    "extmap": Extmap.parse,
+    "candidate": _fast(
+        rf"{_NS} (?:[1-9][0-9]?|1[0-9][0-9]|2[0-4][0-9]|25[0-6]) {_NS} {_U32} {_NS} {_PORT} typ "
+        rf"{_NS}(?: (?!rport |raddr ){_NS} {_NS}| raddr {_NS}| rport {_PORT})*",
+        IceCandidate.parse,
+    ),
+    "fingerprint": _fast(rf"{_NS} [0-9A-Fa-f]{{2}}(?::[0-9A-Fa-f]{{2}})+", Fingerprint.parse),
+    "setup": _fast(r"active|passive|actpass|holdconn", _check_setup),
+    "mid": _fast(_TOK, _check_mid),
+    "group": _fast(rf"{_NS}(?: {_NS})*", Group.parse),
+    "ssrc": _fast(rf"{_U32} [^ \t:]+(?::.*)?", Ssrc.parse),
+    "extmap": _fast(
+        rf"[1-9][0-9]{{0,2}}(?:/(?:sendrecv|sendonly|recvonly|inactive))? {_NS}(?: .*)?",
+        Extmap.parse,
+    ),
 }

