@@ -1,0 +1,770 @@
+"""INVITE sessions (RFC 3261 §13–15): the UAC and UAS cores of a call.
+
+Module functions over a :class:`~._ua.UserAgent` (``ua``) and a :class:`~._call.Call`:
+placing and answering calls, the ACK for 2xx (§13.2.2.4) and the 2xx retransmission until
+it arrives (§13.3.1.4), CANCEL (§9), BYE (§15), re-INVITE/UPDATE offers with glare handling
+(§14, RFC 3311), forking (§13.2.2.4), session timers (RFC 4028, in :mod:`._timer`) and
+reliable provisional responses (RFC 3262, in :mod:`._prack`).
+"""
+
+from __future__ import annotations
+
+import logging
+from functools import partial
+from typing import TYPE_CHECKING
+
+from rvoip_sansio._core import Address, LocalProtocolError, ParseError
+from rvoip_sansio.sdp import LocalCapabilities, NegotiatedSession, OfferAnswer, OfferAnswerState
+from rvoip_sansio.sdp._offer_answer import OfferAnswerError
+from rvoip_sansio.sip import HeaderValue, Request, Response, make_response, parse_message
+from rvoip_sansio.transaction import TransactionKey
+
+from . import _prack, _refer, _timer
+from ._call import Call, CallState, Role
+from ._dialog import Dialog, DialogState
+from ._events import (
+    CallAnswered,
+    CallEnded,
+    CallHeld,
+    CallProgress,
+    CallResumed,
+    DtmfReceived,
+    EndReason,
+    IncomingCall,
+    InfoReceived,
+    MediaUpdated,
+    MessageReceived,
+    OfferReceived,
+    OfferRejected,
+)
+
+if TYPE_CHECKING:
+    from ._ua import UserAgent
+
+__all__ = [
+    "start_call",
+    "incoming_invite",
+    "send_provisional",
+    "answer",
+    "reject",
+    "hangup",
+    "on_ack",
+    "remote_cancelled",
+    "in_dialog_request",
+    "reoffer",
+    "answer_pending_offer",
+    "dialog_failed",
+    "end",
+    "send_bye",
+]
+
+log = logging.getLogger("rvoip_sansio.dialog")
+
+Headers = tuple[tuple[str, HeaderValue], ...]
+_SDP = "application/sdp"
+#: Extensions we implement, for Require checks (RFC 3261 §8.2.2.3).
+_KNOWN_EXTENSIONS = frozenset({"100rel", "timer", "replaces", "norefersub"})
+
+
+def _sdp_headers(body: bytes) -> list[tuple[str, HeaderValue]]:
+    return [("Content-Type", _SDP)] if body else []
+
+
+def _has_sdp(msg: Request | Response) -> bool:
+    if not msg.body:
+        return False
+    ctype = msg.content_type
+    return ctype is None or ctype.split(";", 1)[0].strip().lower() == _SDP
+
+
+# ---- UAC: placing a call ---------------------------------------------------------------
+
+def start_call(ua: UserAgent, target: str, now: float, sdp: bytes | None,
+               media: LocalCapabilities | None, headers: Headers, from_header: str | None,
+               call_id: str | None) -> Call:
+    call_id = call_id or ua.new_call_id()
+    call = Call(ua=ua, role=Role.UAC, call_id=call_id, state=CallState.CALLING, extra_headers=headers)
+    caps = media if media is not None else ua.config.media
+    body = b""
+    if sdp is not None:
+        body = sdp
+    elif caps is not None:
+        call.local_media = caps
+        call.oa = OfferAnswer(local=caps, rng=ua.rng)
+        body = bytes(call.oa.create_offer())
+    call.local_sdp = body or None
+    out: list[tuple[str, HeaderValue]] = ua.capability_headers()
+    out += _timer.request_headers(ua)
+    out += _sdp_headers(body)
+    out.extend(headers)
+    req = ua.new_request("INVITE", target, headers=out, body=body, call_id=call_id,
+                         from_header=from_header, cseq=1)
+    call.invite = req
+    call.invite_key = ua.send(req, now, partial(_invite_response, ua, call), call=call)
+    ua.active_calls += 1
+    return call
+
+
+def _early_dialog(ua: UserAgent, call: Call, resp: Response) -> Dialog | None:
+    tag = resp.to.tag
+    if not tag or call.invite is None:
+        return None
+    if call.early is None:
+        call.early = {}
+    dialog = call.early.get(tag)
+    if dialog is None:
+        try:
+            dialog = Dialog.from_response(call.invite, resp)
+        except ParseError:
+            return None
+        call.early[tag] = dialog
+        ua.register_dialog(dialog.id, call)
+    elif resp.contact:
+        dialog.update_from_response(resp)
+    return dialog
+
+
+def _invite_response(ua: UserAgent, call: Call, resp: Response | None, now: float) -> None:
+    if resp is None:
+        if call.state is not CallState.ENDED and call.dialog is None:
+            end(ua, call, now, EndReason.TIMEOUT, 408, "Request Timeout")
+        return
+    code = resp.status_code
+    if code < 200:
+        if code == 100 or call.state not in (CallState.CALLING, CallState.EARLY):
+            return
+        dialog = _early_dialog(ua, call, resp)
+        if dialog is not None:
+            call.state = CallState.EARLY
+            if not _prack.on_reliable_provisional(ua, call, dialog, resp, now):
+                return  # a retransmitted reliable provisional response
+        media = None
+        sdp = resp.body if _has_sdp(resp) else None
+        if sdp is not None and call.oa is not None and call.oa.state is OfferAnswerState.WAITING_FOR_ANSWER:
+            media = _process_answer(ua, call, sdp, now)
+        if sdp is not None:
+            call.remote_sdp = sdp
+        ua.emit(CallProgress(call=call, call_id=call.call_id, status_code=code, reason=resp.reason,
+                             response=resp, media=media, sdp=sdp))
+        return
+    if code < 300:
+        _invite_success(ua, call, resp, now)
+        return
+    if call.state is CallState.ENDED:
+        return
+    if code == 422 and _timer.retry_after_422(ua, call, resp, now):
+        return
+    reason = EndReason.CANCELLED if code == 487 and call.cancel_requested else EndReason.REJECTED
+    end(ua, call, now, reason, code, resp.reason)
+
+
+def _ack(ua: UserAgent, call: Call, dialog: Dialog, cseq: int, now: float, body: bytes = b"") -> None:
+    """RFC 3261 §13.2.2.4: the ACK for a 2xx is built by the UA core, sent outside any
+    transaction, with the INVITE's CSeq number and credentials, and re-sent for every
+    retransmission of that 2xx."""
+    headers: list[tuple[str, HeaderValue]] = [
+        ("Via", f"SIP/2.0/{ua.config.endpoint.transport} {ua.endpoint._via_host}:"
+                f"{ua.config.local[1]};branch={ua.endpoint.new_branch()};rport"),
+    ]
+    headers += _sdp_headers(body)
+    req, dest = dialog.request("ACK", None, cseq=cseq, headers=headers, body=body)
+    data = bytes(req)
+    call.ack = (data, dest, cseq)
+    ua.endpoint.send_stateless(req, dest, now)
+
+
+def _resend_ack(ua: UserAgent, call: Call, now: float) -> None:
+    assert call.ack is not None
+    data, dest, _ = call.ack
+    ua.endpoint.send_stateless(parse_message(data), dest, now)
+
+
+def _invite_success(ua: UserAgent, call: Call, resp: Response, now: float) -> None:
+    tag = resp.to.tag or ""
+    confirmed = call.dialog
+    if confirmed is not None:
+        if confirmed.remote_tag == tag:
+            if call.ack is not None and call.ack[2] == resp.cseq.number:
+                _resend_ack(ua, call, now)  # the 2xx was retransmitted
+            return
+        _fork_loser(ua, call, resp, now)
+        return
+    if call.state is CallState.ENDED:
+        # A 2xx after we gave up (CANCEL race, timeout): confirm it and end it at once.
+        _fork_loser(ua, call, resp, now)
+        return
+    invite = call.invite
+    assert invite is not None
+    dialog = call.early.pop(tag, None) if call.early else None
+    if dialog is None:
+        try:
+            dialog = Dialog.from_response(invite, resp)
+        except ParseError:
+            log.debug("2xx without a usable To tag on %s", call.call_id)
+            return
+        ua.register_dialog(dialog.id, call)
+    dialog.update_from_response(resp)
+    dialog.state = DialogState.CONFIRMED
+    if call.early:
+        # §13.2.2.4: the other early dialogs end; a late 2xx on one is ACKed and BYEd.
+        for other in call.early.values():
+            ua.forget_dialog(other.id)
+        call.early = None
+    call.dialog = dialog
+    media = None
+    sdp = resp.body if _has_sdp(resp) else None
+    ack_body = b""
+    oa = call.oa
+    if oa is not None:
+        if sdp is not None and oa.state is OfferAnswerState.WAITING_FOR_ANSWER:
+            media = _process_answer(ua, call, sdp, now)
+        elif sdp is not None and oa.state is OfferAnswerState.STABLE and call.local_sdp is None:
+            ack_body = _answer_offer(ua, call, sdp)  # late offer: our answer goes in the ACK
+        media = media or call.media
+    if sdp is not None:
+        call.remote_sdp = sdp
+    _ack(ua, call, dialog, invite.cseq.number, now, ack_body)
+    if call.cancel_requested:
+        send_bye(ua, call, now)
+        end(ua, call, now, EndReason.LOCAL_HANGUP)
+        return
+    call.state = CallState.CONFIRMED
+    call.invite = None
+    _timer.on_answered_uac(ua, call, resp, now)
+    ua.emit(CallAnswered(call=call, call_id=call.call_id, media=media, sdp=sdp, response=resp))
+    _refer.on_answered(ua, call, now)
+
+
+def _fork_loser(ua: UserAgent, call: Call, resp: Response, now: float) -> None:
+    invite = call.invite
+    if invite is None:
+        return
+    try:
+        dialog = Dialog.from_response(invite, resp)
+    except ParseError:
+        return
+    dialog.update_from_response(resp)
+    loser = Call(ua=ua, role=Role.UAC, call_id=call.call_id, state=CallState.CONFIRMED, dialog=dialog)
+    _ack(ua, loser, dialog, invite.cseq.number, now)
+    send_bye(ua, loser, now)
+
+
+def _process_answer(ua: UserAgent, call: Call, sdp: bytes, now: float) -> NegotiatedSession | None:
+    assert call.oa is not None
+    try:
+        call.media = call.oa.process_answer(sdp)
+    except (ParseError, OfferAnswerError, LocalProtocolError) as exc:
+        log.info("call %s: unusable SDP answer: %s", call.call_id, exc)
+        call.oa.rollback()
+        return None
+    return call.media
+
+
+def _answer_offer(ua: UserAgent, call: Call, offer: bytes) -> bytes:
+    """Our SDP answer to ``offer`` (raises ParseError/OfferAnswerError on a bad offer)."""
+    assert call.oa is not None
+    answer_sdp, media = call.oa.answer_offer(offer, hold=call.on_hold)
+    call.media = media
+    body = bytes(answer_sdp)
+    call.local_sdp = body
+    return body
+
+
+# ---- UAS: taking a call ----------------------------------------------------------------
+
+def incoming_invite(ua: UserAgent, req: Request, source: Address, key: TransactionKey, now: float) -> None:
+    cfg = ua.config
+    unsupported = [opt for opt in _option_tags(req, "require") if opt not in _KNOWN_EXTENSIONS]
+    if unsupported:
+        # RFC 3261 §8.2.2.3
+        ua.respond(req, key, 420, now, headers=[("Unsupported", ", ".join(unsupported))])
+        return
+    if cfg.max_calls is not None and ua.active_calls >= cfg.max_calls:
+        ua.respond(req, key, 503, now, headers=[("Retry-After", "5")])
+        return
+    if not _timer.check_incoming(ua, req, key, now):
+        return
+    replaced = _refer.replaced_call(ua, req, key, now)
+    if replaced is False:
+        return  # answered 481 / 486 already (RFC 3891 §3)
+    local_tag = ua.endpoint.new_tag()
+    try:
+        dialog = Dialog.from_request(req, local_tag, ua.rng.randrange(1, 2**16))
+    except ParseError as exc:
+        ua.respond(req, key, 400, now, reason=f"Bad Request ({exc.reason})")
+        return
+    call = Call(ua=ua, role=Role.UAS, call_id=req.call_id, state=CallState.INCOMING, invite=req,
+                invite_key=key, source=source, dialog=dialog)
+    if isinstance(replaced, Call):
+        call.replaces = replaced
+    caps = cfg.media
+    if caps is not None:
+        call.local_media = caps
+        call.oa = OfferAnswer(local=caps, rng=ua.rng)
+    if _has_sdp(req):
+        call.remote_sdp = req.body
+    ua.register_dialog(dialog.id, call)
+    ua.track_invite(key, call)
+    ua.active_calls += 1
+    ua.emit(IncomingCall(call=call, call_id=call.call_id, request=req, source=source,
+                         replaces=replaced if isinstance(replaced, Call) else None))
+
+
+def _option_tags(msg: Request | Response, header: str) -> list[str]:
+    return [v.strip().lower() for v in msg.get_all(header, split=True) if v.strip()]
+
+
+def _local_body(ua: UserAgent, call: Call, sdp: bytes | None, media: LocalCapabilities | None) -> bytes:
+    """The SDP for our answer (or, after an INVITE without SDP, our offer)."""
+    if sdp is not None:
+        call.local_sdp = sdp
+        return sdp
+    if call.local_sdp is not None:
+        return call.local_sdp  # already sent in a reliable/early-media provisional response
+    if media is not None:
+        call.local_media = media
+        call.oa = OfferAnswer(local=media, rng=ua.rng)
+    oa = call.oa
+    if oa is None:
+        return b""
+    invite = call.invite
+    assert invite is not None
+    if _has_sdp(invite):
+        body = _answer_offer(ua, call, invite.body)
+        if call.media is not None and not any(m.accepted for m in call.media.media):
+            raise OfferAnswerError("no common codec")
+        return body
+    body = bytes(oa.create_offer(hold=call.on_hold))
+    call.local_sdp = body
+    return body
+
+
+def send_provisional(ua: UserAgent, call: Call, now: float, code: int, early_media: bool,
+                     headers: Headers) -> None:
+    dialog = call.dialog
+    invite = call.invite
+    assert dialog is not None and invite is not None
+    out: list[tuple[str, HeaderValue]] = [("Contact", ua.contact)]
+    body = b""
+    if early_media:
+        try:
+            body = _local_body(ua, call, None, None)
+        except (ParseError, OfferAnswerError) as exc:
+            reject(ua, call, now, 488, f"Not Acceptable Here ({exc})"[:80], ())
+            return
+        out += _sdp_headers(body)
+    out.extend(headers)
+    reliable = _prack.wants_reliable(ua, invite, early_media)
+    if reliable:
+        out += _prack.provisional_headers(call)
+    resp = make_response(invite, code, to_tag=dialog.local_tag, headers=out, body=body)
+    ua.endpoint.send_response(resp, now, transaction=call.invite_key)
+    call.state = CallState.EARLY
+    if reliable:
+        _prack.start_retransmit(ua, call, resp, now)
+
+
+def answer(ua: UserAgent, call: Call, now: float, sdp: bytes | None,
+           media: LocalCapabilities | None, headers: Headers) -> None:
+    dialog = call.dialog
+    invite = call.invite
+    assert dialog is not None and invite is not None
+    try:
+        body = _local_body(ua, call, sdp, media)
+    except (ParseError, OfferAnswerError) as exc:
+        reject(ua, call, now, 488, f"Not Acceptable Here ({exc})"[:80], ())
+        return
+    out: list[tuple[str, HeaderValue]] = [("Contact", ua.contact)]
+    out += ua.capability_headers()
+    out += _timer.answer_headers(ua, call, invite)
+    out += _sdp_headers(body)
+    out.extend(headers)
+    resp = make_response(invite, 200, to_tag=dialog.local_tag, headers=out, body=body)
+    _prack.stop(call)
+    send_2xx(ua, call, resp, call.invite_key, now)
+    call.state = CallState.ANSWERED
+    dialog.state = DialogState.CONFIRMED
+    _refer.on_answered(ua, call, now)
+
+
+def send_2xx(ua: UserAgent, call: Call, resp: Response, key: TransactionKey | None, now: float) -> None:
+    """Send a 2xx to an INVITE and retransmit it until the ACK (RFC 3261 §13.3.1.4): T1,
+    doubling to T2; after 64*T1 without an ACK the session ends with a BYE."""
+    ua.endpoint.send_response(resp, now, transaction=key)
+    call.final = resp
+    call.final_key = key
+    t1 = ua.config.endpoint.t1
+    give_up = now + 64 * t1
+    interval = None if ua.config.endpoint.reliable else t1
+    call.retx = ua.timers.arm(now + (interval or 64 * t1), partial(_retransmit_2xx, ua, call, interval, give_up))
+
+
+def _retransmit_2xx(ua: UserAgent, call: Call, interval: float | None, give_up: float, now: float) -> None:
+    resp = call.final
+    if resp is None:
+        return
+    if now >= give_up - 1e-9 or interval is None:
+        _no_ack(ua, call, now)
+        return
+    key = call.final_key
+    if key is not None and ua.endpoint.transaction_state(key) is not None:
+        ua.endpoint.send_response(resp, now, transaction=key)
+    interval = min(2 * interval, ua.config.endpoint.t2)
+    call.retx = ua.timers.arm(min(now + interval, give_up), partial(_retransmit_2xx, ua, call, interval, give_up))
+
+
+def _no_ack(ua: UserAgent, call: Call, now: float) -> None:
+    call.final = None
+    call.retx = None
+    if call.state is CallState.ENDED:
+        return
+    # §13.3.1.4: the dialog is confirmed, but the session SHOULD be terminated with a BYE.
+    send_bye(ua, call, now)
+    end(ua, call, now, EndReason.TIMEOUT, None, "no ACK")
+
+
+def on_ack(ua: UserAgent, req: Request, now: float) -> None:
+    call = ua._dialogs.get((req.call_id, req.to.tag or "", req.from_.tag or ""))
+    if call is None:
+        return
+    final = call.final
+    if final is None or final.cseq.number != req.cseq.number:
+        return  # a retransmitted ACK
+    call.final = None
+    if call.retx is not None:
+        call.retx.cancel()
+        call.retx = None
+    sdp = req.body if _has_sdp(req) else None
+    media = None
+    if sdp is not None and call.oa is not None and call.oa.state is OfferAnswerState.WAITING_FOR_ANSWER:
+        media = _process_answer(ua, call, sdp, now)
+        call.remote_sdp = sdp
+    if call.state is CallState.ANSWERED:
+        call.state = CallState.CONFIRMED
+        call.invite = None
+        if call.cancel_requested:  # the application hung up while we waited for this ACK
+            send_bye(ua, call, now)
+            end(ua, call, now, EndReason.LOCAL_HANGUP)
+            return
+        _timer.on_answered_uas(ua, call, now)
+        ua.emit(CallAnswered(call=call, call_id=call.call_id, media=call.media,
+                             sdp=call.remote_sdp))
+    elif media is not None or (sdp is not None and call.oa is None):
+        _media_changed(ua, call, media, sdp)
+
+
+def reject(ua: UserAgent, call: Call, now: float, code: int, reason: str | None, headers: Headers) -> None:
+    invite = call.invite
+    dialog = call.dialog
+    assert invite is not None and dialog is not None
+    _prack.stop(call)
+    ua.respond(invite, call.invite_key, code, now, reason=reason, to_tag=dialog.local_tag, headers=headers)
+    end(ua, call, now, EndReason.REJECTED, code, reason or "")
+
+
+def remote_cancelled(ua: UserAgent, call: Call, now: float) -> None:
+    if call.state in (CallState.INCOMING, CallState.EARLY):
+        end(ua, call, now, EndReason.REMOTE_CANCELLED, 487, "Request Terminated")
+
+
+def hangup(ua: UserAgent, call: Call, now: float, headers: Headers) -> None:
+    state = call.state
+    if call.role is Role.UAC and state in (CallState.CALLING, CallState.EARLY):
+        call.cancel_requested = True
+        if call.invite_key is not None and ua.endpoint.cancel(call.invite_key, now) is None:
+            end(ua, call, now, EndReason.CANCELLED)
+        return
+    if state in (CallState.INCOMING, CallState.EARLY):
+        reject(ua, call, now, 603, None, headers)
+        return
+    if state is CallState.ANSWERED:
+        # §15: the callee waits for the ACK (or its timeout) before sending BYE.
+        call.cancel_requested = True
+        return
+    send_bye(ua, call, now, headers)
+    end(ua, call, now, EndReason.LOCAL_HANGUP)
+
+
+def send_bye(ua: UserAgent, call: Call, now: float, headers: Headers = ()) -> None:
+    dialog = call.dialog
+    if dialog is None:
+        return
+    req, dest = dialog.request("BYE", None, headers=headers)
+    ua.send(req, now, _ignore, dest=dest)
+
+
+def _ignore(resp: Response | None, now: float) -> None:
+    return None
+
+
+def end(ua: UserAgent, call: Call, now: float, reason: EndReason, code: int | None = None,
+        phrase: str = "") -> None:
+    if call.state is CallState.ENDED:
+        return
+    call.state = CallState.ENDED
+    call.end_reason = reason
+    for timer in (call.retx, call.glare, call.session_timer, call.prack_wait):
+        if timer is not None:
+            timer.cancel()
+    call.retx = call.glare = call.session_timer = call.prack_wait = None
+    if call.role is Role.UAS or call.final is None:
+        call.final = None
+    if call.dialog is not None:
+        ua.forget_dialog(call.dialog.id)
+        call.dialog.state = DialogState.TERMINATED
+    if call.early:
+        for dialog in call.early.values():
+            ua.forget_dialog(dialog.id)
+    if call.role is Role.UAS:
+        ua.forget_invite(call.invite_key)
+    call.invite = call.invite if call.role is Role.UAC and call.dialog is None else None
+    ua.active_calls -= 1
+    ua.emit(CallEnded(call=call, call_id=call.call_id, reason=reason, status_code=code,
+                      reason_phrase=phrase))
+    _refer.on_call_ended(ua, call, now, reason, code)
+
+
+def dialog_failed(ua: UserAgent, call: Call, now: float, code: int) -> None:
+    """RFC 3261 §12.2.1.2: 481 or 408 to an in-dialog request ends the dialog."""
+    if call.state is CallState.ENDED:
+        return
+    if code == 408:
+        send_bye(ua, call, now)
+    end(ua, call, now, EndReason.TIMEOUT if code == 408 else EndReason.REMOTE_HANGUP, code)
+
+
+# ---- requests inside a dialog ----------------------------------------------------------
+
+def in_dialog_request(ua: UserAgent, call: Call, req: Request, source: Address,
+                      key: TransactionKey, now: float) -> None:
+    method = req.method
+    dialog = call.dialog
+    if dialog is None or dialog.remote_tag != (req.from_.tag or ""):
+        dialog = (call.early or {}).get(req.from_.tag or "")
+    if dialog is None:
+        ua.respond(req, key, 481, now)
+        return
+    if not dialog.check_remote_cseq(req):
+        ua.respond(req, key, 500, now, reason="Server Internal Error (CSeq out of order)")
+        return
+    if method == "BYE":
+        ua.respond(req, key, 200, now)
+        if call.role is Role.UAS and call.state in (CallState.INCOMING, CallState.EARLY):
+            ua.respond(call.invite, call.invite_key, 487, now, to_tag=dialog.local_tag)  # type: ignore[arg-type]
+        end(ua, call, now, EndReason.REMOTE_HANGUP, None, "BYE")
+    elif method == "INVITE" or method == "UPDATE":
+        _incoming_offer(ua, call, dialog, req, key, now)
+    elif method == "OPTIONS":
+        ua._answer_options(req, key, now)
+    elif method == "INFO":
+        ua.respond(req, key, 200, now)
+        _on_info(ua, call, req)
+    elif method == "MESSAGE":
+        ua.respond(req, key, 200, now)
+        ua.emit(MessageReceived(sender=req.get("from") or "", content_type=req.content_type,
+                                body=req.body, request=req, call=call))
+    elif method == "PRACK":
+        _prack.on_prack(ua, call, req, key, now)
+    elif method == "REFER":
+        _refer.on_refer(ua, call, req, key, now)
+    elif method == "NOTIFY":
+        _refer.on_notify(ua, call, req, key, now)
+    else:
+        ua.respond(req, key, 405, now, headers=ua.capability_headers()[:1])
+
+
+def _on_info(ua: UserAgent, call: Call, req: Request) -> None:
+    ctype = (req.content_type or "").split(";", 1)[0].strip().lower()
+    if ctype == "application/dtmf-relay" or ctype == "application/dtmf":
+        digit, duration = _parse_dtmf(req.body, ctype)
+        if digit is not None:
+            ua.emit(DtmfReceived(call=call, call_id=call.call_id, digit=digit, duration_ms=duration))
+            return
+    ua.emit(InfoReceived(call=call, call_id=call.call_id, content_type=req.content_type,
+                         body=req.body, request=req))
+
+
+def _parse_dtmf(body: bytes, ctype: str) -> tuple[str | None, int]:
+    text = body.decode("utf-8", "replace")
+    if ctype == "application/dtmf":
+        first = text.strip()[:1].upper()
+        return (first, 250) if first and first in "0123456789*#ABCD" else (None, 0)
+    digit: str | None = None
+    duration = 250
+    for line in text.splitlines():
+        name, _, value = line.partition("=")
+        name, value = name.strip().lower(), value.strip()
+        if name == "signal" and value:
+            sig = value.upper()
+            digit = {"10": "*", "11": "#"}.get(sig, sig[:1])
+        elif name == "duration" and value.isdigit() and len(value) < 7:
+            duration = int(value)
+    if digit is None or digit not in "0123456789*#ABCD":
+        return None, 0
+    return digit, duration
+
+
+def _incoming_offer(ua: UserAgent, call: Call, dialog: Dialog, req: Request, key: TransactionKey,
+                    now: float) -> None:
+    """A re-INVITE or UPDATE (RFC 3261 §14.2, RFC 3311 §5.2)."""
+    method = req.method
+    sdp = req.body if _has_sdp(req) else None
+    oa = call.oa
+    ours_pending = call.reoffer_key is not None or (oa is not None and oa.state is OfferAnswerState.WAITING_FOR_ANSWER
+                                                    and call.state is not CallState.ANSWERED)
+    if ours_pending and (sdp is not None or method == "INVITE"):
+        ua.respond(req, key, 491, now)  # §14.2 / RFC 3311 §5.2: glare
+        return
+    if call.pending_offer is not None or (method == "INVITE" and call.final is not None):
+        # §14.2: an INVITE arrived while we still process (or retransmit 2xx to) another.
+        ua.respond(req, key, 500, now, headers=[("Retry-After", str(ua.rng.randint(0, 10)))])
+        return
+    if method == "UPDATE" and call.state is not CallState.CONFIRMED and sdp is None:
+        ua.respond(req, key, 200, now, headers=[("Contact", ua.contact)])
+        return
+    dialog.update_target(req)
+    refresh = _timer.on_refresh_request(ua, call, req, now)
+    if oa is None:
+        if sdp is None and method == "UPDATE":
+            ua.respond(req, key, 200, now, headers=[("Contact", ua.contact), *refresh])
+            return
+        call.pending_offer = (req, key)
+        ua.emit(OfferReceived(call=call, call_id=call.call_id, sdp=sdp, method=method))
+        return
+    try:
+        if sdp is not None:
+            before = call.remote_sdp
+            body = _answer_offer(ua, call, sdp)
+            call.remote_sdp = sdp
+            if before != sdp:
+                _media_changed(ua, call, call.media, sdp)
+        else:
+            body = bytes(oa.create_offer(hold=call.on_hold))  # the answer comes in the ACK
+            call.local_sdp = body
+    except (ParseError, OfferAnswerError, LocalProtocolError) as exc:
+        ua.respond(req, key, 488, now, reason=f"Not Acceptable Here ({exc})"[:80])
+        return
+    headers: list[tuple[str, HeaderValue]] = [("Contact", ua.contact), *refresh, *_sdp_headers(body)]
+    resp = make_response(req, 200, headers=headers, body=body)
+    if method == "INVITE":
+        send_2xx(ua, call, resp, key, now)
+    else:
+        ua.endpoint.send_response(resp, now, transaction=key)
+
+
+def _media_changed(ua: UserAgent, call: Call, media: NegotiatedSession | None, sdp: bytes | None) -> None:
+    ua.emit(MediaUpdated(call=call, call_id=call.call_id, media=media, sdp=sdp))
+    if media is None:
+        return
+    audio = next((m for m in media.media if m.accepted), None)
+    held = audio is not None and not audio.remote_direction.receives
+    if held != call.held_by_peer:
+        call.held_by_peer = held
+        ua.emit((CallHeld if held else CallResumed)(call=call, call_id=call.call_id))
+
+
+def answer_pending_offer(ua: UserAgent, call: Call, now: float, sdp: bytes | None, code: int) -> None:
+    pending = call.pending_offer
+    if pending is None:
+        raise LocalProtocolError(f"dialog layer: call {call.call_id} has no offer to answer")
+    call.pending_offer = None
+    req, key = pending
+    if code >= 300:
+        ua.respond(req, key, code, now)
+        return
+    body = sdp or b""
+    call.local_sdp = body or call.local_sdp
+    if req.body:
+        call.remote_sdp = req.body
+    headers: list[tuple[str, HeaderValue]] = [("Contact", ua.contact), *_timer.refresh_headers(call, False),
+                                              *_sdp_headers(body)]
+    resp = make_response(req, 200, headers=headers, body=body)
+    if req.method == "INVITE":
+        send_2xx(ua, call, resp, key, now)
+    else:
+        ua.endpoint.send_response(resp, now, transaction=key)
+
+
+def reoffer(ua: UserAgent, call: Call, now: float, sdp: bytes | None, method: str = "INVITE",
+            refresh: bool = False) -> None:
+    """Send a re-INVITE or UPDATE with a new offer (hold, resume, codec change, refresh)."""
+    dialog = call.dialog
+    if dialog is None or call.state is CallState.ENDED:
+        return
+    oa = call.oa
+    if call.reoffer_key is not None or call.pending_offer is not None or (
+            oa is not None and oa.state is OfferAnswerState.WAITING_FOR_ANSWER):
+        if refresh:
+            return  # an exchange in progress refreshes the session anyway
+        raise LocalProtocolError(f"dialog layer: call {call.call_id} already has an offer outstanding")
+    if call.glare is not None:
+        call.glare.cancel()
+        call.glare = None
+    body = b""
+    if oa is not None:
+        body = bytes(oa.create_offer(hold=call.on_hold))
+        call.local_sdp = body
+    elif sdp is not None:
+        body = sdp
+    headers: list[tuple[str, HeaderValue]] = [*ua.capability_headers(), *_timer.refresh_headers(call, True),
+                                              *_sdp_headers(body)]
+    req, dest = dialog.request(method, ua.contact, headers=headers, body=body)
+    call.reoffer_key = ua.send(req, now, partial(_reoffer_response, ua, call, sdp, method), dest=dest, call=call)
+
+
+def _reoffer_response(ua: UserAgent, call: Call, sdp: bytes | None, method: str,
+                      resp: Response | None, now: float) -> None:
+    if resp is None:
+        call.reoffer_key = None
+        if call.oa is not None:
+            call.oa.rollback()
+        dialog_failed(ua, call, now, 408)
+        return
+    code = resp.status_code
+    if code < 200:
+        return
+    dialog = call.dialog
+    if 200 <= code < 300 and call.reoffer_key is None:
+        # A retransmitted 2xx to our re-INVITE: the ACK again (§13.2.2.4).
+        if call.ack is not None and call.ack[2] == resp.cseq.number:
+            _resend_ack(ua, call, now)
+        return
+    call.reoffer_key = None
+    if call.state is CallState.ENDED or dialog is None:
+        return
+    if code < 300:
+        dialog.update_from_response(resp)
+        body = resp.body if _has_sdp(resp) else None
+        media = None
+        if call.oa is not None and body is not None and call.oa.state is OfferAnswerState.WAITING_FOR_ANSWER:
+            media = _process_answer(ua, call, body, now)
+        if body is not None:
+            call.remote_sdp = body
+        if method == "INVITE":
+            _ack(ua, call, dialog, resp.cseq.number, now)
+        _timer.on_refresh_response(ua, call, resp, now)
+        ua.emit(MediaUpdated(call=call, call_id=call.call_id, media=media or call.media, sdp=body))
+        return
+    if call.oa is not None:
+        call.oa.rollback()
+    if code == 491:
+        # §14.1: retry after a random time; 2.1–4 s in units of 10 ms when we own the
+        # Call-ID (we placed the call), 0–2 s otherwise.
+        if call.role is Role.UAC:
+            delay = ua.rng.randint(210, 400) / 100.0
+        else:
+            delay = ua.rng.randint(0, 200) / 100.0
+        call.glare = ua.timers.arm(now + delay, partial(_glare_retry, ua, call, sdp, method))
+        return
+    if code in (408, 481):
+        dialog_failed(ua, call, now, code)
+        return
+    ua.emit(OfferRejected(call=call, call_id=call.call_id, status_code=code))
+
+
+def _glare_retry(ua: UserAgent, call: Call, sdp: bytes | None, method: str, now: float) -> None:
+    call.glare = None
+    try:
+        reoffer(ua, call, now, sdp, method, refresh=True)
+    except LocalProtocolError:
+        pass
