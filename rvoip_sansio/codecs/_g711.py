@@ -210,7 +210,9 @@ class G711Codec(Codec):
         return 0 if self._plc is None else self._plc.delay
 
     def encode(self, pcm: PCM) -> bytes:
-        return self._enc.take(as_pcm(pcm), mode="wrap").tobytes()
+        if type(pcm) is not np.ndarray or pcm.dtype != np.int16 or pcm.ndim != 1:
+            pcm = as_pcm(pcm)
+        return self._enc.take(pcm, mode="wrap").tobytes()
 
     def decode(self, payload: bytes) -> PCM:
         out = self._dec.take(np.frombuffer(payload, np.uint8), mode="clip")
