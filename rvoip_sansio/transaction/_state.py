@@ -31,8 +31,15 @@ __all__ = [
 ]
 
 
+# Members are singletons compared by identity, so the identity hash is consistent with
+# equality; it is C-level, where Enum's own __hash__ is Python code run on every table lookup.
+_identity_hash = object.__hash__
+
+
 class Kind(enum.Enum):
     """Which of the four machines."""
+
+    __hash__ = _identity_hash
 
     CLIENT_INVITE = "client INVITE"  # RFC 3261 §17.1.1, RFC 6026 §7.2
     CLIENT_NON_INVITE = "client non-INVITE"  # RFC 3261 §17.1.2
@@ -41,6 +48,10 @@ class Kind(enum.Enum):
 
 
 class State(enum.Enum):
+    """Transaction states (RFC 3261 §17, RFC 6026 Accepted)."""
+
+    __hash__ = _identity_hash
+
     CALLING = "Calling"
     TRYING = "Trying"
     PROCEEDING = "Proceeding"
@@ -52,6 +63,8 @@ class State(enum.Enum):
 
 class TimerName(enum.Enum):
     """RFC 3261 Table 4 timers, plus RFC 6026's L and M and the 200 ms 100-Trying timer."""
+
+    __hash__ = _identity_hash
 
     A = "A"  # INVITE request retransmit (client, unreliable only)
     B = "B"  # INVITE transaction timeout (client)
@@ -70,6 +83,8 @@ class TimerName(enum.Enum):
 
 class Input(enum.Enum):
     """What can happen to a transaction."""
+
+    __hash__ = _identity_hash
 
     # From the network.
     PROVISIONAL = "1xx received"
@@ -118,6 +133,8 @@ TIMER_INPUT: Final[dict[TimerName, Input]] = {
 
 class Action(enum.Enum):
     """Side effects a transition asks for, run in the order listed."""
+
+    __hash__ = _identity_hash
 
     SEND = "send the TU's response"  # server: also remembered for retransmission
     RETRANSMIT = "retransmit the last message sent"

@@ -1,0 +1,185 @@
+"""Transactions per second through the SIP transaction layer, in process and over loopback.
+
+1. In process, no sockets: datagrams straight into one ``Endpoint`` whose TU answers (parse,
+   match, stamp Via, create the server transaction, respond, serialize); and the same
+   exchanges end to end between two endpoints on the simulated network (``rvoip_sansio.sim``),
+   which runs both client and server transactions plus the network model.
+2. Over 127.0.0.1 with SIPp as the load: SIPp's UAC sends OPTIONS (tests/interop/sipp/
+   options_uac.xml) to our Endpoint on the asyncio UDP adapter, whose TU answers 200; and,
+   in the same run and at the same rates, to SIPp's own UAS answering the same flow
+   (options_uas.xml), the ceiling. For each, the highest rate of a ladder that completes
+   with 0 failed calls.
+
+Run: ``.venv/bin/python bench/bench_transaction.py [--quick] [--no-sipp]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import random
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from rvoip_sansio.sim import LinkConfig, Network  # noqa: E402
+from rvoip_sansio.sip import Request, make_response  # noqa: E402
+from rvoip_sansio.transaction import Endpoint, EndpointConfig, RequestReceived  # noqa: E402
+from tests.interop._sipp import LOOPBACK, free_udp_port, run_sipp, start_endpoint  # noqa: E402
+
+SRC = ("127.0.0.1", 5061)
+CONFIG = EndpointConfig(max_transactions=10**7)
+
+
+def request_bytes(method: str, i: int) -> bytes:
+    # What SIPp's UAC sends (same header set and sizes).
+    return (
+        f"{method} sip:service@127.0.0.1:5060 SIP/2.0\r\n"
+        f"Via: SIP/2.0/UDP 127.0.0.1:5061;branch=z9hG4bK-4242-{i}-0\r\n"
+        f"From: sipp <sip:sipp@127.0.0.1:5061>;tag=4242SIPpTag00{i}\r\n"
+        "To: <sip:service@127.0.0.1:5060>\r\n"
+        f"Call-ID: {i}-4242@127.0.0.1\r\n"
+        f"CSeq: 1 {method}\r\n"
+        "Contact: <sip:sipp@127.0.0.1:5061>\r\n"
+        "Max-Forwards: 70\r\n"
+        "Content-Length: 0\r\n\r\n"
+    ).encode()
+
+
+def ack_bytes(i: int, to_tag: str) -> bytes:
+    return (
+        "ACK sip:service@127.0.0.1:5060 SIP/2.0\r\n"
+        f"Via: SIP/2.0/UDP 127.0.0.1:5061;branch=z9hG4bK-4242-{i}-0\r\n"
+        f"From: sipp <sip:sipp@127.0.0.1:5061>;tag=4242SIPpTag00{i}\r\n"
+        f"To: <sip:service@127.0.0.1:5060>;tag={to_tag}\r\n"
+        f"Call-ID: {i}-4242@127.0.0.1\r\n"
+        "CSeq: 1 ACK\r\n"
+        "Max-Forwards: 70\r\n"
+        "Content-Length: 0\r\n\r\n"
+    ).encode()
+
+
+def in_process(flow: str, n: int) -> float:
+    """Server side only: transactions/s for OPTIONS->200 or INVITE->486->ACK."""
+    ep = Endpoint(local=("127.0.0.1", 5060), rng=random.Random(1), config=CONFIG)
+    method = "OPTIONS" if flow == "OPTIONS" else "INVITE"
+    code = 200 if flow == "OPTIONS" else 486
+    data = [request_bytes(method, i) for i in range(n)]
+    acks = [ack_bytes(i, "t") for i in range(n)] if method == "INVITE" else None
+    gc.collect()
+    start = time.perf_counter()
+    for i in range(n):
+        now = i * 1e-4  # 10,000/s of simulated arrival time; timers run as they fall due
+        ep.receive(data[i], SRC, now)
+        while (ev := ep.next_event()) is not None:
+            if isinstance(ev, RequestReceived) and ev.transaction is not None:
+                ep.send_response(make_response(ev.request, code, to_tag="t"), now, transaction=ev.transaction)
+        ep.datagrams_to_send(now)
+        if acks is not None:
+            ep.receive(acks[i], SRC, now)
+            ep.datagrams_to_send(now)
+        if not i & 255:
+            ep.handle_timeout(now)
+    return n / (time.perf_counter() - start)
+
+
+def in_sim(flow: str, n: int) -> float:
+    """Both ends on the simulated network: transactions/s of wall time."""
+    net = Network(seed=1, link=LinkConfig(delay=0.001))
+    alice = Endpoint(local=("10.0.0.1", 5060), rng=random.Random(1), config=CONFIG)
+    bob = Endpoint(local=("10.0.0.2", 5060), rng=random.Random(2), config=CONFIG)
+    code = 200 if flow == "OPTIONS" else 486
+    method = "OPTIONS" if flow == "OPTIONS" else "INVITE"
+
+    def answer(node: object, ev: object, now: float) -> None:
+        if isinstance(ev, RequestReceived) and ev.transaction is not None:
+            bob.send_response(make_response(ev.request, code, to_tag="t"), now, transaction=ev.transaction)
+
+    net.add_node("alice", alice.local, alice)
+    net.add_node("bob", bob.local, bob, answer)
+    for i in range(n):
+        req = Request(method, "sip:bob@10.0.0.2", [
+            ("From", f"<sip:alice@10.0.0.1>;tag=a{i}"), ("To", "<sip:bob@10.0.0.2>"),
+            ("Call-ID", f"c{i}"), ("CSeq", f"1 {method}"),
+        ])
+        net.at(i * 1e-4, lambda now, req=req: alice.send_request(req, now))  # type: ignore[misc]
+    gc.collect()
+    start = time.perf_counter()
+    net.run()
+    return n / (time.perf_counter() - start)
+
+
+async def sipp_ladder(sipp: str, rates: list[int], seconds: float) -> list[tuple[int, tuple[int, int], tuple[int, int]]]:
+    """For each rate: (successful, failed) against us and against SIPp's UAS."""
+    rows = []
+    for rate in rates:
+        calls = int(rate * seconds)
+        udp, _tu = await start_endpoint()
+        ours = await run_sipp(sipp, udp.local_address, scenario="options_uac.xml", calls=calls, rate=rate,
+                              timeout=seconds + 12)
+        await udp.close()
+        port = free_udp_port()
+        with tempfile.TemporaryDirectory() as tmp:
+            uas = await asyncio.create_subprocess_exec(
+                sipp, "-sf", str(ROOT / "tests/interop/sipp/options_uas.xml"), "-i", LOOPBACK,
+                "-p", str(port), "-nostdin", "-buff_size", "4194304", cwd=tmp,
+                stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+            )
+            await asyncio.sleep(0.3)
+            ceiling = await run_sipp(sipp, (LOOPBACK, port), scenario="options_uac.xml", calls=calls,
+                                     rate=rate, timeout=seconds + 12)
+            uas.terminate()
+            await uas.wait()
+        rows.append((rate, (ours.successful, ours.failed), (ceiling.successful, ceiling.failed)))
+        print(f"  rate {rate:>6}/s  ours: {ours.successful:>6} ok {ours.failed:>5} failed"
+              f"   SIPp UAS: {ceiling.successful:>6} ok {ceiling.failed:>5} failed", flush=True)
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="smaller runs")
+    parser.add_argument("--no-sipp", action="store_true", help="skip the loopback part")
+    args = parser.parse_args()
+    n = 5_000 if args.quick else 30_000
+
+    print("In process, no sockets (best of 3):")
+    print(f"  {'flow':<28} {'transactions/s':>15}")
+    results = {}
+    for label, fn, flow in [
+        ("server OPTIONS -> 200", in_process, "OPTIONS"),
+        ("server INVITE -> 486 -> ACK", in_process, "INVITE"),
+        ("sim, both ends, OPTIONS", in_sim, "OPTIONS"),
+        ("sim, both ends, INVITE 486", in_sim, "INVITE"),
+    ]:
+        best = max(fn(flow, n if fn is in_process else n // 3) for _ in range(3))
+        results[label] = best
+        print(f"  {label:<28} {best:>15,.0f}")
+
+    sipp = shutil.which("sipp")
+    if args.no_sipp or sipp is None:
+        print("\n(SIPp part skipped)" if sipp else "\n(SIPp not installed: loopback part skipped)")
+        return
+    seconds = 2.0 if args.quick else 4.0
+    rates = [500, 1000, 2000, 3000, 4000, 6000, 8000]
+    print(f"\nLoopback UDP, SIPp UAC OPTIONS load, {seconds:.0f} s per rate "
+          "(ours: Endpoint on the asyncio adapter; ceiling: SIPp's own UAS):")
+    rows = asyncio.run(sipp_ladder(sipp, rates, seconds))
+    best_ours = max((r for r, (ok, bad), _ in rows if bad == 0 and ok > 0), default=0)
+    best_sipp = max((r for r, _, (ok, bad) in rows if bad == 0 and ok > 0), default=0)
+    print(f"\n  {'peer':<34} {'max clean rate (tx/s)':>22}")
+    print(f"  {'rvoip Endpoint (asyncio UDP)':<34} {best_ours:>22,}")
+    print(f"  {'SIPp UAS (ceiling)':<34} {best_sipp:>22,}")
+    if best_sipp:
+        print(f"  ratio ours / SIPp UAS: {best_ours / best_sipp:.2f}")
+    print(f"  in-process server OPTIONS / loopback: {results['server OPTIONS -> 200'] / max(best_ours, 1):.1f}x")
+
+
+if __name__ == "__main__":
+    main()
