@@ -113,16 +113,21 @@ _LOWER_TOKEN = r"[a-z0-9\-.!%*_+`'~]+"
 # The usual shape of parameters, ``;name=value;flag`` without LWS or quotes: one findall.
 _FAST_PARAMS = r"(?:;" + _LOWER_TOKEN + r"(?:=" + _TOKEN + r")?)*"
 _FAST_PARAMS_RE = re.compile(_FAST_PARAMS)
-_FAST_PARAM_ITEM_RE = re.compile(r";([^;=]+)=?([^;]*)")
+
+
+def _split_fast(text: str) -> dict[str, str | None]:
+    """Split parameters already matched by ``_FAST_PARAMS`` (no LWS, no quotes)."""
+    params: dict[str, str | None] = {}
+    for item in text[1:].split(";"):
+        name, eq, value = item.partition("=")
+        params[name] = value if eq else None
+    return params
 
 
 def _split_params(text: str) -> dict[str, str | None]:
     """Split an already validated parameter string into {lower-case name: value}."""
     if _FAST_PARAMS_RE.fullmatch(text) is not None:
-        fast: dict[str, str | None] = dict(_FAST_PARAM_ITEM_RE.findall(text))
-        if "" in fast.values():
-            return {k: v or None for k, v in fast.items()}
-        return fast
+        return _split_fast(text)
     if '"' in text:
         # Quoted values may hold ';' or '=': walk the parameters with the full regex.
         params: dict[str, str | None] = {}
@@ -220,12 +225,13 @@ def parse_via(value: str, offset: int = 0) -> Via:
         if host[0] == "." or ".." in host:
             raise ParseError(f"invalid Via host {host!r}", offset)
         port = None if port_text is None else int(port_text)
-        params = _split_params(rest) if rest else {}
+        params = _split_fast(rest) if rest else {}
         if port is not None and port > 65535:
             raise ParseError(f"Via port out of range: {port}", offset)
-        if "received" in params or "rport" in params or "ttl" in params:
+        if "received" in params or params.get("rport") or "ttl" in params:
             _check_via_params(params, offset)
-        return Via(transport.upper(), host, port, params, "SIP/2.0")
+        return Via(transport if transport.isupper() else transport.upper(), host, port, params,
+                   "SIP/2.0")
     m = _VIA_RE.fullmatch(value)
     if m is None:
         raise ParseError(f"invalid Via value {value[:80]!r}", offset)
@@ -270,13 +276,19 @@ class CSeq:
         return f"{self.number} {self.method}"
 
 
+#: Methods seen every day; anything else is checked against the token grammar.
+KNOWN_METHODS = frozenset(("INVITE", "ACK", "BYE", "CANCEL", "OPTIONS", "REGISTER", "PRACK",
+                           "SUBSCRIBE", "NOTIFY", "PUBLISH", "INFO", "REFER", "MESSAGE",
+                           "UPDATE"))
+
+
 def parse_cseq(value: str, offset: int = 0) -> CSeq:
     parts = value.split()
     if len(parts) != 2:
         raise ParseError(f"invalid CSeq {value[:80]!r}", offset)
     number, method = parts
     if not (number.isascii() and number.isdigit() and len(number) <= 10) \
-            or _TOKEN_RE.fullmatch(method) is None:
+            or (method not in KNOWN_METHODS and _TOKEN_RE.fullmatch(method) is None):
         raise ParseError(f"invalid CSeq {value[:80]!r}", offset)
     n = int(number)
     if n >= 2**31:
@@ -362,6 +374,21 @@ _NAME_ADDR_RE = re.compile(
 _ADDR_SPEC_RE = re.compile(r"\s*([A-Za-z][A-Za-z0-9+\-.]*:[^\s<>\";,?]+)(" + _PARAMS + r")\s*")
 
 
+def _name_addr(uri_text: str, display: str | None, params: dict[str, str | None],
+               offset: int) -> NameAddr:
+    """NameAddr from parsed parts, without __init__'s type dispatch (the parser's hot path)."""
+    obj: NameAddr = _new(NameAddr)
+    _set(obj, "display_name", display)
+    _set(obj, "params", params)
+    _set(obj, "_uri_text", uri_text)
+    _set(obj, "_uri", None)
+    _set(obj, "_offset", offset)
+    return obj
+
+
+_new = object.__new__
+_set = object.__setattr__
+
 # The usual shapes, without optional LWS or escapes: tried first.
 _FAST_NAME_ADDR_RE = re.compile(
     r'(?:"([^"\\\r\n]*)" ?|(' + _TOKEN + r'(?: ' + _TOKEN + r')*) ?)?<([^<>\s"]+)>('
@@ -374,12 +401,12 @@ def parse_name_addr(value: str, offset: int = 0) -> NameAddr:
     m = _FAST_NAME_ADDR_RE.fullmatch(value)
     if m is not None:
         quoted, tokens, uri_text, rest = m.groups()
-        return NameAddr(uri_text, tokens if quoted is None else quoted,
-                        _split_params(rest) if rest else {}, _offset=offset + m.start(3))
+        return _name_addr(uri_text, tokens if quoted is None else quoted,
+                          _split_fast(rest) if rest else {}, offset + m.start(3))
     m = _FAST_ADDR_SPEC_RE.fullmatch(value)
     if m is not None:
         uri_text, rest = m.groups()
-        return NameAddr(uri_text, None, _split_params(rest) if rest else {}, _offset=offset)
+        return _name_addr(uri_text, None, _split_fast(rest) if rest else {}, offset)
     m = _NAME_ADDR_RE.fullmatch(value)
     if m is not None:
         quoted, tokens, uri_text, rest = m.groups()

@@ -17,6 +17,7 @@ from rvoip_sansio._core import ParseError
 
 from ._headers import (
     COMPACT_FORMS,
+    KNOWN_METHODS,
     MULTI_VALUE_HEADERS,
     CSeq,
     NameAddr,
@@ -84,6 +85,7 @@ class Message:
     _raw: bytes | None           # the original bytes while the message is unmodified
     _version: str
     _c_via: list[Via] | None
+    _c_top_via: Via | None
     _c_cseq: CSeq | None
     _c_from: NameAddr | None
     _c_to: NameAddr | None
@@ -107,6 +109,7 @@ class Message:
 
     def _reset_cache(self) -> None:
         self._c_via = None
+        self._c_top_via = None
         self._c_cseq = None
         self._c_from = None
         self._c_to = None
@@ -302,29 +305,37 @@ class Message:
             if not vias:
                 raise ParseError("missing Via header", 0)
             return vias[0]
-        i = self._required("via")
-        value = self._value_at(i)
-        if "," in value:
-            value = split_list(value)[0]
-        try:
-            return parse_via(value)
-        except ParseError as exc:
-            raise self._typed_error(i, exc) from None
+        top = self._c_top_via
+        if top is None:
+            i, value = self._required("via")
+            if "," in value:
+                value = split_list(value)[0]
+            try:
+                top = self._c_top_via = parse_via(value)
+            except ParseError as exc:
+                raise self._typed_error(i, exc) from None
+        return top
 
-    def _required(self, key: str) -> int:
+    def _required(self, key: str) -> tuple[int, str]:
+        """Index and unfolded value of the first ``key`` line; ParseError when missing."""
         try:
-            return self._names.index(key)
+            i = self._names.index(key)
         except ValueError:
             raise ParseError(f"missing {canonical_name(key)} header", 0) from None
+        line = self._lines[i]
+        value = line[line.find(":") + 1:]
+        if "\r\n" in value:
+            value = _FOLD_RE.sub(" ", value)
+        return i, value.strip()
 
     @property
     def cseq(self) -> CSeq:
         """CSeq; ParseError when missing or malformed."""
         c = self._c_cseq
         if c is None:
-            i = self._required("cseq")
+            i, value = self._required("cseq")
             try:
-                c = self._c_cseq = parse_cseq(self._value_at(i))
+                c = self._c_cseq = parse_cseq(value)
             except ParseError as exc:
                 raise self._typed_error(i, exc) from None
         return c
@@ -334,17 +345,16 @@ class Message:
         """Call-ID (RFC 3261 §20.8); ParseError when missing or empty."""
         c = self._c_call_id
         if c is None:
-            i = self._required("call-id")
-            c = self._value_at(i)
+            i, c = self._required("call-id")
             if not c or " " in c or "\t" in c:
                 raise ParseError("invalid Call-ID", self._line_offset(i))
             self._c_call_id = c
         return c
 
     def _name_addr(self, key: str) -> NameAddr:
-        i = self._required(key)
+        i, value = self._required(key)
         try:
-            return parse_name_addr(self._value_at(i))
+            return parse_name_addr(value)
         except ParseError as exc:
             raise self._typed_error(i, exc) from None
 
@@ -597,10 +607,6 @@ def parse_message(data: bytes | bytearray | memoryview) -> Request | Response:
     if end < 0:
         raise ParseError("no empty line ending the headers", skip + len(data))
     head = data[:end].decode("utf-8", "surrogateescape")
-    crlf = head.count("\r\n")
-    if head.count("\r") != crlf or head.count("\n") != crlf:
-        # RFC 3261 §7.3.1, §25.1: CR and LF only ever appear together, as line ends.
-        raise ParseError("bare CR or LF in the header section", skip + _bare_crlf(head))
     nl = head.find("\r\n")
     if nl < 0:
         start_line, lines, names = head, [], []
@@ -608,6 +614,11 @@ def parse_message(data: bytes | bytearray | memoryview) -> Request | Response:
         start_line = head[:nl]
         names = _NAME_RE.findall(head.lower())
         lines = head[nl + 2:].split("\r\n")
+    crlf = len(lines)
+    if head.count("\n") != crlf or head.count("\r") != crlf:
+        # RFC 3261 §7.3.1, §25.1: CR and LF only ever appear together, as line ends.
+        raise ParseError("bare CR or LF in the header section", skip + _bare_crlf(head))
+    if nl >= 0:
         if len(names) != len(lines):
             lines, names = _split_folded(head[nl + 2:], skip + nl + 2)
             names = [n.lower() for n in names]
@@ -633,7 +644,7 @@ def parse_message(data: bytes | bytearray | memoryview) -> Request | Response:
         if len(parts) != 3:
             raise ParseError(f"invalid request line {start_line[:80]!r}", skip)
         method, uri_text, version = parts
-        if not _TOKEN_RE.fullmatch(method):
+        if method not in KNOWN_METHODS and not _TOKEN_RE.fullmatch(method):
             raise ParseError(f"invalid method {method[:40]!r}", skip)
         if not _RURI_RE.fullmatch(uri_text):
             raise ParseError(f"invalid Request-URI {uri_text[:80]!r}", skip + len(method) + 1)
@@ -647,7 +658,7 @@ def parse_message(data: bytes | bytearray | memoryview) -> Request | Response:
         msg._uri = None
     msg._lines = lines
     msg._names = names
-    msg._c_via = msg._c_cseq = msg._c_from = msg._c_to = None
+    msg._c_via = msg._c_top_via = msg._c_cseq = msg._c_from = msg._c_to = None
     msg._c_call_id = None
     msg._c_contact = None
 
