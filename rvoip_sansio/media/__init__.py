@@ -1,6 +1,6 @@
 """rvoip_sansio.media: media processing over numpy int16 frames (pure, deterministic).
 
-DTMF (ITU-T Q.23/Q.24), comfort noise (RFC 3389), voice activity detection, a conference mixer, noise suppression, echo cancellation, signal sources and WAV in memory. Every object takes frames of any
+DTMF (ITU-T Q.23/Q.24), comfort noise (RFC 3389), voice activity detection, a conference mixer, automatic gain control, noise suppression, echo cancellation, signal sources and WAV in memory. Every object takes frames of any
 size; see docs/media.md for usage and measured figures.
 """
 
@@ -14,6 +14,7 @@ from ._levels import (
     rms,
 )
 from .aec import EchoCanceller, EchoCancellerConfig
+from .agc import AgcConfig, AutomaticGainControl
 from .cng import (
     ComfortNoiseEstimator,
     ComfortNoiseGenerator,
@@ -50,6 +51,8 @@ __all__ = [
     "level_dbm0",
     "level_dbov",
     "rms",
+    "AgcConfig",
+    "AutomaticGainControl",
     "EchoCanceller",
     "EchoCancellerConfig",
     "ComfortNoiseEstimator",
