@@ -192,7 +192,8 @@ class Endpoint:
             except ParseError as exc:
                 raise LocalProtocolError(f"transaction layer: no destination: {exc.reason}") from None
         kind = Kind.CLIENT_INVITE if method == "INVITE" else Kind.CLIENT_NON_INVITE
-        tx = Transaction(kind=kind, key=key, request=request, dest=dest, reliable=self.config.reliable)
+        tx = Transaction(kind=kind, key=key, request=request, method=method, dest=dest,
+                         reliable=self.config.reliable)
         self._client[key] = tx
         start(self, tx, now)
         return key
@@ -243,6 +244,8 @@ class Endpoint:
         return None if tx is None else tx.state
 
     def transaction_request(self, transaction: TransactionKey) -> Request | None:
+        """The request of a live transaction still waiting for its final response (None
+        afterwards: completed transactions keep only what absorbing retransmissions needs)."""
         tx = self._client.get(transaction) or self._server.get(transaction)
         return None if tx is None else tx.request
 
@@ -277,9 +280,11 @@ class Endpoint:
             log.debug("%s in %s ignores %s", tx.kind.value, tx.state.value, inp.value)
 
     def _build_ack(self, tx: Transaction, response: Response) -> bytes:
+        assert tx.request is not None
         return bytes(_sip.build_ack(tx.request, response))
 
     def _build_trying(self, tx: Transaction) -> bytes:
+        assert tx.request is not None
         return bytes(_sip.make_response(tx.request, 100))
 
     # ---- input paths -------------------------------------------------------------------
@@ -371,7 +376,9 @@ class Endpoint:
         via = _sip.stamp_received(req, source)
         dest = _sip.response_address(via, source, self.config.reliable)
         kind = Kind.SERVER_INVITE if method == "INVITE" else Kind.SERVER_NON_INVITE
-        tx = Transaction(kind=kind, key=key, request=req, dest=dest, reliable=self.config.reliable)
+        tx = Transaction(kind=kind, key=key, request=req, method=method, dest=dest,
+                         reliable=self.config.reliable, rfc2543=not rfc3261,
+                         to_tag=None if rfc3261 else to_tag)
         self._server[key] = tx
         start(self, tx, now)
         if method == "CANCEL":
@@ -382,15 +389,14 @@ class Endpoint:
     def _to_tag_matches(self, tx: Transaction, req: Request, to_tag: str | None) -> bool:
         if req.method == "ACK":
             # The ACK carries the To tag of the response it acknowledges.
-            sent = tx.response
-            return sent is not None and sent.to.tag == to_tag
-        return tx.request.to.tag == to_tag
+            return tx.final_to_tag is not None and tx.final_to_tag == to_tag
+        return tx.to_tag == to_tag
 
     def _on_cancel(self, tx: Transaction, cancel: Request, source: Address, now: float) -> None:
         # RFC 3261 §9.2: the CANCEL matches the INVITE with the same key but method INVITE.
         invite_key: TransactionKey = tx.key[:-1] + ("INVITE",)
         invite = self._server.get(invite_key)
-        if invite is not None and tx.key[0] == "S2543" and invite.request.to.tag != cancel.to.tag:
+        if invite is not None and tx.key[0] == "S2543" and invite.to_tag != cancel.to.tag:
             invite = None
         answered = False
         if self.config.auto_cancel:
@@ -400,7 +406,7 @@ class Endpoint:
             else:
                 tag = self._invite_to_tag(invite)
                 self.send_response(_sip.make_response(cancel, 200, to_tag=tag), now, transaction=tx.key)
-                if invite.state is State.PROCEEDING:
+                if invite.state is State.PROCEEDING and invite.request is not None:
                     self.send_response(_sip.make_response(invite.request, 487, to_tag=tag), now,
                                        transaction=invite.key)
                     answered = True
@@ -426,10 +432,11 @@ class Endpoint:
 
     def _send_cancel(self, tx: Transaction, now: float) -> None:
         tx.cancel_pending = False
+        assert tx.request is not None
         cancel = _sip.build_cancel(tx.request)
         key: TransactionKey = ("C", tx.key[1], "CANCEL")
-        ctx = Transaction(kind=Kind.CLIENT_NON_INVITE, key=key, request=cancel, dest=tx.dest,
-                          reliable=tx.reliable)
+        ctx = Transaction(kind=Kind.CLIENT_NON_INVITE, key=key, request=cancel, method="CANCEL",
+                          dest=tx.dest, reliable=tx.reliable)
         self._client[key] = ctx
         start(self, ctx, now)
 

@@ -38,6 +38,7 @@ TU_INPUTS = frozenset({Input.TU_PROVISIONAL, Input.TU_SUCCESS, Input.TU_FAILURE}
 
 _RETRANSMIT_TIMERS = frozenset({TimerName.A, TimerName.E, TimerName.G})
 _INPUT_TIMER = {inp: name for name, inp in TIMER_INPUT.items()}
+_ABSORBING = frozenset({State.COMPLETED, State.CONFIRMED, State.ACCEPTED})
 
 
 class _Host(Protocol):
@@ -66,10 +67,18 @@ class Transaction:
 
     kind: Kind
     key: TransactionKey
-    request: Request
+    #: the request; released (None) once the transaction only absorbs retransmissions, so
+    #: that the many transactions waiting out Timers D, I, J, K, L and M stay small
+    request: Request | None
+    method: str
     #: client: where the request goes; server: where responses go (RFC 3261 §18.2.2).
     dest: Address
     reliable: bool
+    #: server: matched the RFC 2543 way (no magic cookie); then the To tags below count
+    rfc2543: bool = False
+    #: server, RFC 2543 matching: the request's To tag, and the To tag of the final response
+    to_tag: str | None = None
+    final_to_tag: str | None = None
     state: State = State.TERMINATED
     #: running timers: name -> absolute deadline
     timers: dict[TimerName, float] = attrs.field(factory=dict)
@@ -89,10 +98,6 @@ class Transaction:
     @property
     def is_client(self) -> bool:
         return self.kind is Kind.CLIENT_INVITE or self.kind is Kind.CLIENT_NON_INVITE
-
-    @property
-    def method(self) -> str:
-        return self.request.method
 
 
 def timer_duration(config: EndpointConfig, timer: TimerName, reliable: bool) -> float | None:
@@ -115,6 +120,7 @@ def start(host: _Host, tx: Transaction, now: float) -> None:
     """Bring a new transaction into its initial state; a client sends its request."""
     initial = INITIAL_STATE[tx.kind]
     if tx.is_client:
+        assert tx.request is not None
         tx.last = bytes(tx.request)
         host._send(tx.last, tx.dest, tx)
     _enter(host, tx, initial, now)
@@ -153,6 +159,8 @@ def step(
             assert isinstance(message, Response)
             tx.response = message
             tx.last = bytes(message)
+            if tx.rfc2543 and message.status_code >= 200:
+                tx.final_to_tag = message.to.tag
             host._send(tx.last, tx.dest, tx)
         elif action is Action.RETRANSMIT:
             if tx.last is not None:
@@ -223,8 +231,13 @@ def _enter(host: _Host, tx: Transaction, target: State, now: float) -> None:
                 del tx.timers[name]
     tx.state = target
     if target is State.TERMINATED:
+        tx.request = tx.response = None
         host._forget(tx)
         return
+    if target in _ABSORBING:
+        # Only retransmissions are left to absorb (the ACK is already built, the final
+        # response is in ``last``): let the messages go.
+        tx.request = tx.response = None
     immediate: list[TimerName] = []
     config = host.config
     for name in ENTRY_TIMERS.get((kind, target), ()):

@@ -144,20 +144,24 @@ class Host:
 
 def new_tx(kind: Kind, reliable: bool = False) -> tuple[Host, Transaction]:
     method = "INVITE" if kind in (CI, SI) else "OPTIONS"
-    req = request(method, branch="z9hG4bKwalk")
+    req = REQUESTS[method]
     host = Host()
-    tx = Transaction(kind=kind, key=("k",), request=req, dest=PEER, reliable=reliable)
+    tx = Transaction(kind=kind, key=("k",), request=req, method=method, dest=PEER, reliable=reliable)
     start(host, tx, 0.0)
     return host, tx
 
 
+REQUESTS = {m: request(m, branch="z9hG4bKwalk") for m in ("INVITE", "OPTIONS")}
+
+
 def message_for(tx: Transaction, inp: Input) -> object:
+    req = REQUESTS[tx.method]
     code = {I.PROVISIONAL: 180, I.SUCCESS: 200, I.FAILURE: 486, I.TU_PROVISIONAL: 180,
             I.TU_SUCCESS: 200, I.TU_FAILURE: 486}.get(inp)
     if code is not None:
-        return make_response(tx.request, code, to_tag="t")
+        return make_response(req, code, to_tag="t")
     if inp in (I.REQUEST, I.ACK):
-        return tx.request
+        return req
     return None
 
 
