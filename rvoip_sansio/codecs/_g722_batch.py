@@ -33,6 +33,7 @@ _HIGH_Q = np.array([64 + 3, 64 + 2, 64 + 1, 64 + 0], np.int32)
 # The quantisers as one table: index v + (VMAX+1)·negative + 2·(VMAX+1)·high_band, where
 # v = ((|e|' + 1)·4096 - 1) // det capped at VMAX (the last decision level, 2919, plus one).
 _VMAX = 2920
+_RING = 64
 _v = np.arange(_VMAX + 1)
 _lowcount = 1 + np.searchsorted(_LEVELS, _v, side="right")
 _QTAB = np.concatenate((
@@ -64,8 +65,12 @@ class _BatchState:
         self.nb = np.zeros(m, np.int32)
         self.det = np.concatenate((np.full(n, 32, np.int32), np.full(n, 8, np.int32)))
         self.b = np.zeros((6, m), np.int32)
-        self.dd = np.zeros((6, m), np.int32)  # saturate(2·d), newest first
-        self.h = np.full((6, m), 128, np.int32)  # 2^-7 · sgn(d_i) (zero counts as positive)
+        # Histories of saturate(2·d) and of 2^-7·sgn(d) (zero counts as positive), newest
+        # first: a window of 6 rows sliding up a taller buffer, so the per-step shift is a
+        # pointer move and a copy happens once every _RING steps.
+        self.ddbuf = np.zeros((6 + _RING, m), np.int32)
+        self.hbuf = np.full((6 + _RING, m), 128, np.int32)
+        self.head = _RING
         self.nbmax = np.concatenate((np.full(n, NB_LOW_MAX, np.int32),
                                      np.full(n, NB_HIGH_MAX, np.int32)))
         self.detoff = np.concatenate((np.zeros(n, np.int32),
@@ -82,9 +87,7 @@ class _BatchState:
         mx(nb, 0, out=nb)
         mn(nb, self.nbmax, out=nb)
         self.nb = nb
-        nb += self.detoff
-        self.det = _DET.take(nb)
-        nb -= self.detoff
+        self.det = _DET.take(nb + self.detoff)
         # PARREC: only the sign of p0 is used, and saturation keeps the sign.
         sg0 = self.sz + d
         sg0 >>= 31
@@ -121,16 +124,22 @@ class _BatchState:
         sd = np.sign(d)
         b = self.b * 32640
         b >>= 15
-        b += self.h * sd
+        head = self.head
+        b += self.hbuf[head : head + 6] * sd
         self.b = b
         # DELAYA
-        dd, h = self.dd, self.h
-        dd[1:] = dd[:-1]
-        h[1:] = h[:-1]
+        ddbuf, hbuf = self.ddbuf, self.hbuf
+        if head == 0:
+            ddbuf[_RING + 1 :] = ddbuf[:5]
+            hbuf[_RING + 1 :] = hbuf[:5]
+            head = _RING + 1
+        head -= 1
+        self.head = head
         two = d + d
-        mn(mx(two, -32768, out=two), 32767, out=dd[0])
-        np.bitwise_or(d >> 31, 1, out=h[0])
-        h[0] <<= 7
+        mn(mx(two, -32768, out=two), 32767, out=ddbuf[head])
+        np.bitwise_or(d >> 31, 1, out=hbuf[head])
+        hbuf[head] <<= 7
+        dd = ddbuf[head : head + 6]
         self.sg2, self.sg1 = self.sg1, sg0
         self.a1, self.a2 = ap1, ap2
         # RECONS: r0 = s + d only enters FILTEP as saturate(2·r0), which equals
