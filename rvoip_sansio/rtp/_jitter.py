@@ -14,9 +14,11 @@ How it decides (all in media time, never a clock read):
 * A talk spurt (first packet, marker bit, or first packet after silence) starts playing at
   the first tick at or after ``base + timestamp / clock_rate + target``: the depth is re-set
   there (RFC 3550 §5.1: the marker lets the receiver adjust playout at a talk-spurt start).
-* Inside a long spurt the depth follows the target slowly: one frame is dropped after the
-  buffer has sat a whole tick above its target for ``shrink_after`` ticks, one concealed frame
-  is inserted when it falls half a tick below (jitter grew).
+* Inside a long spurt the depth follows the target: one frame is dropped after the buffer
+  has sat a whole tick above its target for ``shrink_after`` ticks (jitter fell, or the
+  sender's clock is fast), one concealed frame is inserted as soon as it falls below the
+  target (jitter grew, or the sender's clock is slow), so the delay stays in
+  ``[target, target + tick)``.
 * A packet whose slot has already been played is *late* (counted as late loss when that slot
   was concealed) or a *duplicate*; both are dropped.
 """
@@ -63,6 +65,8 @@ class PutResult(enum.IntEnum):
 
 
 _ACCEPTED = PutResult.ACCEPTED
+#: Largest sender/receiver clock-rate mismatch followed (0.5 %; crystals are ~0.005 %).
+_MAX_SLOPE = 0.005
 
 
 class PlayoutFrame(NamedTuple):
@@ -93,7 +97,7 @@ class JitterBufferConfig:
     quantile: float = 0.99
     #: Packets in the measurement window (500 = 10 s of 20 ms frames).
     window: int = 500
-    #: Recompute the target every this many packets.
+    #: Packets per block: the base (fastest path) and target are re-measured once a block.
     adapt_every: int = 100
     #: Concealed frames with an empty buffer before the spurt is taken as ended.
     max_conceal: int = 5
@@ -110,8 +114,8 @@ class JitterBuffer:
 
     __slots__ = (
         "config", "_packets", "_last_ts32", "_last_ext", "_started", "_playing", "_play_ts",
-        "_base", "_window", "_target", "_since_adapt", "_missing_run", "_missed", "_above",
-        "_gap_pending", "_in_cn", "_tick", "_clock", "_samples", "_delay_sum", "_delay_n",
+        "_base", "_base_t", "_slope", "_prev_bmin", "_prev_t", "_block_t0", "_block_t1", "_block", "_excess", "_target", "_missing_run", "_missed", "_above",
+        "_gap_pending", "_in_cn", "_held", "_tick", "_clock", "_samples", "_delay_sum", "_delay_n",
         "received", "played", "concealed", "late", "duplicates", "overflow", "dropped_adapt",
         "inserted_adapt", "last_delay", "max_delay_seen", "recent_delay", "_adapt_every", "_cn_pt", "_max_packets",
     )
@@ -125,7 +129,10 @@ class JitterBuffer:
         self._cn_pt = self.config.cn_payload_type
         self._max_packets = self.config.max_packets
         self._packets: dict[int, tuple[int, int, bool, bytes]] = {}
-        self._window: deque[float] = deque(maxlen=self.config.window)
+        # Relative delays of the current block (adapt_every packets), and of past blocks
+        # measured against their own block's minimum (so clock drift does not widen them).
+        self._block: list[float] = []
+        self._excess: deque[float] = deque(maxlen=self.config.window)
         self._missed: deque[int] = deque(maxlen=64)
         self.received = 0
         self.played = 0
@@ -146,20 +153,29 @@ class JitterBuffer:
     def reset(self) -> None:
         """Forget the stream (new source): counters are kept, the timeline is not."""
         self._packets.clear()
-        self._window.clear()
+        self._block.clear()
+        self._excess.clear()
         self._missed.clear()
         self._last_ts32 = 0
         self._last_ext = 0
         self._started = False
         self._playing = False
         self._play_ts = 0
+        # The fastest path as a line in media time: base + slope * (t - base_t), so that a
+        # sender clock running fast or slow (slope) is followed between measurements.
         self._base = 0.0
+        self._base_t = 0.0
+        self._slope = 0.0
+        self._prev_bmin: float | None = None
+        self._prev_t = 0.0
+        self._block_t0 = 0.0
+        self._block_t1 = 0.0
         self._target = self.config.initial_delay
-        self._since_adapt = 0
         self._missing_run = 0
         self._above = 0
         self._gap_pending = False
         self._in_cn = False
+        self._held = False
 
     # ------------------------------------------------------------------ network side
     def put(
@@ -179,6 +195,7 @@ class JitterBuffer:
             self._started = True
             self._play_ts = ext
             self._base = now - ext / self._clock
+            self._base_t = self._block_t0 = ext / self._clock
         if ext < self._play_ts:
             # Its slot has been played already (or skipped over): too late to use.
             if ext in self._missed:
@@ -195,12 +212,14 @@ class JitterBuffer:
             self.duplicates += 1
             return PutResult.DUPLICATE
         self.received += 1
-        rel = now - ext / self._clock
-        self._window.append(rel)
-        if rel < self._base:
-            self._base = rel
-        self._since_adapt += 1
-        if self._since_adapt >= self._adapt_every:
+        mt = ext / self._clock
+        rel = now - mt
+        block = self._block
+        block.append(rel)
+        self._block_t1 = mt
+        if rel < self._base + self._slope * (mt - self._base_t):
+            self._base = rel - self._slope * (mt - self._base_t)
+        if len(block) >= self._adapt_every:
             self._adapt()
         if len(packets) >= self._max_packets:
             # Bounded memory: drop the oldest (it would be played first, and very late).
@@ -213,22 +232,31 @@ class JitterBuffer:
         return _ACCEPTED
 
     def _measure(self, rel: float) -> None:
-        self._window.append(rel)
-        if rel < self._base:
-            self._base = rel
-        self._since_adapt += 1
-        if self._since_adapt >= self._adapt_every:
+        self._block.append(rel)
+        if len(self._block) >= self._adapt_every:
             self._adapt()
 
     def _adapt(self) -> None:
-        self._since_adapt = 0
-        w = sorted(self._window)
+        """Once per block: the block's fastest packet becomes the base (so a sender clock
+        running slow or fast, or a route change, moves it within one block), and the
+        target is the quantile of every packet's excess over its own block's minimum."""
+        block = self._block
+        bmin = min(block)
+        center = 0.5 * (self._block_t0 + self._block_t1)
+        if self._prev_bmin is not None and center - self._prev_t > 0.1:
+            raw = (bmin - self._prev_bmin) / (center - self._prev_t)
+            raw = max(-_MAX_SLOPE, min(_MAX_SLOPE, raw))
+            self._slope += (raw - self._slope) * 0.25
+        self._prev_bmin = bmin
+        self._prev_t = center
+        self._base = bmin
+        self._base_t = center
+        self._block_t0 = self._block_t1
+        self._excess.extend([r - bmin for r in block])
+        block.clear()
+        w = sorted(self._excess)
         n = len(w)
-        if n < 10:
-            return
-        base = w[0]
-        self._base = base
-        q = w[min(n - 1, int(self.config.quantile * (n - 1) + 0.999))] - base
+        q = w[min(n - 1, int(self.config.quantile * (n - 1) + 0.999))]
         c = self.config
         self._target = min(c.max_delay, max(c.min_delay, q))
 
@@ -241,7 +269,8 @@ class JitterBuffer:
                 return PlayoutFrame(None, self._play_ts & 0xFFFFFFFF,
                                     _SILENCE | (_CN if self._in_cn else 0))
             first = min(packets)
-            due = self._base + first / self._clock + self._target
+            mt = first / self._clock
+            due = self._base + self._slope * (mt - self._base_t) + mt + self._target
             if now < due:
                 return PlayoutFrame(None, self._play_ts & 0xFFFFFFFF,
                                     _SILENCE | (_CN if self._in_cn else 0))
@@ -256,18 +285,22 @@ class JitterBuffer:
         else:
             start_flag = 0
         ts = self._play_ts
+        mt = ts / self._clock
+        delay = now - self._base - self._slope * (mt - self._base_t) - mt
+        target = self._target
+        # (A microsecond of tolerance for float rounding at exact tick boundaries.)
+        if delay < target - 1e-6 and not start_flag and not self._held:
+            # Ahead of schedule (the sender's clock is slow, or jitter grew): hold this slot
+            # for one tick with a concealed frame rather than play past packets in flight.
+            self._held = True
+            self.inserted_adapt += 1
+            self.concealed += 1
+            self._gap_pending = True
+            return PlayoutFrame(None, ts & 0xFFFFFFFF, _MISSING)
+        self._held = False
         entry = self._packets.pop(ts, None)
         if entry is not None:
-            delay = now - self._base - ts / self._clock
-            target = self._target
             tick = self._tick
-            if delay < target - 0.5 * tick and not start_flag and self._missing_run == 0:
-                # Jitter grew: stretch by one concealed frame, keep this packet for next tick.
-                self._packets[ts] = entry
-                self.inserted_adapt += 1
-                self.concealed += 1
-                self._missing_run = 1
-                return PlayoutFrame(None, (ts - self._samples) & 0xFFFFFFFF, _MISSING)
             seq, pt, marker, payload = entry
             self._play_ts = ts + self._samples
             self._missing_run = 0
