@@ -197,7 +197,8 @@ class DtmfDetector:
         # DFT bins at each nominal frequency and ±1.2 % of it: a tone off by up to Q.24's
         # 1.5 % then loses at most ~1.3 dB in its best bin (a 25 ms window is only 40 Hz wide).
         probes = np.concatenate([freqs * (1 - _PROBE), freqs, freqs * (1 + _PROBE)])
-        self._basis = np.exp(-2j * np.pi * np.outer(n, probes) / rate)
+        ph = 2 * np.pi * np.outer(n, probes) / rate
+        self._basis = np.concatenate([np.cos(ph), -np.sin(ph)], axis=1)  # real | imaginary parts
         # Per key, an orthonormal basis (QR) of sines and cosines at the key's two tones (three
         # probes each) followed by their second harmonics. Projecting a window on it splits the
         # window's energy into low tone, high tone, harmonics and the rest, whatever the exact
@@ -215,7 +216,7 @@ class DtmfDetector:
             q, _ = np.linalg.qr(m[:, order])
             q = np.pad(q, ((0, 0), (0, 16 - q.shape[1])))
             cols.append(q)
-        self._proj = np.concatenate(cols, axis=1)  # (win, 16 keys x 16)
+        self._proj = np.stack(cols)  # (16 keys, win, 16)
         # Expected phase advance per hop of a tone exactly on frequency.
         self._shift = np.exp(-2j * np.pi * freqs * self._hop / rate)
         self._buf: FloatArray = np.zeros(0, dtype=np.float64)
@@ -261,16 +262,18 @@ class DtmfDetector:
         if self._buf.size < win:
             return []
         nwin = (self._buf.size - win) // hop + 1
-        frames = np.lib.stride_tricks.sliding_window_view(self._buf, win)[::hop][:nwin]
-        spec = frames @ self._basis  # (nwin, 24) single-bin DFTs
+        step = self._buf.strides[0]
+        frames = np.lib.stride_tricks.as_strided(self._buf, (nwin, win), (hop * step, step), writeable=False)
+        ri = frames @ self._basis  # (nwin, 48): single-bin DFTs, real then imaginary parts
+        spec = ri[:, :24] + 1j * ri[:, 24:]
         power = 2.0 * (spec.real**2 + spec.imag**2) / (win * win)  # mean power of each tone
         best = np.max(power.reshape(-1, 3, 8), axis=1)  # best probe per nominal frequency
         total = np.einsum("ij,ij->i", frames, frames) / win
         newest = frames[:, win - hop :]
         hop_pow = np.einsum("ij,ij->i", newest, newest) / hop
-        coef = (frames @ self._proj).reshape(nwin, 16, 16)
-        split = coef * coef / win
-        cand, p_lo, p_hi = self._classify(best, split, total)
+        key = np.argmax(best[:, 0:4], axis=1) * 4 + np.argmax(best[:, 4:8], axis=1)
+        coef = np.einsum("nw,nwk->nk", frames, self._proj[key])  # projection on the key's basis
+        cand, p_lo, p_hi = self._classify(best, coef * coef / win, total, key)
         self._buf_hop0 = self._hops_done
         events: list[Event] = []
         center = spec[:, 8:16]
@@ -280,14 +283,12 @@ class DtmfDetector:
         return events
 
     def _classify(
-        self, best: FloatArray, split: FloatArray, total: FloatArray
+        self, best: FloatArray, mine: FloatArray, total: FloatArray, key: npt.NDArray[np.int64]
     ) -> tuple[npt.NDArray[np.int64], FloatArray, FloatArray]:
         rows, cols = best[:, 0:4], best[:, 4:8]
-        r = np.argmax(rows, axis=1)
-        c = np.argmax(cols, axis=1)
+        r, c = np.divmod(key, 4)
         idx = np.arange(best.shape[0])
-        key = r * 4 + c
-        mine = split[idx, key]  # (nwin, 16): energy per basis vector of the window's key
+        # mine: (nwin, 16) energy per basis vector of the window's key
         p_lo = mine[:, 0:6].sum(axis=1)
         p_hi = mine[:, 6:12].sum(axis=1)
         harm = mine[:, 12:16].sum(axis=1)
