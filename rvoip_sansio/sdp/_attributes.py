@@ -478,7 +478,6 @@ def _fast(pattern: str, parse: Callable[[str, int], object]) -> FastValidator:
     return FastValidator(re.compile(pattern), parse)
 
 
-_PT = r"(?:[0-9]|[1-9][0-9]|1[01][0-9]|12[0-7])"
 _PORT = r"(?:[0-9]{1,4}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])"
 _U32 = r"(?:[0-9]{1,9}|[1-3][0-9]{9})"  # below 4e9 < 2**32: a subset of the 32-bit range
 _TOK = r"[!#$%&'*+\-.^_`{|}~0-9A-Za-z]+"
@@ -487,7 +486,8 @@ _NS = r"[^ \t]+"
 #: Validators applied to known attributes at parse time (value must be present). Each
 #: returns the typed value (cached on the Attribute) or None when a fast regex accepted it.
 VALIDATORS: dict[str, Callable[[str, int], object]] = {
-    "rtpmap": _fast(rf"{_PT} [^ \t/]+/[1-9][0-9]{{0,9}}(?:/[1-9][0-9]?)?", RtpMap.parse),
+    # Nearly always read afterwards: parse (one regex) and cache the typed value.
+    "rtpmap": RtpMap.parse,
     "fmtp": _fast(rf"{_TOK}(?: .*)?", Fmtp.parse),
     "ptime": _fast(r"[0-9]{1,6}(?:\.[0-9]{1,6})?", _check_ptime),
     "maxptime": _fast(r"[0-9]{1,6}(?:\.[0-9]{1,6})?", _check_ptime),

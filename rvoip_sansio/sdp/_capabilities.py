@@ -82,7 +82,8 @@ class Codec:
         return self.name.lower() == TELEPHONE_EVENT
 
     def with_payload_type(self, payload_type: int, fmtp: str | None = None) -> Codec:
-        return attrs.evolve(self, payload_type=payload_type, fmtp=fmtp)
+        return Codec(name=self.name, clock_rate=self.clock_rate, channels=self.channels,
+                     fmtp=fmtp, payload_type=payload_type)
 
 
 PCMU = Codec(name="PCMU", clock_rate=8000)

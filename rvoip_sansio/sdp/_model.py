@@ -7,7 +7,7 @@ still reads the same as parsed verbatim and the edited ones canonically.
 
 from __future__ import annotations
 
-from typing import Callable, Iterator, TypeVar
+from typing import Callable, Iterator, TypeVar, cast
 
 import attrs
 
@@ -152,7 +152,7 @@ class _Attributes:
             if a.name == name and a.value is not None:
                 cache = a._typed_cache
                 if cache is not None and cache[0] is a.value and cache[1] == parse:
-                    yield cache[2]  # type: ignore[misc]
+                    yield cast(T, cache[2])
                     continue
                 try:
                     typed = parse(a.value)

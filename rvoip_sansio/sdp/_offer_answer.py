@@ -135,12 +135,14 @@ class OfferAnswer:
 
     def _finish(self, sdp: SessionDescription) -> SessionDescription:
         """Set o= with the version rule of RFC 3264 §8 and remember what was sent."""
-        sdp.origin = attrs.evolve(self._origin)
+        o = self._origin
+        sdp.origin = Origin(o.username, o.session_id, o.session_version, o.nettype, o.addrtype,
+                            o.address)
         body = tuple(sdp.lines())
         key = body[:1] + body[2:]  # everything but o=
         if self._last_sent is not None and key != self._last_sent:
-            self._origin.session_version += 1
-            sdp.origin = attrs.evolve(self._origin)
+            o.session_version += 1
+            sdp.origin.session_version = o.session_version
         self._last_sent = key
         return sdp
 
@@ -424,8 +426,8 @@ class OfferAnswer:
             cap = self.local.media[cap_index] if cap_index is not None else None
             agreed: list[Codec] = []
             events: list[Codec] = []
-            if cap is not None and theirs.port != 0:
-                taken.add(cap_index)  # type: ignore[arg-type]
+            if cap_index is not None and cap is not None and theirs.port != 0:
+                taken.add(cap_index)
                 agreed, events = _intersect(cap, offered)
             if cap is None or not agreed:
                 sdp.media.append(_rejected(theirs))
