@@ -201,6 +201,20 @@ def bench_g722(table: list[tuple[str, str, str]], scale: float, streams: list[in
         for name, v in res.items():
             row(table, f"G.722 {label}: {name}", f"{v / 50:,.1f}x realtime",
                 "" if name.startswith("ours") else f"ours {ours / v:.3f}x")
+    # Best of 5 runs of one second each, alone: the least disturbed figure on a busy machine.
+    best_e = best_d = 0.0
+    for _ in range(5):
+        e1, d1 = G722Encoder(), G722Decoder()
+        t0 = time.perf_counter()
+        for f in frames[:50]:
+            e1.encode(f)
+        best_e = max(best_e, 1.0 / (time.perf_counter() - t0))
+        t0 = time.perf_counter()
+        for c in codes[:50]:
+            d1.decode(c)
+        best_d = max(best_d, 1.0 / (time.perf_counter() - t0))
+    row(table, "G.722 encode: ours G722Encoder, best of 5 s", f"{best_e:,.1f}x realtime")
+    row(table, "G.722 decode: ours G722Decoder, best of 5 s", f"{best_d:,.1f}x realtime")
     for n in streams:
         pcm = np.stack([np.roll(frames[0], k) for k in range(n)])
         benc = G722BatchEncoder(n)
