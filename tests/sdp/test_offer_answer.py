@@ -327,3 +327,23 @@ def attrs_evolve(codec: Codec, **kw: object) -> Codec:
     import attrs
 
     return attrs.evolve(codec, **kw)  # type: ignore[misc]
+
+
+def test_rfc8866_example_two_audio_one_video_and_m_line_rules() -> None:
+    oa = OfferAnswer(local=caps(PCMU), session_id=1)
+    answer, neg = oa.answer_offer(load("rfc8866_example.sdp"))
+    # One audio capability: the first audio stream is taken, the second and the video refused.
+    assert [(m.media, m.port) for m in answer.media] == [("audio", 30000), ("audio", 0), ("video", 0)]
+    assert [m.accepted for m in neg.media] == [True, False, False]
+    # A re-offer may not drop m-lines (RFC 3264 §8) ...
+    with pytest.raises(OfferAnswerError):
+        oa.answer_offer(load("asterisk_pjsip_offer.sdp"))
+    # ... and may add one: a peer adding video to an audio call gets it refused.
+    plain = OfferAnswer(local=caps(PCMU), session_id=2)
+    plain.answer_offer(load("rfc3665/3.01_01.sdp"))
+    added = parse_sdp(load("rfc3665/3.01_01.sdp"))
+    added.media.append(parse_sdp(load("rfc3264_10_1_offer.sdp")).media[1])
+    added.origin.session_version += 1
+    answer, neg = plain.answer_offer(bytes(added))
+    assert [(m.media, m.port) for m in answer.media] == [("audio", 30000), ("video", 0)]
+    assert neg.remote_changed
