@@ -223,3 +223,23 @@ def test_bad_input_is_a_clear_error() -> None:
         det.process(np.zeros((2, 80), np.int16))
     with pytest.raises(ValueError):
         det.process(np.array([1.5, 2.0]))
+
+
+@pytest.mark.parametrize("rate", RATES)
+def test_detection_rate_against_noise(rate: int) -> None:
+    rates = {}
+    for snr in (20, 15, 12, 9):
+        hits = 0
+        total = 0
+        for seed in range(4):
+            sig = D.dtmf_sequence(D.DTMF_KEYS, rate, on=0.05, off=0.05, level_dbm0=-20).astype(np.float64)
+            # SNR: power of the tone pair (two tones at -20 dBm0) over the white noise power.
+            noise_dbov = -20 - 6.18 + 3.01 - snr
+            noise = white_noise(rate, len(sig) / rate, level_dbov=noise_dbov, rng=random.Random(seed))
+            x = np.clip(sig + noise[: len(sig)], -32768, 32767).astype(np.int16)
+            got = D.detect_dtmf(_pad(x, rate), rate)
+            hits += sum(1 for a, b in zip(got, D.DTMF_KEYS) if a == b) if len(got) == 16 else 0
+            total += 16
+        rates[snr] = hits / total
+    print(f"\n[dtmf] {rate} Hz detection rate by SNR (pair power / white noise): " + ", ".join(f"{k} dB: {v:.0%}" for k, v in rates.items()))
+    assert rates[20] == 1.0 and rates[15] == 1.0
