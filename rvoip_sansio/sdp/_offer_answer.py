@@ -430,6 +430,8 @@ class OfferAnswer:
                 taken.add(cap_index)
                 agreed, events = _intersect(cap, offered)
             if cap is None or not agreed:
+                logger.debug("sdp answer: m-line %d (%s %s) refused: %s", index, theirs.media,
+                             theirs.proto, "no capability" if cap is None else "no common codec")
                 sdp.media.append(_rejected(theirs))
                 results.append(self._negotiated(index, remote, theirs, False, (), (), (), (),
                                                 Direction.INACTIVE, remote_dir, False))

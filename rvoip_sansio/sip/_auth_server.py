@@ -15,7 +15,7 @@ import hmac
 import random
 import struct
 from collections import OrderedDict
-from typing import Protocol
+from typing import Protocol, Sequence
 
 import attrs
 
@@ -255,7 +255,7 @@ class DigestServer:
         self,
         *,
         method: str,
-        authorization: str | None,
+        authorization: str | Sequence[str] | None,
         now: float,
         body: bytes = b"",
         request_uri: str | None = None,
@@ -263,8 +263,12 @@ class DigestServer:
         """Check one request's Authorization (or Proxy-Authorization) header value.
 
         ``request_uri``, when given, must equal the credentials' ``uri`` (RFC 7616 §3.4.6).
-        Never raises on peer input: malformed credentials give ``MALFORMED``.
+        ``authorization`` may be every such header of the request (one per realm, RFC 3261
+        §22.3): the one for our realm is used. Never raises on peer input: malformed
+        credentials give ``MALFORMED``.
         """
+        if authorization is not None and not isinstance(authorization, str):
+            authorization = self._ours(authorization)
         if authorization is None:
             return self._reject(AuthStatus.MISSING, now)
         try:
@@ -336,6 +340,15 @@ class DigestServer:
             status_code=self.status_code,
             header_name=self.header_name,
         )
+
+    def _ours(self, values: Sequence[str]) -> str | None:
+        for value in values:
+            try:
+                if parse_credentials(value).realm == self.config.realm:
+                    return value
+            except ParseError:
+                continue
+        return values[0] if values else None
 
     def _lookup(self, creds: DigestCredentials, algorithm: Algorithm) -> StoredCredential | None:
         if creds.userhash:

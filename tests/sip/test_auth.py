@@ -262,8 +262,11 @@ def test_server_ha1_store_userhash_and_proxy_headers() -> None:
     assert name == "Proxy-Authorization"
     creds = parse_credentials(value)
     assert creds.userhash and creds.username == compute_userhash(Algorithm.SHA_256, "bob", "r")
-    result = server.verify(method="INVITE", authorization=value, now=1.0)
+    # A request through two proxies carries one Proxy-Authorization per realm (RFC 3261 §22.3).
+    other = 'Digest username="x", realm="elsewhere", nonce="n", uri="sip:x@r", response="00"'
+    result = server.verify(method="INVITE", authorization=[other, value], now=1.0)
     assert result.ok and result.username == "bob"
+    assert server.verify(method="INVITE", authorization=[], now=1.0).status is AuthStatus.MISSING
 
 
 def test_server_bounded_nonce_memory_and_eviction_is_stale() -> None:
