@@ -11,6 +11,8 @@ from typing import Callable, Sequence
 # ``add_arguments(parser)`` and ``run(args) -> int``.
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "parse": ("parse", "parse one SIP message and print its structure as JSON"),
+    "answer": ("answer", "a user agent that answers every call (hangs up when the caller does)"),
+    "b2bua": ("b2bua", "bridge every incoming call to another address (a B2BUA)"),
 }
 
 

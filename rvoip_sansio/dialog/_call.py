@@ -83,7 +83,10 @@ class Call:
     dialog: Dialog | None = None
     #: UAC early dialogs by remote tag (forking, RFC 3261 §13.2.2.4).
     early: dict[str, Dialog] | None = None
+    #: RFC 3264 state; built on first need (see _invite.offer_answer)
     oa: OfferAnswer | None = None
+    sdp_session_id: int = 0
+    cached_offer: bytes | None = None
     #: The negotiated media for the media layer: remote RTP address, codec, PT, DTMF PT,
     #: direction, crypto and fingerprints (see rvoip_sansio.sdp.NegotiatedMedia).
     media: NegotiatedSession | None = None
@@ -140,11 +143,15 @@ class Call:
     # ---- verbs -------------------------------------------------------------------------
 
     def ring(self, now: float, *, code: int = 180, early_media: bool = False,
-             headers: Headers = ()) -> None:
-        """Send a provisional response (180 Ringing; 183 with early media SDP)."""
+             sdp: bytes | None = None, headers: Headers = ()) -> None:
+        """Send a provisional response: 180 Ringing, or 183 with early media when
+        ``early_media`` (SDP answer from our capabilities) or ``sdp`` (verbatim) is given."""
         self._check("ring")
+        if not 101 <= code <= 199:
+            raise LocalProtocolError(f"dialog layer: ring needs a code 101-199, not {code}")
         from . import _invite
-        _invite.send_provisional(self.ua, self, now, code, early_media, tuple(headers))
+        _invite.send_provisional(self.ua, self, now, code, early_media or sdp is not None, sdp,
+                                 tuple(headers))
 
     def answer(self, now: float, *, sdp: bytes | None = None, media: LocalCapabilities | None = None,
                headers: Headers = ()) -> None:
@@ -189,8 +196,10 @@ class Call:
         self._check("reinvite")
         if media is not None:
             self.local_media = media
-            if self.oa is not None:
-                self.oa.local = media
+            from ._invite import offer_answer
+            oa = offer_answer(self.ua, self)
+            if oa is not None:
+                oa.local = media
         from . import _invite
         _invite.reoffer(self.ua, self, now, sdp)
 

@@ -260,10 +260,54 @@ def _process_answer(ua: UserAgent, call: Call, sdp: bytes, now: float) -> Negoti
     return call.media
 
 
+#: The o= session id of cached answers, replaced by each call's own (see _answer_offer).
+_TEMPLATE_SID = 987654321987654321
+_TEMPLATE_O = f" {_TEMPLATE_SID} {_TEMPLATE_SID} ".encode()
+_ANSWER_CACHE_SIZE = 64
+
+
+def offer_answer(ua: UserAgent, call: Call) -> OfferAnswer | None:
+    """The call's RFC 3264 state, built on first need (None: the application handles SDP).
+
+    A call whose initial offer was answered from the UA's answer cache has no OfferAnswer
+    yet: it is rebuilt here by answering that offer again with the same session id, which
+    gives exactly the state the cached answer stood for."""
+    if call.oa is None and call.local_media is not None:
+        call.oa = OfferAnswer(local=call.local_media, rng=ua.rng, session_id=call.sdp_session_id or None)
+        if call.cached_offer is not None:
+            call.oa.answer_offer(call.cached_offer)
+            call.cached_offer = None
+    return call.oa
+
+
 def _answer_offer(ua: UserAgent, call: Call, offer: bytes) -> bytes:
-    """Our SDP answer to ``offer`` (raises ParseError/OfferAnswerError on a bad offer)."""
-    assert call.oa is not None
-    answer_sdp, media = call.oa.answer_offer(offer, hold=call.on_hold)
+    """Our SDP answer to ``offer`` (raises ParseError/OfferAnswerError on a bad offer).
+
+    Initial offers are answered through a small per-UA cache keyed by the offer's bytes: a
+    server taking thousands of calls from one kind of peer negotiates each distinct offer
+    once, and a call keeps no OfferAnswer until it needs one (a re-INVITE)."""
+    caps = call.local_media
+    if call.oa is None and caps is not None and not call.on_hold and call.state in (
+            CallState.INCOMING, CallState.EARLY):
+        key = (id(caps), offer)
+        hit = ua.answer_cache.get(key)
+        if hit is None or hit[2] is not caps:
+            template = OfferAnswer(local=caps, rng=ua.rng, session_id=_TEMPLATE_SID)
+            answer_sdp, media = template.answer_offer(offer)
+            if len(ua.answer_cache) >= _ANSWER_CACHE_SIZE:
+                ua.answer_cache.clear()
+            hit = (bytes(answer_sdp), media, caps)
+            ua.answer_cache[key] = hit
+        sid = ua.rng.getrandbits(62) or 1
+        call.sdp_session_id = sid
+        call.cached_offer = offer
+        call.media = hit[1]
+        body = hit[0].replace(_TEMPLATE_O, f" {sid} {sid} ".encode(), 1)
+        call.local_sdp = body
+        return body
+    oa = offer_answer(ua, call)
+    assert oa is not None
+    answer_sdp, media = oa.answer_offer(offer, hold=call.on_hold)
     call.media = media
     body = bytes(answer_sdp)
     call.local_sdp = body
@@ -297,10 +341,7 @@ def incoming_invite(ua: UserAgent, req: Request, source: Address, key: Transacti
                 invite_key=key, source=source, dialog=dialog)
     if isinstance(replaced, Call):
         call.replaces = replaced
-    caps = cfg.media
-    if caps is not None:
-        call.local_media = caps
-        call.oa = OfferAnswer(local=caps, rng=ua.rng)
+    call.local_media = cfg.media
     if _has_sdp(req):
         call.remote_sdp = req.body
     ua.register_dialog(dialog.id, call)
@@ -323,9 +364,8 @@ def _local_body(ua: UserAgent, call: Call, sdp: bytes | None, media: LocalCapabi
         return call.local_sdp  # already sent in a reliable/early-media provisional response
     if media is not None:
         call.local_media = media
-        call.oa = OfferAnswer(local=media, rng=ua.rng)
-    oa = call.oa
-    if oa is None:
+        call.oa = None
+    if call.local_media is None:
         return b""
     invite = call.invite
     assert invite is not None
@@ -334,13 +374,15 @@ def _local_body(ua: UserAgent, call: Call, sdp: bytes | None, media: LocalCapabi
         if call.media is not None and not any(m.accepted for m in call.media.media):
             raise OfferAnswerError("no common codec")
         return body
+    oa = offer_answer(ua, call)
+    assert oa is not None
     body = bytes(oa.create_offer(hold=call.on_hold))
     call.local_sdp = body
     return body
 
 
 def send_provisional(ua: UserAgent, call: Call, now: float, code: int, early_media: bool,
-                     headers: Headers) -> None:
+                     sdp: bytes | None, headers: Headers) -> None:
     dialog = call.dialog
     invite = call.invite
     assert dialog is not None and invite is not None
@@ -348,7 +390,7 @@ def send_provisional(ua: UserAgent, call: Call, now: float, code: int, early_med
     body = b""
     if early_media:
         try:
-            body = _local_body(ua, call, None, None)
+            body = _local_body(ua, call, sdp, None)
         except (ParseError, OfferAnswerError) as exc:
             reject(ua, call, now, 488, f"Not Acceptable Here ({exc})"[:80], ())
             return
@@ -449,7 +491,7 @@ def on_ack(ua: UserAgent, req: Request, now: float) -> None:
         _timer.on_answered_uas(ua, call, now)
         ua.emit(CallAnswered(call=call, call_id=call.call_id, media=call.media,
                              sdp=call.remote_sdp))
-    elif media is not None or (sdp is not None and call.oa is None):
+    elif media is not None or (sdp is not None and call.local_media is None):
         _media_changed(ua, call, media, sdp)
 
 
@@ -609,7 +651,7 @@ def _incoming_offer(ua: UserAgent, call: Call, dialog: Dialog, req: Request, key
     """A re-INVITE or UPDATE (RFC 3261 §14.2, RFC 3311 §5.2)."""
     method = req.method
     sdp = req.body if _has_sdp(req) else None
-    oa = call.oa
+    oa = offer_answer(ua, call)
     ours_pending = call.reoffer_key is not None or (oa is not None and oa.state is OfferAnswerState.WAITING_FOR_ANSWER
                                                     and call.state is not CallState.ANSWERED)
     if ours_pending and (sdp is not None or method == "INVITE"):
@@ -691,7 +733,7 @@ def reoffer(ua: UserAgent, call: Call, now: float, sdp: bytes | None, method: st
     dialog = call.dialog
     if dialog is None or call.state is CallState.ENDED:
         return
-    oa = call.oa
+    oa = offer_answer(ua, call)
     if call.reoffer_key is not None or call.pending_offer is not None or (
             oa is not None and oa.state is OfferAnswerState.WAITING_FOR_ANSWER):
         if refresh:

@@ -121,7 +121,7 @@ def _refresh(ua: UserAgent, call: Call, now: float) -> None:
     call.session_timer = None
     if call.state is not CallState.CONFIRMED:
         return
-    reoffer(ua, call, now, None, "INVITE" if call.oa is not None else "UPDATE", refresh=True)
+    reoffer(ua, call, now, None, "INVITE" if call.local_media is not None else "UPDATE", refresh=True)
     _arm(ua, call, now)  # until the refresh's 2xx re-arms it
 
 

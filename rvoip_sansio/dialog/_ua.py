@@ -18,7 +18,7 @@ from typing import Callable, Iterable, Protocol
 import attrs
 
 from rvoip_sansio._core import Address, Event, LocalProtocolError, ParseError, RandomSource, Transmit
-from rvoip_sansio.sdp import LocalCapabilities
+from rvoip_sansio.sdp import LocalCapabilities, NegotiatedSession
 from rvoip_sansio.sip import HeaderValue, Request, Response, make_response
 from rvoip_sansio.sip.auth import ChallengeOutcome, Credentials, DigestClient, DigestServer
 from rvoip_sansio.transaction import (
@@ -99,6 +99,8 @@ class UserAgent:
         self._uas_invites: dict[TransactionKey, Call] = {}
         self._pending: dict[TransactionKey, _Pending] = {}
         self._handlers: dict[str, RequestHandler] = {}
+        #: Answers to initial offers: (id(caps), offer) -> (answer, negotiated, caps).
+        self.answer_cache: dict[tuple[int, bytes], tuple[bytes, NegotiatedSession, LocalCapabilities]] = {}
         self._handle = 0
         self._cseq = 0
         self.public_address: Address | None = config.contact_address
