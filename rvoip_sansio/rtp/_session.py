@@ -379,8 +379,8 @@ class RtpSession:
         if source != previous:
             log.debug("RTP latched to %s (was %s)", source, previous)
             self._events.append(RemoteAddressLatched(address=source, previous=previous))
-            if self.config.rtcp_mux and not self._rtcp_latched:
-                self._rtcp_remote = source
+            if self.config.rtcp_mux:
+                self._rtcp_remote = source  # RFC 5761: RTCP shares the RTP 5-tuple
 
     def _collision(self, source: Address) -> None:
         # RFC 3550 §8.2: a known conflicting address means our own packets looped back.
