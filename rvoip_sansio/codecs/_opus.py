@@ -85,6 +85,7 @@ def load_libopus() -> ctypes.CDLL:
     lib.opus_packet_get_nb_samples.argtypes = [vp, i32, i32]
     lib.opus_packet_get_nb_samples.restype = ctypes.c_int
     _lib = lib
+    log.debug("loaded %s", lib.opus_get_version_string().decode())
     return lib
 
 

@@ -61,7 +61,7 @@ class WaveformConcealer:
         self.reset()
 
     def reset(self) -> None:
-        self._history = np.zeros(self.hist_len, np.float64)
+        self._history = np.zeros(self.hist_len, np.int16)  # what was played, newest last
         self._pitchbuf = np.zeros(self.hist_len, np.float64)
         self._lastq = np.zeros(self.delay, np.float64)
         self._pitch = self.pitch_max
@@ -80,27 +80,29 @@ class WaveformConcealer:
 
     def receive(self, frame: npt.NDArray[np.int16]) -> npt.NDArray[np.int16]:
         """Record a good frame; return the same number of samples, delayed by ``delay``."""
+        if not self._erasecnt:
+            return self._save(frame)
         s = frame.astype(np.float64)
-        if self._erasecnt:
-            # Longer losses get longer overlaps into the real signal (Appendix I addtohistory).
-            olen = min(self._poverlap + (self._erasecnt - 1) * self.overlap_incr, self.unit, len(s))
-            if olen > 0:
-                synth = self._synth(olen)
-                incr = 1.0 / olen
-                gain = max(1.0 - (self._erasecnt - 1) * 0.2, 0.0)
-                i = np.arange(olen, dtype=np.float64)
-                lw = (1.0 - incr) * gain - i * incr * gain
-                rw = incr + i * incr
-                s[:olen] = np.trunc(np.clip(lw * synth + rw * s[:olen], -32768.0, 32767.0))
-            self._erasecnt = 0
-        return self._save(s)
+        # Longer losses get longer overlaps into the real signal (Appendix I addtohistory).
+        olen = min(self._poverlap + (self._erasecnt - 1) * self.overlap_incr, self.unit, len(s))
+        if olen > 0:
+            synth = self._synth(olen)
+            incr = 1.0 / olen
+            gain = max(1.0 - (self._erasecnt - 1) * 0.2, 0.0)
+            i = np.arange(olen, dtype=np.float64)
+            lw = (1.0 - incr) * gain - i * incr * gain
+            rw = incr + i * incr
+            s[:olen] = lw * synth + rw * s[:olen]
+        self._erasecnt = 0
+        return self._save(_clip16(s))
 
-    def _save(self, s: F64) -> npt.NDArray[np.int16]:
+    def _save(self, s: npt.NDArray[np.int16]) -> npt.NDArray[np.int16]:
         n = len(s)
         joined = np.concatenate((self._history, s))
-        out = joined[len(joined) - n - self.delay : len(joined) - self.delay]
-        self._history = joined[-self.hist_len :].copy()
-        return _clip16(out)
+        end = len(joined) - self.delay
+        out = joined[end - n : end].copy()  # the caller may write into it; history must not change
+        self._history = joined[len(joined) - self.hist_len :]
+        return out
 
     # -- lost audio -----------------------------------------------------------------------
 
@@ -116,7 +118,7 @@ class WaveformConcealer:
     def _conceal_unit(self, n: int) -> npt.NDArray[np.int16]:
         end = self.hist_len
         if self._erasecnt == 0:
-            self._pitchbuf = self._history.copy()
+            self._pitchbuf = self._history.astype(np.float64)
             self._pitch = self._find_pitch()
             pov = self._poverlap = self._pitch >> 2
             self._lastq = self._pitchbuf[end - pov : end].copy()
@@ -127,7 +129,7 @@ class WaveformConcealer:
             self._pitchbuf[end - pov : end] = self._ola(
                 self._lastq, self._pitchbuf[start - pov : start]
             )
-            self._history[end - pov : end] = self._pitchbuf[end - pov : end]
+            self._history[end - pov : end] = self._pitchbuf[end - pov : end]  # integral values
             self._atten = 1.0
             out = self._synth(n)
         elif self._erasecnt in (1, 2):
@@ -150,7 +152,7 @@ class WaveformConcealer:
         else:
             out = self._scale(self._synth(n))
         self._erasecnt += 1
-        return self._save(out)
+        return self._save(_clip16(out))
 
     def _ola(self, left: F64, right: F64) -> F64:
         cnt = len(left)
@@ -166,7 +168,7 @@ class WaveformConcealer:
         step = 0.2 / self.unit
         g = self._atten - step * np.arange(len(out), dtype=np.float64)
         self._atten = max(self._atten - step * len(out), 0.0)
-        return np.asarray(out * np.maximum(g, 0.0), dtype=np.float64)
+        return np.trunc(out * np.maximum(g, 0.0))  # stored as short in the reference
 
     def _synth(self, n: int) -> F64:
         """Next ``n`` samples of the repeating pitch buffer."""
