@@ -104,6 +104,16 @@ class Setup(enum.Enum):
     ACTPASS = "actpass"
     HOLDCONN = "holdconn"
 
+    def answer(self) -> Setup:
+        """The role to answer this offered role with (RFC 4145 §4.1; RFC 5763 §5: an
+        answer to ``actpass`` is ``active``, so the answerer starts the DTLS handshake)."""
+        return {
+            Setup.ACTPASS: Setup.ACTIVE,
+            Setup.ACTIVE: Setup.PASSIVE,
+            Setup.PASSIVE: Setup.ACTIVE,
+            Setup.HOLDCONN: Setup.HOLDCONN,
+        }[self]
+
 
 _RTPMAP = re.compile(r"[ \t]*([0-9]{1,3})[ \t]+([^ \t/]+)/([0-9]{1,10})(?:/([0-9]{1,3}))?[ \t]*")
 
