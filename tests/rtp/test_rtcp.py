@@ -192,3 +192,9 @@ def test_roundtrip_compound(blocks: list[ReportBlock], cname: bytes, byes: list[
         Bye(sources=tuple(byes), reason=cname or None),
     )
     assert parse_rtcp(build_compound(pkts)) == pkts
+
+
+def test_trailing_garbage_is_rejected() -> None:
+    for tail in (b"\x00\x00\x00\x00", b"\x80", b"\x81\xc9\x00\x05"):
+        with pytest.raises(ParseError):
+            parse_rtcp(SR + tail)
