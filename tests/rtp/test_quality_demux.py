@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from rvoip_sansio.rtp import CODEC_IMPAIRMENTS, PacketKind, classify, is_rtcp, mos_from_r, r_factor
 
@@ -97,3 +99,18 @@ def test_comfort_noise_payload() -> None:
     for bad in (b"", b"\x80"):
         with pytest.raises(ParseError):
             ComfortNoise.parse(bad)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=40))
+def test_fuzz_cn_and_classify(data: bytes) -> None:
+    from rvoip_sansio import ParseError
+    from rvoip_sansio.rtp import ComfortNoise
+
+    try:
+        cn = ComfortNoise.parse(data)
+        assert bytes(cn) == data
+    except ParseError as exc:
+        assert exc.offset == 0
+    kind = classify(data)
+    assert isinstance(kind, PacketKind)
