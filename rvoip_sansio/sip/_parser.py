@@ -1,0 +1,153 @@
+"""parse_message: one datagram to a Request or Response (RFC 3261 §7, §18.3).
+
+Only boundaries are found here, with C-level string operations: the end of the header section,
+the header lines and their names, the start line and Content-Length. Header values are parsed
+later, by the lazy accessors of :class:`Message`.
+"""
+
+from __future__ import annotations
+
+import re
+
+from rvoip_sansio._core import ParseError
+
+from ._headers import COMPACT_FORMS, KNOWN_METHODS
+from ._message import Request, Response
+
+__all__ = ["parse_message"]
+
+_TOKEN_CHARS = r"A-Za-z0-9\-.!%*_+`'~"
+# One header-line start: CRLF, a token name, optional SP/HT, the colon (RFC 3261 §7.3.1).
+_NAME_RE = re.compile(r"\r\n([" + _TOKEN_CHARS + r"]+)[ \t]*:")
+_LINE_NAME_RE = re.compile(r"([" + _TOKEN_CHARS + r"]+)[ \t]*:")
+_COMPACT_NAMES = frozenset(COMPACT_FORMS)
+_TOKEN_RE = re.compile(r"[" + _TOKEN_CHARS + r"]+")
+_VERSION_RE = re.compile(r"[Ss][Ii][Pp]/[0-9]{1,3}\.[0-9]{1,3}")
+_RURI_RE = re.compile(r"[A-Za-z][A-Za-z0-9+\-.]*:[^\s<>\"]*")
+
+
+def _split_folded(text: str, base: int) -> tuple[list[str], list[str]]:
+    """Slow path: header lines with folding (RFC 3261 §7.3.1) or a malformed line."""
+    groups: list[list[str]] = []
+    names: list[str] = []
+    pos = base
+    for part in text.split("\r\n"):
+        if part[:1] in (" ", "\t"):
+            if not groups:
+                raise ParseError("continuation line before any header", pos)
+            groups[-1].append(part)  # joined once below: no quadratic concatenation
+        else:
+            m = _LINE_NAME_RE.match(part)
+            if m is None:
+                raise ParseError(f"malformed header line {part[:60]!r}", pos)
+            groups.append([part])
+            names.append(m.group(1))
+        pos += len(part) + 2
+    return ["\r\n".join(g) for g in groups], names
+
+
+def _bare_crlf(head: str) -> int:
+    m = re.search(r"\r(?!\n)|(?<!\r)\n", head)
+    return m.start() if m else 0
+
+
+def parse_message(data: bytes | bytearray | memoryview) -> Request | Response:
+    """Parse one SIP message from a datagram (RFC 3261 §7, §18.3).
+
+    With a Content-Length, octets after the body are ignored (§18.3) and a body shorter than
+    announced is an error; without one, the body is the rest of the datagram. Raises
+    :class:`ParseError` (offset, reason) on malformed input, never anything else.
+    """
+    if not isinstance(data, bytes):
+        data = bytes(data)
+    skip = 0
+    if data[:2] == b"\r\n":  # RFC 3261 §7.5: tolerate CRLFs before the start line
+        skip = len(data) - len(data.lstrip(b"\r\n"))
+        data = data[skip:]
+    end = data.find(b"\r\n\r\n")
+    if end < 0:
+        raise ParseError("no empty line ending the headers", skip + len(data))
+    head = data[:end].decode("utf-8", "surrogateescape")
+    nl = head.find("\r\n")
+    if nl < 0:
+        start_line, lines, names = head, [], []
+    else:
+        start_line = head[:nl]
+        names = _NAME_RE.findall(head.lower())
+        lines = head[nl + 2:].split("\r\n")
+    crlf = len(lines)
+    if head.count("\n") != crlf or head.count("\r") != crlf:
+        # RFC 3261 §7.3.1, §25.1: CR and LF only ever appear together, as line ends.
+        raise ParseError("bare CR or LF in the header section", skip + _bare_crlf(head))
+    if nl >= 0:
+        if len(names) != len(lines):
+            lines, names = _split_folded(head[nl + 2:], skip + nl + 2)
+            names = [n.lower() for n in names]
+        if not _COMPACT_NAMES.isdisjoint(names):
+            names = [COMPACT_FORMS.get(n, n) for n in names]
+
+    msg: Request | Response
+    if start_line[:4] == "SIP/":
+        parts = start_line.split(" ", 2)
+        if len(parts) == 2:
+            parts.append("")
+        if len(parts) != 3 or len(parts[1]) != 3 or not parts[1].isdigit() \
+                or parts[1][0] == "0":
+            raise ParseError(f"invalid status line {start_line[:80]!r}", skip)
+        if parts[0] != "SIP/2.0" and not _VERSION_RE.fullmatch(parts[0]):
+            raise ParseError(f"invalid SIP version {parts[0][:20]!r}", skip)
+        msg = Response.__new__(Response)
+        msg._version = parts[0]
+        msg._status_code = int(parts[1])
+        msg._reason = parts[2]
+    else:
+        parts = start_line.split(" ")
+        if len(parts) != 3:
+            raise ParseError(f"invalid request line {start_line[:80]!r}", skip)
+        method, uri_text, version = parts
+        if method not in KNOWN_METHODS and not _TOKEN_RE.fullmatch(method):
+            raise ParseError(f"invalid method {method[:40]!r}", skip)
+        if not _RURI_RE.fullmatch(uri_text):
+            raise ParseError(f"invalid Request-URI {uri_text[:80]!r}", skip + len(method) + 1)
+        if version != "SIP/2.0" and not _VERSION_RE.fullmatch(version):
+            raise ParseError(f"invalid SIP version {version[:20]!r}",
+                             skip + len(method) + len(uri_text) + 2)
+        msg = Request.__new__(Request)
+        msg._version = version
+        msg._method = method
+        msg._uri_text = uri_text
+        msg._uri = None
+    msg._lines = lines
+    msg._names = names
+    msg._c_via = msg._c_top_via = msg._c_cseq = msg._c_from = msg._c_to = None
+    msg._c_call_id = None
+    msg._c_contact = None
+
+    body_start = end + 4
+    try:
+        cl_index = names.index("content-length")
+    except ValueError:
+        cl_index = -1
+    if cl_index < 0 or names.count("content-length") > 1:
+        # No framing information, or conflicting (RFC 4475 §3.3.9: the datagram is kept whole
+        # and the conflict shows up in ``content_length`` and ``validate()``).
+        msg._body = data[body_start:]
+        msg._raw = data
+        return msg
+    line = lines[cl_index]
+    cl_text = line[line.find(":") + 1:].strip()
+    if not (cl_text.isdigit() and cl_text.isascii() and len(cl_text) <= 10):
+        raise ParseError("invalid Content-Length", skip + msg._line_offset(cl_index))
+    length = int(cl_text)
+    available = len(data) - body_start
+    if length > available:
+        # RFC 3261 §18.3: a datagram whose body is shorter than Content-Length is discarded.
+        raise ParseError(f"Content-Length {length} exceeds the {available} body octets",
+                         skip + len(data))
+    if length == available:
+        msg._body = data[body_start:]
+        msg._raw = data
+    else:
+        msg._body = data[body_start:body_start + length]
+        msg._raw = data[:body_start + length]
+    return msg
