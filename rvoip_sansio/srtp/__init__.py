@@ -34,6 +34,7 @@ from ._sdes import (
     sdes_offer,
 )
 from ._session import SrtpSession
+from . import _batch  # noqa: F401  (numpy loaded now, not on the first protect_many)
 
 __all__ = [
     "DEFAULT_DTLS_PROFILES",
