@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from rvoip_sansio._core import ParseError
+
 from ._message import HeaderValue, Request, Response
 
 __all__ = ["make_response"]
@@ -37,7 +39,7 @@ def make_response(
         out.append(("From", from_value))
     to_value = request.get("to")
     if to_value is not None:
-        if to_tag is not None and status_code != 100 and request.to.tag is None:
+        if to_tag is not None and status_code != 100 and not _has_tag(request):
             to_value = f"{to_value};tag={to_tag}"
         out.append(("To", to_value))
     for name in ("Call-ID", "CSeq"):
@@ -54,3 +56,11 @@ def make_response(
         out.extend(("Record-Route", v) for v in request.get_all("record-route", split=False))
     out.extend(headers)
     return Response(status_code, reason, out, body)
+
+
+def _has_tag(request: Request) -> bool:
+    try:
+        return request.to.tag is not None
+    except ParseError:
+        # A To we cannot read (the reply is probably a 400): do not add a second tag.
+        return ";tag=" in (request.get("to") or "").replace(" ", "").lower()

@@ -515,7 +515,7 @@ class Response(Message):  # type: ignore[override]
         if not 100 <= status_code <= 699:
             raise ValueError(f"status code out of range: {status_code}")
         self._status_code = status_code
-        self._reason = REASON_PHRASES.get(status_code, "") if reason is None else reason
+        self._reason = REASON_PHRASES.get(status_code, "") if reason is None else _text(reason)
         self._init_headers(headers, body, version)
 
     @property
@@ -535,7 +535,7 @@ class Response(Message):  # type: ignore[override]
 
     @reason.setter
     def reason(self, value: str) -> None:
-        self._reason = value
+        self._reason = _text(value)
         self._raw = None
 
     def _start_line(self) -> str:
