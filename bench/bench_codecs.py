@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import argparse
 import ctypes
+import random
+import statistics
 import time
 import warnings
 from collections.abc import Callable
@@ -57,14 +59,21 @@ except ImportError:
 
 
 def race(contenders: dict[str, Callable[[int], Any]], rounds: int, per_round: int) -> dict[str, float]:
-    """Units per second of each contender; ``fn(k)`` does ``k`` units of work."""
-    spent = dict.fromkeys(contenders, 0.0)
+    """Units per second of each contender; ``fn(k)`` does ``k`` units of work.
+
+    The contenders take turns (in a shuffled order each round) and each one's rate is taken
+    from its median round, so a burst of load from other processes skews no one.
+    """
+    times: dict[str, list[float]] = {name: [] for name in contenders}
+    order = list(contenders)
+    rng = random.Random(7)
     for _ in range(rounds):
-        for name, fn in contenders.items():
+        rng.shuffle(order)
+        for name in order:
             t0 = time.perf_counter()
-            fn(per_round)
-            spent[name] += time.perf_counter() - t0
-    return {name: rounds * per_round / t for name, t in spent.items()}
+            contenders[name](per_round)
+            times[name].append(time.perf_counter() - t0)
+    return {name: per_round / statistics.median(t) for name, t in times.items()}
 
 
 def speech(seconds: float, rate: int) -> np.ndarray:
@@ -96,7 +105,7 @@ def bench_g711(table: list[tuple[str, str, str]], scale: float) -> None:
                 fn(items[i % nf])
         return run
 
-    rounds = max(1, int(20 * scale))
+    rounds = max(3, int(60 * scale))
     enc = {"ours ulaw_encode": loop(ulaw_encode, frames),
            "ours codec.encode": loop(pcmu.encode, frames),
            "ours alaw_encode": loop(alaw_encode, frames)}
@@ -127,8 +136,8 @@ def bench_g711(table: list[tuple[str, str, str]], scale: float) -> None:
     if audioop is not None:
         enc["audioop lin2ulaw (100 calls)"] = audioop_100
         dec["audioop ulaw2lin (100 calls)"] = audioop_dec_100
-    r_enc = race(enc, rounds, 10000)
-    r_dec = race(dec, rounds, 10000)
+    r_enc = race(enc, rounds, 2000)
+    r_dec = race(dec, rounds, 2000)
     ref_e = r_enc.get("audioop lin2ulaw")
     ref_d = r_dec.get("audioop ulaw2lin")
     for name, v in r_enc.items():
@@ -194,9 +203,9 @@ def bench_g722(table: list[tuple[str, str, str]], scale: float, streams: list[in
         contenders_d["spandsp (ctypes)"] = loop(sp.decode, codes)
     except OSError:
         pass
-    rounds = max(1, int(6 * scale))
-    for label, res in (("encode", race(contenders_e, rounds, 50)),
-                       ("decode", race(contenders_d, rounds, 50))):
+    rounds = max(3, int(15 * scale))
+    for label, res in (("encode", race(contenders_e, rounds, 25)),
+                       ("decode", race(contenders_d, rounds, 25))):
         ours = res[f"ours G722{'Encoder' if label == 'encode' else 'Decoder'}"]
         for name, v in res.items():
             row(table, f"G.722 {label}: {name}", f"{v / 50:,.1f}x realtime",
@@ -220,15 +229,16 @@ def bench_g722(table: list[tuple[str, str, str]], scale: float, streams: list[in
         benc = G722BatchEncoder(n)
         bdec = G722BatchDecoder(n)
         c = benc.encode(pcm)
-        reps = max(2, int(5 * scale))
-        t0 = time.perf_counter()
-        for _ in range(reps):
+        reps = max(3, int(7 * scale))
+        te_all, td_all = [], []
+        for _ in range(reps):  # alternate, keep the median 20 ms frame of each
+            t0 = time.perf_counter()
             c = benc.encode(pcm)
-        te = (time.perf_counter() - t0) / reps
-        t0 = time.perf_counter()
-        for _ in range(reps):
+            te_all.append(time.perf_counter() - t0)
+            t0 = time.perf_counter()
             bdec.decode(c)
-        td = (time.perf_counter() - t0) / reps
+            td_all.append(time.perf_counter() - t0)
+        te, td = statistics.median(te_all), statistics.median(td_all)
         row(table, f"G.722 batch encode, {n} streams", f"{n * 0.02 / te:,.0f} streams/core")
         row(table, f"G.722 batch decode, {n} streams", f"{n * 0.02 / td:,.0f} streams/core")
 
@@ -279,8 +289,8 @@ def bench_opus(table: list[tuple[str, str, str]], scale: float) -> None:
         fb = [f.tobytes() for f in frames]
         ce["opuslib"] = lambda k: [oe.encode(fb[i % nf], 960) for i in range(k)]
         cd["opuslib"] = lambda k: [od.decode(packets[i % nf], 960) for i in range(k)]
-    rounds = max(1, int(10 * scale))
-    for label, res in (("encode", race(ce, rounds, 100)), ("decode", race(cd, rounds, 100))):
+    rounds = max(3, int(40 * scale))
+    for label, res in (("encode", race(ce, rounds, 25)), ("decode", race(cd, rounds, 25))):
         ref = res["libopus direct (ctypes)"]
         for name, v in res.items():
             row(table, f"Opus {label}: {name}", f"{v:,.0f} fr/s", f"{v / ref:.3f}x direct")

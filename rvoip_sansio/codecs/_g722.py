@@ -41,15 +41,11 @@ _QMF_ODD = np.array(QMF[::-1], dtype=np.int64)  # applied to x[2i+1]
 _THRESHOLDS = tuple(
     tuple((q * DET_LOW[nb]) >> 12 for q in Q6[1:30]) for nb in range(0, NB_LOW_MAX + 1, 64)
 )
-# High-band code per (sign, magnitude index): IHN/IHP of G.722 Table 10.
-_HIGH_NEG = (0, 1, 0)
-_HIGH_POS = (0, 3, 2)
 _WH_BY_CODE = (798, -214, 798, -214)  # WH[RH2[ihigh]]
 
 # One band's state, in this order: s, sz, a1, a2, b1..b6, dd1..dd6, r1, r2, p1, p2, nb, det.
 # ddN holds saturate(2 * d[n-N]) (all FILTEZ and UPZERO need of the past differences).
-_S, _SZ, _A1, _A2 = 0, 1, 2, 3
-_NB, _DET = 20, 21
+_DET = 21
 
 
 def new_band_state(det: int) -> list[int]:
@@ -170,8 +166,8 @@ def _adpcm_loop(
     ilow = o = 0
     for i in range(len(xls) if encoding else len(octets)):
         if encoding:
-            # ---- low band: SUBTRA, QUANTL (via an exact integer division), INVQAL, LOGSCL.
-            # e is not saturated: every |e| >= 32767 lies beyond the last decision level.
+            # ---- low band: SUBTRA, QUANTL (count of thresholds <= |e|'), INVQAL, LOGSCL,
+            # SCALEL. e is not saturated: the last threshold is below 22852 for any det.
             xlow = xls[i]
             el = xlow - ls
             if el >= 0:
