@@ -144,8 +144,9 @@ class SrtpPolicy:
 
     @window_size.validator
     def _check_window(self, attribute: object, value: int) -> None:
-        if not 64 <= value <= 1 << 15:
-            raise ValueError("replay window must be between 64 and 32768 packets")
+        # RFC 3711 §3.3.2: at least 64; like libsrtp, below 2^15 (index estimation's reach).
+        if not 64 <= value < 1 << 15:
+            raise ValueError("replay window must be between 64 and 32767 packets")
 
     @classmethod
     def from_key(

@@ -129,7 +129,7 @@ class CryptoLine:
                 encrypt_rtcp = False
             elif (m := _WSH.fullmatch(param)) is not None:
                 # RFC 4568 §6.3.7: a window size hint; we keep at least our default.
-                window = min(max(int(m.group(1)), window), 1 << 15)
+                window = min(max(int(m.group(1)), window), (1 << 15) - 1)
             elif param.startswith("FEC_ORDER="):
                 continue  # no FEC here: the order of FEC and SRTP does not matter
             elif param.startswith("-"):
