@@ -117,7 +117,7 @@ class JitterBuffer:
         "_base", "_base_t", "_slope", "_prev_bmin", "_prev_t", "_block_t0", "_block_t1", "_block", "_excess", "_target", "_missing_run", "_missed", "_above",
         "_gap_pending", "_in_cn", "_held", "_tick", "_clock", "_samples", "_delay_sum", "_delay_n",
         "received", "played", "concealed", "late", "duplicates", "overflow", "dropped_adapt",
-        "inserted_adapt", "last_delay", "max_delay_seen", "recent_delay", "_adapt_every", "_cn_pt", "_max_packets",
+        "inserted_adapt", "last_delay", "max_delay_seen", "recent_delay", "_adapt_every", "_cn_pt", "_max_packets", "_rebase_gap",
     )
 
     def __init__(self, config: JitterBufferConfig | None = None) -> None:
@@ -128,6 +128,7 @@ class JitterBuffer:
         self._adapt_every = self.config.adapt_every
         self._cn_pt = self.config.cn_payload_type
         self._max_packets = self.config.max_packets
+        self._rebase_gap = 10 * self.config.clock_rate
         self._packets: dict[int, tuple[int, int, bool, bytes]] = {}
         # Relative delays of the current block (adapt_every packets), and of past blocks
         # measured against their own block's minimum (so clock drift does not widen them).
@@ -189,6 +190,14 @@ class JitterBuffer:
             if d > 0:
                 self._last_ts32 = timestamp
                 self._last_ext = ext
+                if d > self._rebase_gap:
+                    # Long silence: extrapolating the base line across it would carry any
+                    # slope error along; measure the fastest path afresh instead.
+                    self._base = now - ext / self._clock
+                    self._base_t = ext / self._clock
+                    self._block.clear()
+                    self._block_t0 = self._base_t
+                    self._prev_bmin = None
         else:
             ext = self._last_ext = timestamp
             self._last_ts32 = timestamp

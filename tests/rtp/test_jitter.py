@@ -198,3 +198,17 @@ def test_every_packet_is_played_once_or_accounted(
     assert set(played) <= distinct
     assert jb.received == len(set(played)) + jb.depth
     assert jb.received + jb.late + jb.duplicates == len(sends)
+
+
+def test_spurt_after_long_silence_with_network_delay_change() -> None:
+    """30 s of silence, after which the path is 60 ms slower: the buffer measures the new
+    fastest path afresh and plays the new spurt without late loss."""
+    jb = _jb()
+    first = _stream(500)
+    later = [(40.0 + 0.06 + i * 0.02, (500 + i, 160 * (2000 + i), i == 0, 0, b"n"))
+             for i in range(300)]
+    frames = _play(jb, first + later, 0.005, 2400)
+    assert jb.late == 0
+    played_new = [f for f in frames if f.payload == b"n"]
+    assert len(played_new) == 300
+    assert jb.last_delay < 0.05
