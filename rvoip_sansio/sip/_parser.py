@@ -91,7 +91,7 @@ def parse_message(data: bytes | bytearray | memoryview) -> Request | Response:
         parts = start_line.split(" ", 2)
         if len(parts) == 2:
             parts.append("")
-        if len(parts) != 3 or len(parts[1]) != 3 or not parts[1].isdigit() \
+        if len(parts) != 3 or len(parts[1]) != 3 or not (parts[1].isdigit() and parts[1].isascii()) \
                 or parts[1][0] == "0":
             raise ParseError(f"invalid status line {start_line[:80]!r}", skip)
         if parts[0] != "SIP/2.0" and not _VERSION_RE.fullmatch(parts[0]):

@@ -32,7 +32,8 @@ FUZZ = settings(max_examples=300, deadline=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 # Characters that matter to SIP grammar, to steer random text towards interesting shapes.
-SIP_ALPHABET = st.sampled_from(list('sip:@;=,<>"\\ \t\r\n[]:.?&%0123456789abcdefzZ/-_+*!~\''))
+SIP_ALPHABET = st.sampled_from(list('sip:@;=,<>"\\ \t\r\n[]:.?&%0123456789abcdefzZ/-_+*!~\'')
+                               + ["\u00b2", "\u0661", "\u00e9", "\x00"])
 sip_text = st.text(alphabet=SIP_ALPHABET, max_size=200) | st.text(max_size=200)
 
 ACCESSORS: list[Callable[[Message], object]] = [
