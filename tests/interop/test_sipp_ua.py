@@ -1,0 +1,166 @@
+"""SIPp against our user agent, registrar and B2BUA over the asyncio UDP adapter (127.0.0.1).
+
+Each run: 500 calls at 50 calls/s with 0 failed calls, read from SIPp's -trace_stat CSV.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import random
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from rvoip_sansio import Event
+from rvoip_sansio.adapters.asyncio import open_udp_endpoint
+from rvoip_sansio.dialog import CallAnswered, CallEnded, EndReason, UAConfig, UserAgent
+from rvoip_sansio.sdp import PCMA, PCMU, LocalCapabilities, MediaCapabilities
+from tests.conftest import require_program
+
+from ._sipp import LOOPBACK, free_udp_port, run_sipp
+
+pytestmark = pytest.mark.interop
+
+SCENARIOS = Path(__file__).resolve().parent / "sipp_ua"
+CALLS = 500
+RATE = 50
+
+
+async def start_cli(*args: str) -> asyncio.subprocess.Process:
+    """Start ``rvoip ARGS`` and wait until it listens."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "rvoip_sansio.adapters.cli.main", *args,
+        stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )
+    assert proc.stderr is not None
+    line = await asyncio.wait_for(proc.stderr.readline(), 20)
+    assert b"listening" in line, line
+    return proc
+
+
+async def stop(proc: asyncio.subprocess.Process) -> str:
+    if proc.returncode is None:
+        proc.terminate()
+    _, err = await asyncio.wait_for(proc.communicate(), 20)
+    return err.decode("utf-8", "replace")
+
+
+def stats(path: Path) -> tuple[int, int]:
+    rows = list(csv.DictReader(path.read_text().splitlines(), delimiter=";"))
+    last = rows[-1]
+    return int(last["SuccessfulCall(C)"]), int(last["FailedCall(C)"])
+
+
+def test_sipp_uac_against_rvoip_answer() -> None:
+    sipp = require_program("sipp")
+
+    async def main() -> None:
+        port = free_udp_port()
+        proc = await start_cli("answer", "--listen", f"{LOOPBACK}:{port}")
+        try:
+            result = await run_sipp(sipp, (LOOPBACK, port), scenario="uac", calls=CALLS, rate=RATE)
+        finally:
+            summary = await stop(proc)
+        assert (result.successful, result.failed) == (CALLS, 0), result.stdout + result.stderr
+        assert f"answered {CALLS} calls, {CALLS} ended" in summary
+
+    asyncio.run(main())
+
+
+def test_sipp_digest_register_and_call_against_rvoip_answer() -> None:
+    """SIPp's MD5 digest client (-au/-ap) against our registrar and our UAS challenge."""
+    sipp = require_program("sipp")
+
+    async def main() -> None:
+        port = free_udp_port()
+        proc = await start_cli("answer", "--listen", f"{LOOPBACK}:{port}", "--auth", "alice:s3cret",
+                               "--registrar")
+        try:
+            result = await run_sipp(sipp, (LOOPBACK, port), scenario="../sipp_ua/auth_uac.xml",
+                                    calls=CALLS, rate=RATE,
+                                    extra=("-s", "alice", "-au", "alice", "-ap", "s3cret"))
+        finally:
+            summary = await stop(proc)
+        assert (result.successful, result.failed) == (CALLS, 0), result.stdout + result.stderr
+        assert f"answered {CALLS} calls" in summary
+
+    asyncio.run(main())
+
+
+def test_rvoip_ua_calls_sipp_uas() -> None:
+    """Our UA places 500 calls at 50 calls/s to SIPp's built-in uas and hangs each up."""
+    sipp = require_program("sipp")
+
+    async def main() -> None:
+        with tempfile.TemporaryDirectory() as tmp:
+            sipp_port = free_udp_port()
+            stf = Path(tmp) / "uas.csv"
+            uas = await asyncio.create_subprocess_exec(
+                sipp, "-sn", "uas", "-i", LOOPBACK, "-p", str(sipp_port), "-m", str(CALLS), "-nostdin",
+                "-trace_stat", "-stf", str(stf), "-fd", "1", "-buff_size", "4194304", "-timeout", "60s",
+                stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL,
+                stderr=asyncio.subprocess.DEVNULL, cwd=tmp,
+            )
+            local = (LOOPBACK, free_udp_port())
+            caps = LocalCapabilities(address=LOOPBACK, media=(MediaCapabilities(codecs=(PCMU, PCMA), port=41000),))
+            ua = UserAgent(config=UAConfig(local=local, user="rvoip", media=caps), rng=random.Random(7))
+            ended: list[CallEnded] = []
+            answered = [0]
+
+            def on_event(event: Event, now: float) -> None:
+                if isinstance(event, CallAnswered):
+                    answered[0] += 1
+                    call = event.call
+                    ua.timers.arm(now + 0.2, lambda t: call.hangup(t) if call.is_active else None)
+                elif isinstance(event, CallEnded):
+                    ended.append(event)
+
+            udp = await open_udp_endpoint(ua, local, on_event=on_event)
+            await asyncio.sleep(0.3)  # let SIPp bind
+            target = f"sip:service@{LOOPBACK}:{sipp_port}"
+            try:
+                for _ in range(CALLS):
+                    udp.call(lambda now: ua.invite(target, now))
+                    await asyncio.sleep(1 / RATE)
+                for _ in range(200):
+                    if len(ended) >= CALLS:
+                        break
+                    await asyncio.sleep(0.1)
+            finally:
+                await udp.close()
+            await asyncio.wait_for(uas.wait(), 30)
+            assert answered[0] == CALLS
+            assert len(ended) == CALLS
+            assert all(e.reason is EndReason.LOCAL_HANGUP for e in ended)
+            assert stats(stf) == (CALLS, 0)
+
+    asyncio.run(main())
+
+
+def test_sipp_uac_through_rvoip_b2bua_to_sipp_uas() -> None:
+    sipp = require_program("sipp")
+
+    async def main() -> None:
+        with tempfile.TemporaryDirectory() as tmp:
+            uas_port, b2b_port = free_udp_port(), free_udp_port()
+            stf = Path(tmp) / "uas.csv"
+            uas = await asyncio.create_subprocess_exec(
+                sipp, "-sn", "uas", "-i", LOOPBACK, "-p", str(uas_port), "-m", str(CALLS), "-nostdin",
+                "-trace_stat", "-stf", str(stf), "-fd", "1", "-buff_size", "4194304", "-timeout", "60s",
+                stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL,
+                stderr=asyncio.subprocess.DEVNULL, cwd=tmp,
+            )
+            proc = await start_cli("b2bua", "--listen", f"{LOOPBACK}:{b2b_port}", "--to", f"{LOOPBACK}:{uas_port}")
+            try:
+                result = await run_sipp(sipp, (LOOPBACK, b2b_port), scenario="uac", calls=CALLS, rate=RATE)
+            finally:
+                summary = await stop(proc)
+            await asyncio.wait_for(uas.wait(), 30)
+            assert (result.successful, result.failed) == (CALLS, 0), result.stdout + result.stderr
+            assert f"bridged {CALLS} calls" in summary
+            assert stats(stf) == (CALLS, 0)
+
+    asyncio.run(main())
