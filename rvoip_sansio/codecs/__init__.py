@@ -27,7 +27,7 @@ from rvoip_sansio.codecs._g722_batch import G722BatchDecoder, G722BatchEncoder
 from rvoip_sansio.codecs._g722_codec import G722Codec
 from rvoip_sansio.codecs._l16 import L16Codec, l16_decode, l16_encode
 from rvoip_sansio.codecs._plc import WaveformConcealer
-from rvoip_sansio.codecs._registry import codec_names, get_codec, list_codecs
+from rvoip_sansio.codecs._registry import codec_for_rtpmap, codec_names, get_codec, list_codecs
 from rvoip_sansio.codecs._resample import Resampler, resample
 
 __all__ = [
@@ -39,6 +39,7 @@ __all__ = [
     "get_codec",
     "list_codecs",
     "codec_names",
+    "codec_for_rtpmap",
     "G711Codec",
     "G722Codec",
     "L16Codec",

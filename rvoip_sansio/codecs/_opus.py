@@ -139,7 +139,7 @@ class OpusParams:
                     if not eq:
                         raise ValueError("missing '='")
                     if name in cls._INTS:
-                        if not val.isdigit() or len(val) > 9:
+                        if not (val.isascii() and val.isdigit()) or len(val) > 9:
                             raise ValueError("not a number")
                         values[name] = int(val)
                     elif name in cls._FLAGS:

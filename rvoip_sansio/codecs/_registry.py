@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from rvoip_sansio._core import ParseError
 from rvoip_sansio.codecs._base import Codec, CodecError, CodecInfo
 from rvoip_sansio.codecs._g711 import G711Codec
 from rvoip_sansio.codecs._g722_codec import G722Codec
 from rvoip_sansio.codecs._l16 import L16Codec
 
-__all__ = ["get_codec", "list_codecs", "codec_names"]
+__all__ = ["get_codec", "list_codecs", "codec_names", "codec_for_rtpmap"]
 
 _NAMES = ("PCMU", "PCMA", "G722", "opus", "L16")
 
@@ -86,3 +87,46 @@ def list_codecs(*, include_opus: bool = True) -> list[CodecInfo]:
     infos.append(G711Codec("PCMA", plc=False).info)
     infos.append(L16Codec(sample_rate=16000, payload_type=97).info)
     return infos
+
+
+def codec_for_rtpmap(rtpmap: str, fmtp: str | None = None, **options: object) -> Codec:
+    """A codec for a negotiated ``a=rtpmap`` value (the part after the payload type), e.g.
+    ``PCMU/8000``, ``G722/8000``, ``L16/16000/2`` or ``opus/48000/2``; for Opus the peer's
+    ``fmtp`` is applied to the encoder (RFC 7587 §7.1).
+
+    A malformed value is a :class:`ParseError`; a well-formed one we cannot serve (unknown
+    name, wrong clock rate) is a :class:`CodecError`.
+    """
+    parts = rtpmap.strip().split("/")
+    if not 2 <= len(parts) <= 3 or not parts[0]:
+        raise ParseError("rtpmap must be encoding/clock[/channels]", 0)
+    numbers = []
+    pos = len(parts[0]) + 1
+    for field in parts[1:]:
+        if not (field.isascii() and field.isdigit()) or len(field) > 6 or int(field) == 0:
+            raise ParseError(f"bad rtpmap number {field!r}", pos)
+        numbers.append(int(field))
+        pos += len(field) + 1
+    name, clock = parts[0], numbers[0]
+    channels = numbers[1] if len(numbers) > 1 else 1
+    key = name.upper()
+    if key in ("PCMU", "PCMA", "G722"):
+        # RFC 3551 §4.5.2: G.722 is 8000 on the wire; "G722/16000" is a common misspelling.
+        if clock not in ((8000, 16000) if key == "G722" else (8000,)) or channels != 1:
+            raise CodecError(f"{rtpmap!r}: {name} is {name}/8000 mono")
+        return get_codec(key, **options)  # type: ignore[arg-type]
+    if key == "L16":
+        return get_codec("L16", sample_rate=clock, channels=channels, **options)  # type: ignore[arg-type]
+    if key == "OPUS":
+        if clock != 48000 or channels != 2:
+            raise CodecError(f"{rtpmap!r}: Opus is always opus/48000/2 in SDP (RFC 7587 §7)")
+        from rvoip_sansio.codecs._opus import OpusCodec, OpusParams
+
+        params = OpusParams.parse(fmtp) if fmtp else OpusParams()
+        if "channels" not in options and params.stereo:
+            options["channels"] = 2
+        codec = get_codec("opus", **options)  # type: ignore[arg-type]
+        assert isinstance(codec, OpusCodec)
+        codec.apply_remote_params(params)
+        return codec
+    raise CodecError(f"unknown codec {name!r}; known: {', '.join(_NAMES)}")

@@ -10,7 +10,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rvoip_sansio._core import ParseError
-from rvoip_sansio.codecs import CodecError, get_codec, l16_decode, l16_encode, list_codecs
+from rvoip_sansio.codecs import (
+    CodecError,
+    codec_for_rtpmap,
+    get_codec,
+    l16_decode,
+    l16_encode,
+    list_codecs,
+)
 
 
 def test_l16_is_big_endian_and_interleaved() -> None:
@@ -55,3 +62,33 @@ def test_registry_names_options_and_listing() -> None:
     assert "a=rtpmap:9 G722/8000" in lines and "a=rtpmap:0 PCMU/8000" in lines
     assert "a=rtpmap:111 opus/48000/2" in lines
     assert infos[0].rtp_channels == 2 and infos[0].channels == 1
+
+
+def test_codec_for_negotiated_rtpmap() -> None:
+    assert codec_for_rtpmap("PCMU/8000").info.payload_type == 0
+    assert codec_for_rtpmap("pcma/8000/1").info.name == "PCMA"
+    assert codec_for_rtpmap("G722/8000").info.sample_rate == 16000
+    assert codec_for_rtpmap("G722/16000/1").info.rtpmap == "G722/8000"  # baresip's spelling
+    l16 = codec_for_rtpmap("L16/16000/2")
+    assert (l16.info.sample_rate, l16.info.channels) == (16000, 2)
+    opus = codec_for_rtpmap("opus/48000/2", "maxplaybackrate=16000;stereo=1;useinbandfec=1")
+    assert opus.info.channels == 2
+    assert opus.settings["fec"] is True and opus.settings["max_bandwidth"] == 16000  # type: ignore[attr-defined]
+    with pytest.raises(CodecError):
+        codec_for_rtpmap("opus/48000")
+    with pytest.raises(CodecError):
+        codec_for_rtpmap("PCMU/16000")
+    with pytest.raises(CodecError):
+        codec_for_rtpmap("GSM/8000")
+    for bad in ("PCMU", "PCMU/", "PCMU/8k", "/8000", "PCMU/8000/1/2", "PCMU/0", "PCMU/8\u00b2"):
+        with pytest.raises(ParseError):
+            codec_for_rtpmap(bad)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=30))
+def test_rtpmap_any_text_gives_a_codec_or_a_typed_error(text: str) -> None:
+    try:
+        codec_for_rtpmap(text)
+    except (ParseError, CodecError):
+        pass

@@ -55,7 +55,7 @@ def test_fmtp_parse_and_format() -> None:
     assert (p.maxplaybackrate, p.sprop_maxcapturerate, p.stereo) == (16000, 16000, False)
     assert (p.useinbandfec, p.usedtx, p.maxaveragebitrate, p.minptime) == (True, True, 20000, 10)
     assert OpusParams.parse(str(p)) == p
-    for bad in ("stereo=2", "maxplaybackrate=abc", "useinbandfec", "maxaveragebitrate=99999999999"):
+    for bad in ("stereo=2", "maxplaybackrate=abc", "minptime=\u00b2", "useinbandfec", "maxaveragebitrate=99999999999"):
         with pytest.raises(ParseError):
             OpusParams.parse(bad)
 
