@@ -142,6 +142,11 @@ class SrtpPolicy:
     #: refused like libsrtp's default.
     allow_repeat_tx: bool = False
 
+    def __attrs_post_init__(self) -> None:
+        if self.profile.spec.aead and not self.encrypt_rtp:
+            # RFC 7714 has tag-only SRTCP (§9.3, the E flag) but no unencrypted AEAD SRTP.
+            raise ValueError("AEAD profiles always encrypt SRTP (no UNENCRYPTED_SRTP)")
+
     @window_size.validator
     def _check_window(self, attribute: object, value: int) -> None:
         # RFC 3711 §3.3.2: at least 64; like libsrtp, below 2^15 (index estimation's reach).

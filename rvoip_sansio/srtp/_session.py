@@ -286,16 +286,10 @@ class SrtpSession:
             iv = ((ssrc << 48) | index) ^ key.rtp_salt
             gcm = key.rtp_gcm
             assert gcm is not None
-            if self._enc_rtp:
-                body = rtp[:hlen] + gcm.encrypt(iv.to_bytes(12, "big"), rtp[hlen:], rtp[:hlen])
-            else:
-                body = rtp + gcm.encrypt(iv.to_bytes(12, "big"), b"", rtp)
+            body = rtp[:hlen] + gcm.encrypt(iv.to_bytes(12, "big"), rtp[hlen:], rtp[:hlen])
             return body + key.mki if key.mki else body
-        if self._enc_rtp:
-            iv = key.rtp_salt ^ (ssrc << 64) ^ (index << 16)
-            body = rtp[:hlen] + xor_keystream(key.rtp_ecb, iv, rtp[hlen:])  # type: ignore[arg-type]
-        else:
-            body = bytes(rtp)
+        # AES-CM with encryption takes the inlined path in _protect; here UNENCRYPTED_SRTP.
+        body = bytes(rtp)
         tag = key.rtp_hmac(body, index >> 16)[: self._tag]
         return body + key.mki + tag
 
@@ -344,11 +338,7 @@ class SrtpSession:
             assert gcm is not None
             iv = (((ssrc << 48) | index) ^ key.rtp_salt).to_bytes(12, "big")
             try:
-                if self._enc_rtp:
-                    plain = srtp[:hlen] + gcm.decrypt(iv, srtp[hlen:end], srtp[:hlen])
-                else:
-                    gcm.decrypt(iv, srtp[end - tag_len : end], srtp[: end - tag_len])
-                    plain = srtp[: end - tag_len]
+                plain = srtp[:hlen] + gcm.decrypt(iv, srtp[hlen:end], srtp[:hlen])
             except InvalidTag:
                 raise SrtpError(AUTH, "GCM tag does not verify") from None
         else:

@@ -187,3 +187,32 @@ def test_mki_packets_are_libsrtp_packets_plus_mki() -> None:
     with pytest.raises(SrtpError) as err:
         rx.unprotect(pkt[:-12] + b"\x00\x09" + pkt[-10:])
     assert err.value.kind is SrtpErrorKind.UNKNOWN_MKI
+
+
+@pytest.mark.parametrize("profile", [SrtpProfile.AES_CM_128_HMAC_SHA1_80, SrtpProfile.AEAD_AES_128_GCM],
+                         ids=lambda p: p.value)
+def test_unencrypted_srtp_and_srtcp_match_libsrtp_auth_only(profile: SrtpProfile) -> None:
+    """UNENCRYPTED_SRTP/SRTCP (RFC 4568 §6.3.2) = libsrtp's sec_serv_auth, byte for byte."""
+    from rvoip_sansio.srtp import SrtpPolicy
+
+    lib = require_module("pylibsrtp")
+    key = random.Random(8).randbytes(profile.spec.master_len)
+    policy = _libsrtp_policy(lib, profile, key, inbound=False)
+    for part in (policy._policy.rtp, policy._policy.rtcp):
+        lib.ffi.cast("int *", lib.ffi.addressof(part))[5] = 2  # sec_serv_auth
+    ltx = lib.Session(policy)
+    aead = profile.spec.aead  # RFC 7714: AEAD SRTP is always encrypted, SRTCP may be tag-only
+    ours = SrtpSession(SrtpPolicy(profile=profile, keys=SrtpPolicy.from_key(profile, key).keys,
+                                  encrypt_rtp=aead, encrypt_rtcp=False))
+    for seq in range(5):
+        packet = rtp(seq)
+        wire = ours.protect(packet)
+        assert wire.startswith(packet) is not aead
+        assert wire == ltx.protect(packet)
+    report = rtcp_sr(0x12345678)
+    wire = ours.protect_rtcp(report)
+    assert wire.startswith(report) and wire[len(report) + profile.spec.rtcp_tag_len * aead] == 0
+    assert wire == ltx.protect_rtcp(report)
+    if aead:
+        with pytest.raises(ValueError):
+            SrtpPolicy(profile=profile, keys=SrtpPolicy.from_key(profile, key).keys, encrypt_rtp=False)
