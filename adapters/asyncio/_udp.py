@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 from collections.abc import AsyncIterator, Callable
 from typing import Protocol, TypeVar, cast
 
@@ -165,10 +166,25 @@ async def open_udp_endpoint(
     local: Address,
     *,
     on_event: Callable[[Event, float], object] | None = None,
+    buffer_size: int | None = None,
 ) -> UdpEndpoint:
-    """Bind ``local`` (port 0 picks a free one) and run ``core`` on it."""
+    """Bind ``local`` (port 0 picks a free one) and run ``core`` on it.
+
+    ``buffer_size`` sets the socket's receive and send buffers (bytes), for bursts under load.
+    """
     loop = asyncio.get_running_loop()
+    family = socket.AF_INET6 if ":" in local[0] else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_DGRAM)
+    try:
+        if buffer_size is not None:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, buffer_size)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, buffer_size)
+        sock.bind(local)
+        sock.setblocking(False)
+    except OSError:
+        sock.close()
+        raise
     _, protocol = await loop.create_datagram_endpoint(
-        lambda: UdpEndpoint(core, on_event=on_event, loop=loop), local_addr=local
+        lambda: UdpEndpoint(core, on_event=on_event, loop=loop), sock=sock
     )
     return protocol

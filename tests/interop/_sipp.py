@@ -72,7 +72,7 @@ class SippResult:
 async def start_endpoint(invite_code: int = 486, seed: int = 1) -> tuple[UdpEndpoint, Answerer]:
     core = Endpoint(local=(LOOPBACK, 0), rng=random.Random(seed), config=EndpointConfig(max_transactions=200_000))
     answerer = Answerer(endpoint=core, invite_code=invite_code)
-    udp = await open_udp_endpoint(core, (LOOPBACK, 0), on_event=answerer.on_event)
+    udp = await open_udp_endpoint(core, (LOOPBACK, 0), on_event=answerer.on_event, buffer_size=4194304)
     core.local = udp.local_address  # the Via sent-by of requests we would send
     return udp, answerer
 
