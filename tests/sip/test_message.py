@@ -133,3 +133,74 @@ def test_bad_messages_raise_parse_error(data: bytes) -> None:
     with pytest.raises(ParseError) as info:
         parse_message(data)
     assert info.value.offset >= 0 and info.value.reason
+
+
+def test_make_response_record_route_timestamp_and_existing_tag() -> None:
+    invite = parse_message(load("invite_sdp.sip"))
+    assert isinstance(invite, Request)
+    invite.add("Record-Route", "<sip:p1.example.com;lr>")
+    invite.add("Record-Route", "<sip:p2.example.com;lr>")
+    invite.add("Timestamp", "54")
+    ringing = parse_message(bytes(make_response(invite, 180, to_tag="t1")))
+    assert [str(r.uri) for r in ringing.record_route] == ["sip:p1.example.com;lr",
+                                                          "sip:p2.example.com;lr"]
+    trying = parse_message(bytes(make_response(invite, 100)))
+    assert trying.get("Timestamp") == "54" and trying.record_route == []
+    busy = parse_message(bytes(make_response(invite, 486)))
+    assert busy.record_route == [] and busy.get("Timestamp") is None  # §12.1.1 only 101-299
+    bye = parse_message(load("bye.sip"))
+    assert isinstance(bye, Request)
+    ok = parse_message(bytes(make_response(bye, 200, "Fine", to_tag="other")))
+    assert isinstance(ok, Response) and ok.reason == "Fine"
+    assert ok.to.tag == "1928301774"  # an existing To tag is kept (§8.2.6.2)
+
+
+def test_set_get_all_and_contact_star() -> None:
+    msg = parse_message(b"REGISTER sip:r.example.com SIP/2.0\r\nContact: *\r\n"
+                        b"Via: SIP/2.0/UDP a.example.com;branch=z9hG4bK1, "
+                        b"SIP/2.0/TCP b.example.com;branch=z9hG4bK2\r\nl: 0\r\n\r\n")
+    assert msg.contact_star and msg.contact == []
+    assert msg.get_all("via", split=False) == [
+        "SIP/2.0/UDP a.example.com;branch=z9hG4bK1, SIP/2.0/TCP b.example.com;branch=z9hG4bK2"]
+    assert [v.branch for v in msg.via] == ["z9hG4bK1", "z9hG4bK2"]
+    assert msg.top_via.host == "a.example.com"
+    assert msg.remove_first_value("Via") == "SIP/2.0/UDP a.example.com;branch=z9hG4bK1"
+    assert msg.top_via.host == "b.example.com"
+    msg.set("Contact", ["<sip:a@h1>", "<sip:b@h2>;expires=0"])
+    assert not msg.contact_star
+    assert [c.params for c in msg.contact] == [{}, {"expires": "0"}]
+    assert msg.header_lines[0] == "Contact: <sip:a@h1>"
+    assert msg.get("CONTENT-LENGTH") == "0" and msg.get("nope", "d") == "d"
+    out = bytes(msg)
+    assert out.endswith(b"\r\nl: 0\r\n\r\n")  # a correct compact Content-Length is kept
+    with pytest.raises(ValueError):
+        msg.set("X-Bad", "a\r\nInjected: yes")
+    with pytest.raises(ValueError):
+        msg.add("Bad Name", "x")
+
+
+def test_request_line_edits_serialize() -> None:
+    msg = parse_message(load("bye.sip"))
+    assert isinstance(msg, Request)
+    msg.uri = "sip:alice@192.0.2.9:5070;transport=tcp"
+    msg.method = "OPTIONS"
+    again = parse_message(bytes(msg))
+    assert isinstance(again, Request) and again.method == "OPTIONS"
+    assert isinstance(again.uri, SipUri) and again.uri.port == 5070
+    resp = parse_message(load("ok_sdp.sip"))
+    assert isinstance(resp, Response)
+    resp.status_code, resp.reason = 202, "Accepted"
+    assert bytes(resp).startswith(b"SIP/2.0 202 Accepted\r\n")
+
+
+def test_folded_and_compact_headers_round_trip_and_unfold() -> None:
+    data = (b"OPTIONS sip:a@b.example.com SIP/2.0\r\nSubject: one\r\n two\r\n\tthree\r\n"
+            b"v : SIP/2.0/UDP h.example.com\r\n ;branch=z9hG4bKx\r\nl: 0\r\n\r\n")
+    msg = parse_message(data)
+    assert msg.get("subject") == "one two three"
+    assert msg.top_via.branch == "z9hG4bKx"
+    assert bytes(msg) == data
+    msg.add("X-New", "1")
+    out = bytes(msg)
+    assert b"Subject: one\r\n two\r\n\tthree\r\n" in out  # untouched lines keep their text
+    assert out.endswith(b"l: 0\r\nX-New: 1\r\n\r\n")
