@@ -49,6 +49,9 @@ class _BatchState:
     which keeps the number of numpy calls per time step low.
     """
 
+    __slots__ = ("n", "s", "sz", "a1", "a2", "rr1", "rr2", "sg1", "sg2", "nb", "det", "b",
+                 "ddbuf", "hbuf", "head", "nbmax", "detoff")
+
     def __init__(self, n: int) -> None:
         if n <= 0:
             raise CodecError("a batch needs at least one stream")
@@ -169,6 +172,8 @@ class _BatchState:
 class G722BatchEncoder:
     """64 kbit/s G.722 encoders for ``n_streams`` streams advanced together."""
 
+    __slots__ = ("n_streams", "_st", "_qmf", "_bandoff")
+
     def __init__(self, n_streams: int) -> None:
         self.n_streams = n_streams
         self._st = _BatchState(n_streams)
@@ -220,6 +225,8 @@ class G722BatchEncoder:
 
 class G722BatchDecoder:
     """G.722 decoders for ``n_streams`` streams advanced together (64/56/48 kbit/s)."""
+
+    __slots__ = ("n_streams", "_recon", "_st", "_qmf")
 
     def __init__(self, n_streams: int, bitrate: int = 64000) -> None:
         modes = {64000: 1, 56000: 2, 48000: 3}
