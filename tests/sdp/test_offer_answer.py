@@ -347,3 +347,34 @@ def test_rfc8866_example_two_audio_one_video_and_m_line_rules() -> None:
     answer, neg = plain.answer_offer(bytes(added))
     assert [(m.media, m.port) for m in answer.media] == [("audio", 30000), ("video", 0)]
     assert neg.remote_changed
+
+
+def test_stream_refused_by_the_answer_stays_disabled_in_reoffers() -> None:
+    local = LocalCapabilities(
+        address="192.0.2.50",
+        media=(
+            MediaCapabilities(codecs=(PCMU,), port=30000),
+            MediaCapabilities(codecs=(Codec(name="H261", clock_rate=90000),), port=30002, media="video"),
+        ),
+    )
+    oa = OfferAnswer(local=local, session_id=1)
+    offer = oa.create_offer()
+    assert [(m.media, m.port) for m in offer.media] == [("audio", 30000), ("video", 30002)]
+    answer = parse_sdp(load("rfc3264_10_1_answer.sdp"))
+    answer.media[1].port = 0
+    neg = oa.process_answer(answer)
+    assert [m.accepted for m in neg.media] == [True, False]
+    reoffer = oa.create_offer(hold=True)
+    assert [(m.media, m.port) for m in reoffer.media] == [("audio", 30000), ("video", 0)]
+    assert reoffer.media[1].formats == ["31"]
+    oa.rollback()
+    # New video capabilities: the stream is offered again.
+    oa.local = attrs_evolve_caps(local, video=Codec(name="MPV", clock_rate=90000))
+    again = oa.create_offer()
+    assert [(m.media, m.port) for m in again.media] == [("audio", 30000), ("video", 30002)]
+
+
+def attrs_evolve_caps(local: LocalCapabilities, *, video: Codec) -> LocalCapabilities:
+    import attrs
+
+    return attrs.evolve(local, media=(local.media[0], attrs.evolve(local.media[1], codecs=(video,))))
