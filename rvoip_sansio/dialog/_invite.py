@@ -785,7 +785,7 @@ def _reoffer_response(ua: UserAgent, call: Call, sdp: bytes | None, method: str,
         if method == "INVITE":
             _ack(ua, call, dialog, resp.cseq.number, now)
         _timer.on_refresh_response(ua, call, resp, now)
-        ua.emit(MediaUpdated(call=call, call_id=call.call_id, media=media or call.media, sdp=body))
+        _media_changed(ua, call, media or call.media, body)
         return
     if call.oa is not None:
         call.oa.rollback()
