@@ -100,6 +100,8 @@ class Registration:
         code = resp.status_code
         if code < 200:
             return
+        # An authentication retry (§22.2) went out with a higher CSeq than ours.
+        self.cseq = max(self.cseq, resp.cseq.number)
         if code == 423:
             # §10.2.8: Interval Too Brief; retry with the registrar's Min-Expires.
             min_expires = (resp.get("min-expires") or "").strip()
