@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
-from ._errors import SrtpError, SrtpErrorKind
+from ._errors import SrtpErrorKind
 from ._session import _HDR, MALFORMED, REPLAY, _header_len, _Replay, _Stream
 
 if TYPE_CHECKING:
@@ -27,7 +27,7 @@ def protect_many(session: SrtpSession, packets: Sequence[bytes]) -> list[bytes]:
         return []
     key = session._tx_key
     if key.rtp_count + len(packets) > key.rtp_limit:
-        raise SrtpError(SrtpErrorKind.KEY_EXHAUSTED, "batch would pass the master key's limit")
+        raise session._fail(SrtpErrorKind.KEY_EXHAUSTED, "batch would pass the master key's limit")
     fast = _fast_path(session, packets)
     if fast is not None:
         return fast
@@ -43,7 +43,7 @@ def protect_many(session: SrtpSession, packets: Sequence[bytes]) -> list[bytes]:
         n = len(rtp)
         hlen = 12 if n >= 12 and rtp[0] == 0x80 else _header_len(rtp, n)
         if not hlen:
-            raise SrtpError(MALFORMED, "not an RTP packet (length, version or header)")
+            raise session._fail(MALFORMED, "not an RTP packet (length, version or header)")
         _, _, seq, _, ssrc = _HDR.unpack_from(rtp)
         state = work.get(ssrc)
         if state is None:
@@ -52,7 +52,7 @@ def protect_many(session: SrtpSession, packets: Sequence[bytes]) -> list[bytes]:
                 if len(tx) + len(fresh) >= session._max_streams or (
                     session._accept is not None and ssrc not in session._accept
                 ):
-                    raise SrtpError(SrtpErrorKind.UNKNOWN_SSRC, f"SSRC {ssrc:#010x} refused")
+                    raise session._fail(SrtpErrorKind.UNKNOWN_SSRC, f"SSRC {ssrc:#010x} refused")
                 fresh.add(ssrc)
             rp = None if st is None else st.rtp
             state = work[ssrc] = [-1, 0, 0] if rp is None else [rp.hi, rp.bits, 1]
@@ -72,9 +72,9 @@ def protect_many(session: SrtpSession, packets: Sequence[bytes]) -> list[bytes]:
                 hi = index
             else:
                 if index < 0:
-                    raise SrtpError(REPLAY, "sequence number before the stream's first packet")
+                    raise session._fail(REPLAY, "sequence number before the stream's first packet")
                 if not repeat_ok and (-delta >= window or (bits >> -delta) & 1):
-                    raise SrtpError(REPLAY, f"index {index} was protected already")
+                    raise session._fail(REPLAY, f"index {index} was protected already")
                 bits |= 1 << -delta
         state[0], state[1], state[2] = hi, bits, 1
         parsed.append((hlen, ssrc, index))

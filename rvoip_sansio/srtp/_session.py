@@ -149,13 +149,19 @@ class SrtpSession:
         self._tx.pop(ssrc, None)
         self._rx.pop(ssrc, None)
 
+    def _fail(self, kind: SrtpErrorKind, reason: str) -> SrtpError:
+        """Count a refused packet and make its error (raised by the caller)."""
+        self.errors[kind] += 1
+        log.debug("SRTP/SRTCP packet refused: %s: %s", kind.value, reason)
+        return SrtpError(kind, reason)
+
     def _stream(self, table: dict[int, _Stream], ssrc: int) -> _Stream:
         st = table.get(ssrc)
         if st is None:
             if self._accept is not None and ssrc not in self._accept:
-                raise SrtpError(SrtpErrorKind.UNKNOWN_SSRC, f"SSRC {ssrc:#010x} not accepted")
+                raise self._fail(SrtpErrorKind.UNKNOWN_SSRC, f"SSRC {ssrc:#010x} not accepted")
             if len(table) >= self._max_streams:
-                raise SrtpError(
+                raise self._fail(
                     SrtpErrorKind.UNKNOWN_SSRC,
                     f"SSRC {ssrc:#010x}: stream table full ({self._max_streams})",
                 )
@@ -174,7 +180,7 @@ class SrtpSession:
             return self._tx_key
         key = self._by_mki.get(bytes(data[end - self._mki_len : end]))
         if key is None:
-            raise SrtpError(SrtpErrorKind.UNKNOWN_MKI, "MKI names no master key of this session")
+            raise self._fail(SrtpErrorKind.UNKNOWN_MKI, "MKI names no master key of this session")
         return key
 
     # ------------------------------------------------------------------ index handling
@@ -185,9 +191,9 @@ class SrtpSession:
         if delta > 0:
             return
         if -delta >= self._window:
-            raise SrtpError(REPLAY, f"index {index} is older than the replay window")
+            raise self._fail(REPLAY, f"index {index} is older than the replay window")
         if (rp.bits >> -delta) & 1:
-            raise SrtpError(REPLAY, f"index {index} was received already")
+            raise self._fail(REPLAY, f"index {index} was received already")
 
     def _commit(self, rp: _Replay, index: int) -> None:
         delta = index - rp.hi
@@ -200,13 +206,6 @@ class SrtpSession:
     # ----------------------------------------------------------------------- SRTP
     def protect(self, rtp: bytes) -> bytes:
         """RTP packet → SRTP packet (RFC 3711 §3.3)."""
-        try:
-            return self._protect(rtp)
-        except SrtpError as exc:
-            self.errors[exc.kind] += 1
-            raise
-
-    def _protect(self, rtp: bytes) -> bytes:
         # The hot path: RFC 3711 Appendix A index estimate, window check and commit inlined.
         n = len(rtp)
         if n >= 12 and rtp[0] == 0x80:
@@ -214,17 +213,18 @@ class SrtpSession:
         else:
             hlen = _header_len(rtp, n)
             if not hlen:
-                raise SrtpError(MALFORMED, "not an RTP packet (length, version or header)")
+                raise self._fail(MALFORMED, "not an RTP packet (length, version or header)")
         seq, ssrc = _SEQ_SSRC.unpack_from(rtp)
         key = self._tx_key
         if key.rtp_count >= key.rtp_limit:
-            raise SrtpError(SrtpErrorKind.KEY_EXHAUSTED, "master key reached its SRTP packet limit")
+            raise self._fail(SrtpErrorKind.KEY_EXHAUSTED, "master key reached its SRTP packet limit")
         st = self._tx.get(ssrc) or self._stream(self._tx, ssrc)
         rp = st.rtp
         if rp is None:
             index = seq
+        elif seq == ((hi := rp.hi) + 1) & 0xFFFF:
+            index = hi + 1  # the next packet in order: what Appendix A gives, cheaper
         else:
-            hi = rp.hi
             s_l = hi & 0xFFFF
             if s_l < 0x8000:
                 index = ((hi >> 16) - 1 if seq - s_l > 0x8000 else hi >> 16) << 16 | seq
@@ -232,7 +232,7 @@ class SrtpSession:
                 index = ((hi >> 16) + 1 if s_l - 0x8000 > seq else hi >> 16) << 16 | seq
             if index <= hi:
                 if index < 0:
-                    raise SrtpError(REPLAY, "sequence number before the stream's first packet")
+                    raise self._fail(REPLAY, "sequence number before the stream's first packet")
                 if not self._repeat_ok:
                     self._check(rp, index)
         if not self._cm:
@@ -275,11 +275,7 @@ class SrtpSession:
         """
         from ._batch import protect_many
 
-        try:
-            return protect_many(self, packets)
-        except SrtpError as exc:
-            self.errors[exc.kind] += 1
-            raise
+        return protect_many(self, packets)
 
     def _seal_rtp(self, key: KeyState, rtp: bytes, hlen: int, ssrc: int, index: int) -> bytes:
         if self._aead:
@@ -295,14 +291,6 @@ class SrtpSession:
 
     def unprotect(self, srtp: bytes) -> bytes:
         """SRTP packet → RTP packet; :class:`SrtpError` (AUTH, REPLAY, ...) when refused."""
-        try:
-            return self._unprotect(srtp)
-        except SrtpError as exc:
-            self.errors[exc.kind] += 1
-            log.debug("SRTP packet refused: %s", exc)
-            raise
-
-    def _unprotect(self, srtp: bytes) -> bytes:
         # Hot path like _protect: estimate, window and commit inlined, nothing stored
         # before the tag verifies.
         n = len(srtp)
@@ -313,25 +301,26 @@ class SrtpSession:
             hlen = _header_len(srtp, n)
         end = n - self._mki_len - (0 if self._aead else tag_len)
         if not hlen or end - (tag_len if self._aead else 0) < hlen:
-            raise SrtpError(MALFORMED, "not an SRTP packet (length, version or header)")
+            raise self._fail(MALFORMED, "not an SRTP packet (length, version or header)")
         seq, ssrc = _SEQ_SSRC.unpack_from(srtp)
         key = self._key_for(srtp, n - (0 if self._aead else tag_len)) if self._mki_len else self._tx_key
         if key.rtp_count >= key.rtp_limit:
-            raise SrtpError(SrtpErrorKind.KEY_EXHAUSTED, "master key reached its SRTP packet limit")
+            raise self._fail(SrtpErrorKind.KEY_EXHAUSTED, "master key reached its SRTP packet limit")
         st = self._rx.get(ssrc) or self._stream(self._rx, ssrc)
         rp = st.rtp
         if rp is None:
             index = seq  # first packet: ROC 0 (RFC 3711 §3.3.1)
+        elif seq == ((hi := rp.hi) + 1) & 0xFFFF:
+            index = hi + 1  # the next packet in order: what Appendix A gives, cheaper
         else:
-            hi = rp.hi  # RFC 3711 Appendix A
-            s_l = hi & 0xFFFF
+            s_l = hi & 0xFFFF  # RFC 3711 Appendix A
             if s_l < 0x8000:
                 index = ((hi >> 16) - 1 if seq - s_l > 0x8000 else hi >> 16) << 16 | seq
             else:
                 index = ((hi >> 16) + 1 if s_l - 0x8000 > seq else hi >> 16) << 16 | seq
             if index <= hi:
                 if index < 0:
-                    raise SrtpError(REPLAY, "sequence number before the stream's first packet")
+                    raise self._fail(REPLAY, "sequence number before the stream's first packet")
                 self._check(rp, index)
         if self._aead:
             gcm = key.rtp_gcm
@@ -340,7 +329,7 @@ class SrtpSession:
             try:
                 plain = srtp[:hlen] + gcm.decrypt(iv, srtp[hlen:end], srtp[:hlen])
             except InvalidTag:
-                raise SrtpError(AUTH, "GCM tag does not verify") from None
+                raise self._fail(AUTH, "GCM tag does not verify") from None
         else:
             body = srtp[:end]
             inner = key.rtp_inner.copy()  # type: ignore[union-attr]
@@ -349,7 +338,7 @@ class SrtpSession:
             outer = key.rtp_outer.copy()  # type: ignore[union-attr]
             outer.update(inner.digest())
             if not hmac.compare_digest(outer.digest()[:tag_len], srtp[n - tag_len :]):
-                raise SrtpError(AUTH, "HMAC-SHA1 tag does not verify")
+                raise self._fail(AUTH, "HMAC-SHA1 tag does not verify")
             if self._enc_rtp:  # xor_keystream, inlined
                 length = end - hlen
                 nblk = (length + 15) >> 4
@@ -380,24 +369,17 @@ class SrtpSession:
     # ---------------------------------------------------------------------- SRTCP
     def protect_rtcp(self, rtcp: bytes) -> bytes:
         """RTCP (compound) packet → SRTCP packet (RFC 3711 §3.4, RFC 7714 §9)."""
-        try:
-            return self._protect_rtcp(rtcp)
-        except SrtpError as exc:
-            self.errors[exc.kind] += 1
-            raise
-
-    def _protect_rtcp(self, rtcp: bytes) -> bytes:
         n = len(rtcp)
         if n < 8 or rtcp[0] >> 6 != 2:
-            raise SrtpError(MALFORMED, "not an RTCP packet (length or version)")
+            raise self._fail(MALFORMED, "not an RTCP packet (length or version)")
         ssrc = _U32.unpack_from(rtcp, 4)[0]
         key = self._tx_key
         if key.rtcp_count >= key.rtcp_limit:
-            raise SrtpError(SrtpErrorKind.KEY_EXHAUSTED, "master key reached its SRTCP packet limit")
+            raise self._fail(SrtpErrorKind.KEY_EXHAUSTED, "master key reached its SRTCP packet limit")
         st = self._tx.get(ssrc) or self._stream(self._tx, ssrc)
         index = st.rtcp_next
         if index >= 1 << 31:
-            raise SrtpError(SrtpErrorKind.KEY_EXHAUSTED, "SRTCP index space used up")
+            raise self._fail(SrtpErrorKind.KEY_EXHAUSTED, "SRTCP index space used up")
         enc = self._enc_rtcp
         trailer = ((0x80000000 if enc else 0) | index).to_bytes(4, "big")
         if self._aead:
@@ -422,19 +404,11 @@ class SrtpSession:
 
     def unprotect_rtcp(self, srtcp: bytes) -> bytes:
         """SRTCP packet → RTCP packet; :class:`SrtpError` when refused."""
-        try:
-            return self._unprotect_rtcp(srtcp)
-        except SrtpError as exc:
-            self.errors[exc.kind] += 1
-            log.debug("SRTCP packet refused: %s", exc)
-            raise
-
-    def _unprotect_rtcp(self, srtcp: bytes) -> bytes:
         n = len(srtcp)
         tag_len = self._rtcp_tag
         mki_len = self._mki_len
         if n < 8 + 4 + mki_len + tag_len or srtcp[0] >> 6 != 2:
-            raise SrtpError(MALFORMED, "not an SRTCP packet (length or version)")
+            raise self._fail(MALFORMED, "not an SRTCP packet (length or version)")
         ssrc = _U32.unpack_from(srtcp, 4)[0]
         if self._aead:
             key = self._key_for(srtcp, n)
@@ -443,7 +417,7 @@ class SrtpSession:
             key = self._key_for(srtcp, n - tag_len)
             t_at = n - mki_len - tag_len - 4
         if key.rtcp_count >= key.rtcp_limit:
-            raise SrtpError(SrtpErrorKind.KEY_EXHAUSTED, "master key reached its SRTCP packet limit")
+            raise self._fail(SrtpErrorKind.KEY_EXHAUSTED, "master key reached its SRTCP packet limit")
         word = _U32.unpack_from(srtcp, t_at)[0]
         enc = word >> 31
         index = word & 0x7FFFFFFF
@@ -462,18 +436,18 @@ class SrtpSession:
                     gcm.decrypt(iv, srtcp[t_at - 16 : t_at], srtcp[: t_at - 16] + trailer)
                     plain = srtcp[: t_at - 16]
             except InvalidTag:
-                raise SrtpError(AUTH, "GCM tag does not verify") from None
+                raise self._fail(AUTH, "GCM tag does not verify") from None
         else:
             tag = key.rtcp_hmac(srtcp[: t_at + 4])[:tag_len]
             if not hmac.compare_digest(tag, srtcp[n - tag_len :]):
-                raise SrtpError(AUTH, "HMAC-SHA1 tag does not verify")
+                raise self._fail(AUTH, "HMAC-SHA1 tag does not verify")
             if enc:
                 iv = key.rtcp_salt ^ (ssrc << 64) ^ (index << 16)
                 plain = srtcp[:8] + xor_keystream(key.rtcp_ecb, iv, srtcp[8:t_at])  # type: ignore[arg-type]
             else:
                 plain = srtcp[:t_at]
         if len(plain) < 8:
-            raise SrtpError(MALFORMED, "SRTCP packet shorter than an RTCP header")
+            raise self._fail(MALFORMED, "SRTCP packet shorter than an RTCP header")
         self._adopt(ssrc, st)
         if rp is None:
             rp = st.rtcp = _Replay(index)
