@@ -236,16 +236,27 @@ def _invite_success(ua: UserAgent, call: Call, resp: Response, now: float) -> No
 
 
 def _fork_loser(ua: UserAgent, call: Call, resp: Response, now: float) -> None:
+    """A 2xx from a fork other than the one that won (or after we gave up): confirm its
+    dialog with an ACK and end it with a BYE at once (§13.2.2.4)."""
     invite = call.invite
-    if invite is None:
-        return
     try:
-        dialog = Dialog.from_response(invite, resp)
+        if invite is not None:
+            dialog = Dialog.from_response(invite, resp)
+        elif call.dialog is not None and resp.to.tag:
+            won = call.dialog  # the INVITE is gone: the winning dialog has what we need
+            contacts = resp.contact
+            dialog = Dialog(call_id=won.call_id, local_tag=won.local_tag, remote_tag=resp.to.tag,
+                            local=won.local, remote=won.remote,
+                            remote_target=contacts[0].uri_text if contacts else won.remote_target,
+                            route_set=tuple(reversed(resp.get_all("record-route", split=True))),
+                            local_seq=resp.cseq.number, remote_seq=None)
+        else:
+            return
     except ParseError:
         return
     dialog.update_from_response(resp)
     loser = Call(ua=ua, role=Role.UAC, call_id=call.call_id, state=CallState.CONFIRMED, dialog=dialog)
-    _ack(ua, loser, dialog, invite.cseq.number, now)
+    _ack(ua, loser, dialog, resp.cseq.number, now)
     send_bye(ua, loser, now)
 
 
