@@ -162,6 +162,18 @@ def test_key_lifetime_limit() -> None:
     with pytest.raises(SrtpError) as err:
         s.protect(rtp(0))
     assert err.value.kind is SrtpErrorKind.KEY_EXHAUSTED
+    s._keys[0].rtcp_count = 2**31
+    with pytest.raises(SrtpError) as err:
+        s.protect_rtcp(rtcp_sr(1))
+    assert err.value.kind is SrtpErrorKind.KEY_EXHAUSTED
+    # The 31-bit SRTCP index itself must not wrap (RFC 3711 §3.4).
+    t = SrtpSession(p, KEY[p])
+    t.protect_rtcp(rtcp_sr(9))
+    t._tx[9].rtcp_next = 2**31 - 1
+    assert t.protect_rtcp(rtcp_sr(9))[-14:-10] == b"\xff\xff\xff\xff"
+    with pytest.raises(SrtpError) as err:
+        t.protect_rtcp(rtcp_sr(9))
+    assert err.value.kind is SrtpErrorKind.KEY_EXHAUSTED
 
 
 def test_repeat_tx_refused_unless_allowed() -> None:
