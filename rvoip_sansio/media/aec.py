@@ -44,7 +44,12 @@ __all__ = ["EchoCancellerConfig", "EchoCanceller"]
 @attrs.frozen(kw_only=True)
 class EchoCancellerConfig:
     tail: float = 0.128  # seconds of echo path modelled
-    step: float = 0.5  # normalised step size μ (0 < μ ≤ 1)
+    block: float = 0.01  # seconds per block (and partition)
+    step: float = 0.7  # normalised step size μ (0 < μ ≤ 1)
+    # Added to every bin's normaliser, as a fraction of the mean far-end power: bins between
+    # speech harmonics hold almost no far-end energy and would otherwise take huge, noisy
+    # steps (worth 3-4 dB of ERLE on speech).
+    regularization: float = 0.02
     geigel: float = 0.5  # double talk when |near| > geigel·max|far| (ERL ≥ 6 dB assumed)
     dt_hold: float = 0.06  # seconds adaptation stays frozen after double talk is seen
     residual_suppression: bool = False
@@ -69,7 +74,7 @@ class EchoCanceller:
         self.config = cfg = config or EchoCancellerConfig()
         if not 0.0 < cfg.step <= 1.0:
             raise ValueError("step must be in (0, 1]")
-        self.block = b = rate // 100
+        self.block = b = int(round(rate * cfg.block))
         self._nparts = max(1, math.ceil(cfg.tail * rate / b))
         nb = b + 1
         self._xs = np.zeros((self._nparts, nb), dtype=np.complex128)
@@ -78,7 +83,7 @@ class EchoCanceller:
         self._pxx = np.zeros(nb)
         self._far_hist = np.zeros(self._nparts + 1)  # peak |far| per block
         self._dt_left = 0
-        self._dt_blocks = max(1, round(cfg.dt_hold * 100))
+        self._dt_blocks = max(1, round(cfg.dt_hold / cfg.block))
         self.double_talk = False
         self.blocks_adapted = 0
         self.blocks_frozen = 0
@@ -140,7 +145,7 @@ class EchoCanceller:
         elif far_peak > 0.0:
             big_e = np.fft.rfft(np.concatenate([np.zeros(b), e]))
             step = cfg.step
-            reg = 1e-3 * float(np.mean(self._pxx)) + 1e-6
+            reg = cfg.regularization * float(np.mean(self._pxx)) + 1e-6
             grad = np.conj(xs) * (big_e * (step / (self._pxx + reg)))
             # Gradient constraint: keep the first B taps of every partition's update.
             g = np.fft.irfft(grad, 2 * b, axis=1)

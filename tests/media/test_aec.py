@@ -90,8 +90,8 @@ def test_double_talk_does_not_diverge_the_filter(rate: int) -> None:
     _show(f"{rate} Hz double talk 4-7 s (ERLE during {during:.1f} vs {ref_during:.1f} single talk; after {after:.1f} vs {ref_after:.1f})", dt["curve"])  # type: ignore[arg-type]
     aec = dt["aec"]
     assert isinstance(aec, EchoCanceller) and aec.blocks_frozen > 0
-    assert during >= ref_during - 6.0 and during >= 12.0
-    assert after >= ref_after - 4.0 and after >= 15.0
+    assert during >= ref_during - 6.0 and during >= 15.0
+    assert after >= ref_after - 5.0 and after >= 20.0
 
 
 @pytest.mark.parametrize("rate", [8000, 16000])
