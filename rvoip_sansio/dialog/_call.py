@@ -107,6 +107,8 @@ class Call:
     #: UAS side of a re-INVITE/UPDATE waiting for the application (no media capabilities).
     pending_offer: tuple[Request, TransactionKey] | None = None
     cancel_requested: bool = False
+    #: UAC: the latest provisional response reported (code, To tag, body size)
+    last_progress: tuple[int, str | None, int] | None = None
     #: RFC 3262 (reliable provisional responses)
     rseq: int = 0
     prack_wait: Timer | None = None

@@ -133,6 +133,10 @@ def _invite_response(ua: UserAgent, call: Call, resp: Response | None, now: floa
     if code < 200:
         if code == 100 or call.state not in (CallState.CALLING, CallState.EARLY):
             return
+        seen = (code, resp.to.tag, len(resp.body))
+        if seen == call.last_progress:
+            return  # the UAS repeats its latest provisional when our INVITE is retransmitted
+        call.last_progress = seen
         dialog = _early_dialog(ua, call, resp)
         if dialog is not None:
             call.state = CallState.EARLY
