@@ -434,7 +434,7 @@ class Extmap:
 
     @classmethod
     def parse(cls, value: str, offset: int = 0) -> Extmap:
-        parts = value.strip(" \t").split(None, 2)
+        parts = _WS.split(value.strip(" \t"), maxsplit=2)  # SP-separated (RFC 8285 §8)
         if len(parts) < 2:
             raise ParseError("extmap: expected '<id>[/<direction>] <uri>'", offset)
         ident, _, direction = parts[0].partition("/")

@@ -90,8 +90,6 @@ class _Slot:
     cap: int | None  # index into LocalCapabilities.media, None: rejected / not ours
     fallback_format: str = "0"
     mid: str | None = None
-    # The capabilities the peer's answer refused: re-offered with port 0 while unchanged.
-    refused: MediaCapabilities | None = None
 
 
 class OfferAnswer:
@@ -239,11 +237,9 @@ class OfferAnswer:
                 slots.append(_Slot(media=cap.media, proto=cap.proto, cap=i))
         sdp = self._session()
         for index, slot in enumerate(slots):
-            if slot.refused is not None and slot.cap is not None and (
-                slot.cap >= len(self.local.media) or self.local.media[slot.cap] != slot.refused
-            ):
-                slot.refused = None  # our capabilities changed: offer the stream again
-            if slot.cap is None or slot.refused is not None or slot.cap >= len(self.local.media):
+            # A stream the peer refused before is offered again while we can do it: the refusal
+            # may have been about the peer's capabilities then, which can change (RFC 3264 §8).
+            if slot.cap is None or slot.cap >= len(self.local.media):
                 # RFC 3264 §8.2: a stream is removed by offering it with port 0.
                 disabled = MediaDescription(media=slot.media, port=0, proto=slot.proto,
                                             formats=[slot.fallback_format])
@@ -320,12 +316,8 @@ class OfferAnswer:
                 assert codec.payload_type is not None
                 self._payload_types[codec.key] = codec.payload_type
         self._slots = self._pending_slots
-        for slot, theirs, result in zip(self._slots, remote.media, results):
+        for slot, theirs in zip(self._slots, remote.media):
             slot.mid = theirs.mid or slot.mid
-            if not result.accepted:
-                # Refused by the peer: later re-offers keep it disabled (port 0) rather than
-                # asking again each time (RFC 3264 §8.2).
-                slot.refused = self.local.media[slot.cap] if slot.cap is not None else None
         self.state = OfferAnswerState.STABLE
         self._pending_offer = None
         return self._conclude(offer, remote, results)
