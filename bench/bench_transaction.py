@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import os
 import random
 import shutil
 import sys
@@ -115,17 +116,26 @@ def in_sim(flow: str, n: int) -> float:
     return n / (time.perf_counter() - start)
 
 
-Row = tuple[int, int, tuple[int, int], tuple[int, int]]
+Row = tuple[int, int, tuple[int, int, float], tuple[int, int, float]]
+
+
+def proc_cpu_seconds(pid: int) -> float:
+    """utime + stime of a child process (Linux /proc), to compare CPU cost per transaction."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 async def sipp_ladder(sipp: str, rates: list[int], seconds: float) -> list[Row]:
-    """For each rate: calls, then (successful, failed) against us and against SIPp's UAS."""
+    """For each rate: calls, then (successful, failed, CPU µs per transaction) against us
+    and against SIPp's UAS."""
     rows = []
     for rate in rates:
         calls = int(rate * seconds)
         udp, _tu = await start_endpoint()
+        cpu0 = time.process_time()
         ours = await run_sipp(sipp, udp.local_address, scenario="options_uac.xml", calls=calls, rate=rate,
                               timeout=seconds + 12)
+        ours_cpu = (time.process_time() - cpu0) / max(ours.successful, 1) * 1e6
         await udp.close()
         port = free_udp_port()
         with tempfile.TemporaryDirectory() as tmp:
@@ -135,13 +145,17 @@ async def sipp_ladder(sipp: str, rates: list[int], seconds: float) -> list[Row]:
                 stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
             )
             await asyncio.sleep(0.3)
+            uas_cpu0 = proc_cpu_seconds(uas.pid)
             ceiling = await run_sipp(sipp, (LOOPBACK, port), scenario="options_uac.xml", calls=calls,
                                      rate=rate, timeout=seconds + 12)
+            uas_cpu = (proc_cpu_seconds(uas.pid) - uas_cpu0) / max(ceiling.successful, 1) * 1e6
             uas.terminate()
             await uas.wait()
-        rows.append((rate, calls, (ours.successful, ours.failed), (ceiling.successful, ceiling.failed)))
-        print(f"  rate {rate:>6}/s  ours: {ours.successful:>6} ok {ours.failed:>5} failed"
-              f"   SIPp UAS: {ceiling.successful:>6} ok {ceiling.failed:>5} failed", flush=True)
+        rows.append((rate, calls, (ours.successful, ours.failed, ours_cpu),
+                     (ceiling.successful, ceiling.failed, uas_cpu)))
+        print(f"  rate {rate:>6}/s  ours: {ours.successful:>6} ok {ours.failed:>5} failed {ours_cpu:6.1f} µs CPU/tx"
+              f"   SIPp UAS: {ceiling.successful:>6} ok {ceiling.failed:>5} failed {uas_cpu:6.1f} µs CPU/tx",
+              flush=True)
     return rows
 
 
@@ -170,19 +184,22 @@ def main() -> None:
         print("\n(SIPp part skipped)" if sipp else "\n(SIPp not installed: loopback part skipped)")
         return
     seconds = 2.0 if args.quick else 4.0
-    rates = [1000, 2000, 4000, 6000, 8000, 10000, 12000, 15000]
+    rates = [1000, 4000, 8000, 12000, 16000, 20000]
     print(f"\nLoopback UDP, SIPp UAC OPTIONS load, {seconds:.0f} s per rate "
           "(ours: Endpoint on the asyncio adapter; ceiling: SIPp's own UAS):")
     rows = asyncio.run(sipp_ladder(sipp, rates, seconds))
     # Clean: every call of the run completed (none failed, none left unfinished).
-    best_ours = max((r for r, n, (ok, bad), _ in rows if bad == 0 and ok == n), default=0)
-    best_sipp = max((r for r, n, _, (ok, bad) in rows if bad == 0 and ok == n), default=0)
-    print(f"\n  {'peer':<34} {'max clean rate (tx/s)':>22}")
-    print(f"  {'rvoip Endpoint (asyncio UDP)':<34} {best_ours:>22,}")
-    print(f"  {'SIPp UAS (ceiling)':<34} {best_sipp:>22,}")
-    if best_sipp:
-        print(f"  ratio ours / SIPp UAS: {best_ours / best_sipp:.2f}")
-    print(f"  in-process server OPTIONS / loopback: {results['server OPTIONS -> 200'] / max(best_ours, 1):.1f}x")
+    best_ours = max((r for r, n, (ok, bad, _), _ in rows if bad == 0 and ok == n), default=0)
+    best_sipp = max((r for r, n, _, (ok, bad, _) in rows if bad == 0 and ok == n), default=0)
+    # CPU per transaction at the highest clean rate, as capacity per core (the load generator,
+    # SIPp's UAC, shares the two cores and may saturate first).
+    cpu_ours = min(c for r, n, (ok, bad, c), _ in rows if ok > 0)
+    cpu_sipp = min(c for r, n, _, (ok, bad, c) in rows if ok > 0)
+    print(f"\n  {'server':<30} {'max clean rate':>15} {'CPU µs/tx':>10} {'tx/s per core':>14}")
+    print(f"  {'rvoip Endpoint (asyncio UDP)':<30} {best_ours:>15,} {cpu_ours:>10.1f} {1e6 / cpu_ours:>14,.0f}")
+    print(f"  {'SIPp UAS (ceiling)':<30} {best_sipp:>15,} {cpu_sipp:>10.1f} {1e6 / cpu_sipp:>14,.0f}")
+    print(f"  ratio ours / SIPp UAS: clean rate {best_ours / max(best_sipp, 1):.2f}, "
+          f"per-core capacity {cpu_sipp / cpu_ours:.2f}")
 
 
 if __name__ == "__main__":

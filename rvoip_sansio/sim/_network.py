@@ -138,8 +138,11 @@ class Network:
         link: LinkConfig | None = None,
         start: float = 0.0,
         max_steps: int = 5_000_000,
+        record_trace: bool = True,
     ) -> None:
         self.now = start
+        #: keep every datagram in ``trace`` (turn off for long media runs)
+        self.record_trace = record_trace
         self.rng = random.Random(seed)
         self.default_link = link if link is not None else LinkConfig()
         self.trace: list[TraceEntry] = []
@@ -319,19 +322,18 @@ class Network:
         else:
             fate = Fate.LOST if lost else Fate.DELIVERED
         arrival = now + delay if fate is Fate.DELIVERED else None
-        self.trace.append(
-            TraceEntry(
+        record = self.record_trace
+        if record:
+            self.trace.append(TraceEntry(
                 sent=now, arrival=arrival, src=src, dst=dst, src_name=src_name,
                 dst_name=dst_name, data=data, fate=fate,
-            )
-        )
+            ))
         if arrival is not None:
             self._push(arrival, _Delivery(dst, src, data))
         if dup and fate is not Fate.NO_ROUTE:
-            self.trace.append(
-                TraceEntry(
+            if record:
+                self.trace.append(TraceEntry(
                     sent=now, arrival=now + dup_delay, src=src, dst=dst, src_name=src_name,
                     dst_name=dst_name, data=data, fate=Fate.DUPLICATE,
-                )
-            )
+                ))
             self._push(now + dup_delay, _Delivery(dst, src, data))
