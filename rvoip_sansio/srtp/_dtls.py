@@ -100,6 +100,12 @@ def _split_records(blob: bytes, mtu: int) -> list[bytes]:
 class DtlsSrtpEndpoint:
     """One side of a DTLS-SRTP association for one media stream (or a BUNDLE group)."""
 
+    __slots__ = (
+        "role", "remote", "state", "_remote_fps", "_mtu", "_max_retransmits", "_window",
+        "_events", "_out", "_flight", "_deadline", "_timeout", "_retransmits",
+        "_sent_last_flight", "_peer_der", "_result", "_handshake_complete", "_conn",
+    )
+
     def __init__(
         self,
         *,
@@ -130,7 +136,6 @@ class DtlsSrtpEndpoint:
         self._timeout = 1.0
         self._retransmits = 0
         self._sent_last_flight = False
-        self._fingerprint_ok = False
         self._peer_der: bytes | None = None
         self._result: DtlsConnected | None = None
         self._handshake_complete = False

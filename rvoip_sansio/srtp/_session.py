@@ -79,6 +79,12 @@ class SrtpSession:
     though one session can protect and unprotect the same SSRC (separate contexts).
     """
 
+    __slots__ = (
+        "policy", "errors", "_aead", "_tag", "_rtcp_tag", "_window", "_mask", "_keys",
+        "_by_mki", "_mki_len", "_tx_key", "_enc_rtp", "_cm", "_enc_rtcp", "_repeat_ok",
+        "_tx", "_rx", "_max_streams", "_accept",
+    )
+
     def __init__(
         self,
         profile: SrtpProfile | str | SrtpPolicy,
