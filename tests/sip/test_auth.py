@@ -369,3 +369,26 @@ def test_non_ascii_username_uses_ext_value() -> None:
     assert "username*=UTF-8''J%C3%A4s%C3%B8n%20Doe" in text
     assert parse_credentials(text).username == "Jäsøn Doe"
     assert re.search(r"nc=00000001", text)
+
+
+def test_two_proxies_challenge_one_request() -> None:
+    """RFC 3261 §22.3: a 407 from a forking proxy may carry challenges of several realms; the
+    retry carries one Proxy-Authorization per realm, each verified by its own proxy."""
+    servers = []
+    for realm in ("atlanta.example.com", "biloxi.example.com"):
+        store = InMemoryCredentialStore()
+        store.add("alice", realm, "pw-" + realm)
+        servers.append(DigestServer(config=DigestServerConfig(realm=realm, proxy=True),
+                                    secret=realm.encode() * 2, store=store, rng=random.Random(3)))
+    client = DigestClient(
+        credentials=[Credentials(username="alice", password="pw-" + s.config.realm, realm=s.config.realm)
+                     for s in servers],
+        rng=random.Random(8),
+    )
+    challenges = [c for s in servers for c in s.challenge(now=0.0)]
+    assert client.handle_challenge(challenges, proxy=True) is ChallengeOutcome.RETRY
+    headers = client.authorize(method="INVITE", uri="sip:bob@biloxi.example.com")
+    assert [name for name, _ in headers] == ["Proxy-Authorization"] * 2
+    values = [v for _, v in headers]
+    for server in servers:
+        assert server.verify(method="INVITE", authorization=values, now=1.0).ok
