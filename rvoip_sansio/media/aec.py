@@ -10,7 +10,7 @@ one extra 10 ms hop of delay, see :attr:`EchoCanceller.latency`).
 Filter: ``tail`` seconds of echo path split into P partitions of one block each. Per block,
 the far-end spectrum (2B-point FFT of the last two blocks, overlap-save) enters a ring of P
 spectra; the echo estimate is ``Σ_p W_p·X_p``; the error spectrum drives the update
-``W_p += μ·X_p*·E / (Σ_p |X_p|² smoothed)`` — per-bin normalisation, so coloured input
+``W_p += μ·X_p*·E / (Σ_p |X_p|² smoothed + δ)`` — per-bin normalisation, so coloured input
 (speech) converges nearly as fast as white noise — with the gradient constraint (each
 partition's time-domain update truncated to B taps) applied to every partition.
 

@@ -182,7 +182,7 @@ class DtmfDetector:
         "_floor", "_min_level", "_snr", "_margin", "_harm", "_tw_lo", "_tw_hi",
         "_run", "_misses", "_run_first_hop", "_run_hops", "_peak", "_peak_lo", "_peak_hi",
         "_peak_twist", "_z", "_prev_x", "_nwin", "_reported", "_start_hop", "_last_hop",
-        "_quiet", "_quiet_start", "_block_hop", "_pause_hops", "_need_hops", "_buf_hop0", "_proj", "_others",
+        "_quiet", "_quiet_start", "_block_hop", "_pause_hops", "_need_hops", "_buf_hop0", "_proj", "_others", "_cheap",
     )
 
     def __init__(self, rate: int, *, config: DtmfConfig | None = None) -> None:
@@ -227,6 +227,7 @@ class DtmfDetector:
         self._snr = 10 ** (cfg.min_snr_db / 10)
         self._margin = 10 ** (-cfg.min_group_margin_db / 10)
         self._harm = 10 ** (cfg.max_harmonic_db / 10)
+        self._cheap = 0.5 * self._snr / (1 + self._snr)
         self._tw_lo = 10 ** (-cfg.normal_twist_db / 10)
         self._tw_hi = 10 ** (cfg.reverse_twist_db / 10)
         self._pause_hops = max(1, math.ceil(cfg.min_pause * rate / self._hop - 1e-9))
@@ -269,6 +270,15 @@ class DtmfDetector:
         power = 2.0 * (spec.real**2 + spec.imag**2) / (win * win)  # mean power of each tone
         best = np.max(power.reshape(-1, 3, 8), axis=1)  # best probe per nominal frequency
         total = np.einsum("ij,ij->i", frames, frames) / win
+        if self._run < 0:
+            # Fast reject while idle: the strongest bins must carry most of the energy (the
+            # full test below asks for ≥ 10 dB purity; a bin loses ≤ 1.3 dB off-frequency).
+            lo_b, hi_b = best[:, 0:4].max(axis=1), best[:, 4:8].max(axis=1)
+            maybe = (lo_b >= self._floor * 0.5) & (hi_b >= self._floor * 0.5) & (lo_b + hi_b >= self._cheap * total)
+            if not maybe.any():
+                self._hops_done += nwin
+                self._buf = self._buf[nwin * hop :]
+                return []
         newest = frames[:, win - hop :]
         hop_pow = np.einsum("ij,ij->i", newest, newest) / hop
         key = np.argmax(best[:, 0:4], axis=1) * 4 + np.argmax(best[:, 4:8], axis=1)
