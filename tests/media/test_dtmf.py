@@ -243,3 +243,11 @@ def test_detection_rate_against_noise(rate: int) -> None:
         rates[snr] = hits / total
     print(f"\n[dtmf] {rate} Hz detection rate by SNR (pair power / white noise): " + ", ".join(f"{k} dB: {v:.0%}" for k, v in rates.items()))
     assert rates[20] == 1.0 and rates[15] == 1.0
+
+
+def test_recorded_spandsp_vector_decodes() -> None:
+    # tests/data/media/spandsp_dtmf_8k.raw: spandsp's generator, 3 levels/twists (see README).
+    from tests.conftest import DATA
+
+    x = np.fromfile(DATA / "media" / "spandsp_dtmf_8k.raw", dtype="<i2").astype(np.int16)
+    assert D.detect_dtmf(_pad(x, 8000), 8000) == D.DTMF_KEYS * 3
