@@ -157,16 +157,40 @@ class OfferAnswer:
         return sdp
 
     def _pt_for(self, codec: Codec, used: set[int]) -> int:
-        for candidate in (self._payload_types.get(codec.key), codec.payload_type,
-                          codec.static_payload_type):
-            if candidate is not None and candidate not in used:
+        """The payload type to offer ``codec`` with (RFC 3264 §8.3.2: a number agreed in this
+        session keeps its codec; it is never reused for another one)."""
+        agreed = self._payload_types.get(codec.key)
+        if agreed is not None and agreed not in used:
+            return agreed
+        taken = {pt for key, pt in self._payload_types.items() if key != codec.key}
+        for candidate in (codec.payload_type, codec.static_payload_type):
+            if candidate is not None and candidate not in used and candidate not in taken:
                 return candidate
         pt = 96
-        while pt in used or pt in self._payload_types.values():
+        while pt in used or pt in taken:
             pt += 1
             if pt > 127:
                 raise LocalProtocolError("sdp: more codecs than dynamic payload types")
         return pt
+
+    def _assign(self, codecs: Sequence[Codec], used: set[int]) -> list[Codec]:
+        """Payload types for ``codecs``: agreed numbers first, so a codec listed earlier can
+        never take the number another codec already has in this session."""
+        numbers: list[int | None] = []
+        for codec in codecs:
+            agreed = self._payload_types.get(codec.key)
+            if agreed is not None and agreed not in used:
+                used.add(agreed)
+                numbers.append(agreed)
+            else:
+                numbers.append(None)
+        out = []
+        for codec, number in zip(codecs, numbers):
+            if number is None:
+                number = self._pt_for(codec, used)
+                used.add(number)
+            out.append(codec.with_payload_type(number, codec.fmtp))
+        return out
 
     def _media_section(
         self,
@@ -249,11 +273,7 @@ class OfferAnswer:
                 continue
             cap = self.local.media[slot.cap]
             used: set[int] = set()
-            codecs = []
-            for codec in cap.codecs:
-                pt = self._pt_for(codec, used)
-                used.add(pt)
-                codecs.append(codec.with_payload_type(pt, codec.fmtp))
+            codecs = self._assign(cap.codecs, used)
             events = (
                 self._events_for(cap, [c.clock_rate for c in codecs], used)
                 if cap.telephone_event and cap.media == "audio" else []

@@ -10,6 +10,7 @@ import pytest
 from rvoip_sansio import LocalProtocolError
 from rvoip_sansio.sdp import (
     G722,
+    L16_16K,
     OPUS,
     PCMA,
     PCMU,
@@ -374,3 +375,16 @@ def test_stream_refused_by_the_answer_and_disabled_mlines() -> None:
     again = oa.create_offer()
     assert [(m.media, m.port) for m in again.media] == [("audio", 30000), ("video", 0)]
     assert again.media[1].formats == ["31"]
+
+
+def test_agreed_payload_numbers_are_never_reassigned() -> None:
+    """RFC 3264 §8.3.2: within a session a payload type keeps its codec, even when a codec
+    listed earlier in our capabilities would prefer that number."""
+    oa = OfferAnswer(local=caps(OPUS, PCMU), session_id=1)
+    oa.answer_offer(load("linphone_offer.sdp"))  # opus agreed at 96, t-e/48000 at 101
+    l16 = attrs_evolve(L16_16K, payload_type=96)
+    oa.local = caps(l16, OPUS, PCMU)
+    offer = oa.create_offer()
+    maps = {r.encoding.lower(): r.payload_type for r in offer.media[0].rtpmaps}
+    assert maps["opus"] == 96
+    assert maps["l16"] not in (96, 0, 101, 100)
