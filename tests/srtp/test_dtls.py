@@ -254,3 +254,24 @@ def test_garbage_datagrams_do_not_raise_or_derail_the_handshake(
         assert a.state is b.state is DtlsState.CONNECTED
 
     check()
+
+
+def test_small_mtu_fragments_flights_into_several_datagrams(certs: tuple[DtlsCertificate, ...]) -> None:
+    a_cert, b_cert, _ = certs
+    a = DtlsSrtpEndpoint(role=DtlsRole.SERVER, certificate=a_cert, mtu=300,
+                         remote_fingerprints=[b_cert.fingerprint()])
+    b = DtlsSrtpEndpoint(role=DtlsRole.CLIENT, certificate=b_cert, mtu=300,
+                         remote_fingerprints=[a_cert.fingerprint()])
+    a.start(0.0)
+    b.start(0.0)
+    sizes: list[int] = []
+
+    def drop(name: str, k: int, data: bytes) -> bool:
+        sizes.append(len(data))
+        return name == "a" and k == 1  # lose one fragment of the server's first flight
+
+    link = Link(a, b, drop)
+    link.run()
+    assert a.state is b.state is DtlsState.CONNECTED
+    assert max(sizes) <= 300 and len(sizes) > 6
+    _media_flows(a, b)
