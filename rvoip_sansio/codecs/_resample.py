@@ -74,14 +74,17 @@ def _polyphase(
 
 
 class Resampler:
-    """Streaming converter for one stream from ``rate_in`` to ``rate_out`` (int16 in and out).
+    """Streaming converter from ``rate_in`` to ``rate_out`` (int16 in and out).
 
     ``process(chunk)`` may be called with any chunk sizes; ``delay`` is the filter's group
-    delay in output samples (the output lags the input by that much).
+    delay in output samples (the output lags the input by that much). ``channels`` may also
+    be many independent streams side by side (shape ``(n, streams)``): they are converted
+    with one matrix product per call, which is how a media server resamples hundreds of
+    calls at once.
     """
 
     __slots__ = ("rate_in", "rate_out", "channels", "_up", "_down", "_taps", "_coef",
-                 "delay", "_hist", "_n_in", "_n_out")
+                 "delay", "_hist", "_n_in", "_n_out", "_mcache", "_piece")
 
     def __init__(self, rate_in: int, rate_out: int, *, channels: int = 1) -> None:
         if rate_in <= 0 or rate_out <= 0 or channels <= 0:
@@ -90,6 +93,12 @@ class Resampler:
         self.rate_out = rate_out
         self.channels = channels
         self._up, self._down, self._taps, self._coef, self.delay = _polyphase(rate_in, rate_out)
+        self._mcache: dict[tuple[int, int], npt.NDArray[np.float64]] = {}
+        # Largest piece whose matrix (outputs x (taps - 1 + inputs)) stays near 2**20 values.
+        piece = 64
+        while (-(-2 * piece * self._up // self._down)) * (self._taps + 2 * piece) <= 1 << 20:
+            piece *= 2
+        self._piece = piece
         self.reset()
 
     def reset(self) -> None:
@@ -118,6 +127,17 @@ class Resampler:
         x2 = x.reshape(-1, 1) if mono else x
         if x2.ndim != 2 or x2.shape[1] != self.channels:
             raise CodecError(f"resampler input must have {self.channels} channel(s)")
+        # Long inputs go through in pieces (the result does not depend on the cut) so the
+        # per-piece matrix stays small.
+        piece = self._piece
+        if x2.shape[0] <= piece or self.channels == 1:
+            out = self._process(x2)
+        else:
+            out = np.concatenate([self._process(x2[i : i + piece])
+                                  for i in range(0, x2.shape[0], piece)])
+        return out[:, 0] if mono else out
+
+    def _process(self, x2: PCM) -> PCM:
         up, down = self._up, self._down
         t0 = self._n_in
         t1 = t0 + x2.shape[0]
@@ -125,35 +145,68 @@ class Resampler:
         ext = np.concatenate((self._hist, x2))
         count = n_end - self._n_out
         out = np.empty((count, self.channels), np.int16)
-        if count:
+        small = x2.shape[0] <= self._piece
+        if count and (self.channels > 1 or (up <= 8 and small)):
+            # One matrix product per call (BLAS): frames of one stream, or many streams
+            # side by side (channels).
+            m = self._matrix(self._n_out * down - t0 * up, x2.shape[0], count)
+            acc2: npt.NDArray[np.float64] = np.matmul(m, ext)
+            acc2 *= _SCALE
+            np.rint(acc2, out=acc2)
+            np.clip(acc2, -32768, 32767, out=acc2)
+            out[:] = acc2
+        elif count:
+            col = ext.reshape(-1)
             taps = self._taps
-            first = [p * down for p in range(self._n_out, self._n_out + min(up, count))]
-            acc = np.empty(count, np.float64)
-            for c in range(self.channels):
-                col = ext[:, c] if self.channels > 1 else ext.reshape(-1)
-                win = np.lib.stride_tricks.sliding_window_view(col, taps)
-                if up > 8:
-                    # Many phases (e.g. 44.1 <-> 48 kHz): gather rows and weights at once.
-                    prod = np.arange(self._n_out, n_end, dtype=np.int64) * down
-                    rows = prod // up - t0
-                    acc = (win[rows] * self._coef[prod % up]).sum(axis=1)
-                else:
-                    # Outputs n and n+L share a phase and are M input samples apart.
-                    for j, prod0 in enumerate(first):
-                        row = prod0 // up - t0  # window of the newest input sample used
-                        k = (count - j + up - 1) // up
-                        coef = self._coef[prod0 % up]
-                        if down == 1:
-                            acc[j::up] = np.correlate(col[row : row + k + taps - 1], coef)
-                        else:
-                            acc[j::up] = win[row : row + (k - 1) * down + 1 : down] @ coef
-                # Exact: integer-valued float64 sums stay below 2**53; 2**-24 scales exactly.
-                np.clip(np.rint(acc * _SCALE), -32768, 32767, out=acc)
-                out[:, c] = acc
+            win = np.lib.stride_tricks.sliding_window_view(col, taps)
+            if up > 8:
+                # Many phases (e.g. 44.1 <-> 48 kHz): gather rows and weights at once.
+                prod = np.arange(self._n_out, n_end, dtype=np.int64) * down
+                rows = prod // up - t0
+                acc = (win[rows] * self._coef[prod % up]).sum(axis=1)
+            else:
+                # Long input: outputs n and n+L share a phase and are M input samples apart.
+                acc = np.empty(count, np.float64)
+                for j in range(min(up, count)):
+                    prod0 = (self._n_out + j) * down
+                    row = prod0 // up - t0  # window of the newest input sample used
+                    k = (count - j + up - 1) // up
+                    coef = self._coef[prod0 % up]
+                    if down == 1:
+                        acc[j::up] = np.correlate(col[row : row + k + taps - 1], coef)
+                    else:
+                        acc[j::up] = win[row : row + (k - 1) * down + 1 : down] @ coef
+            acc *= _SCALE
+            np.rint(acc, out=acc)
+            np.clip(acc, -32768, 32767, out=acc)
+            out[:, 0] = acc
         self._hist = np.asarray(ext[len(ext) - (self._taps - 1) :], dtype=np.float64)
         self._n_in = t1
         self._n_out = n_end
-        return out[:, 0] if mono else out
+        return out
+
+    def _matrix(self, r: int, n_in: int, count: int) -> npt.NDArray[np.float64]:
+        """Output ``i`` of a call = row ``i`` of this matrix times (history + input).
+
+        With ``r = n_out·M - t0·L`` (in 0..L-1) output ``i`` uses phase ``(r + i·M) mod L``
+        and the window ending at input row ``(r + i·M) // L`` of the call: the matrix
+        depends only on ``r`` and the chunk length, so steady framing reuses it.
+        """
+        key = (r, n_in)
+        cached = self._mcache.get(key)
+        if cached is not None:
+            return cached
+        up, down, taps = self._up, self._down, self._taps
+        prod = r + np.arange(count, dtype=np.int64) * down
+        base, phase = prod // up, prod % up
+        m = np.zeros((count, taps - 1 + n_in), np.float64)
+        rows = np.repeat(np.arange(count), taps)
+        cols = (base[:, None] + np.arange(taps)[None, :]).reshape(-1)
+        m[rows, cols] = self._coef[phase].reshape(-1)
+        if len(self._mcache) >= 8:
+            self._mcache.pop(next(iter(self._mcache)))
+        self._mcache[key] = m
+        return m
 
     def flush(self) -> PCM:
         """Feed silence for the filter delay and return the tail of the signal."""
