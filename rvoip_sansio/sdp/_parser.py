@@ -12,7 +12,7 @@ from typing import Callable
 
 from rvoip_sansio._core import ParseError
 
-from ._attributes import VALIDATORS
+from ._attributes import VALIDATORS, FastValidator
 from ._model import (
     Attribute,
     Bandwidth,
@@ -91,6 +91,9 @@ def _media(text: str, offset: int) -> MediaDescription:
     )
 
 
+# Parse-time regexes of the FastValidators, looked up directly to save a call per attribute.
+_FAST_REGEX = {name: v.regex for name, v in VALIDATORS.items() if isinstance(v, FastValidator)}
+
 _SESSION_RANK = {k: i for i, k in enumerate("vosiuepcbtrzka")}
 _SESSION_RANK["r"] = _SESSION_RANK["t"]  # t= and its r= lines alternate
 _MEDIA_RANK = {k: i for i, k in enumerate("micbka")}
@@ -149,7 +152,8 @@ def parse_sdp(data: bytes | bytearray | memoryview | str, *, strict: bool = True
         raise ParseError("a=: bad attribute name", _byte_offset(split, index, 2))
 
     sdp = SessionDescription(timings=[])
-    canonical: list[str] = ["v=0"]
+    # Canonical text per line: the line itself, patched below where it differs (o, c, b, t, m).
+    canonical = lines[:count]
     target = sdp.attributes
     media: MediaDescription | None = None
     seen = {"v"}
@@ -157,27 +161,38 @@ def parse_sdp(data: bytes | bytearray | memoryview | str, *, strict: bool = True
     a_rank = _SESSION_RANK["a"]
     in_order = True
     validators = VALIDATORS if strict else {}
-    for index in range(1, count):
+    index = 1
+    while index < count:
         line = lines[index]
-        canonical.append(line)
-        kind = line[:1]
-        if kind == "a" and line[1:2] == "=":
-            # The bulk of any SDP: a= lines are kept as written (canonical == original).
-            name, sep, value = line[2:].partition(":")
-            attr = Attribute(name, value if sep else None)
-            validator = validators.get(name)
-            if validator is not None:
-                try:
-                    if not sep:
-                        raise ParseError(f"a={name}: value missing", 2)
-                    typed = validator(value, len(name) + 3)
+        if line.startswith("a="):
+            # The bulk of any SDP: a run of a= lines, kept as written, handled in one go.
+            end = index + 1
+            while end < count and lines[end].startswith("a="):
+                end += 1
+            run = [item[2:].partition(":") for item in lines[index:end]]
+            new = [Attribute(name, value if sep else None) for name, sep, value in run]
+            if validators:
+                for k, (name, sep, value) in enumerate(run):
+                    validator = validators.get(name)
+                    if validator is None:
+                        continue
+                    fast = _FAST_REGEX.get(name)
+                    if fast is not None and sep and fast.fullmatch(value) is not None:
+                        continue  # the common well-formed case, checked in C
+                    try:
+                        if not sep:
+                            raise ParseError(f"a={name}: value missing", 2)
+                        typed = validator(value, len(name) + 3)
+                    except ParseError as exc:
+                        at = _byte_offset(split, index + k, exc.offset)
+                        raise ParseError(exc.reason, at) from None
                     if typed is not None:
-                        attr._typed_cache = (value, validator, typed)
-                except ParseError as exc:
-                    raise ParseError(exc.reason, _byte_offset(split, index, exc.offset)) from None
-            target.append(attr)
+                        new[k]._typed_cache = (value, validator, typed)
+            target.extend(new)
             rank = a_rank
+            index = end
             continue
+        kind = line[:1]
         if line[1:2] != "=" or not "a" <= kind <= "z":
             if not line:
                 raise ParseError("empty line inside SDP", _byte_offset(split, index))
@@ -189,7 +204,7 @@ def parse_sdp(data: bytes | bytearray | memoryview | str, *, strict: bool = True
                 sdp.media.append(media)
                 target = media.attributes
                 a_rank = _MEDIA_RANK["a"]
-                canonical[-1] = media.lines()[0]
+                canonical[index] = media.lines()[0]
                 rank = 0
             elif media is not None:
                 if kind not in _MEDIA_TYPES:
@@ -200,11 +215,11 @@ def parse_sdp(data: bytes | bytearray | memoryview | str, *, strict: bool = True
                 if kind == "c":
                     conn = _connection(value, 2)
                     media.connections.append(conn)
-                    canonical[-1] = f"c={conn}"
+                    canonical[index] = f"c={conn}"
                 elif kind == "b":
                     bw = _bandwidth(value, 2)
                     media.bandwidths.append(bw)
-                    canonical[-1] = f"b={bw}"
+                    canonical[index] = f"b={bw}"
                 elif kind == "i":
                     if media.information is not None:
                         raise ParseError("second i= in a media section", 0)
@@ -220,9 +235,10 @@ def parse_sdp(data: bytes | bytearray | memoryview | str, *, strict: bool = True
                 if _SESSION_RANK[kind] < rank:
                     in_order = False
                 rank = _SESSION_RANK[kind]
-                canonical[-1] = _session_line(sdp, kind, value, line)
+                canonical[index] = _session_line(sdp, kind, value, line)
         except ParseError as exc:
             raise ParseError(exc.reason, _byte_offset(split, index, exc.offset)) from None
+        index += 1
     if "o" not in seen:
         raise ParseError("SDP without o= line", len(raw))
     if "s" not in seen:
