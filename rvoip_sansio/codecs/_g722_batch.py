@@ -25,6 +25,8 @@ I32 = npt.NDArray[np.int32]
 # A "q index": 0..63 is a low-band code, 64..67 is 64 + a high-band code.
 _INVQ = np.array(list(LOW_INVQ) + list(QM2), np.int32)
 _WLH = np.array(list(LOW_WL) + [798, -214, 798, -214], np.int32)
+# Both per q index in one int32 (one gather instead of two): INVQ·2^16 + (WLH + 2^15).
+_PACKED = (_INVQ * 65536 + (_WLH + 32768)).astype(np.int32)
 _DET = np.array(DET_LOW + DET_HIGH, np.int32)
 _LEVELS = np.array(Q6[1:30], np.int32)
 # Low-band code by (negative, 1 + level count) and high-band q index by (negative, big).
@@ -82,11 +84,15 @@ class _BatchState:
     def adapt(self, q: I32) -> I32:
         """INVQAL/INVQAH, LOGSCL/LOGSCH, SCALEL/SCALEH and block 4 for q indices; returns d."""
         mn, mx = np.minimum, np.maximum
-        d = self.det * _INVQ.take(q)
+        packed = _PACKED.take(q)
+        d = packed >> 16  # INVQAL / INVQAH output level
+        d *= self.det
         d >>= 15
+        packed &= 0xFFFF
+        packed -= 32768  # LOGSCL / LOGSCH multiplier
         nb = self.nb * 127
         nb >>= 7
-        nb += _WLH.take(q)
+        nb += packed
         mx(nb, 0, out=nb)
         mn(nb, self.nbmax, out=nb)
         self.nb = nb
