@@ -300,12 +300,10 @@ class MediaDescription(_Attributes):
         out += [f"b={b}" for b in self.bandwidths]
         if self.key is not None:
             out.append(f"k={self.key}")
-        out += [_attr_line(a) for a in self.attributes]
+        out += [
+            f"a={a.name}" if a.value is None else f"a={a.name}:{a.value}" for a in self.attributes
+        ]
         return out
-
-
-def _attr_line(a: Attribute) -> str:
-    return "a=" + a.name if a.value is None else f"a={a.name}:{a.value}"
 
 
 def _number_or_none(value: str | None, what: str) -> float | None:
@@ -391,7 +389,9 @@ class SessionDescription(_Attributes):
             out.append(f"z={self.zone}")
         if self.key is not None:
             out.append(f"k={self.key}")
-        out += [_attr_line(a) for a in self.attributes]
+        out += [
+            f"a={a.name}" if a.value is None else f"a={a.name}:{a.value}" for a in self.attributes
+        ]
         for m in self.media:
             out += m.lines()
         return out
