@@ -24,8 +24,8 @@ A window is a *candidate* for a key when, per Q.24 and the usual receiver practi
 Consecutive candidate windows for the same key form a run. The run becomes a digit when
 the tone has lasted ``min_duration`` (Q.24: accept 40 ms, reject tones under ~23 ms; the
 duration is measured on 5 ms hops, so the default 30 ms threshold accepts every 40 ms tone
-and rejects every tone of 25 ms or less), both tones reached ``min_level_dbm0`` and the
-tones' frequencies, measured from the phase advance of the DFT between windows, lie within
+and rejects every tone of 23 ms or less; 25-30 ms tones may go either way), both tones
+reached ``min_level_dbm0`` and the tones' frequencies, measured from the phase advance of the DFT between windows, lie within
 ``freq_tolerance`` of nominal (Q.24: accept ±1.5 %, reject ±3.5 %; the default 2.5 % sits
 between). A pause of ``min_pause`` ends a digit, so the same key pressed twice is two digits,
 while shorter dropouts are bridged.
@@ -182,7 +182,8 @@ class DtmfDetector:
         "_floor", "_min_level", "_snr", "_margin", "_harm", "_tw_lo", "_tw_hi",
         "_run", "_misses", "_run_first_hop", "_run_hops", "_peak", "_peak_lo", "_peak_hi",
         "_peak_twist", "_z", "_prev_x", "_nwin", "_reported", "_start_hop", "_last_hop",
-        "_quiet", "_quiet_start", "_block_hop", "_pause_hops", "_need_hops", "_buf_hop0", "_proj", "_others", "_cheap",
+        "_quiet", "_quiet_start", "_block_hop", "_pause_hops", "_need_hops", "_buf_hop0",
+        "_proj", "_others", "_cheap",
     )
 
     def __init__(self, rate: int, *, config: DtmfConfig | None = None) -> None:
@@ -209,7 +210,8 @@ class DtmfDetector:
             lo, hi = DTMF_LOW[key // 4], DTMF_HIGH[key % 4]
             fs_ = [lo * (1 - _PROBE), lo, lo * (1 + _PROBE), hi * (1 - _PROBE), hi, hi * (1 + _PROBE)]
             fs_ += [h for h in (2 * lo, 2 * hi) if h < rate / 2 - 100]
-            m = np.concatenate([np.cos(2 * np.pi * np.outer(n, fs_) / rate), np.sin(2 * np.pi * np.outer(n, fs_) / rate)], axis=1)
+            arg = 2 * np.pi * np.outer(n, fs_) / rate
+            m = np.concatenate([np.cos(arg), np.sin(arg)], axis=1)
             nf = len(fs_)
             order = [0, nf, 1, nf + 1, 2, nf + 2, 3, nf + 3, 4, nf + 4, 5, nf + 5]
             order += [i for i in range(6, nf)] + [nf + i for i in range(6, nf)]
