@@ -55,9 +55,12 @@ def _int(text: str, offset: int, what: str, lo: int = 0, hi: int = 0xFFFFFFFF) -
     return number
 
 
+_NUMBER = re.compile(r"[0-9]{1,6}(\.[0-9]{1,6})?")
+
+
 def parse_number(text: str, offset: int, what: str) -> float:
     """A positive decimal (ptime, maxptime: RFC 8866 §6.4 allows fractions)."""
-    if not re.fullmatch(r"[0-9]{1,6}(\.[0-9]{1,6})?", text.strip()):
+    if not _NUMBER.fullmatch(text.strip()):
         raise ParseError(f"{what}: expected a number, got {text[:20]!r}", offset)
     return float(text)
 

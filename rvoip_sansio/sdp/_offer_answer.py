@@ -57,14 +57,13 @@ def offered_codecs(media: MediaDescription) -> list[Codec]:
     for pt in media.payload_types:
         rtpmap = maps.get(pt)
         if rtpmap is not None:
-            channels = rtpmap.channels or 1
-            codec = Codec(name=rtpmap.encoding, clock_rate=rtpmap.clock_rate, channels=channels)
+            name, rate, channels = rtpmap.encoding, rtpmap.clock_rate, rtpmap.channels or 1
         elif pt in STATIC_PAYLOAD_TYPES:
             name, rate, channels = STATIC_PAYLOAD_TYPES[pt]
-            codec = Codec(name=name, clock_rate=rate, channels=channels)
         else:
             continue
-        out.append(codec.with_payload_type(pt, fmtps.get(str(pt))))
+        out.append(Codec(name=name, clock_rate=rate, channels=channels,
+                         fmtp=fmtps.get(str(pt)), payload_type=pt))
     return out
 
 
