@@ -125,3 +125,12 @@ def test_no_far_end_passes_mic_through_and_errors() -> None:
         aec.process(mic[:160], mic[:80])
     with pytest.raises(ValueError):
         EchoCanceller(11025)
+
+
+def test_erle_at_48khz_white_noise() -> None:
+    r = _run(48000, "white", 0.064)
+    erle = r["erle"]
+    assert callable(erle)
+    converged = erle(5.0, DUR)
+    _show(f"48000 Hz white far end, 64 ms room (converged {converged:.1f} dB)", r["curve"])  # type: ignore[arg-type]
+    assert converged >= 20.0
