@@ -201,8 +201,10 @@ class DigestServer:
 
     # -- challenges ---------------------------------------------------------------------------
     def make_nonce(self, now: float) -> str:
-        """A fresh signed nonce carrying ``now`` (milliseconds, clamped at zero)."""
-        issued = max(0, int(round(now * 1000.0)))
+        """A fresh signed nonce carrying ``now`` (in milliseconds)."""
+        if not 0.0 <= now < 2.0**53 / 1000.0:  # also rejects NaN
+            raise ValueError(f"now must be a finite, non-negative time in seconds, got {now!r}")
+        issued = int(round(now * 1000.0))
         body = _NONCE.pack(issued, self._rng.getrandbits(64).to_bytes(8, "big"))
         mac = hmac.digest(self._secret, body + self.config.realm.encode(), "sha256")[:_MAC_LEN]
         return base64.urlsafe_b64encode(body + mac).decode("ascii").rstrip("=")
