@@ -145,7 +145,8 @@ class WaveformConcealer:
                 self._lastq, self._pitchbuf[start - pov : start]
             )
             out = self._synth(n)
-            out[:pov] = self._ola(tail, out[:pov])
+            m = min(pov, n)  # a unit shorter than the overlap blends only what it has
+            out[:m] = self._ola(tail[:m], out[:m], pov)
             out = self._scale(out)
         elif self._erasecnt > 5:
             out = np.zeros(n, np.float64)
@@ -154,12 +155,13 @@ class WaveformConcealer:
         self._erasecnt += 1
         return self._save(_clip16(out))
 
-    def _ola(self, left: F64, right: F64) -> F64:
-        cnt = len(left)
-        if cnt == 0:
+    def _ola(self, left: F64, right: F64, cnt: int = 0) -> F64:
+        """Fade from ``left`` to ``right`` over ``cnt`` samples (default: their length)."""
+        cnt = cnt or len(left)
+        if len(left) == 0:
             return left.copy()
         incr = 1.0 / cnt
-        i = np.arange(cnt, dtype=np.float64)
+        i = np.arange(len(left), dtype=np.float64)
         rw = incr + i * incr
         return np.trunc(np.clip((1.0 - rw) * left + rw * right, -32768.0, 32767.0))
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from rvoip_sansio.codecs import WaveformConcealer, get_codec, ulaw_encode
 
@@ -77,3 +79,17 @@ def test_codec_conceal_uses_appendix_i() -> None:
     assert pcmu.delay_samples == 30
     g722 = get_codec("G722")
     assert g722.conceal().shape == (320,) and g722.delay_samples == 60
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.booleans(), st.integers(0, 400)), max_size=30),
+       st.sampled_from([8000, 16000]))
+def test_any_sequence_of_frames_and_losses(ops: list[tuple[bool, int]], rate: int) -> None:
+    plc = WaveformConcealer(rate)
+    rng = np.random.default_rng(len(ops))
+    for lost, n in ops:
+        if lost:
+            out = plc.conceal(n)
+        else:
+            out = plc.receive(rng.integers(-32768, 32768, n).astype(np.int16))
+        assert out.dtype == np.int16 and out.shape == (n,)
