@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from rvoip_sansio.codecs import CodecError, Resampler, resample
 
@@ -141,3 +143,19 @@ def test_many_streams_side_by_side_equal_one_by_one(rin: int, rout: int) -> None
     y = np.concatenate(parts)
     for s in range(7):
         assert np.array_equal(y[:, s], Resampler(rin, rout).process(x[:, s]))
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.sampled_from(PAIRS), st.lists(st.integers(0, 1200), max_size=12), st.integers(1, 3))
+def test_any_chunking_any_channels(pair: tuple[int, int], sizes: list[int], ch: int) -> None:
+    rin, rout = pair
+    rng = np.random.default_rng(sum(sizes) + ch)
+    x = rng.integers(-32768, 32768, (sum(sizes), ch)).astype(np.int16)
+    rs = Resampler(rin, rout, channels=ch)
+    parts, i = [], 0
+    for k in sizes:
+        parts.append(rs.process(x[i : i + k]))
+        i += k
+    y = np.concatenate(parts) if parts else np.zeros((0, ch), np.int16)
+    assert len(y) == -(-len(x) * rout // rin) == rs.samples_out
+    assert np.array_equal(y, Resampler(rin, rout, channels=ch).process(x))
