@@ -179,7 +179,7 @@ def _decode_frames(
     if not payloads:
         return np.zeros((0, 0), np.int16)
     size = len(payloads[0])
-    if any(len(p) != size for p in payloads):
+    if list(map(len, payloads)).count(size) != len(payloads):
         raise CodecError("decode_frames needs payloads of equal length")
     joined = b"".join(payloads)
     if size % 2 == 0:
