@@ -83,7 +83,7 @@ class Call:
     dialog: Dialog | None = None
     #: UAC early dialogs by remote tag (forking, RFC 3261 §13.2.2.4).
     early: dict[str, Dialog] | None = None
-    #: RFC 3264 state; built on first need (see _invite.offer_answer)
+    #: RFC 3264 state; built on first need (see _media.offer_answer)
     oa: OfferAnswer | None = None
     sdp_session_id: int = 0
     cached_offer: bytes | None = None
@@ -107,6 +107,8 @@ class Call:
     #: UAS side of a re-INVITE/UPDATE waiting for the application (no media capabilities).
     pending_offer: tuple[Request, TransactionKey] | None = None
     cancel_requested: bool = False
+    #: UAC: our first offer (from the UA's cache) waits for its answer
+    initial_offer: bool = False
     #: UAC: the latest provisional response reported (code, To tag, body size)
     last_progress: tuple[int, str | None, int] | None = None
     #: RFC 3262 (reliable provisional responses)
@@ -183,14 +185,14 @@ class Call:
         """Put the peer on hold: re-INVITE with our streams sendonly (RFC 3264 §8.4)."""
         self._check("hold")
         self.on_hold = True
-        from . import _invite
-        _invite.reoffer(self.ua, self, now, None)
+        from . import _reoffer
+        _reoffer.reoffer(self.ua, self, now, None)
 
     def resume(self, now: float) -> None:
         self._check("resume")
         self.on_hold = False
-        from . import _invite
-        _invite.reoffer(self.ua, self, now, None)
+        from . import _reoffer
+        _reoffer.reoffer(self.ua, self, now, None)
 
     def reinvite(self, now: float, *, sdp: bytes | None = None,
                  media: LocalCapabilities | None = None) -> None:
@@ -198,29 +200,29 @@ class Call:
         self._check("reinvite")
         if media is not None:
             self.local_media = media
-            from ._invite import offer_answer
+            from ._media import offer_answer
             oa = offer_answer(self.ua, self)
             if oa is not None:
                 oa.local = media
-        from . import _invite
-        _invite.reoffer(self.ua, self, now, sdp)
+        from . import _reoffer
+        _reoffer.reoffer(self.ua, self, now, sdp)
 
     def update(self, now: float, *, sdp: bytes | None = None) -> None:
         """An UPDATE (RFC 3311) with a new offer (session refresh without SDP when the
         call has no media capabilities and ``sdp`` is None)."""
         self._check("update")
-        from . import _invite
-        _invite.reoffer(self.ua, self, now, sdp, method="UPDATE")
+        from . import _reoffer
+        _reoffer.reoffer(self.ua, self, now, sdp, method="UPDATE")
 
     def accept_offer(self, sdp: bytes, now: float) -> None:
         """Answer the re-INVITE/UPDATE offer reported by :class:`OfferReceived`."""
         self._check("accept_offer")
-        from . import _invite
-        _invite.answer_pending_offer(self.ua, self, now, sdp, 200)
+        from . import _reoffer
+        _reoffer.answer_pending_offer(self.ua, self, now, sdp, 200)
 
     def reject_offer(self, now: float, *, code: int = 488) -> None:
-        from . import _invite
-        _invite.answer_pending_offer(self.ua, self, now, None, code)
+        from . import _reoffer
+        _reoffer.answer_pending_offer(self.ua, self, now, None, code)
 
     def send_dtmf_info(self, digit: str, now: float, *, duration_ms: int = 160) -> None:
         """One DTMF digit by SIP INFO, ``application/dtmf-relay`` (RFC 6086 usage)."""

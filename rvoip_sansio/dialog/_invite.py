@@ -13,29 +13,31 @@ import logging
 from functools import partial
 from typing import TYPE_CHECKING
 
-from rvoip_sansio._core import Address, LocalProtocolError, ParseError
-from rvoip_sansio.sdp import LocalCapabilities, NegotiatedSession, OfferAnswer, OfferAnswerState
-from rvoip_sansio.sdp._offer_answer import OfferAnswerError
+from rvoip_sansio._core import Address, ParseError
+from rvoip_sansio.sdp import LocalCapabilities
 from rvoip_sansio.sip import HeaderValue, Request, Response, make_response, parse_message
 from rvoip_sansio.transaction import TransactionKey
 
 from . import _prack, _refer, _timer
+from ._media import (
+    OfferAnswerError,
+    answer_offer,
+    awaiting_answer,
+    has_sdp,
+    initial_offer,
+    local_body,
+    media_changed,
+    process_answer,
+    sdp_headers,
+)
 from ._call import Call, CallState, Role
 from ._dialog import Dialog, DialogState
 from ._events import (
     CallAnswered,
     CallEnded,
-    CallHeld,
     CallProgress,
-    CallResumed,
-    DtmfReceived,
     EndReason,
     IncomingCall,
-    InfoReceived,
-    MediaUpdated,
-    MessageReceived,
-    OfferReceived,
-    OfferRejected,
 )
 
 if TYPE_CHECKING:
@@ -50,9 +52,6 @@ __all__ = [
     "hangup",
     "on_ack",
     "remote_cancelled",
-    "in_dialog_request",
-    "reoffer",
-    "answer_pending_offer",
     "dialog_failed",
     "end",
     "send_bye",
@@ -64,17 +63,6 @@ Headers = tuple[tuple[str, HeaderValue], ...]
 _SDP = "application/sdp"
 #: Extensions we implement, for Require checks (RFC 3261 §8.2.2.3).
 _KNOWN_EXTENSIONS = frozenset({"100rel", "timer", "replaces", "norefersub"})
-
-
-def _sdp_headers(body: bytes) -> list[tuple[str, HeaderValue]]:
-    return [("Content-Type", _SDP)] if body else []
-
-
-def _has_sdp(msg: Request | Response) -> bool:
-    if not msg.body:
-        return False
-    ctype = msg.content_type
-    return ctype is None or ctype.split(";", 1)[0].strip().lower() == _SDP
 
 
 # ---- UAC: placing a call ---------------------------------------------------------------
@@ -89,13 +77,11 @@ def start_call(ua: UserAgent, target: str, now: float, sdp: bytes | None,
     if sdp is not None:
         body = sdp
     elif caps is not None:
-        call.local_media = caps
-        call.oa = OfferAnswer(local=caps, rng=ua.rng)
-        body = bytes(call.oa.create_offer())
+        body = initial_offer(ua, call, caps)
     call.local_sdp = body or None
     out: list[tuple[str, HeaderValue]] = ua.capability_headers()
     out += _timer.request_headers(ua)
-    out += _sdp_headers(body)
+    out += sdp_headers(body)
     out.extend(headers)
     req = ua.new_request("INVITE", target, headers=out, body=body, call_id=call_id,
                          from_header=from_header, cseq=1)
@@ -143,9 +129,9 @@ def _invite_response(ua: UserAgent, call: Call, resp: Response | None, now: floa
             if not _prack.on_reliable_provisional(ua, call, dialog, resp, now):
                 return  # a retransmitted reliable provisional response
         media = None
-        sdp = resp.body if _has_sdp(resp) else None
-        if sdp is not None and call.oa is not None and call.oa.state is OfferAnswerState.WAITING_FOR_ANSWER:
-            media = _process_answer(ua, call, sdp, now)
+        sdp = resp.body if has_sdp(resp) else None
+        if sdp is not None and awaiting_answer(call):
+            media = process_answer(ua, call, sdp)
         if sdp is not None:
             call.remote_sdp = sdp
         ua.emit(CallProgress(call=call, call_id=call.call_id, status_code=code, reason=resp.reason,
@@ -170,7 +156,7 @@ def _ack(ua: UserAgent, call: Call, dialog: Dialog, cseq: int, now: float, body:
         ("Via", f"SIP/2.0/{ua.config.endpoint.transport} {ua.endpoint._via_host}:"
                 f"{ua.config.local[1]};branch={ua.endpoint.new_branch()};rport"),
     ]
-    headers += _sdp_headers(body)
+    headers += sdp_headers(body)
     req, dest = dialog.request("ACK", None, cseq=cseq, headers=headers, body=body)
     data = bytes(req)
     call.ack = (data, dest, cseq)
@@ -216,15 +202,14 @@ def _invite_success(ua: UserAgent, call: Call, resp: Response, now: float) -> No
         call.early = None
     call.dialog = dialog
     media = None
-    sdp = resp.body if _has_sdp(resp) else None
+    sdp = resp.body if has_sdp(resp) else None
     ack_body = b""
-    oa = call.oa
-    if oa is not None:
-        if sdp is not None and oa.state is OfferAnswerState.WAITING_FOR_ANSWER:
-            media = _process_answer(ua, call, sdp, now)
-        elif sdp is not None and oa.state is OfferAnswerState.STABLE and call.local_sdp is None:
-            ack_body = _answer_offer(ua, call, sdp)  # late offer: our answer goes in the ACK
-        media = media or call.media
+    if call.local_media is not None and sdp is not None:
+        if awaiting_answer(call):
+            media = process_answer(ua, call, sdp)
+        elif call.local_sdp is None:
+            ack_body = answer_offer(ua, call, sdp)  # late offer: our answer goes in the ACK
+    media = media or call.media
     if sdp is not None:
         call.remote_sdp = sdp
     _ack(ua, call, dialog, invite.cseq.number, now, ack_body)
@@ -264,71 +249,6 @@ def _fork_loser(ua: UserAgent, call: Call, resp: Response, now: float) -> None:
     send_bye(ua, loser, now)
 
 
-def _process_answer(ua: UserAgent, call: Call, sdp: bytes, now: float) -> NegotiatedSession | None:
-    assert call.oa is not None
-    try:
-        call.media = call.oa.process_answer(sdp)
-    except (ParseError, OfferAnswerError, LocalProtocolError) as exc:
-        log.info("call %s: unusable SDP answer: %s", call.call_id, exc)
-        call.oa.rollback()
-        return None
-    return call.media
-
-
-#: The o= session id of cached answers, replaced by each call's own (see _answer_offer).
-_TEMPLATE_SID = 987654321987654321
-_TEMPLATE_O = f" {_TEMPLATE_SID} {_TEMPLATE_SID} ".encode()
-_ANSWER_CACHE_SIZE = 64
-
-
-def offer_answer(ua: UserAgent, call: Call) -> OfferAnswer | None:
-    """The call's RFC 3264 state, built on first need (None: the application handles SDP).
-
-    A call whose initial offer was answered from the UA's answer cache has no OfferAnswer
-    yet: it is rebuilt here by answering that offer again with the same session id, which
-    gives exactly the state the cached answer stood for."""
-    if call.oa is None and call.local_media is not None:
-        call.oa = OfferAnswer(local=call.local_media, rng=ua.rng, session_id=call.sdp_session_id or None)
-        if call.cached_offer is not None:
-            call.oa.answer_offer(call.cached_offer)
-            call.cached_offer = None
-    return call.oa
-
-
-def _answer_offer(ua: UserAgent, call: Call, offer: bytes) -> bytes:
-    """Our SDP answer to ``offer`` (raises ParseError/OfferAnswerError on a bad offer).
-
-    Initial offers are answered through a small per-UA cache keyed by the offer's bytes: a
-    server taking thousands of calls from one kind of peer negotiates each distinct offer
-    once, and a call keeps no OfferAnswer until it needs one (a re-INVITE)."""
-    caps = call.local_media
-    if call.oa is None and caps is not None and not call.on_hold and call.state in (
-            CallState.INCOMING, CallState.EARLY):
-        key = (id(caps), offer)
-        hit = ua.answer_cache.get(key)
-        if hit is None or hit[2] is not caps:
-            template = OfferAnswer(local=caps, rng=ua.rng, session_id=_TEMPLATE_SID)
-            answer_sdp, media = template.answer_offer(offer)
-            if len(ua.answer_cache) >= _ANSWER_CACHE_SIZE:
-                ua.answer_cache.clear()
-            hit = (bytes(answer_sdp), media, caps)
-            ua.answer_cache[key] = hit
-        sid = ua.rng.getrandbits(62) or 1
-        call.sdp_session_id = sid
-        call.cached_offer = offer
-        call.media = hit[1]
-        body = hit[0].replace(_TEMPLATE_O, f" {sid} {sid} ".encode(), 1)
-        call.local_sdp = body
-        return body
-    oa = offer_answer(ua, call)
-    assert oa is not None
-    answer_sdp, media = oa.answer_offer(offer, hold=call.on_hold)
-    call.media = media
-    body = bytes(answer_sdp)
-    call.local_sdp = body
-    return body
-
-
 # ---- UAS: taking a call ----------------------------------------------------------------
 
 def incoming_invite(ua: UserAgent, req: Request, source: Address, key: TransactionKey, now: float) -> None:
@@ -357,7 +277,7 @@ def incoming_invite(ua: UserAgent, req: Request, source: Address, key: Transacti
     if isinstance(replaced, Call):
         call.replaces = replaced
     call.local_media = cfg.media
-    if _has_sdp(req):
+    if has_sdp(req):
         call.remote_sdp = req.body
     ua.register_dialog(dialog.id, call)
     ua.track_invite(key, call)
@@ -370,32 +290,6 @@ def _option_tags(msg: Request | Response, header: str) -> list[str]:
     return [v.strip().lower() for v in msg.get_all(header, split=True) if v.strip()]
 
 
-def _local_body(ua: UserAgent, call: Call, sdp: bytes | None, media: LocalCapabilities | None) -> bytes:
-    """The SDP for our answer (or, after an INVITE without SDP, our offer)."""
-    if sdp is not None:
-        call.local_sdp = sdp
-        return sdp
-    if call.local_sdp is not None:
-        return call.local_sdp  # already sent in a reliable/early-media provisional response
-    if media is not None:
-        call.local_media = media
-        call.oa = None
-    if call.local_media is None:
-        return b""
-    invite = call.invite
-    assert invite is not None
-    if _has_sdp(invite):
-        body = _answer_offer(ua, call, invite.body)
-        if call.media is not None and not any(m.accepted for m in call.media.media):
-            raise OfferAnswerError("no common codec")
-        return body
-    oa = offer_answer(ua, call)
-    assert oa is not None
-    body = bytes(oa.create_offer(hold=call.on_hold))
-    call.local_sdp = body
-    return body
-
-
 def send_provisional(ua: UserAgent, call: Call, now: float, code: int, early_media: bool,
                      sdp: bytes | None, headers: Headers) -> None:
     dialog = call.dialog
@@ -405,11 +299,11 @@ def send_provisional(ua: UserAgent, call: Call, now: float, code: int, early_med
     body = b""
     if early_media:
         try:
-            body = _local_body(ua, call, sdp, None)
+            body = local_body(ua, call, sdp, None)
         except (ParseError, OfferAnswerError) as exc:
             reject(ua, call, now, 488, f"Not Acceptable Here ({exc})"[:80], ())
             return
-        out += _sdp_headers(body)
+        out += sdp_headers(body)
     out.extend(headers)
     reliable = _prack.wants_reliable(ua, invite, early_media)
     if reliable:
@@ -427,14 +321,14 @@ def answer(ua: UserAgent, call: Call, now: float, sdp: bytes | None,
     invite = call.invite
     assert dialog is not None and invite is not None
     try:
-        body = _local_body(ua, call, sdp, media)
+        body = local_body(ua, call, sdp, media)
     except (ParseError, OfferAnswerError) as exc:
         reject(ua, call, now, 488, f"Not Acceptable Here ({exc})"[:80], ())
         return
     out: list[tuple[str, HeaderValue]] = [("Contact", ua.contact)]
     out += ua.capability_headers()
     out += _timer.answer_headers(ua, call, invite)
-    out += _sdp_headers(body)
+    out += sdp_headers(body)
     out.extend(headers)
     resp = make_response(invite, 200, to_tag=dialog.local_tag, headers=out, body=body)
     _prack.stop(call)
@@ -491,10 +385,10 @@ def on_ack(ua: UserAgent, req: Request, now: float) -> None:
     if call.retx is not None:
         call.retx.cancel()
         call.retx = None
-    sdp = req.body if _has_sdp(req) else None
+    sdp = req.body if has_sdp(req) else None
     media = None
-    if sdp is not None and call.oa is not None and call.oa.state is OfferAnswerState.WAITING_FOR_ANSWER:
-        media = _process_answer(ua, call, sdp, now)
+    if sdp is not None and call.local_media is not None and awaiting_answer(call):
+        media = process_answer(ua, call, sdp)
         call.remote_sdp = sdp
     if call.state is CallState.ANSWERED:
         call.state = CallState.CONFIRMED
@@ -507,7 +401,7 @@ def on_ack(ua: UserAgent, req: Request, now: float) -> None:
         ua.emit(CallAnswered(call=call, call_id=call.call_id, media=call.media,
                              sdp=call.remote_sdp))
     elif media is not None or (sdp is not None and call.local_media is None):
-        _media_changed(ua, call, media, sdp)
+        media_changed(ua, call, media, sdp)
 
 
 def reject(ua: UserAgent, call: Call, now: float, code: int, reason: str | None, headers: Headers) -> None:
@@ -590,238 +484,3 @@ def dialog_failed(ua: UserAgent, call: Call, now: float, code: int) -> None:
     end(ua, call, now, EndReason.TIMEOUT if code == 408 else EndReason.REMOTE_HANGUP, code)
 
 
-# ---- requests inside a dialog ----------------------------------------------------------
-
-def in_dialog_request(ua: UserAgent, call: Call, req: Request, source: Address,
-                      key: TransactionKey, now: float) -> None:
-    method = req.method
-    dialog = call.dialog
-    if dialog is None or dialog.remote_tag != (req.from_.tag or ""):
-        dialog = (call.early or {}).get(req.from_.tag or "")
-    if dialog is None:
-        ua.respond(req, key, 481, now)
-        return
-    if not dialog.check_remote_cseq(req):
-        ua.respond(req, key, 500, now, reason="Server Internal Error (CSeq out of order)")
-        return
-    if method == "BYE":
-        ua.respond(req, key, 200, now)
-        if call.role is Role.UAS and call.state in (CallState.INCOMING, CallState.EARLY):
-            ua.respond(call.invite, call.invite_key, 487, now, to_tag=dialog.local_tag)  # type: ignore[arg-type]
-        end(ua, call, now, EndReason.REMOTE_HANGUP, None, "BYE")
-    elif method == "INVITE" or method == "UPDATE":
-        _incoming_offer(ua, call, dialog, req, key, now)
-    elif method == "OPTIONS":
-        ua._answer_options(req, key, now)
-    elif method == "INFO":
-        ua.respond(req, key, 200, now)
-        _on_info(ua, call, req)
-    elif method == "MESSAGE":
-        ua.respond(req, key, 200, now)
-        ua.emit(MessageReceived(sender=req.get("from") or "", content_type=req.content_type,
-                                body=req.body, request=req, call=call))
-    elif method == "PRACK":
-        _prack.on_prack(ua, call, req, key, now)
-    elif method == "REFER":
-        _refer.on_refer(ua, call, req, key, now)
-    elif method == "NOTIFY":
-        _refer.on_notify(ua, call, req, key, now)
-    else:
-        ua.respond(req, key, 405, now, headers=ua.capability_headers()[:1])
-
-
-def _on_info(ua: UserAgent, call: Call, req: Request) -> None:
-    ctype = (req.content_type or "").split(";", 1)[0].strip().lower()
-    if ctype == "application/dtmf-relay" or ctype == "application/dtmf":
-        digit, duration = _parse_dtmf(req.body, ctype)
-        if digit is not None:
-            ua.emit(DtmfReceived(call=call, call_id=call.call_id, digit=digit, duration_ms=duration))
-            return
-    ua.emit(InfoReceived(call=call, call_id=call.call_id, content_type=req.content_type,
-                         body=req.body, request=req))
-
-
-def _parse_dtmf(body: bytes, ctype: str) -> tuple[str | None, int]:
-    text = body.decode("utf-8", "replace")
-    if ctype == "application/dtmf":
-        first = text.strip()[:1].upper()
-        return (first, 250) if first and first in "0123456789*#ABCD" else (None, 0)
-    digit: str | None = None
-    duration = 250
-    for line in text.splitlines():
-        name, _, value = line.partition("=")
-        name, value = name.strip().lower(), value.strip()
-        if name == "signal" and value:
-            sig = value.upper()
-            digit = {"10": "*", "11": "#"}.get(sig, sig[:1])
-        elif name == "duration" and value.isdigit() and len(value) < 7:
-            duration = int(value)
-    if digit is None or digit not in "0123456789*#ABCD":
-        return None, 0
-    return digit, duration
-
-
-def _incoming_offer(ua: UserAgent, call: Call, dialog: Dialog, req: Request, key: TransactionKey,
-                    now: float) -> None:
-    """A re-INVITE or UPDATE (RFC 3261 §14.2, RFC 3311 §5.2)."""
-    method = req.method
-    sdp = req.body if _has_sdp(req) else None
-    oa = offer_answer(ua, call)
-    ours_pending = call.reoffer_key is not None or (oa is not None and oa.state is OfferAnswerState.WAITING_FOR_ANSWER
-                                                    and call.state is not CallState.ANSWERED)
-    if ours_pending and (sdp is not None or method == "INVITE"):
-        ua.respond(req, key, 491, now)  # §14.2 / RFC 3311 §5.2: glare
-        return
-    if call.pending_offer is not None or (method == "INVITE" and call.final is not None):
-        # §14.2: an INVITE arrived while we still process (or retransmit 2xx to) another.
-        ua.respond(req, key, 500, now, headers=[("Retry-After", str(ua.rng.randint(0, 10)))])
-        return
-    if method == "UPDATE" and call.state is not CallState.CONFIRMED and sdp is None:
-        ua.respond(req, key, 200, now, headers=[("Contact", ua.contact)])
-        return
-    dialog.update_target(req)
-    refresh = _timer.on_refresh_request(ua, call, req, now)
-    if oa is None:
-        if sdp is None and method == "UPDATE":
-            ua.respond(req, key, 200, now, headers=[("Contact", ua.contact), *refresh])
-            return
-        call.pending_offer = (req, key)
-        ua.emit(OfferReceived(call=call, call_id=call.call_id, sdp=sdp, method=method))
-        return
-    try:
-        if sdp is not None:
-            before = call.remote_sdp
-            body = _answer_offer(ua, call, sdp)
-            call.remote_sdp = sdp
-            if before != sdp:
-                _media_changed(ua, call, call.media, sdp)
-        else:
-            body = bytes(oa.create_offer(hold=call.on_hold))  # the answer comes in the ACK
-            call.local_sdp = body
-    except (ParseError, OfferAnswerError, LocalProtocolError) as exc:
-        ua.respond(req, key, 488, now, reason=f"Not Acceptable Here ({exc})"[:80])
-        return
-    headers: list[tuple[str, HeaderValue]] = [("Contact", ua.contact), *refresh, *_sdp_headers(body)]
-    resp = make_response(req, 200, headers=headers, body=body)
-    if method == "INVITE":
-        send_2xx(ua, call, resp, key, now)
-    else:
-        ua.endpoint.send_response(resp, now, transaction=key)
-
-
-def _media_changed(ua: UserAgent, call: Call, media: NegotiatedSession | None, sdp: bytes | None) -> None:
-    ua.emit(MediaUpdated(call=call, call_id=call.call_id, media=media, sdp=sdp))
-    if media is None:
-        return
-    audio = next((m for m in media.media if m.accepted), None)
-    held = audio is not None and not audio.remote_direction.receives
-    if held != call.held_by_peer:
-        call.held_by_peer = held
-        ua.emit((CallHeld if held else CallResumed)(call=call, call_id=call.call_id))
-
-
-def answer_pending_offer(ua: UserAgent, call: Call, now: float, sdp: bytes | None, code: int) -> None:
-    pending = call.pending_offer
-    if pending is None:
-        raise LocalProtocolError(f"dialog layer: call {call.call_id} has no offer to answer")
-    call.pending_offer = None
-    req, key = pending
-    if code >= 300:
-        ua.respond(req, key, code, now)
-        return
-    body = sdp or b""
-    call.local_sdp = body or call.local_sdp
-    if req.body:
-        call.remote_sdp = req.body
-    headers: list[tuple[str, HeaderValue]] = [("Contact", ua.contact), *_timer.refresh_headers(call, False),
-                                              *_sdp_headers(body)]
-    resp = make_response(req, 200, headers=headers, body=body)
-    if req.method == "INVITE":
-        send_2xx(ua, call, resp, key, now)
-    else:
-        ua.endpoint.send_response(resp, now, transaction=key)
-
-
-def reoffer(ua: UserAgent, call: Call, now: float, sdp: bytes | None, method: str = "INVITE",
-            refresh: bool = False) -> None:
-    """Send a re-INVITE or UPDATE with a new offer (hold, resume, codec change, refresh)."""
-    dialog = call.dialog
-    if dialog is None or call.state is CallState.ENDED:
-        return
-    oa = offer_answer(ua, call)
-    if call.reoffer_key is not None or call.pending_offer is not None or (
-            oa is not None and oa.state is OfferAnswerState.WAITING_FOR_ANSWER):
-        if refresh:
-            return  # an exchange in progress refreshes the session anyway
-        raise LocalProtocolError(f"dialog layer: call {call.call_id} already has an offer outstanding")
-    if call.glare is not None:
-        call.glare.cancel()
-        call.glare = None
-    body = b""
-    if oa is not None:
-        body = bytes(oa.create_offer(hold=call.on_hold))
-        call.local_sdp = body
-    elif sdp is not None:
-        body = sdp
-    headers: list[tuple[str, HeaderValue]] = [*ua.capability_headers(), *_timer.refresh_headers(call, True),
-                                              *_sdp_headers(body)]
-    req, dest = dialog.request(method, ua.contact, headers=headers, body=body)
-    call.reoffer_key = ua.send(req, now, partial(_reoffer_response, ua, call, sdp, method), dest=dest, call=call)
-
-
-def _reoffer_response(ua: UserAgent, call: Call, sdp: bytes | None, method: str,
-                      resp: Response | None, now: float) -> None:
-    if resp is None:
-        call.reoffer_key = None
-        if call.oa is not None:
-            call.oa.rollback()
-        dialog_failed(ua, call, now, 408)
-        return
-    code = resp.status_code
-    if code < 200:
-        return
-    dialog = call.dialog
-    if 200 <= code < 300 and call.reoffer_key is None:
-        # A retransmitted 2xx to our re-INVITE: the ACK again (§13.2.2.4).
-        if call.ack is not None and call.ack[2] == resp.cseq.number:
-            _resend_ack(ua, call, now)
-        return
-    call.reoffer_key = None
-    if call.state is CallState.ENDED or dialog is None:
-        return
-    if code < 300:
-        dialog.update_from_response(resp)
-        body = resp.body if _has_sdp(resp) else None
-        media = None
-        if call.oa is not None and body is not None and call.oa.state is OfferAnswerState.WAITING_FOR_ANSWER:
-            media = _process_answer(ua, call, body, now)
-        if body is not None:
-            call.remote_sdp = body
-        if method == "INVITE":
-            _ack(ua, call, dialog, resp.cseq.number, now)
-        _timer.on_refresh_response(ua, call, resp, now)
-        _media_changed(ua, call, media or call.media, body)
-        return
-    if call.oa is not None:
-        call.oa.rollback()
-    if code == 491:
-        # §14.1: retry after a random time; 2.1–4 s in units of 10 ms when we own the
-        # Call-ID (we placed the call), 0–2 s otherwise.
-        if call.role is Role.UAC:
-            delay = ua.rng.randint(210, 400) / 100.0
-        else:
-            delay = ua.rng.randint(0, 200) / 100.0
-        call.glare = ua.timers.arm(now + delay, partial(_glare_retry, ua, call, sdp, method))
-        return
-    if code in (408, 481):
-        dialog_failed(ua, call, now, code)
-        return
-    ua.emit(OfferRejected(call=call, call_id=call.call_id, status_code=code))
-
-
-def _glare_retry(ua: UserAgent, call: Call, sdp: bytes | None, method: str, now: float) -> None:
-    call.glare = None
-    try:
-        reoffer(ua, call, now, sdp, method, refresh=True)
-    except LocalProtocolError:
-        pass

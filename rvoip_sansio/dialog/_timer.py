@@ -116,7 +116,7 @@ def _arm(ua: UserAgent, call: Call, now: float) -> None:
 
 
 def _refresh(ua: UserAgent, call: Call, now: float) -> None:
-    from ._invite import reoffer
+    from ._reoffer import reoffer
 
     call.session_timer = None
     if call.state is not CallState.CONFIRMED:

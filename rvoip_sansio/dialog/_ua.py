@@ -18,7 +18,7 @@ from typing import Callable, Iterable, Protocol
 import attrs
 
 from rvoip_sansio._core import Address, Event, LocalProtocolError, ParseError, RandomSource, Transmit
-from rvoip_sansio.sdp import LocalCapabilities, NegotiatedSession
+from rvoip_sansio.sdp import LocalCapabilities
 from rvoip_sansio.sip import HeaderValue, Request, Response, make_response
 from rvoip_sansio.sip.auth import ChallengeOutcome, Credentials, DigestClient, DigestServer
 from rvoip_sansio.transaction import (
@@ -32,7 +32,7 @@ from rvoip_sansio.transaction import (
     TransportError,
 )
 
-from . import _invite
+from . import _invite, _reoffer
 from ._call import Call, CallState
 from ._config import ALLOWED_METHODS, UAConfig
 from ._dialog import uri_address
@@ -99,8 +99,8 @@ class UserAgent:
         self._uas_invites: dict[TransactionKey, Call] = {}
         self._pending: dict[TransactionKey, _Pending] = {}
         self._handlers: dict[str, RequestHandler] = {}
-        #: Answers to initial offers: (id(caps), offer) -> (answer, negotiated, caps).
-        self.answer_cache: dict[tuple[int, bytes], tuple[bytes, NegotiatedSession, LocalCapabilities]] = {}
+        #: First offer/answer exchanges negotiated once per kind (see _media).
+        self.sdp_cache: dict[object, object] = {}
         self._handle = 0
         self._cseq = 0
         self.public_address: Address | None = config.contact_address
@@ -442,7 +442,7 @@ class UserAgent:
                     # RFC 3261 §12.2.2: a request for a dialog we do not know.
                     self.respond(req, key, 481, now)
                 return
-            _invite.in_dialog_request(self, call, req, source, key, now)
+            _reoffer.in_dialog_request(self, call, req, source, key, now)
             return
         if self.auth is not None and method in self.auth_methods and not self._authorized(req, key, now):
             return

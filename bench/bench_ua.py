@@ -1,0 +1,222 @@
+"""Calls per second and memory per call of the dialog layer.
+
+1. SIPp's built-in ``uac`` against ``rvoip answer`` (asyncio adapter), at rising rates.
+2. SIPp ``uac`` -> B2BUA -> SIPp ``uas``: ``rvoip b2bua`` and sippy's ``b2bua_simple``.
+3. SIPp ``uac`` -> SIPp ``uas`` directly: the ceiling of the machine and of SIPp itself.
+4. Memory per established call in the core: tracemalloc over 10,000 calls between two
+   UserAgents wired back to back (no sockets), after every transaction has ended.
+
+A rate "passes" when every call of the run succeeded (SIPp's FailedCall = 0 and
+SuccessfulCall = calls). Each run lasts about ``--seconds`` seconds. Usage:
+
+    .venv/bin/python bench/bench_ua.py [--seconds 5] [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import gc
+import os
+import random
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import tracemalloc
+from pathlib import Path
+
+LOOPBACK = "127.0.0.1"
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind((LOOPBACK, 0))
+        return int(s.getsockname()[1])
+
+
+def sipp_uac(target: int, rate: int, calls: int, tmp: Path) -> tuple[int, int, int, float]:
+    stf = tmp / f"uac-{target}-{rate}.csv"
+    args = ["sipp", "-sn", "uac", f"{LOOPBACK}:{target}", "-i", LOOPBACK, "-p", str(free_port()),
+            "-m", str(calls), "-r", str(rate), "-l", str(max(rate * 2, 100)), "-nostdin",
+            "-timeout", "60s", "-timeout_error", "-trace_stat", "-stf", str(stf), "-fd", "1",
+            "-buff_size", "4194304"]
+    start = time.monotonic()
+    subprocess.run(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                   cwd=tmp, timeout=120)
+    elapsed = time.monotonic() - start
+    if not stf.exists():
+        return 0, calls, 0, elapsed
+    last = list(csv.DictReader(stf.read_text().splitlines(), delimiter=";"))[-1]
+    return (int(last["SuccessfulCall(C)"]), int(last["FailedCall(C)"]),
+            int(last.get("Retransmissions(C)") or 0), elapsed)
+
+
+def start(args: list[str], tmp: Path) -> subprocess.Popen[bytes]:
+    proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, cwd=tmp)
+    time.sleep(0.8)  # bind
+    return proc
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def rvoip(*args: str) -> list[str]:
+    return [sys.executable, "-m", "rvoip_sansio.adapters.cli.main", *args]
+
+
+def sippy_b2bua(listen: int, to: int, tmp: Path) -> list[str]:
+    exe = shutil.which("b2bua_simple") or str(Path(sys.executable).parent / "b2bua_simple")
+    return [exe, "-f", "-l", LOOPBACK, "-p", str(listen), "-n", f"{LOOPBACK}:{to}", "-L", str(tmp / "sippy.log")]
+
+
+def ramp(name: str, rates: list[int], seconds: float, server, tmp: Path, results: list[tuple]) -> int:  # type: ignore[no-untyped-def,type-arg]
+    """Run each rate against a fresh server; return the highest rate with 0 failures."""
+    best = 0
+    for rate in rates:
+        calls = int(rate * seconds)
+        procs, target = server()
+        try:
+            ok, failed, retrans, elapsed = sipp_uac(target, rate, calls, tmp)
+        finally:
+            for p in procs:
+                stop(p)
+        passed = failed == 0 and ok == calls
+        results.append((name, rate, calls, ok, failed, retrans, passed))
+        print(f"  {name:<28} {rate:>6}/s  {ok:>6}/{calls:<6} ok  {failed:>5} failed  "
+              f"{retrans:>6} retrans  {'PASS' if passed else 'fail'}", flush=True)
+        if passed:
+            best = rate
+        else:
+            break
+    return best
+
+
+def memory_per_call(n: int = 10_000) -> tuple[float, float, float]:
+    """Bytes per established call: (both ends, UAS end, UAC end), tracemalloc."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from rvoip_sansio.dialog import IncomingCall, UAConfig, UserAgent
+    from rvoip_sansio.sdp import PCMA, PCMU, LocalCapabilities, MediaCapabilities
+    from rvoip_sansio.transaction import EndpointConfig
+
+    def caps(host: str) -> LocalCapabilities:
+        return LocalCapabilities(address=host, media=(MediaCapabilities(codecs=(PCMU, PCMA), port=40000),))
+
+    a_addr, b_addr = ("10.0.0.1", 5060), ("10.0.0.2", 5060)
+    cfg = EndpointConfig(max_transactions=10 * n)
+    tracemalloc.start()
+    gc.collect()
+    base = tracemalloc.get_traced_memory()[0]
+    a = UserAgent(config=UAConfig(local=a_addr, user="alice", media=caps(a_addr[0]), endpoint=cfg), rng=random.Random(1))
+    b = UserAgent(config=UAConfig(local=b_addr, user="bob", media=caps(b_addr[0]), endpoint=cfg), rng=random.Random(2))
+    agents = {a_addr: a, b_addr: b}
+    now = 0.0
+
+    def pump(now: float) -> None:
+        busy = True
+        while busy:
+            busy = False
+            for addr, agent in agents.items():
+                for t in agent.datagrams_to_send(now):
+                    agents[t.dest].receive(t.data, addr, now)
+                    busy = True
+                while (ev := agent.next_event()) is not None:
+                    busy = True
+                    if isinstance(ev, IncomingCall):
+                        ev.call.answer(now)
+
+    for _ in range(n):
+        a.invite("sip:bob@10.0.0.2", now)
+        pump(now)
+        now += 0.0005
+    # Let every transaction end (Timers L, M, J, K...): only the established calls remain.
+    for step in range(80):
+        now += 1.0
+        a.handle_timeout(now)
+        b.handle_timeout(now)
+        pump(now)
+    gc.collect()
+    both = tracemalloc.get_traced_memory()[0] - base
+    assert a.active_calls == b.active_calls == n, (a.active_calls, b.active_calls)
+    assert a.endpoint.live_transactions == b.endpoint.live_transactions == 0
+    # The UAS end alone: drop Alice and measure again.
+    del agents[a_addr]
+    a = None  # type: ignore[assignment]
+    gc.collect()
+    uas = tracemalloc.get_traced_memory()[0] - base
+    tracemalloc.stop()
+    return both / n, uas / n, (both - uas) / n
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--quick", action="store_true", help="fewer rates")
+    parser.add_argument("--no-memory", action="store_true")
+    opts = parser.parse_args()
+    if shutil.which("sipp") is None:
+        print("sipp is not installed (Debian: sip-tester)")
+        return 1
+    seconds = opts.seconds
+    results: list[tuple] = []  # type: ignore[type-arg]
+    best: dict[str, int] = {}
+    with tempfile.TemporaryDirectory() as tmpdir:
+        tmp = Path(tmpdir)
+        print(f"SIPp uac at rising rates, {seconds:g} s per run (cores: {os.cpu_count()})", flush=True)
+
+        def answer() -> tuple[list[subprocess.Popen[bytes]], int]:
+            port = free_port()
+            return [start(rvoip("answer", "--listen", f"{LOOPBACK}:{port}"), tmp)], port
+
+        def uas() -> tuple[list[subprocess.Popen[bytes]], int]:
+            port = free_port()
+            return [start(["sipp", "-sn", "uas", "-i", LOOPBACK, "-p", str(port), "-nostdin",
+                           "-buff_size", "4194304"], tmp)], port
+
+        def b2b(kind: str):  # type: ignore[no-untyped-def]
+            def server() -> tuple[list[subprocess.Popen[bytes]], int]:
+                uas_procs, uas_port = uas()
+                port = free_port()
+                cmd = (rvoip("b2bua", "--listen", f"{LOOPBACK}:{port}", "--to", f"{LOOPBACK}:{uas_port}")
+                       if kind == "rvoip" else sippy_b2bua(port, uas_port, tmp))
+                return [start(cmd, tmp), *uas_procs], port
+            return server
+
+        answer_rates = [1000, 1500, 2000] if opts.quick else [1000, 1500, 2000, 2500, 3000, 3500]
+        b2b_rates = [500, 800, 1000] if opts.quick else [500, 800, 1000, 1200, 1500]
+        sippy_rates = [50, 100, 150] if opts.quick else [50, 100, 130, 160, 200, 300]
+        ceiling_rates = [3000, 5000] if opts.quick else [3000, 5000, 8000]
+        best["rvoip answer"] = ramp("rvoip answer", answer_rates, seconds, answer, tmp, results)
+        best["sipp uas (ceiling)"] = ramp("sipp uas (ceiling)", ceiling_rates, seconds, uas, tmp, results)
+        best["rvoip b2bua -> sipp uas"] = ramp("rvoip b2bua -> sipp uas", b2b_rates, seconds, b2b("rvoip"), tmp, results)
+        best["sippy b2bua_simple -> uas"] = ramp("sippy b2bua_simple -> uas", sippy_rates, seconds, b2b("sippy"), tmp, results)
+
+    print()
+    print("| topology (SIPp uac ->) | highest rate with 0 failed calls | vs sippy b2bua_simple | vs SIPp uas |")
+    print("| --- | ---: | ---: | ---: |")
+    sippy = best["sippy b2bua_simple -> uas"] or 1
+    ceiling = best["sipp uas (ceiling)"] or 1
+    for name, rate in best.items():
+        print(f"| {name} | {rate} calls/s | {rate / sippy:.1f}x | {rate / ceiling:.2f}x |")
+    if not opts.no_memory:
+        both, uas_b, uac_b = memory_per_call()
+        print()
+        print("| memory per established call (tracemalloc, 10,000 calls, transactions ended) | bytes |")
+        print("| --- | ---: |")
+        print(f"| UAS end (answered call: dialog, call handle, negotiated media) | {uas_b:,.0f} |")
+        print(f"| UAC end | {uac_b:,.0f} |")
+        print(f"| both ends | {both:,.0f} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
