@@ -44,7 +44,8 @@ class CodecInfo:
     channels: int
     rtp_channels: int
     """Channel count written in ``a=rtpmap`` (Opus: always 2, RFC 7587 §7)."""
-    frame_ms: int = 20
+    frame_ms: float = 20
+    """Packet duration (Opus also allows 2.5 ms)."""
     fmtp: str | None = None
     bitrate: int | None = None
 
@@ -57,12 +58,12 @@ class CodecInfo:
     @property
     def frame_samples(self) -> int:
         """Samples per channel in one frame at ``sample_rate``."""
-        return self.sample_rate * self.frame_ms // 1000
+        return round(self.sample_rate * self.frame_ms / 1000)
 
     @property
     def timestamp_increment(self) -> int:
         """RTP timestamp units per frame (at ``clock_rate``)."""
-        return self.clock_rate * self.frame_ms // 1000
+        return round(self.clock_rate * self.frame_ms / 1000)
 
     def sdp_lines(self, payload_type: int | None = None) -> list[str]:
         """The ``a=rtpmap`` (and ``a=fmtp``) attribute lines for an SDP offer."""

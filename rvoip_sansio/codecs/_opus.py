@@ -235,7 +235,7 @@ class OpusCodec(Codec):
         self._info = CodecInfo(
             name="opus", payload_type=None, preferred_payload_type=payload_type,
             clock_rate=48000, sample_rate=sample_rate, channels=channels, rtp_channels=2,
-            frame_ms=int(frame_ms) if frame_ms == int(frame_ms) else 20, fmtp=str(fmtp),
+            frame_ms=frame_ms, fmtp=str(fmtp),
             bitrate=bitrate,
         )
 

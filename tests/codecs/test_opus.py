@@ -49,6 +49,12 @@ def test_rtp_facts_and_fmtp() -> None:
     assert p.useinbandfec and p.usedtx and p.maxaveragebitrate == 24000 and p.minptime == 10
 
 
+def test_short_frames() -> None:
+    codec = OpusCodec(sample_rate=48000, frame_ms=2.5)
+    assert codec.info.frame_samples == 120 and codec.info.timestamp_increment == 120
+    assert codec.decode(codec.encode(np.zeros(120, np.int16))).shape == (120,)
+
+
 def test_fmtp_parse_and_format() -> None:
     p = OpusParams.parse("maxplaybackrate=16000; sprop-maxcapturerate=16000;stereo=0;"
                          "useinbandfec=1;usedtx=1;maxaveragebitrate=20000;minptime=10;x-foo=9")
