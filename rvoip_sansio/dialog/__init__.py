@@ -9,6 +9,10 @@ registers, sends and receives messages, and reports what happens as events::
     ...                                              # events: CallProgress, CallAnswered...
     call.hold(now); call.resume(now); call.send_dtmf_info("5", now); call.hangup(now)
 
+Also: ``ua.register(registrar, now)``, ``ua.send_message(target, text, now)``,
+``ua.subscribe(target, event, now)`` (RFC 6665), ``ua.publish(target, event, body, now,
+content_type=...)`` (RFC 3903), ``ua.options(target, now)``.
+
 On an incoming call (:class:`IncomingCall`): ``call.ring(now)``, ``call.answer(now)`` or
 ``call.reject(now, code=486)``. ``call.media`` is the negotiated SDP result for the media
 layer (remote RTP address, codec, payload types, direction, crypto/fingerprint lines).
@@ -29,16 +33,21 @@ from ._events import (
     InfoReceived,
     MediaUpdated,
     MessageReceived,
+    NotificationReceived,
     OfferReceived,
     OfferRejected,
     PublicationChanged,
     RegistrationChanged,
     RegistrationState,
     RequestCompleted,
+    SubscriptionChanged,
+    SubscriptionRequested,
     TransferProgress,
     TransferRequested,
 )
+from ._publish import Publication
 from ._register import Registration
+from ._subscribe import Subscription, SubscriptionRole
 from ._ua import RequestHandler, ResponseHandler, UserAgent
 
 __all__ = [
@@ -55,6 +64,9 @@ __all__ = [
     "DialogState",
     "uri_address",
     "Registration",
+    "Subscription",
+    "SubscriptionRole",
+    "Publication",
     "EndReason",
     "RegistrationState",
     "IncomingCall",
@@ -74,4 +86,7 @@ __all__ = [
     "RequestCompleted",
     "RegistrationChanged",
     "PublicationChanged",
+    "NotificationReceived",
+    "SubscriptionChanged",
+    "SubscriptionRequested",
 ]

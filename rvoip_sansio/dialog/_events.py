@@ -18,7 +18,9 @@ from rvoip_sansio.sip import Request, Response
 
 if TYPE_CHECKING:
     from ._call import Call
+    from ._publish import Publication
     from ._register import Registration
+    from ._subscribe import Subscription
 
 __all__ = [
     "EndReason",
@@ -39,6 +41,9 @@ __all__ = [
     "MessageReceived",
     "RequestCompleted",
     "RegistrationChanged",
+    "NotificationReceived",
+    "SubscriptionChanged",
+    "SubscriptionRequested",
     "PublicationChanged",
 ]
 
@@ -231,10 +236,44 @@ class RegistrationChanged(Event):
 
 
 @attrs.frozen(kw_only=True)
-class PublicationChanged(Event):
-    """A PUBLISH (RFC 3903) was accepted (``etag`` set) or failed."""
+class NotificationReceived(Event):
+    """A NOTIFY on one of our subscriptions (RFC 6665 §4.1.3); already answered 200."""
 
-    handle: int
+    subscription: Subscription
+    event: str
+    state: str
+    content_type: str | None
+    body: bytes
+
+
+@attrs.frozen(kw_only=True)
+class SubscriptionChanged(Event):
+    """A subscription became pending/active, was refreshed, or ended (``state``
+    'terminated', with ``reason`` and the failing ``status_code`` when there was one)."""
+
+    subscription: Subscription
+    state: str
+    expires: int = 0
+    status_code: int | None = None
+    reason: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class SubscriptionRequested(Event):
+    """Someone subscribed to us (accepted with 200 and a first NOTIFY); send state with
+    ``subscription.notify(now, body=..., content_type=...)``."""
+
+    subscription: Subscription
+    event: str
+    request: Request
+    source: Address
+
+
+@attrs.frozen(kw_only=True)
+class PublicationChanged(Event):
+    """A PUBLISH (RFC 3903) was accepted (``etag`` set), removed (``expires`` 0) or failed."""
+
+    publication: Publication
     status_code: int
     etag: str | None
     expires: int

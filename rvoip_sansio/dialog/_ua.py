@@ -32,12 +32,14 @@ from rvoip_sansio.transaction import (
     TransportError,
 )
 
-from . import _invite, _reoffer
+from . import _invite, _publish, _reoffer, _subscribe
 from ._call import Call, CallState
 from ._config import ALLOWED_METHODS, UAConfig
 from ._dialog import uri_address
 from ._events import MessageReceived, RequestCompleted
+from ._publish import Publication
 from ._register import Registration, start_registration
+from ._subscribe import Subscription
 from ._timers import TimerHeap
 
 __all__ = ["UserAgent", "RequestHandler", "ResponseHandler"]
@@ -97,6 +99,8 @@ class UserAgent:
         self._events: deque[Event] = deque()
         self._dialogs: dict[tuple[str, str, str], Call] = {}
         self._uas_invites: dict[TransactionKey, Call] = {}
+        self._subscriptions: dict[tuple[str, str, str], Subscription] = {}
+        self._unconfirmed: dict[tuple[str, str], Subscription] = {}
         self._pending: dict[TransactionKey, _Pending] = {}
         self._handlers: dict[str, RequestHandler] = {}
         #: First offer/answer exchanges negotiated once per kind (see _media).
@@ -196,6 +200,17 @@ class UserAgent:
         if credentials is not None:
             self.digest.add_credentials(credentials)
         return start_registration(self, registrar, now, expires=expires, aor=aor)
+
+    def subscribe(self, target: str, event: str, now: float, *, expires: int = 3600,
+                  accept: str | None = None) -> Subscription:
+        """Subscribe to ``event`` at ``target`` (RFC 6665): NotificationReceived for each
+        NOTIFY, SubscriptionChanged as it starts, refreshes and ends."""
+        return _subscribe.subscribe(self, target, event, now, expires=expires, accept=accept)
+
+    def publish(self, target: str, event: str, body: bytes, now: float, *, content_type: str,
+                expires: int = 3600) -> Publication:
+        """Publish event state (RFC 3903), refreshed until ``publication.remove(now)``."""
+        return _publish.publish(self, target, event, body, now, content_type=content_type, expires=expires)
 
     def send_message(self, target: str, text: str | bytes, now: float, *,
                      content_type: str = "text/plain;charset=UTF-8",
@@ -327,6 +342,21 @@ class UserAgent:
     def forget_dialog(self, key: tuple[str, str, str]) -> None:
         self._dialogs.pop(key, None)
 
+    def register_subscription(self, key: tuple[str, str, str], sub: Subscription) -> None:
+        self._subscriptions[key] = sub
+        self._unconfirmed.pop((key[0], key[1]), None)
+
+    def forget_subscription(self, key: tuple[str, str, str]) -> None:
+        self._subscriptions.pop(key, None)
+        self._unconfirmed.pop((key[0], key[1]), None)
+
+    def expect_subscription(self, sub: Subscription) -> None:
+        """A SUBSCRIBE of ours is out: its first NOTIFY may come before the 2xx."""
+        self._unconfirmed[(sub.call_id, sub.local_tag)] = sub
+
+    def pending_subscription(self, call_id: str, local_tag: str) -> Subscription | None:
+        return self._unconfirmed.get((call_id, local_tag))
+
     def forget_invite(self, key: TransactionKey | None) -> None:
         if key is not None:
             self._uas_invites.pop(key, None)
@@ -431,7 +461,15 @@ class UserAgent:
         assert key is not None
         to_tag = req.to.tag
         if to_tag is not None:
-            call = self._dialogs.get((req.call_id, to_tag, req.from_.tag or ""))
+            dialog_id = (req.call_id, to_tag, req.from_.tag or "")
+            call = self._dialogs.get(dialog_id)
+            if call is None and (self._subscriptions or self._unconfirmed):
+                sub = self._subscriptions.get(dialog_id)
+                if sub is not None:
+                    _subscribe.in_subscription_dialog(self, sub, req, key, now)
+                    return
+                if method == "NOTIFY" and _subscribe.on_notify_for_subscription(self, req, key, now):
+                    return
             if call is None:
                 handler = self._handlers.get(method)
                 if handler is not None:
@@ -453,6 +491,8 @@ class UserAgent:
                                         transaction=key)
         elif method == "OPTIONS":
             self._answer_options(req, key, now)
+        elif method == "SUBSCRIBE":
+            _subscribe.on_subscribe(self, req, source, key, now)
         elif method == "MESSAGE":
             self.respond(req, key, 200, now)
             self.emit(MessageReceived(sender=req.get("from") or "", content_type=req.content_type,
