@@ -425,9 +425,14 @@ class UserAgent:
         code = resp.status_code
         if code >= 200 and pending.request.method != "INVITE":
             del self._pending[key]
-        if (code == 401 or code == 407) and pending.tries < 2 and self._retry_with_auth(pending, resp, now):
-            return
-        pending.handler(resp, now)
+        try:
+            if (code == 401 or code == 407) and pending.tries < 2 and self._retry_with_auth(pending, resp, now):
+                return
+            pending.handler(resp, now)
+        except ParseError as exc:
+            # A response whose headers turn out malformed when read (RFC 3261 §8.1.3.3:
+            # treat as unusable); the transaction layer already absorbed it.
+            log.debug("unusable %d response: %s", code, exc.reason)
 
     def _retry_with_auth(self, pending: _Pending, resp: Response, now: float) -> bool:
         proxy = resp.status_code == 407
