@@ -45,6 +45,19 @@ def _tagless(value: str) -> str:
     return str(NameAddr(addr.uri_text, addr.display_name, params))
 
 
+def _valid_target(text: str, fallback: str) -> str:
+    try:
+        uri_address(text)
+    except ParseError:
+        return fallback
+    return text
+
+
+def _check_routes(routes: Iterable[str]) -> None:
+    for route in routes:
+        uri_address(parse_name_addr(route).uri_text)
+
+
 @attrs.define(slots=True, eq=False)
 class Dialog:
     """The state of one dialog (RFC 3261 §12). ``local`` / ``remote`` are the From/To header
@@ -80,8 +93,10 @@ class Dialog:
         # §12.1.2: the remote target is the response's Contact; a 1xx may lack one (keep the
         # Request-URI until a later response says otherwise).
         target = contacts[0].uri_text if contacts else request.uri_text
+        uri_address(target)  # a target we could never send to is a malformed response
         # §12.1.2: the route set is the Record-Route list in reverse order.
         routes = tuple(reversed(response.get_all("record-route", split=True)))
+        _check_routes(routes)
         return cls(
             call_id=request.call_id,
             local_tag=local_tag,
@@ -106,6 +121,8 @@ class Dialog:
         contacts = request.contact
         if not contacts:
             raise ParseError("a dialog-creating request needs a Contact", 0)
+        uri_address(contacts[0].uri_text)
+        _check_routes(request.get_all("record-route", split=True))
         return cls(
             call_id=request.call_id,
             local_tag=local_tag,
@@ -125,18 +142,27 @@ class Dialog:
     def update_from_response(self, response: Response) -> None:
         """§12.1.2 / §12.2.1.2: a later response (or the 2xx of a re-INVITE) refreshes the
         remote target; the 2xx confirming an early dialog also fixes the route set."""
-        contacts = response.contact
-        if contacts:
-            self.remote_target = contacts[0].uri_text
+        try:
+            contacts = response.contact
+            if contacts:
+                self.remote_target = _valid_target(contacts[0].uri_text, self.remote_target)
+            if self.state is DialogState.EARLY and 200 <= response.status_code < 300:
+                routes = tuple(reversed(response.get_all("record-route", split=True)))
+                _check_routes(routes)
+                self.route_set = routes
+        except ParseError:
+            pass  # keep what we had rather than adopt what we could never send to
         if self.state is DialogState.EARLY and 200 <= response.status_code < 300:
-            self.route_set = tuple(reversed(response.get_all("record-route", split=True)))
             self.state = DialogState.CONFIRMED
 
     def update_target(self, request: Request) -> None:
         """§12.2.2: a target refresh request (re-INVITE, UPDATE) may carry a new Contact."""
-        contacts = request.contact
+        try:
+            contacts = request.contact
+        except ParseError:
+            return
         if contacts:
-            self.remote_target = contacts[0].uri_text
+            self.remote_target = _valid_target(contacts[0].uri_text, self.remote_target)
 
     def check_remote_cseq(self, request: Request) -> bool:
         """§12.2.2: a request whose CSeq is lower than the last one is out of order (500).
