@@ -79,7 +79,7 @@ def test_sipp_digest_register_and_call_against_rvoip_answer() -> None:
         proc = await start_cli("answer", "--listen", f"{LOOPBACK}:{port}", "--auth", "alice:s3cret",
                                "--registrar")
         try:
-            result = await run_sipp(sipp, (LOOPBACK, port), scenario="../sipp_ua/auth_uac.xml",
+            result = await run_sipp(sipp, (LOOPBACK, port), scenario=str(SCENARIOS / "auth_uac.xml"),
                                     calls=CALLS, rate=RATE,
                                     extra=("-s", "alice", "-au", "alice", "-ap", "s3cret"))
         finally:
