@@ -244,3 +244,53 @@ def test_invite_times_out_without_answer() -> None:
     ended = of(net, "alice", CallEnded)[0]
     assert (ended.reason, ended.status_code) == (EndReason.TIMEOUT, 408)
     assert all(e.fate is Fate.LOST for e in net.trace if e.src == ALICE)
+
+
+def ring_then_answer_at(when: float):  # type: ignore[no-untyped-def]
+    def on_event(node, event, now):  # type: ignore[no-untyped-def]
+        if isinstance(event, IncomingCall):
+            call = event.call
+            call.ring(now)
+            node.endpoint._net.at(when, lambda t: call.answer(t) if call.state is CallState.EARLY else None)
+
+    return on_event
+
+
+def test_cancel_crossing_the_200() -> None:
+    """The caller cancels while the callee's 200 is on the wire: the 200 wins (the CANCEL
+    gets 200, no 487), the caller ACKs it and hangs up with a BYE (RFC 3261 §9.1, §15)."""
+    net, a, b, holder = setup_call(bob_app=ring_then_answer_at(2.0))
+    net.at(2.005, lambda t: holder["call"].hangup(t))
+    net.run(until=60)
+    assert sent(net, ALICE, "CANCEL") == [2.005] and sent(net, BOB, 487) == []
+    assert sent(net, ALICE, "ACK") and sent(net, ALICE, "BYE") == [pytest.approx(2.01)]
+    assert of(net, "alice", CallEnded)[0].reason is EndReason.LOCAL_HANGUP
+    assert of(net, "bob", CallEnded)[0].reason is EndReason.REMOTE_HANGUP
+    assert a.active_calls == b.active_calls == 0
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_cancel_races_under_loss(seed: int) -> None:
+    net, a, b, holder = setup_call(LOSSY, seed, bob_app=ring_then_answer_at(3.0))
+    net.at(3.0, lambda t: holder["call"].hangup(t) if holder["call"].is_active else None)
+    net.run(until=120)
+    alice_end, bob_end = of(net, "alice", CallEnded), of(net, "bob", CallEnded)
+    assert len(alice_end) == len(bob_end) == 1, net.ladder()
+    # Either the CANCEL won (487) or the 200 did (then ACK and BYE): both ends agree.
+    if alice_end[0].reason is EndReason.CANCELLED:
+        assert bob_end[0].reason is EndReason.REMOTE_CANCELLED
+    else:
+        assert (alice_end[0].reason, bob_end[0].reason) == (EndReason.LOCAL_HANGUP, EndReason.REMOTE_HANGUP)
+    assert a.active_calls == b.active_calls == 0
+
+
+def test_hangup_before_any_provisional_waits_for_one() -> None:
+    """§9.1: a CANCEL may only follow a provisional response; it goes out when one arrives."""
+    net, a, b, holder = setup_call(bob_app=lambda n, e, t: None)
+    net.set_link(BOB, ALICE, LinkConfig(loss=1.0), both_ways=False)  # Bob's 100 Trying is lost
+    net.at(0.1, lambda t: holder["call"].hangup(t))
+    net.at(0.5, lambda t: net.set_link(BOB, ALICE, LinkConfig(), both_ways=False))
+    net.run(until=60)
+    cancels = sent(net, ALICE, "CANCEL")
+    assert cancels and cancels[0] > 0.5
+    assert of(net, "alice", CallEnded)[0].reason is EndReason.CANCELLED
