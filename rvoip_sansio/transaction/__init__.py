@@ -1,7 +1,9 @@
 """rvoip_sansio.transaction: RFC 3261 §17 transactions (with RFC 6026) and the SIP endpoint.
 
-:class:`Endpoint` is the transaction layer over one transport: datagrams in, events and
-datagrams out, timers as deadlines. The four state machines are data in :mod:`._state`.
+:class:`Endpoint` is the transaction layer: datagrams in, events and datagrams out, timers
+as deadlines; connection-oriented transports (TCP, TLS, WS, WSS) through
+``add_transport``/``connection_made``/``data_received``/``connection_lost`` and
+:class:`StreamTransmit` orders (see docs/transports.md). The four state machines are data in :mod:`._state`.
 """
 
 from ._endpoint import Endpoint, EndpointStats
@@ -18,6 +20,7 @@ from ._events import (
 )
 from ._state import ENTRY_TIMERS, INITIAL_STATE, STATE_TIMERS, TABLES, Action, Input, Kind, State, TimerName
 from ._transaction import timer_duration
+from ._transport import STREAM_TRANSPORTS, ConnectionClosed, ConnectionOpened, StreamTransmit, uri_transport
 
 __all__ = [
     "Endpoint",
@@ -41,4 +44,9 @@ __all__ = [
     "STATE_TIMERS",
     "INITIAL_STATE",
     "timer_duration",
+    "STREAM_TRANSPORTS",
+    "StreamTransmit",
+    "ConnectionOpened",
+    "ConnectionClosed",
+    "uri_transport",
 ]

@@ -30,6 +30,7 @@ from ._events import (
 from ._sip import MAGIC_COOKIE, Request, Response
 from ._state import TIMER_INPUT, Input, Kind, State, TimerName
 from ._transaction import Transaction, start, step
+from ._transport import STREAM_TRANSPORTS, ConnectionTable, uri_transport
 
 __all__ = ["Endpoint", "EndpointStats"]
 
@@ -80,27 +81,34 @@ class Endpoint:
         self._seq = 0
         self._out: list[Transmit] = []
         self._events: deque[Event] = deque()
+        self._conns = ConnectionTable(self.config, self._push, self._events.append, self._connection_dead)
 
     # ---- the sans-I/O contract --------------------------------------------------------
 
     def receive(self, data: bytes, source: Address, now: float) -> None:
         """One datagram from ``source``. Never raises on bad input."""
         self.stats.datagrams += 1
-        data = bytes(data)
+        self._receive_bytes(bytes(data), source, now, None)
+
+    def _receive_bytes(self, data: bytes, source: Address, now: float, transport: str | None) -> None:
         if not data.strip(b"\r\n"):
             return  # RFC 5626 §3.5.1 keep-alive
         try:
             msg = _sip.parse_message(data)
         except ParseError as exc:
-            self._bad_datagram(data, source, exc.reason)
+            self._bad_datagram(data, source, exc.reason, transport)
             return
+        self._dispatch(msg, source, now, data, transport)
+
+    def _dispatch(self, msg: Request | Response, source: Address, now: float, data: bytes | None,
+                  transport: str | None) -> None:
         try:
             if isinstance(msg, Response):
                 self._on_response(msg, source, now)
             else:
-                self._on_request(msg, source, now, data)
+                self._on_request(msg, source, now, bytes(msg) if data is None else data, transport)
         except ParseError as exc:  # a lazily parsed header turned out malformed
-            self._bad_datagram(data, source, exc.reason)
+            self._bad_datagram(bytes(msg) if data is None else data, source, exc.reason, transport)
 
     def next_event(self) -> Event | None:
         return self._events.popleft() if self._events else None
@@ -113,7 +121,11 @@ class Endpoint:
 
     def next_deadline(self) -> float | None:
         # May name a timer that has since been cancelled: waking early is harmless.
-        return self._timers[0][0] if self._timers else None
+        deadline = self._timers[0][0] if self._timers else None
+        conn = self._conns.next_deadline()
+        if conn is not None and (deadline is None or conn < deadline):
+            return conn
+        return deadline
 
     def handle_timeout(self, now: float) -> None:
         """Fire every timer due at or before ``now``, earliest first (then in arming order)."""
@@ -123,6 +135,7 @@ class Endpoint:
             if tx.state is State.TERMINATED or tx.timers.get(name) != deadline:
                 continue  # cancelled or re-armed since
             step(self, tx, TIMER_INPUT[name], now, fired_at=deadline)
+        self._conns.handle_timeout(now)
 
     def transport_error(self, dest: Address, now: float) -> None:
         """The adapter could not send to ``dest`` (or got an ICMP error for it)."""
@@ -134,6 +147,73 @@ class Endpoint:
         if not hit:
             self._events.append(TransportError(dest=dest, transaction=None))
 
+    # ---- connection-oriented transports (docs/transports.md) ---------------------------
+
+    def add_transport(self, transport: str, local: Address) -> None:
+        """The adapter listens for ``transport`` (TCP, TLS, WS or WSS) on ``local``, the
+        sent-by our Via carries over it (RFC 3261 §18.1.1). From now on messages for that
+        transport go over connections, and its transactions are reliable."""
+        name = transport.upper()
+        if name not in STREAM_TRANSPORTS:
+            raise LocalProtocolError(f"transaction layer: {transport} is not a connection-oriented transport")
+        self._conns.locals[name] = local
+
+    @property
+    def transports(self) -> frozenset[str]:
+        """The connection-oriented transports added with ``add_transport``."""
+        return frozenset(self._conns.locals)
+
+    @property
+    def connection_count(self) -> int:
+        return len(self._conns)
+
+    def connection_made(self, peer: Address, transport: str, now: float) -> None:
+        """A connection is up: one we asked for (``peer`` is the ``dest`` of the ``open``
+        order) or one accepted from ``peer``."""
+        self._conns.made(peer, transport.upper(), now)
+
+    def data_received(self, peer: Address, transport: str, data: bytes, now: float) -> None:
+        """Bytes from the connection ``(transport, peer)``. Never raises on bad input: a
+        framing error closes the connection (``ConnectionClosed``)."""
+        transport = transport.upper()
+        for item in self._conns.received(peer, transport, bytes(data), now):
+            if isinstance(item, bytes):
+                self._receive_bytes(item, peer, now, transport)
+            else:
+                self._dispatch(item, peer, now, None, transport)
+
+    def connection_lost(self, peer: Address, transport: str, now: float) -> None:
+        """The connection closed, or one we asked for could not be opened."""
+        self._conns.lost(peer, transport.upper(), now)
+
+    def close_connections(self, now: float) -> None:
+        """Close every connection (clean shutdown; WebSocket closes with code 1000)."""
+        self._conns.close_all(now)
+
+    def _connection_dead(self, transport: str, peer: Address, now: float) -> None:
+        # Client transactions waiting on this connection fail (§17.1.4); server ones keep
+        # going: their response reopens a connection to the Via address (§18.2.2).
+        for tx in [t for t in self._client.values() if t.transport == transport and t.dest == peer]:
+            step(self, tx, Input.TRANSPORT_ERROR, now)
+
+    def _push(self, transmit: Transmit) -> None:
+        self._out.append(transmit)
+
+    def _choose_transport(self, request: Request, explicit: str | None) -> str | None:
+        """The connection-oriented transport for a request, or None for the datagram path."""
+        if not self._conns.locals:
+            return None  # datagram-only endpoint: config.transport and config.reliable rule
+        if explicit is not None:
+            name = explicit.upper()
+        else:
+            routes = request.route
+            name = uri_transport(routes[0].uri if routes else request.uri) or self.config.transport.upper()
+        if name not in STREAM_TRANSPORTS:
+            return None
+        if name not in self._conns.locals:
+            raise LocalProtocolError(f"transaction layer: no {name} transport (add_transport)")
+        return name
+
     # ---- the transaction user's side --------------------------------------------------
 
     def new_branch(self) -> str:
@@ -143,12 +223,15 @@ class Endpoint:
     def new_tag(self) -> str:
         return f"{self.rng.getrandbits(48):012x}"
 
-    def send_request(self, request: Request, now: float, *, dest: Address | None = None) -> TransactionKey:
+    def send_request(self, request: Request, now: float, *, dest: Address | None = None,
+                     transport: str | None = None) -> TransactionKey:
         """Start a client transaction for ``request`` and send it.
 
         A missing Via is added (our sent-by, a new branch, ``rport``); a Via without a
         branch gets one; Max-Forwards 70 is added when absent (§8.1.1.6). ``dest`` defaults
         to the top Route or the Request-URI (numeric hosts; this layer does no DNS).
+        ``transport`` (TCP, TLS, WS, WSS, UDP) defaults to what that URI asks for
+        (``transport=``, ``sips:`` meaning TLS), else ``config.transport``.
         Returns the transaction's key, which responses and timeouts carry.
         """
         method = request.method
@@ -166,17 +249,24 @@ class Endpoint:
             raise LocalProtocolError(f"transaction layer: cannot send this request: {exc.reason}") from None
         if cseq.method != method:
             raise LocalProtocolError(f"transaction layer: CSeq method {cseq.method} is not {method}")
+        stream = self._choose_transport(request, transport)
+        via_transport, via_host, port = self.config.transport, self._via_host, self.local[1]
+        if stream is not None:
+            via_transport, port = stream, self._conns.locals[stream][1]
         if not vias:
-            port = self.local[1]
             request.add(
-                "Via", f"SIP/2.0/{self.config.transport} {self._via_host}:{port};branch={self.new_branch()};rport",
+                "Via", f"SIP/2.0/{via_transport} {via_host}:{port};branch={self.new_branch()};rport",
                 first=True,
             )
-        elif not vias[0].branch:
+        elif not vias[0].branch or (stream is not None and vias[0].transport.upper() != stream):
+            # §18.1.1: the transport fills in the Via's transport and sent-by.
             top = vias[0]
-            params = {"branch": self.new_branch(), **top.params}
+            params = {"branch": top.branch or self.new_branch(), **top.params}
+            host, tport = top.host, top.port
+            if stream is not None and top.transport.upper() != stream:
+                host, tport = via_host, port
             request.remove_first_value("via")
-            request.add("Via", _sip.Via(transport=top.transport, host=top.host, port=top.port,
+            request.add("Via", _sip.Via(transport=stream or top.transport, host=host, port=tport,
                                         params=params, protocol=top.protocol), first=True)
         if "max-forwards" not in request:
             request.add("Max-Forwards", "70")
@@ -188,12 +278,12 @@ class Endpoint:
             raise LocalProtocolError("transaction layer: the transaction limit is reached")
         if dest is None:
             try:
-                dest = _sip.request_destination(request, self.config.transport)
+                dest = _sip.request_destination(request, stream or self.config.transport)
             except ParseError as exc:
                 raise LocalProtocolError(f"transaction layer: no destination: {exc.reason}") from None
         kind = Kind.CLIENT_INVITE if method == "INVITE" else Kind.CLIENT_NON_INVITE
         tx = Transaction(kind=kind, key=key, request=request, method=method, dest=dest,
-                         reliable=self.config.reliable)
+                         reliable=self.config.reliable or stream is not None, transport=stream)
         self._client[key] = tx
         start(self, tx, now)
         return key
@@ -234,10 +324,25 @@ class Endpoint:
         inp = Input.TU_PROVISIONAL if code < 200 else Input.TU_SUCCESS if code < 300 else Input.TU_FAILURE
         step(self, tx, inp, now, response)
 
-    def send_stateless(self, message: Request | Response, dest: Address, now: float) -> None:
+    def send_stateless(self, message: Request | Response, dest: Address, now: float, *,
+                       transport: str | None = None) -> None:
         """Send outside any transaction: the ACK for a 2xx (§13.2.2.4), a stateless proxy's
-        forwarding. Nothing retransmits it."""
-        self._send(bytes(message), dest, None)
+        forwarding. Nothing retransmits it. Over connection-oriented transports the
+        transport defaults to the top Via's, so an ACK follows its INVITE."""
+        stream = None
+        if self._conns.locals:
+            name = transport
+            if name is None:
+                try:
+                    vias = message.via
+                except ParseError:
+                    vias = []
+                name = vias[0].transport if vias else None
+            if name is not None and name.upper() in STREAM_TRANSPORTS:
+                stream = name.upper()
+                if stream not in self._conns.locals:
+                    raise LocalProtocolError(f"transaction layer: no {stream} transport (add_transport)")
+        self._send(bytes(message), dest, None, stream)
 
     def transaction_state(self, transaction: TransactionKey) -> State | None:
         tx = self._client.get(transaction) or self._server.get(transaction)
@@ -255,9 +360,17 @@ class Endpoint:
 
     # ---- host hooks for the transactions ----------------------------------------------
 
-    def _send(self, data: bytes, dest: Address, tx: Transaction | None) -> None:
+    def _send(self, data: bytes, dest: Address, tx: Transaction | None, transport: str | None = None) -> None:
         self.stats.sent += 1
-        self._out.append(Transmit(data=data, dest=dest))
+        if tx is not None:
+            transport = tx.transport
+        if transport is None:
+            self._out.append(Transmit(data=data, dest=dest))
+            return
+        if tx is not None and tx.alt_dest is not None and not self._conns.has(transport, dest):
+            # RFC 3261 §18.2.2: the request's connection is gone; open one to the Via address.
+            tx.dest = dest = tx.alt_dest
+        self._conns.send(transport, dest, data)
 
     def _arm(self, tx: Transaction, timer: TimerName, deadline: float) -> None:
         tx.timers[timer] = deadline
@@ -293,13 +406,14 @@ class Endpoint:
         self.stats.discarded += 1
         self._events.append(MessageDiscarded(reason=reason, source=source, data=data[:200]))
 
-    def _bad_datagram(self, data: bytes, source: Address, reason: str) -> None:
+    def _bad_datagram(self, data: bytes, source: Address, reason: str, transport: str | None = None) -> None:
         # RFC 3261 §8.2, §16.3: answer a malformed request with 400 when we can still
         # read where to send it and what it was; drop anything else.
-        reply = _sip.stateless_reply(data, source, 400, reason, self.new_tag(), self.config.reliable)
+        reliable = self.config.reliable or transport is not None
+        reply = _sip.stateless_reply(data, source, 400, reason, self.new_tag(), reliable)
         if reply is not None:
             self.stats.bad_requests_answered += 1
-            self._send(reply[0], reply[1], None)
+            self._send(reply[0], reply[1], None, transport)
             reason = f"{reason} (answered 400)"
         self._discard(reason, source, data)
 
@@ -330,7 +444,8 @@ class Endpoint:
             elif tx.state is not State.CALLING:
                 tx.cancel_pending = False  # a final response came first: nothing to cancel
 
-    def _on_request(self, req: Request, source: Address, now: float, data: bytes) -> None:
+    def _on_request(self, req: Request, source: Address, now: float, data: bytes,
+                    transport: str | None = None) -> None:
         self.stats.requests += 1
         method = req.method
         top = req.top_via  # ParseError when missing: answered 400
@@ -371,14 +486,20 @@ class Endpoint:
             self._events.append(RequestReceived(request=req, source=source, transaction=None))
             return
         if len(self._client) + len(self._server) >= self.config.max_transactions:
-            self._overloaded(data, source)
+            self._overloaded(data, source, transport)
             return
         via = _sip.stamp_received(req, source)
-        dest = _sip.response_address(via, source, self.config.reliable)
+        reliable = self.config.reliable or transport is not None
+        dest = _sip.response_address(via, source, reliable)
+        alt_dest = None
+        if transport is not None:
+            alt_dest = _sip.reconnect_address(via)
+            if "alias" in via.params and via.port:
+                self._conns.alias(transport, (source[0], via.port), source)
         kind = Kind.SERVER_INVITE if method == "INVITE" else Kind.SERVER_NON_INVITE
         tx = Transaction(kind=kind, key=key, request=req, method=method, dest=dest,
-                         reliable=self.config.reliable, rfc2543=not rfc3261,
-                         to_tag=None if rfc3261 else to_tag)
+                         reliable=reliable, rfc2543=not rfc3261,
+                         to_tag=None if rfc3261 else to_tag, transport=transport, alt_dest=alt_dest)
         self._server[key] = tx
         start(self, tx, now)
         if method == "CANCEL":
@@ -421,13 +542,13 @@ class Endpoint:
         tag = sent.to.tag if sent is not None else None
         return tag if tag is not None else self.new_tag()
 
-    def _overloaded(self, data: bytes, source: Address) -> None:
+    def _overloaded(self, data: bytes, source: Address, transport: str | None = None) -> None:
         self.stats.overload_rejected += 1
         extra = () if self.config.retry_after is None else (("Retry-After", str(self.config.retry_after)),)
         reply = _sip.stateless_reply(data, source, 503, "transaction limit reached", self.new_tag(),
-                                     self.config.reliable, extra)
+                                     self.config.reliable or transport is not None, extra)
         if reply is not None:
-            self._send(reply[0], reply[1], None)
+            self._send(reply[0], reply[1], None, transport)
         self._discard("transaction limit reached (answered 503)", source, data)
 
     def _send_cancel(self, tx: Transaction, now: float) -> None:
@@ -436,7 +557,7 @@ class Endpoint:
         cancel = _sip.build_cancel(tx.request)
         key: TransactionKey = ("C", tx.key[1], "CANCEL")
         ctx = Transaction(kind=Kind.CLIENT_NON_INVITE, key=key, request=cancel, method="CANCEL",
-                          dest=tx.dest, reliable=tx.reliable)
+                          dest=tx.dest, reliable=tx.reliable, transport=tx.transport)
         self._client[key] = ctx
         start(self, ctx, now)
 

@@ -45,12 +45,22 @@ class EndpointConfig:
     max_transactions: int = 100_000  # beyond this, new requests are answered 503 (stateless)
     auto_cancel: bool = True  # answer CANCEL (200/481) and the INVITE (487) like a UAS core
     retry_after: int | None = 5  # Retry-After of the overload 503, in seconds
+    # Connection-oriented transports (TCP, TLS, WS, WSS; see docs/transports.md):
+    max_message_size: int = 65536  # per SIP message on a stream or WebSocket
+    max_connections: int = 1024  # beyond this, new inbound connections are closed at once
+    keepalive_interval: float | None = None  # RFC 5626 §3.5.1 CRLF ping on connections we open
+    keepalive_timeout: float = 10.0  # RFC 5626 §4.4.1: no pong within this closes the connection
 
     def __attrs_post_init__(self) -> None:
         if not (0 < self.t1 <= self.t2) or self.t4 <= 0:
             raise ValueError("EndpointConfig needs 0 < t1 <= t2 and t4 > 0")
         if self.max_transactions < 1:
             raise ValueError("EndpointConfig.max_transactions must be at least 1")
+        if self.max_message_size < 256 or self.max_connections < 1 or self.keepalive_timeout <= 0:
+            raise ValueError("EndpointConfig needs max_message_size >= 256, max_connections >= 1 "
+                             "and keepalive_timeout > 0")
+        if self.keepalive_interval is not None and self.keepalive_interval <= 0:
+            raise ValueError("EndpointConfig.keepalive_interval must be positive (or None)")
 
 
 @attrs.frozen(kw_only=True)
@@ -99,7 +109,8 @@ class TransactionTimeout(Event):
 
 @attrs.frozen(kw_only=True)
 class TransportError(Event):
-    """A send to ``dest`` failed (reported by the adapter through ``transport_error``)."""
+    """A send to ``dest`` failed (reported by the adapter through ``transport_error``, or a
+    connection the message needed failed to open or was lost)."""
 
     dest: Address
     transaction: TransactionKey | None

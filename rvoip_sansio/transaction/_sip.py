@@ -32,6 +32,7 @@ __all__ = [
     "default_port",
     "strip_brackets",
     "request_destination",
+    "reconnect_address",
     "stateless_reply",
 ]
 
@@ -114,6 +115,14 @@ def response_address(via: Via, source: Address, reliable: bool) -> Address:
         rport = via.rport
         return (strip_brackets(received), rport if rport else port)
     return (strip_brackets(via.host), port)
+
+
+def reconnect_address(via: Via) -> Address:
+    """RFC 3261 §18.2.2 for reliable transports whose connection is gone: the ``received``
+    address (else sent-by's host) with the sent-by port or the transport's default (never
+    ``rport``, which named the closed connection's port)."""
+    host = via.received or via.host
+    return (strip_brackets(host), via.port or default_port(via.transport))
 
 
 def request_destination(request: Request, transport: str) -> Address:

@@ -74,6 +74,10 @@ class Transaction:
     #: client: where the request goes; server: where responses go (RFC 3261 §18.2.2).
     dest: Address
     reliable: bool
+    #: a connection-oriented transport (TCP, TLS, WS, WSS) carrying it; None: the datagram path
+    transport: str | None = None
+    #: server over a connection: where responses go if that connection is gone (§18.2.2)
+    alt_dest: Address | None = None
     #: server: matched the RFC 2543 way (no magic cookie); then the To tags below count
     rfc2543: bool = False
     #: server, RFC 2543 matching: the request's To tag, and the To tag of the final response

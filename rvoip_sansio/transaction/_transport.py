@@ -1,0 +1,290 @@
+"""Connection-oriented SIP transports for the endpoint: TCP, TLS, WS and WSS (RFC 3261 §18,
+RFC 5626 §3.5.1 keep-alives, RFC 7118 WebSocket), still sans-I/O.
+
+The adapter owns the sockets and reports what happens to them; this module keeps one
+:class:`Connection` per ``(transport, peer)`` with its framing (Content-Length on TCP/TLS,
+one message per WebSocket message on WS/WSS), its keep-alive timers and the bytes waiting
+for it to open. Its output rides in the endpoint's ordinary output list as
+:class:`StreamTransmit`, a :class:`~rvoip_sansio.Transmit` that names a transport and an
+action (``open`` a connection to ``dest``, ``send`` bytes on it, ``close`` it), so one
+``pump`` drains datagrams and streams in the order they were produced.
+"""
+
+from __future__ import annotations
+
+import heapq
+import logging
+from collections.abc import Callable
+from typing import Literal, TypeAlias
+
+import attrs
+
+from rvoip_sansio._core import Address, Event, ParseError, Transmit
+from rvoip_sansio.sip import KeepAlive, Request, Response, SipUri, StreamFramer
+
+from ._events import EndpointConfig
+from ._ws import WsSession
+
+__all__ = [
+    "STREAM_TRANSPORTS",
+    "StreamTransmit",
+    "ConnectionOpened",
+    "ConnectionClosed",
+    "ConnectionKey",
+    "Connection",
+    "ConnectionTable",
+    "uri_transport",
+]
+
+log = logging.getLogger("rvoip_sansio.transaction")
+
+#: The connection-oriented transports (RFC 3261 §18 TCP and TLS, RFC 7118 WS and WSS).
+STREAM_TRANSPORTS = frozenset({"TCP", "TLS", "WS", "WSS"})
+_SECURE = frozenset({"TLS", "WSS"})
+
+#: A connection's identity: its transport and the peer's address. For a connection we asked
+#: the adapter to open, the peer is exactly the ``dest`` of the ``open`` order.
+ConnectionKey: TypeAlias = tuple[str, Address]
+
+
+@attrs.frozen(kw_only=True)
+class StreamTransmit(Transmit):
+    """An order for a connection-oriented transport (the connection is ``(transport, dest)``).
+
+    ``action``: ``"open"`` connect to ``dest`` (for TLS/WSS verify the certificate against
+    ``server_name``) and report ``connection_made`` or ``connection_lost``; ``"send"`` write
+    ``data`` on the connection (report ``connection_lost`` if it is gone); ``"close"`` close
+    it after what was written (no report needed).
+    """
+
+    transport: str
+    action: Literal["open", "send", "close"] = "send"
+    server_name: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class ConnectionOpened(Event):
+    """A connection is ready for SIP (for WS/WSS: after the handshake)."""
+
+    peer: Address
+    transport: str
+    outbound: bool
+
+
+@attrs.frozen(kw_only=True)
+class ConnectionClosed(Event):
+    """A connection ended: closed by the peer, failed to open, broke framing, or missed its
+    keep-alive pong. Transactions that were using it got ``TransportError``."""
+
+    peer: Address
+    transport: str
+    reason: str
+
+
+def uri_transport(uri: object) -> str | None:
+    """The transport a URI asks for (RFC 3261 §19.1, RFC 3263 §4.1 without DNS, RFC 7118 §5):
+    the ``transport`` parameter, made secure by ``sips:``; None when the URI says nothing."""
+    if not isinstance(uri, SipUri):
+        return None
+    param = uri.transport
+    if uri.secure:
+        return "WSS" if param in ("ws", "wss") else "TLS"
+    return param.upper() if param else None
+
+
+@attrs.define(slots=True, eq=False)
+class Connection:
+    """One connection's state (internal)."""
+
+    transport: str
+    peer: Address
+    outbound: bool
+    #: open: the adapter reported it made (and, for WS, the handshake finished)
+    ready: bool = False
+    framer: StreamFramer | None = None
+    ws: WsSession | None = None
+    #: SIP bytes waiting for ``ready``
+    pending: list[bytes] = attrs.field(factory=list)
+    ping_at: float | None = None
+    pong_by: float | None = None
+
+
+Item: TypeAlias = "Request | Response | bytes"
+
+
+class ConnectionTable:
+    """Every connection of one endpoint. ``out`` takes stream orders; ``emit`` events;
+    ``dead(transport, peer, now)`` tells the endpoint a connection is gone."""
+
+    def __init__(
+        self,
+        config: EndpointConfig,
+        out: Callable[[Transmit], None],
+        emit: Callable[[Event], None],
+        dead: Callable[[str, Address, float], None],
+    ) -> None:
+        self.config = config
+        self.locals: dict[str, Address] = {}
+        self._conns: dict[ConnectionKey, Connection] = {}
+        self._aliases: dict[ConnectionKey, ConnectionKey] = {}
+        self._out = out
+        self._emit = emit
+        self._dead = dead
+        self._timers: list[tuple[float, int, ConnectionKey]] = []
+        self._seq = 0
+
+    def __len__(self) -> int:
+        return len(self._conns)
+
+    def has(self, transport: str, peer: Address) -> bool:
+        key = (transport, peer)
+        return key in self._conns or key in self._aliases
+
+    def alias(self, transport: str, advertised: Address, peer: Address) -> None:
+        """RFC 5923 §5: the peer's Via carried ``alias``: requests to its advertised address
+        may reuse this connection."""
+        if advertised != peer and (transport, peer) in self._conns:
+            self._aliases[(transport, advertised)] = (transport, peer)
+
+    # ---- adapter input ---------------------------------------------------------------
+
+    def made(self, peer: Address, transport: str, now: float) -> None:
+        key = (transport, peer)
+        conn = self._conns.get(key)
+        if conn is None:
+            if len(self._conns) >= self.config.max_connections:
+                self._out(StreamTransmit(data=b"", dest=peer, transport=transport, action="close"))
+                self._emit(ConnectionClosed(peer=peer, transport=transport,
+                                            reason="connection limit reached"))
+                return
+            conn = Connection(transport=transport, peer=peer, outbound=False)
+            self._conns[key] = conn
+        ws = transport in ("WS", "WSS")
+        if ws:
+            conn.ws = WsSession(client=conn.outbound, host=peer[0],
+                                max_message_size=self.config.max_message_size)
+            self._write(conn, conn.ws.take_output())
+        else:
+            conn.framer = StreamFramer(max_message_size=self.config.max_message_size,
+                                       client=conn.outbound)
+            self._ready(conn, now)
+
+    def lost(self, peer: Address, transport: str, now: float, reason: str = "closed by the peer") -> None:
+        key = (transport, peer)
+        conn = self._conns.pop(key, None)
+        if conn is None:
+            return
+        for alias in [a for a, k in self._aliases.items() if k == key]:
+            del self._aliases[alias]
+        self._emit(ConnectionClosed(peer=peer, transport=transport, reason=reason))
+        self._dead(transport, peer, now)
+
+    def received(self, peer: Address, transport: str, data: bytes, now: float) -> list[Item]:
+        """Bytes from a connection; returns the SIP messages they complete (parsed by the
+        framer on TCP/TLS, raw WebSocket messages on WS/WSS). A framing error closes it."""
+        conn = self._conns.get((transport, peer))
+        if conn is None or (conn.framer is None and conn.ws is None):
+            return []  # not (or no longer) ours: the adapter raced a close
+        try:
+            if conn.ws is not None:
+                return self._ws_input(conn, data, now)
+            assert conn.framer is not None
+            out: list[Item] = []
+            for item in conn.framer.feed(data):
+                if isinstance(item, KeepAlive):
+                    if item.kind == "ping" and not conn.outbound:
+                        self._write(conn, b"\r\n")  # RFC 5626 §3.5.1: pong
+                    elif item.kind == "pong":
+                        conn.pong_by = None
+                else:
+                    out.append(item)
+            return out
+        except ParseError as exc:
+            # RFC 3261 §18.3: after a framing error the stream cannot be resynchronised.
+            self.close(conn, now, f"framing error: {exc.reason}")
+            return []
+
+    def _ws_input(self, conn: Connection, data: bytes, now: float) -> list[Item]:
+        assert conn.ws is not None
+        messages = conn.ws.receive(data)
+        self._write(conn, conn.ws.take_output())
+        if conn.ws.failed is not None:
+            self.close(conn, now, conn.ws.failed)
+            return []
+        if conn.ws.open and not conn.ready:
+            self._ready(conn, now)
+        return list(messages)
+
+    # ---- endpoint output -------------------------------------------------------------
+
+    def send(self, transport: str, dest: Address, data: bytes) -> None:
+        """Send one SIP message on the connection to ``dest``, opening one if needed."""
+        key = self._aliases.get((transport, dest), (transport, dest))
+        conn = self._conns.get(key)
+        if conn is None:
+            conn = Connection(transport=transport, peer=dest, outbound=True)
+            self._conns[key] = conn
+            self._out(StreamTransmit(data=b"", dest=dest, transport=transport, action="open",
+                                     server_name=dest[0] if transport in _SECURE else None))
+        if not conn.ready:
+            conn.pending.append(data)
+            return
+        self._message(conn, data)
+
+    def close(self, conn: Connection, now: float, reason: str) -> None:
+        self._out(StreamTransmit(data=b"", dest=conn.peer, transport=conn.transport, action="close"))
+        self.lost(conn.peer, conn.transport, now, reason)
+
+    def close_all(self, now: float) -> None:
+        for conn in list(self._conns.values()):
+            if conn.ws is not None and conn.ready:
+                self._write(conn, conn.ws.close())
+            self.close(conn, now, "closed locally")
+
+    # ---- keep-alives (RFC 5626 §3.5.1, on connections we opened) -------------------
+
+    def next_deadline(self) -> float | None:
+        return self._timers[0][0] if self._timers else None
+
+    def handle_timeout(self, now: float) -> None:
+        timers = self._timers
+        while timers and timers[0][0] <= now:
+            _, _, key = heapq.heappop(timers)
+            conn = self._conns.get(key)
+            if conn is None:
+                continue
+            if conn.pong_by is not None and conn.pong_by <= now:
+                self.close(conn, now, "no keep-alive pong (RFC 5626 §4.4.1)")
+            elif conn.ping_at is not None and conn.ping_at <= now:
+                self._write(conn, b"\r\n\r\n")
+                conn.pong_by = now + self.config.keepalive_timeout
+                self._schedule(conn, now + self.config.keepalive_timeout)
+                self._arm_ping(conn, now)
+
+    def _arm_ping(self, conn: Connection, now: float) -> None:
+        interval = self.config.keepalive_interval
+        if interval is None or not conn.outbound or conn.ws is not None:
+            return
+        conn.ping_at = now + interval
+        self._schedule(conn, conn.ping_at)
+
+    def _schedule(self, conn: Connection, deadline: float) -> None:
+        self._seq += 1
+        heapq.heappush(self._timers, (deadline, self._seq, (conn.transport, conn.peer)))
+
+    # ---- helpers ---------------------------------------------------------------------
+
+    def _ready(self, conn: Connection, now: float) -> None:
+        conn.ready = True
+        self._emit(ConnectionOpened(peer=conn.peer, transport=conn.transport, outbound=conn.outbound))
+        self._arm_ping(conn, now)
+        pending, conn.pending = conn.pending, []
+        for data in pending:
+            self._message(conn, data)
+
+    def _message(self, conn: Connection, data: bytes) -> None:
+        self._write(conn, data if conn.ws is None else conn.ws.message(data))
+
+    def _write(self, conn: Connection, data: bytes) -> None:
+        if data:
+            self._out(StreamTransmit(data=data, dest=conn.peer, transport=conn.transport))
