@@ -1,1 +1,21 @@
-"""rvoip_sansio.callmedia: the media of one call (RTP + SRTP + codec + jitter buffer + audio frames), sans I/O."""
+"""rvoip_sansio.callmedia: the media of one call (RTP + SRTP + codec + jitter buffer + audio
+frames), sans I/O. The object the adapters' ``call.audio`` wraps; see docs/callmedia.md.
+"""
+
+from ._config import CallMediaConfig, IdleMode, SendPolicy, SrtpKeys
+from ._records import (
+    AudioFlags,
+    AudioFrame,
+    BackpressureChanged,
+    Drained,
+    HealthReport,
+    MediaReport,
+    SrtpDropped,
+)
+from ._stream import CallMedia
+
+__all__ = [
+    "AudioFlags", "AudioFrame", "BackpressureChanged", "CallMedia", "CallMediaConfig",
+    "Drained", "HealthReport", "IdleMode", "MediaReport", "SendPolicy", "SrtpDropped",
+    "SrtpKeys",
+]

@@ -1,0 +1,146 @@
+"""The receive half: one playout slot per tick -> decoded/concealed audio -> app frames.
+
+Per tick the jitter buffer hands one slot (docs/rtp.md); it becomes codec-rate audio by
+decoding, codec PLC (MISSING), RFC 3389 comfort noise (COMFORT_NOISE) or silence, is
+resampled to the application's rate and cut into its frame size. Finished frames go into a
+bounded queue: when the reader is slow the oldest frame is dropped and counted, so the media
+clock never waits for the application.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+
+import numpy as np
+import numpy.typing as npt
+
+from .._core import Event, ParseError, RandomSource
+from ..codecs import Codec, CodecError, Resampler
+from ..media import ComfortNoiseGenerator, ComfortNoisePayload, VoiceActivityDetector
+from ..rtp import FrameFlags, PlayoutFrame
+from ._records import AudioFlags, AudioFrame
+
+__all__ = ["ReceivePath"]
+
+log = logging.getLogger("rvoip_sansio.callmedia")
+
+PCM = npt.NDArray[np.int16]
+
+_MISSING = int(FrameFlags.MISSING)
+_GAP = int(FrameFlags.GAP)
+_CN = int(FrameFlags.COMFORT_NOISE)
+
+
+class ReceivePath:
+    """Decode, conceal, resample and frame the received stream; see module docs."""
+
+    __slots__ = (
+        "codec", "payload_types", "app_rate", "frame_len", "limit", "queue", "_rs", "_rng",
+        "_cn", "_silence", "_acc", "_acc_len", "_acc_flags", "_acc_ts", "_index", "_vad",
+        "delivered", "dropped", "concealed", "comfort_noise",
+    )
+
+    def __init__(self, *, codec: Codec, payload_types: frozenset[int], app_rate: int,
+                 frame_ms: float, limit: int, rng: RandomSource, vad: bool) -> None:
+        self.codec = codec
+        self.payload_types = payload_types
+        rate = codec.info.sample_rate
+        self.app_rate = app_rate
+        self.frame_len = max(1, round(app_rate * frame_ms / 1000))
+        self.limit = limit
+        self.queue: deque[AudioFrame] = deque()
+        self._rs = None if rate == app_rate else Resampler(rate, app_rate)
+        self._rng = rng
+        self._cn: ComfortNoiseGenerator | None = None
+        self._silence = np.zeros(codec.info.frame_samples, np.int16)
+        self._acc: list[PCM] = []
+        self._acc_len = 0
+        self._acc_flags = 0
+        self._acc_ts = -1
+        self._index = 0
+        self._vad = VoiceActivityDetector(rate) if vad else None
+        self.delivered = 0
+        self.dropped = 0
+        self.concealed = 0
+        self.comfort_noise = 0
+
+    def _noise(self, n: int, payload: bytes | None) -> PCM:
+        if payload is not None:
+            try:
+                sid = ComfortNoisePayload.parse(payload)
+            except ParseError:
+                sid = None
+            if sid is not None:
+                if self._cn is None:
+                    self._cn = ComfortNoiseGenerator(self._rng, sid)
+                else:
+                    self._cn.update(sid)
+        if self._cn is None:
+            return self._silence[:n] if n <= len(self._silence) else np.zeros(n, np.int16)
+        return self._cn.generate(n)
+
+    def tick(self, pf: PlayoutFrame, now: float, events: deque[Event]) -> None:
+        """Turn one playout slot into audio and deliver the frames it completes."""
+        flags = pf.flags
+        payload = pf.payload
+        codec = self.codec
+        if flags & _CN:
+            pcm = self._noise(len(self._silence), payload)
+            out = AudioFlags.COMFORT_NOISE
+            self.comfort_noise += 1
+        elif payload is not None and pf.payload_type in self.payload_types:
+            try:
+                pcm = codec.decode(payload)
+                out = AudioFlags.AFTER_GAP if flags & _GAP else AudioFlags.NONE
+            except (CodecError, ParseError) as exc:
+                log.debug("undecodable payload (%s): concealed", exc)
+                pcm = codec.conceal()
+                out = AudioFlags.CONCEALED
+                self.concealed += 1
+        elif payload is not None or flags & _MISSING:
+            # Lost/late slot, or a payload type we cannot decode: codec PLC.
+            pcm = codec.conceal()
+            out = AudioFlags.CONCEALED
+            self.concealed += 1
+        else:
+            pcm = self._silence
+            out = AudioFlags.SILENCE
+        if self._vad is not None:
+            events.extend(self._vad.process(pcm))
+        if self._rs is not None:
+            pcm = self._rs.process(pcm)
+        self._push(pcm, int(out), pf.timestamp, now)
+
+    def _push(self, pcm: PCM, flags: int, ts: int, now: float) -> None:
+        fl = self.frame_len
+        if not self._acc_len and len(pcm) == fl:
+            self._deliver(pcm, flags, ts, now)  # the common case: one slot, one frame
+            return
+        if not self._acc_len:
+            self._acc_ts = ts
+        self._acc.append(pcm)
+        self._acc_len += len(pcm)
+        self._acc_flags |= flags
+        while self._acc_len >= fl:
+            buf = np.concatenate(self._acc) if len(self._acc) > 1 else self._acc[0]
+            self._deliver(buf[:fl], self._acc_flags, self._acc_ts, now)
+            rest = buf[fl:]
+            self._acc = [rest] if len(rest) else []
+            self._acc_len = len(rest)
+            # The remainder came from this slot: it carries this slot's flags.
+            self._acc_flags = flags if len(rest) else 0
+            self._acc_ts = ts
+
+    def _deliver(self, samples: PCM, flags: int, ts: int, now: float) -> None:
+        q = self.queue
+        if len(q) >= self.limit:
+            q.popleft()
+            self.dropped += 1
+        q.append(AudioFrame(samples=samples, rate=self.app_rate, index=self._index, time=now,
+                            rtp_timestamp=ts, flags=AudioFlags(flags)))
+        self._index += len(samples)
+        self.delivered += 1
+
+    def read(self) -> AudioFrame | None:
+        return self.queue.popleft() if self.queue else None

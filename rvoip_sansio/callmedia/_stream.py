@@ -1,0 +1,347 @@
+"""CallMedia: the media of one call, sans I/O (issue 10 §1, issue 8 §1 media).
+
+Contract (docs/ARCHITECTURE.md): ``receive(data, source, now)``, ``datagrams_to_send(now)``,
+``next_event()``, ``next_deadline()``, ``handle_timeout(now)``. On top of it the application
+API that adapters wrap: ``read_frame()``, ``write(pcm)``, ``clear()``, ``mark()``, mute,
+pause/resume, ``send_dtmf()``, ``report(now)``.
+
+The media clock: tick ``n`` is at ``start + n·ptime`` (computed, never accumulated, so it
+cannot drift). At each tick one frame is taken from the send queue (or silence/CN/nothing)
+and one slot from the jitter buffer is played into the receive queue.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+
+import numpy as np
+import numpy.typing as npt
+
+from .._core import Address, Event, RandomSource, Transmit
+from ..codecs import codec_for_rtpmap
+from ..rtp import JitterBufferConfig, RtpSession, RtpSessionConfig
+from ..srtp import SrtpError, SrtpSession
+from ._config import CallMediaConfig, IdleMode, SrtpKeys
+from ._receive import ReceivePath
+from ._records import (
+    AudioFrame, BackpressureChanged, Drained, HealthReport, MediaReport, SrtpDropped,
+)
+from ._send import SendQueue
+
+__all__ = ["CallMedia"]
+
+log = logging.getLogger("rvoip_sansio.callmedia")
+
+PCM = npt.NDArray[np.int16]
+
+
+def _is_rtcp(data: bytes) -> bool:
+    # RFC 5761 §4: RTCP packet types 192..223 in the second octet.
+    return len(data) >= 2 and 192 <= data[1] <= 223
+
+
+class CallMedia:
+    """Send and receive audio of one call over RTP (SRTP when keyed); see module docs."""
+
+    __slots__ = (
+        "config", "rtp", "codec", "rx", "tx", "_encoder", "_start", "_n", "_ptime",
+        "_events", "_out", "_srtp_tx", "_srtp_rx", "_srtp_kinds", "_next_mark", "_last_tick",
+        "_idle", "_cn_next", "_cn_payload", "_silence_payload", "muted", "paused",
+        "frames_sent", "idle_ticks", "ticks_skipped", "srtp_errors", "plain_dropped",
+        "_closed",
+    )
+
+    def __init__(self, *, config: CallMediaConfig, rng: RandomSource, now: float) -> None:
+        c = self.config = config
+        # Separate codec objects for the two directions: decoder state (PLC history) must
+        # not be disturbed by encoding.
+        self.codec = codec_for_rtpmap(c.rtpmap, c.fmtp)
+        self._encoder = codec_for_rtpmap(c.rtpmap, c.fmtp)
+        info = self.codec.info
+        samples = round(c.ptime * info.clock_rate)
+        jb = c.jitter_buffer or JitterBufferConfig(
+            clock_rate=info.clock_rate, frame_samples=samples,
+            cn_payload_type=c.cn_payload_type if c.cn_payload_type is not None else -1)
+        self.rtp = RtpSession(config=RtpSessionConfig(
+            clock_rate=info.clock_rate, payload_type=c.payload_type, codec=info.name,
+            ptime=c.ptime, remote_rtp=c.remote_rtp, remote_rtcp=c.remote_rtcp,
+            rtcp_mux=c.rtcp_mux, telephone_event_pt=c.telephone_event_pt,
+            cn_payload_type=c.cn_payload_type if c.cn_payload_type is not None else -1,
+            jitter_buffer=jb, inactivity_timeout=c.inactivity_timeout,
+        ), rng=rng, now=now, wallclock_offset=c.wallclock_offset)
+        frame_samples = round(c.ptime * info.sample_rate)
+        self.rx = ReceivePath(
+            codec=self.codec, payload_types=frozenset((c.payload_type,
+                                                       *c.receive_payload_types)),
+            app_rate=c.rate, frame_ms=c.frame_ms, limit=c.receive_queue_frames, rng=rng,
+            vad=c.vad)
+        self.tx = SendQueue(app_rate=c.rate, codec_rate=info.sample_rate,
+                            frame_samples=frame_samples, limit=c.send_queue_frames,
+                            policy=c.send_policy)
+        self._silence_payload = self._encoder.encode(np.zeros(frame_samples, np.int16))
+        self._encoder.reset()
+        self._cn_payload = bytes([min(127, max(0, c.cn_level))])  # RFC 3389 §3.1, white
+        self._start = now
+        self._n = 0
+        self._ptime = c.ptime
+        self._last_tick = now
+        self._events: deque[Event] = deque()
+        self._out: list[Transmit] = []
+        self._srtp_tx: SrtpSession | None = None
+        self._srtp_rx: SrtpSession | None = None
+        self._srtp_kinds: set[str] = set()
+        if c.srtp is not None:
+            self.set_srtp(c.srtp)
+        self._next_mark = 1
+        self._idle = True
+        self._cn_next = 0.0
+        self.muted = False
+        self.paused = False
+        self.frames_sent = 0
+        self.idle_ticks = 0
+        self.ticks_skipped = 0
+        self.srtp_errors = 0
+        self.plain_dropped = 0
+        self._closed = False
+
+    # ================================================================ keys and addresses
+    def set_srtp(self, keys: SrtpKeys) -> None:
+        """Key the call (SDES at set-up, or DTLS-SRTP when the handshake completes)."""
+        self._srtp_tx = SrtpSession(keys.tx)
+        self._srtp_rx = SrtpSession(keys.rx)
+
+    def set_remote(self, rtp: Address, rtcp: Address | None = None) -> None:
+        """A new signalled address (answer, re-INVITE); latching starts afresh."""
+        self.rtp.set_remote(rtp, rtcp)
+
+    # ================================================================ network side
+    def receive(self, data: bytes, source: Address, now: float) -> None:
+        """One datagram from the call's RTP (or muxed RTP/RTCP) socket."""
+        if self._closed:
+            return
+        srtp = self._srtp_rx
+        if srtp is not None:
+            try:
+                data = srtp.unprotect_rtcp(data) if _is_rtcp(data) else srtp.unprotect(data)
+            except SrtpError as exc:
+                self.srtp_errors += 1
+                kind = exc.kind.name
+                if kind not in self._srtp_kinds:
+                    self._srtp_kinds.add(kind)
+                    self._events.append(SrtpDropped(kind=kind, reason=str(exc)))
+                return
+        elif self.config.srtp_required or self.config.srtp is not None:
+            self.plain_dropped += 1  # keys not there yet: never play unauthenticated media
+            return
+        self.rtp.receive(data, source, now)
+
+    def datagrams_to_send(self, now: float) -> list[Transmit]:
+        out = self.rtp.datagrams_to_send(now)
+        if self._out:
+            out = self._out + out
+            self._out = []
+        if not out:
+            return out
+        srtp = self._srtp_tx
+        if srtp is not None:
+            prot = []
+            for t in out:
+                d = t.data
+                try:
+                    p = srtp.protect_rtcp(d) if _is_rtcp(d) else srtp.protect(d)
+                except SrtpError as exc:  # key exhausted: stop sending rather than reuse it
+                    log.warning("SRTP protect failed: %s", exc)
+                    continue
+                prot.append(Transmit(data=p, dest=t.dest))
+            return prot
+        if self.config.srtp_required or self.config.srtp is not None:
+            return []
+        return out
+
+    def next_event(self) -> Event | None:
+        if self._events:
+            return self._events.popleft()
+        return self.rtp.next_event()
+
+    def next_deadline(self) -> float | None:
+        if self._closed:
+            return self.rtp.next_deadline()
+        tick = self._start + self._n * self._ptime
+        d = self.rtp.next_deadline()
+        return tick if d is None or tick < d else d
+
+    def handle_timeout(self, now: float) -> None:
+        """Run every media tick due at or before ``now`` (and the RTP session's timers)."""
+        if not self._closed:
+            ptime = self._ptime
+            due = int((now - self._start) / ptime + 1e-9) + 1  # ticks 0 .. due-1 are due
+            behind = due - self._n
+            if behind > 1:
+                max_run = max(1, int(self.config.max_catchup / ptime + 1e-9))
+                if behind > max_run:
+                    skip = behind - max_run
+                    self._skip_ticks(skip)
+            while self._n < due:
+                t = self._start + self._n * ptime
+                self._n += 1
+                self._tick(t)
+        self.rtp.handle_timeout(now)
+
+    # ================================================================ the media clock
+    def _skip_ticks(self, count: int) -> None:
+        # The adapter stalled: these ticks' media time passes without packets (the RTP
+        # timestamp advances, so the peer sees a gap, not a clock jump) and the queued audio
+        # of that time is dropped as if it had been played.
+        self.ticks_skipped += count
+        self.rtp.skip(count * round(self._ptime * self.codec.info.clock_rate))
+        for _ in range(count):
+            if self.tx.pop() is not None:
+                self.frames_sent += 1
+            self.rtp.pop_frame(self._start + self._n * self._ptime)
+            self._n += 1
+        self._fire_marks(self._start + (self._n - 1) * self._ptime)
+
+    def _tick(self, t: float) -> None:
+        self._last_tick = t
+        c = self.config
+        # ---- send
+        if self.paused:
+            self.rtp.skip(round(self._ptime * self.codec.info.clock_rate))
+        else:
+            frame = self.tx.pop()
+            if frame is not None:
+                self.frames_sent += 1
+                self._fire_marks(t)
+            if not c.send:
+                self.rtp.skip(round(self._ptime * self.codec.info.clock_rate))
+            elif frame is not None and not self.muted:
+                # First frame after an idle period starts a talk spurt (RFC 3551 §4.1).
+                self.rtp.send_audio(self._encoder.encode(frame), t, marker=self._idle)
+                self._idle = False
+            else:
+                if frame is None:
+                    self.idle_ticks += 1
+                self._send_idle(t)
+            if self.tx.backpressure_released():
+                self._events.append(BackpressureChanged(active=False,
+                                                        queued_frames=self.tx.queued_frames))
+        # ---- receive
+        pf = self.rtp.pop_frame(t)
+        if c.receive:
+            self.rx.tick(pf, t, self._events)
+
+    def _send_idle(self, t: float) -> None:
+        mode = self.config.idle
+        starting = not self._idle
+        self._idle = True
+        if mode is IdleMode.SILENCE:
+            self.rtp.send_audio(self._silence_payload, t)
+            return
+        samples = round(self._ptime * self.codec.info.clock_rate)
+        if mode is IdleMode.COMFORT_NOISE and (starting or t >= self._cn_next - 1e-9):
+            pt = self.config.cn_payload_type
+            assert pt is not None
+            # RFC 3389 §4: a SID at the start of the pause, refreshed while it lasts. The
+            # session sends with its audio payload type: switch for this one packet.
+            self.rtp.set_payload_type(pt)
+            self.rtp.send_audio(self._cn_payload, t)
+            self.rtp.set_payload_type(self.config.payload_type)
+            self._cn_next = t + self.config.cn_interval
+            return
+        self.rtp.skip(samples)
+
+    def _fire_marks(self, t: float) -> None:
+        for m in self.tx.reached_marks():
+            self._events.append(Drained(mark=m, cleared=False, time=t))
+
+    # ================================================================ application API
+    def read_frame(self) -> AudioFrame | None:
+        """The oldest received frame not read yet (None when none is waiting)."""
+        return self.rx.read()
+
+    @property
+    def frames_available(self) -> int:
+        return len(self.rx.queue)
+
+    def write(self, pcm: PCM, rate: int | None = None) -> int:
+        """Queue mono int16 ``pcm`` at ``rate`` (default: the configured application rate)
+        for sending. Returns the samples accepted: all of them, except under
+        ``SendPolicy.REJECT`` with a full queue (the rest is counted as rejected)."""
+        was = self.tx.backpressure
+        n = self.tx.write(pcm, rate)
+        if self.tx.backpressure and not was:
+            self._events.append(BackpressureChanged(active=True,
+                                                    queued_frames=self.tx.queued_frames))
+        return n
+
+    def room(self) -> int:
+        """Samples (at the application rate) ``write`` accepts now without rejecting."""
+        return self.tx.room()
+
+    def mark(self) -> int:
+        """A marker after everything written so far; ``Drained(mark=id)`` comes when the
+        last frame before it has been handed to the network (or dropped by ``clear``)."""
+        m = self._next_mark
+        self._next_mark += 1
+        if self.tx.mark(m):
+            self._events.append(Drained(mark=m, cleared=False, time=self._last_tick))
+        return m
+
+    def clear(self) -> int:
+        """Barge-in: drop everything queued for sending; returns the frames dropped. Only a
+        frame already handed to the network can still be heard."""
+        before = self.tx.cleared
+        for m in self.tx.clear():
+            self._events.append(Drained(mark=m, cleared=True, time=self._last_tick))
+        if self.tx.backpressure_released():
+            self._events.append(BackpressureChanged(active=False, queued_frames=0))
+        return self.tx.cleared - before
+
+    def mute(self, muted: bool = True) -> None:
+        """Send silence/CN instead of the queued audio (which is consumed as usual)."""
+        self.muted = muted
+
+    def pause(self) -> None:
+        """Stop sending and hold the queue; the RTP clock keeps running (resume = marker)."""
+        self.paused = True
+        self._idle = True
+
+    def resume(self) -> None:
+        self.paused = False
+
+    def send_dtmf(self, digits: str, now: float, *, duration: float = 0.1,
+                  volume: int = 10) -> None:
+        """RFC 4733 telephone events; they replace the audio while they last."""
+        self.rtp.send_dtmf(digits, now, duration=duration, volume=volume)
+
+    def close(self, now: float, reason: bytes | None = None) -> None:
+        """Stop the media clock and say goodbye (RTCP BYE)."""
+        if not self._closed:
+            self._closed = True
+            self.rtp.close(now, reason)
+
+    # ================================================================ reports
+    def health(self) -> HealthReport:
+        jb = self.rtp.jitter_buffer
+        tx = self.tx
+        return HealthReport(
+            receive_queue_frames=len(self.rx.queue), receive_queue_limit=self.rx.limit,
+            frames_delivered=self.rx.delivered, frames_dropped=self.rx.dropped,
+            frames_concealed=self.rx.concealed, frames_comfort_noise=self.rx.comfort_noise,
+            packets_late=jb.late, send_queue_frames=tx.queued_frames,
+            send_queue_limit=tx.limit, send_queue_seconds=tx.queued_frames * self._ptime,
+            frames_sent=self.frames_sent, idle_ticks=self.idle_ticks,
+            send_underruns=tx.underruns, frames_cleared=tx.cleared,
+            samples_rejected=tx.rejected, ticks_skipped=self.ticks_skipped,
+            srtp_errors=self.srtp_errors + self.plain_dropped,
+            malformed=self.rtp.malformed, muted=self.muted, paused=self.paused)
+
+    def report(self, now: float) -> MediaReport:
+        """Health (queues, drops, concealment) and quality (loss, jitter, RTT, MOS)."""
+        return MediaReport(health=self.health(), quality=self.rtp.quality_report(now))
+
+    @property
+    def media_time(self) -> float:
+        """Media clock position: ticks run so far × ptime."""
+        return self._n * self._ptime
