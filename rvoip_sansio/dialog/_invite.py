@@ -258,7 +258,7 @@ def incoming_invite(ua: UserAgent, req: Request, source: Address, key: Transacti
         # RFC 3261 §8.2.2.3
         ua.respond(req, key, 420, now, headers=[("Unsupported", ", ".join(unsupported))])
         return
-    if cfg.max_calls is not None and ua.active_calls >= cfg.max_calls:
+    if ua.draining or (cfg.max_calls is not None and ua.active_calls >= cfg.max_calls):
         ua.respond(req, key, 503, now, headers=[("Retry-After", "5")])
         return
     if not _timer.check_incoming(ua, req, key, now):

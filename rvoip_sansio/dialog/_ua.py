@@ -96,6 +96,8 @@ class UserAgent:
         self.auth_methods = frozenset(m.upper() for m in auth_methods)
         self.timers = TimerHeap()
         self.active_calls = 0
+        #: Set by drain(): new calls are refused with 503 while running ones go on.
+        self.draining = False
         self._events: deque[Event] = deque()
         self._dialogs: dict[tuple[str, str, str], Call] = {}
         self._uas_invites: dict[TransactionKey, Call] = {}
@@ -211,6 +213,11 @@ class UserAgent:
                 expires: int = 3600) -> Publication:
         """Publish event state (RFC 3903), refreshed until ``publication.remove(now)``."""
         return _publish.publish(self, target, event, body, now, content_type=content_type, expires=expires)
+
+    def drain(self) -> None:
+        """Refuse new calls (503) from now on; running calls go on. The adapter waits until
+        ``active_calls`` is 0 (or hangs up what is left) before closing."""
+        self.draining = True
 
     def send_message(self, target: str, text: str | bytes, now: float, *,
                      content_type: str = "text/plain;charset=UTF-8",

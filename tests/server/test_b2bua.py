@@ -109,3 +109,27 @@ def test_route_to_registered_contact() -> None:
     net.run(until=5.0)
     assert len(of(net, "bob", IncomingCall)) == 1 and len(of(net, "alice", CallAnswered)) == 1
     assert [e.status_code for e in of(net, "alice", CallEnded)] == [404]
+
+
+def test_outbound_proxy_route_and_drain() -> None:
+    """Every out-of-dialog request goes through the outbound proxy (a loose Route); a
+    draining UA refuses new calls with 503 while the running one goes on."""
+    net = network()
+    a = UserAgent(config=UAConfig(local=ALICE, user="alice", media=ua(ALICE, "x", 0).config.media,
+                                  outbound_proxy="sip:10.0.0.100"), rng=random.Random(1))
+    b, pbx = ua(BOB, "bob", 2), b2bua()
+    add(net, "alice", ALICE, a)
+    add(net, "pbx", PBX, pbx)
+    add(net, "bob", BOB, b, answering())
+    calls = []
+    net.at(0.0, lambda t: calls.append(a.invite("sip:bob@10.0.0.2", t)))
+    net.run(until=2.0)
+    first = next(e for e in net.trace if e.src == ALICE)
+    invite = parse_message(first.data)
+    assert first.dst == PBX and invite.get("route") == "<sip:10.0.0.100;lr>"
+    assert invite.uri_text == "sip:bob@10.0.0.2" and len(of(net, "alice", CallAnswered)) == 1
+    b.drain()
+    net.at(3.0, lambda t: a.invite("sip:bob@10.0.0.2", t))
+    net.run(until=6.0)
+    assert [e.status_code for e in of(net, "alice", CallEnded)] == [503]
+    assert calls[0].is_active and b.active_calls == 1
