@@ -107,6 +107,7 @@ class Call:
     #: UAS side of a re-INVITE/UPDATE waiting for the application (no media capabilities).
     pending_offer: tuple[Request, TransactionKey] | None = None
     cancel_requested: bool = False
+    redirects: int = 0  # 3xx followed so far (§8.1.3.4)
     #: UAC: our first offer (from the UA's cache) waits for its answer
     initial_offer: bool = False
     #: UAC: the latest provisional response reported (code, To tag, body size)

@@ -31,7 +31,7 @@ from ._media import (
     sdp_headers,
 )
 from ._call import Call, CallState, Role
-from ._dialog import Dialog, DialogState
+from ._dialog import Dialog, DialogState, uri_address
 from ._events import (
     CallAnswered,
     CallEnded,
@@ -144,8 +144,37 @@ def _invite_response(ua: UserAgent, call: Call, resp: Response | None, now: floa
         return
     if code == 422 and _timer.retry_after_422(ua, call, resp, now):
         return
+    if 300 <= code < 400 and _redirect(ua, call, resp, now):
+        return
     reason = EndReason.CANCELLED if code == 487 and call.cancel_requested else EndReason.REJECTED
     end(ua, call, now, reason, code, resp.reason)
+
+
+_MAX_REDIRECTS = 3
+
+
+def _redirect(ua: UserAgent, call: Call, resp: Response, now: float) -> bool:
+    """RFC 3261 §8.1.3.4: try the first SIP Contact of a 3xx (at most a few times), as a
+    new INVITE in the same call (same Call-ID and From tag, CSeq one up)."""
+    invite = call.invite
+    if invite is None or call.cancel_requested or call.redirects >= _MAX_REDIRECTS:
+        return False
+    try:
+        targets = [c.uri_text for c in resp.contact]
+        target = next((t for t in targets if t.startswith(("sip:", "sips:"))), None)
+        if target is None:
+            return False
+        uri_address(target)
+    except ParseError:
+        return False
+    call.redirects += 1
+    headers = [(n, v) for n, v in invite.headers if n.lower() not in ("via", "cseq")]
+    headers.append(("CSeq", f"{invite.cseq.number + 1} INVITE"))
+    new = Request("INVITE", target, headers, invite.body)
+    call.invite = new
+    call.last_progress = None
+    call.invite_key = ua.send(new, now, partial(_invite_response, ua, call), call=call)
+    return True
 
 
 def _ack(ua: UserAgent, call: Call, dialog: Dialog, cseq: int, now: float, body: bytes = b"") -> None:

@@ -294,3 +294,19 @@ def test_hangup_before_any_provisional_waits_for_one() -> None:
     cancels = sent(net, ALICE, "CANCEL")
     assert cancels and cancels[0] > 0.5
     assert of(net, "alice", CallEnded)[0].reason is EndReason.CANCELLED
+
+
+def test_302_redirect_followed() -> None:
+    net = network()
+    a, b, c = ua(ALICE, "alice", 1), ua(BOB, "bob", 2), ua(CAROL, "carol", 3)
+    add(net, "alice", ALICE, a)
+    add(net, "bob", BOB, b, lambda n, e, t: e.call.reject(
+        t, code=302, headers=[("Contact", "<sip:carol@10.0.0.3>")]) if isinstance(e, IncomingCall) else None)
+    add(net, "carol", CAROL, c, answering())
+    calls = []
+    net.at(0.0, lambda t: calls.append(a.invite("sip:bob@10.0.0.2", t)))
+    net.run(until=5.0)
+    assert calls[0].state is CallState.CONFIRMED and calls[0].dialog.remote_target == "sip:carol@10.0.0.3:5060"
+    invites = [parse_message(e.data) for e in net.trace if e.src == ALICE and e.data.startswith(b"INVITE")]
+    assert [(i.uri_text, i.cseq.number) for i in invites] == [("sip:bob@10.0.0.2", 1), ("sip:carol@10.0.0.3", 2)]
+    assert invites[0].call_id == invites[1].call_id and invites[0].from_.tag == invites[1].from_.tag
