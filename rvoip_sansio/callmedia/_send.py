@@ -14,6 +14,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ..codecs import Resampler
+from ._resample import shared_resampler
 from ._config import SendPolicy
 
 __all__ = ["SendQueue"]
@@ -57,7 +58,7 @@ class SendQueue:
         if rate <= 0:
             raise ValueError("sample rate must be positive")
         self.app_rate = rate
-        self._rs = None if rate == self.codec_rate else Resampler(rate, self.codec_rate)
+        self._rs = None if rate == self.codec_rate else shared_resampler(rate, self.codec_rate)
         self._ratio = Fraction(self.codec_rate, rate)
 
     # ---------------------------------------------------------------- sizes
