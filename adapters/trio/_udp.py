@@ -179,9 +179,12 @@ async def open_udp_endpoint(
             finally:
                 endpoint.close()
     except BaseExceptionGroup as group:
-        # The nursery groups what it catches; a single exception leaves as itself.
-        if len(group.exceptions) == 1:
-            raise group.exceptions[0] from None
-        raise
+        # The nurseries group what they catch; a single exception leaves as itself.
+        sole: BaseException = group
+        while isinstance(sole, BaseExceptionGroup) and len(sole.exceptions) == 1:
+            sole = sole.exceptions[0]
+        if sole is group:
+            raise
+        raise sole from None
     finally:
         sock.close()
