@@ -182,18 +182,26 @@ class Call:
         from . import _invite
         _invite.hangup(self.ua, self, now, tuple(headers))
 
-    def hold(self, now: float) -> None:
-        """Put the peer on hold: re-INVITE with our streams sendonly (RFC 3264 §8.4)."""
+    def hold(self, now: float, *, method: str = "INVITE") -> None:
+        """Put the peer on hold: a re-INVITE (or ``method="UPDATE"``, RFC 3311) with our
+        streams sendonly (RFC 3264 §8.4)."""
         self._check("hold")
-        self.on_hold = True
-        from . import _reoffer
-        _reoffer.reoffer(self.ua, self, now, None)
+        self._reoffer_holding(True, now, method)
 
-    def resume(self, now: float) -> None:
+    def resume(self, now: float, *, method: str = "INVITE") -> None:
         self._check("resume")
-        self.on_hold = False
+        self._reoffer_holding(False, now, method)
+
+    def _reoffer_holding(self, hold: bool, now: float, method: str) -> None:
+        if method not in ("INVITE", "UPDATE"):
+            raise LocalProtocolError(f"dialog layer: hold/resume by INVITE or UPDATE, not {method}")
         from . import _reoffer
-        _reoffer.reoffer(self.ua, self, now, None)
+        previous, self.on_hold = self.on_hold, hold
+        try:
+            _reoffer.reoffer(self.ua, self, now, None, method)
+        except LocalProtocolError:
+            self.on_hold = previous  # an offer is outstanding: nothing changed
+            raise
 
     def reinvite(self, now: float, *, sdp: bytes | None = None,
                  media: LocalCapabilities | None = None) -> None:

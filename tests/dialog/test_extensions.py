@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from rvoip_sansio import LocalProtocolError
 from rvoip_sansio.dialog import (
     CallAnswered,
     CallEnded,
@@ -215,13 +216,16 @@ def test_update_offer_in_confirmed_call() -> None:
     net.at(0.0, lambda t: calls.append(a.invite("sip:bob@10.0.0.2", t)))
     net.run(until=2.0)
 
-    def hold_by_update(t: float) -> None:
-        calls[0].on_hold = True
-        calls[0].update(t)
-
-    net.at(3.0, hold_by_update)
+    net.at(3.0, lambda t: calls[0].hold(t, method="UPDATE"))
     net.run(until=6.0)
     update = [parse_message(e.data) for e in net.trace if e.data.startswith(b"UPDATE")]
     assert len(update) == 1 and b"a=sendonly" in update[0].body
     assert call_of(net, "bob").held_by_peer
     assert of(net, "alice", MediaUpdated)[-1].media.audio.direction.value == "sendonly"
+    # A second offer while the first is outstanding is refused before anything changes.
+    net.at(7.0, lambda t: calls[0].resume(t, method="UPDATE"))
+    net.at(7.0, lambda t: pytest.raises(LocalProtocolError, calls[0].hold, t))
+    net.run(until=7.0)
+    assert calls[0].on_hold is False
+    net.run(until=10.0)
+    assert not call_of(net, "bob").held_by_peer
