@@ -1,9 +1,18 @@
 """rvoip_sansio.adapters.asyncio: run the sans-I/O cores on asyncio sockets.
 
-First piece: :class:`UdpEndpoint`, any datagram core (e.g. the SIP transaction
-:class:`~rvoip_sansio.transaction.Endpoint`) on one UDP socket.
+:class:`UdpEndpoint`: any datagram core (e.g. the SIP transaction
+:class:`~rvoip_sansio.transaction.Endpoint`) on one UDP socket. :class:`SipTransports`: a SIP
+``Endpoint`` on UDP, TCP, TLS, WS and WSS at once (docs/transports.md).
 """
 
+from ._stream import SipTransports, StreamCore, open_sip_transports
 from ._udp import DatagramCore, UdpEndpoint, open_udp_endpoint
 
-__all__ = ["DatagramCore", "UdpEndpoint", "open_udp_endpoint"]
+__all__ = [
+    "DatagramCore",
+    "UdpEndpoint",
+    "open_udp_endpoint",
+    "StreamCore",
+    "SipTransports",
+    "open_sip_transports",
+]
