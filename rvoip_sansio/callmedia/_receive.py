@@ -31,6 +31,8 @@ PCM = npt.NDArray[np.int16]
 _MISSING = int(FrameFlags.MISSING)
 _GAP = int(FrameFlags.GAP)
 _CN = int(FrameFlags.COMFORT_NOISE)
+#: AudioFlags for every bit pattern, so a frame does not pay for an enum lookup.
+_FLAGS = tuple(AudioFlags(i) for i in range(16))
 
 
 class ReceivePath:
@@ -139,7 +141,7 @@ class ReceivePath:
             q.popleft()
             self.dropped += 1
         q.append(AudioFrame(samples=samples, rate=self.app_rate, index=self._index, time=now,
-                            rtp_timestamp=ts, flags=AudioFlags(flags)))
+                            rtp_timestamp=ts, flags=_FLAGS[flags]))
         self._index += len(samples)
         self.delivered += 1
 

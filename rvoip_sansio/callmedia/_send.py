@@ -8,7 +8,7 @@ placed after a write fires exactly when the frame holding the write's last sampl
 from __future__ import annotations
 
 from collections import deque
-from fractions import Fraction
+from math import gcd
 
 import numpy as np
 import numpy.typing as npt
@@ -40,7 +40,7 @@ class SendQueue:
         self.policy = policy
         self.app_rate = 0
         self._rs: Resampler | None = None
-        self._ratio = Fraction(1)
+        self._ratio = (1, 1)
         self._set_rate(app_rate)
         self._pending: PCM = _EMPTY
         self._frames: deque[PCM] = deque()
@@ -59,7 +59,8 @@ class SendQueue:
             raise ValueError("sample rate must be positive")
         self.app_rate = rate
         self._rs = None if rate == self.codec_rate else shared_resampler(rate, self.codec_rate)
-        self._ratio = Fraction(self.codec_rate, rate)
+        g = gcd(self.codec_rate, rate)
+        self._ratio = (self.codec_rate // g, rate // g)  # L/M: outputs per input
 
     # ---------------------------------------------------------------- sizes
     @property
@@ -77,8 +78,8 @@ class SendQueue:
             return room
         # After T input samples exactly ceil(T·L/M) have come out (docs/codecs.md), so the
         # most input whose output fits is floor((out + room)·M/L) - in.
-        r = self._ratio
-        t_max = (rs.samples_out + room) * r.denominator // r.numerator
+        up, down = self._ratio
+        t_max = (rs.samples_out + room) * down // up
         return max(0, t_max - rs.samples_in)
 
     # ---------------------------------------------------------------- input
