@@ -14,19 +14,19 @@ from __future__ import annotations
 import asyncio
 import logging
 import ssl
-from collections.abc import AsyncIterator, Callable
-from typing import Protocol, TypeVar, cast
+from collections.abc import Callable
+from typing import Protocol, cast
 
-from rvoip_sansio import Address, Event, Transmit, pump
+from rvoip_sansio import Address, Event, Transmit
 from rvoip_sansio.transaction import StreamTransmit
 
+from ._drive import CoreDriver
 from ._udp import DatagramCore
 
 __all__ = ["StreamCore", "SipTransports", "open_sip_transports"]
 
 log = logging.getLogger("rvoip_sansio.adapters.asyncio")
 
-T = TypeVar("T")
 _SECURE = ("TLS", "WSS")
 
 
@@ -106,17 +106,14 @@ class SipTransports:
         self.conns: dict[tuple[str, Address], _Connection] = {}
         self.live: set[_Connection] = set()  # every open socket, also those being closed
         self.locals: dict[str, Address] = {}
-        self._on_event = on_event
         self._client_ssl = client_ssl
         self._connect_timeout = connect_timeout
-        self._queue: asyncio.Queue[Event | None] = asyncio.Queue()
         self._servers: list[asyncio.Server] = []
         self._udp: asyncio.DatagramTransport | None = None
         self._tasks: set[asyncio.Task[None]] = set()
-        self._timer: asyncio.TimerHandle | None = None
-        self._timer_at: float | None = None
-        self._now = 0.0
-        self._closing = False
+        self._driver = CoreDriver(core, self.loop, self._send, on_event)
+        self.call = self._driver.call
+        self.events = self._driver.events
 
     async def listen(self, transport: str, local: Address, *, ssl_context: ssl.SSLContext | None = None) -> Address:
         """Listen for ``transport`` (UDP, TCP, TLS, WS, WSS) on ``local`` (port 0: any free
@@ -144,29 +141,15 @@ class SipTransports:
     # ---- driving ------------------------------------------------------------------------
 
     def input(self, action: Callable[[float], object]) -> None:
-        """Give the core one input (``action(now)``), then drain it."""
-        now = self.loop.time()
-        action(now)
-        self._drain(now)
-
-    def call(self, action: Callable[[float], T]) -> T:
-        """Act on the core (``action(now)``), then send what it produced and re-arm the timer."""
-        now = self.loop.time()
-        result = action(now)
-        self._drain(now)
-        return result
-
-    async def events(self) -> AsyncIterator[Event]:
-        """The core's events, until closed."""
-        while (event := await self._queue.get()) is not None:
-            yield event
+        """Give the core one input (``action(now)``), then drain it. ``call(action)`` does
+        the same and returns the result; ``events()`` iterates events when no ``on_event``."""
+        self._driver.call(action)
 
     async def close(self) -> None:
         """Close every connection (WebSocket close frames sent first), every listener and the
         UDP socket; wait until the sockets are closed, so their ports can be bound again."""
         self.call(self.core.close_connections)
-        self._closing = True
-        self._cancel_timer()
+        self._driver.stop()
         for task in self._tasks:
             task.cancel()
         for conn in list(self.live):
@@ -180,7 +163,6 @@ class SipTransports:
         if waits:
             await asyncio.wait_for(asyncio.gather(*waits, return_exceptions=True), 5.0)
         await asyncio.sleep(0)  # let the UDP transport finish closing its socket
-        self._queue.put_nowait(None)
 
     def _send(self, transmit: Transmit) -> None:
         if not isinstance(transmit, StreamTransmit):
@@ -222,36 +204,8 @@ class SipTransports:
             self._later_lost(order.dest, order.transport)
 
     def _later_lost(self, peer: Address, name: str) -> None:
-        if not self._closing:
+        if not self._driver.stopped:
             self.loop.call_soon(self.input, lambda now: self.core.connection_lost(peer, name, now))
-
-    def _deliver(self, event: Event) -> None:
-        if self._on_event is not None:
-            self._on_event(event, self._now)
-        else:
-            self._queue.put_nowait(event)
-
-    def _drain(self, now: float) -> None:
-        self._now = now
-        deadline = pump(self.core, now, self._send, self._deliver)
-        if self._closing or deadline == self._timer_at:
-            return
-        self._cancel_timer()
-        if deadline is not None:
-            self._timer_at = deadline
-            self._timer = self.loop.call_at(max(deadline, now), self._on_timer)
-
-    def _on_timer(self) -> None:
-        due = self._timer_at if self._timer_at is not None else 0.0
-        self._timer = self._timer_at = None
-        now = max(due, self.loop.time())  # asyncio may wake us a clock tick early
-        self.core.handle_timeout(now)
-        self._drain(now)
-
-    def _cancel_timer(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-        self._timer = self._timer_at = None
 
 
 async def open_sip_transports(

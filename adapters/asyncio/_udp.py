@@ -13,7 +13,9 @@ import socket
 from collections.abc import AsyncIterator, Callable
 from typing import Protocol, TypeVar, cast
 
-from rvoip_sansio import Address, Event, Transmit, pump
+from rvoip_sansio import Address, Event, Transmit
+
+from ._drive import CoreDriver
 
 __all__ = ["DatagramCore", "UdpEndpoint", "open_udp_endpoint"]
 
@@ -55,13 +57,9 @@ class UdpEndpoint(asyncio.DatagramProtocol):
     ) -> None:
         self.core = core
         self._loop = loop if loop is not None else asyncio.get_running_loop()
-        self._on_event = on_event
-        self._queue: asyncio.Queue[Event | None] = asyncio.Queue()
         self._transport: asyncio.DatagramTransport | None = None
-        self._timer: asyncio.TimerHandle | None = None
-        self._timer_at: float | None = None
         self._closed: asyncio.Future[None] = self._loop.create_future()
-        self._now = 0.0
+        self._driver = CoreDriver(core, self._loop, self._send, on_event)
 
     # ---- asyncio.DatagramProtocol ---------------------------------------------------
 
@@ -83,8 +81,7 @@ class UdpEndpoint(asyncio.DatagramProtocol):
         log.debug("UDP socket error: %s", exc)
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._cancel_timer()
-        self._queue.put_nowait(None)
+        self._driver.stop()
         if not self._closed.done():
             self._closed.set_result(None)
 
@@ -98,22 +95,15 @@ class UdpEndpoint(asyncio.DatagramProtocol):
 
     def call(self, action: Callable[[float], T]) -> T:
         """Act on the core (``action(now)``), then send what it produced and re-arm the timer."""
-        now = self._loop.time()
-        result = action(now)
-        self._drain(now)
-        return result
+        return self._driver.call(action)
 
-    async def events(self) -> AsyncIterator[Event]:
+    def events(self) -> AsyncIterator[Event]:
         """The core's events, until the endpoint is closed."""
-        while True:
-            event = await self._queue.get()
-            if event is None:
-                return
-            yield event
+        return self._driver.events()
 
     async def close(self) -> None:
         """Stop the timer, close the socket and wait until it is closed."""
-        self._cancel_timer()
+        self._driver.stop()
         if self._transport is not None:
             self._transport.close()
         await self._closed
@@ -124,41 +114,12 @@ class UdpEndpoint(asyncio.DatagramProtocol):
             self._transport.sendto(transmit.data, transmit.dest)
         except OSError as exc:
             log.debug("send to %s failed: %s", transmit.dest, exc)
-            self.core.transport_error(transmit.dest, self._now)
-
-    def _deliver(self, event: Event) -> None:
-        if self._on_event is not None:
-            self._on_event(event, self._now)
-        else:
-            self._queue.put_nowait(event)
+            self.core.transport_error(transmit.dest, self._driver.now)
 
     def _drain(self, now: float) -> None:
         if self._transport is None or self._transport.is_closing():
             return
-        self._now = now
-        deadline = pump(self.core, now, self._send, self._deliver)
-        if deadline == self._timer_at:
-            return
-        self._cancel_timer()
-        if deadline is not None:
-            self._timer_at = deadline
-            # Clamp: a deadline already past fires on the next loop iteration.
-            self._timer = self._loop.call_at(max(deadline, now), self._on_timer)
-
-    def _on_timer(self) -> None:
-        due = self._timer_at if self._timer_at is not None else 0.0
-        self._timer = None
-        self._timer_at = None
-        # asyncio may wake us up to one clock tick early: clamp now to the deadline.
-        now = max(due, self._loop.time())
-        self.core.handle_timeout(now)
-        self._drain(now)
-
-    def _cancel_timer(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-        self._timer = None
-        self._timer_at = None
+        self._driver.drain(now)
 
 
 async def open_udp_endpoint(
