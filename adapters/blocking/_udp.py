@@ -245,6 +245,8 @@ class UdpEndpoint:
 
     def _sync_reading(self) -> None:
         """Read the socket only while the event queue has room (the backpressure policy)."""
+        if self._closed:
+            return  # the selector is (being) closed
         want = self._has_room()
         if want != self._reading:
             if want:

@@ -413,3 +413,17 @@ def test_cancellation_mid_transaction_is_clean(adapter: str) -> None:
     assert p.alice.events == [] and p.alice.inner.live_transactions == 1
     for port in ports:
         assert_rebindable(port)
+
+
+# ---- the examples in docs/adapters.md run ---------------------------------------------------
+
+
+def test_docs_examples_run() -> None:
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "adapters.md").read_text()
+    blocks = [b.split("```", 1)[0] for b in text.split("```python\n")[1:]]
+    assert [b.splitlines()[0] for b in blocks] == ["# asyncio", "# trio", "# blocking"]
+    namespace: dict[str, object] = {}
+    for block in blocks:  # later blocks reuse options() and answerer() from the first
+        exec(compile(block, "docs/adapters.md", "exec"), namespace)
