@@ -85,6 +85,13 @@ class ReceivePath:
 
     def tick(self, pf: PlayoutFrame, now: float, events: deque[Event]) -> None:
         """Turn one playout slot into audio and deliver the frames it completes."""
+        pcm, flags = self.decode(pf, events)
+        if self._rs is not None:
+            pcm = self._rs.process(pcm)
+        self.push(pcm, flags, pf.timestamp, now)
+
+    def decode(self, pf: PlayoutFrame, events: deque[Event]) -> tuple[PCM, int]:
+        """One slot -> codec-rate audio and its AudioFlags bits (VAD events appended)."""
         flags = pf.flags
         payload = pf.payload
         codec = self.codec
@@ -111,11 +118,10 @@ class ReceivePath:
             out = AudioFlags.SILENCE
         if self._vad is not None:
             events.extend(self._vad.process(pcm))
-        if self._rs is not None:
-            pcm = self._rs.process(pcm)
-        self._push(pcm, int(out), pf.timestamp, now)
+        return pcm, int(out)
 
-    def _push(self, pcm: PCM, flags: int, ts: int, now: float) -> None:
+    def push(self, pcm: PCM, flags: int, ts: int, now: float) -> None:
+        """Deliver app-rate audio of one slot (cut into the application's frame size)."""
         fl = self.frame_len
         if not self._acc_len and len(pcm) == fl:
             self._deliver(pcm, flags, ts, now)  # the common case: one slot, one frame

@@ -49,7 +49,7 @@ class CallMedia:
         "_events", "_out", "_srtp_tx", "_srtp_rx", "_srtp_kinds", "_next_mark", "_last_tick",
         "_idle", "_cn_next", "_cn_payload", "_silence_payload", "muted", "paused",
         "frames_sent", "idle_ticks", "ticks_skipped", "srtp_errors", "plain_dropped",
-        "_closed",
+        "_closed", "_frame_ts", "_grouped",
     )
 
     def __init__(self, *, config: CallMediaConfig, rng: RandomSource, now: float) -> None:
@@ -104,6 +104,10 @@ class CallMedia:
         self.srtp_errors = 0
         self.plain_dropped = 0
         self._closed = False
+        #: RTP timestamp units per tick.
+        self._frame_ts = samples
+        #: Ticks run by a CallMediaGroup (shared clock, batched resampling) instead.
+        self._grouped = False
 
     # ================================================================ keys and addresses
     def set_srtp(self, keys: SrtpKeys) -> None:
@@ -165,7 +169,7 @@ class CallMedia:
         return self.rtp.next_event()
 
     def next_deadline(self) -> float | None:
-        if self._closed:
+        if self._closed or self._grouped:
             return self.rtp.next_deadline()
         tick = self._start + self._n * self._ptime
         d = self.rtp.next_deadline()
@@ -173,7 +177,7 @@ class CallMedia:
 
     def handle_timeout(self, now: float) -> None:
         """Run every media tick due at or before ``now`` (and the RTP session's timers)."""
-        if not self._closed:
+        if not self._closed and not self._grouped:
             ptime = self._ptime
             due = int((now - self._start) / ptime + 1e-9) + 1  # ticks 0 .. due-1 are due
             behind = due - self._n
@@ -194,7 +198,7 @@ class CallMedia:
         # timestamp advances, so the peer sees a gap, not a clock jump) and the queued audio
         # of that time is dropped as if it had been played.
         self.ticks_skipped += count
-        self.rtp.skip(count * round(self._ptime * self.codec.info.clock_rate))
+        self.rtp.skip(count * self._frame_ts)
         for _ in range(count):
             if self.tx.pop() is not None:
                 self.frames_sent += 1
@@ -203,33 +207,41 @@ class CallMedia:
         self._fire_marks(self._start + (self._n - 1) * self._ptime)
 
     def _tick(self, t: float) -> None:
-        self._last_tick = t
-        c = self.config
-        # ---- send
-        if self.paused:
-            self.rtp.skip(round(self._ptime * self.codec.info.clock_rate))
-        else:
-            frame = self.tx.pop()
-            if frame is not None:
-                self.frames_sent += 1
-                self._fire_marks(t)
-            if not c.send:
-                self.rtp.skip(round(self._ptime * self.codec.info.clock_rate))
-            elif frame is not None and not self.muted:
-                # First frame after an idle period starts a talk spurt (RFC 3551 §4.1).
-                self.rtp.send_audio(self._encoder.encode(frame), t, marker=self._idle)
-                self._idle = False
-            else:
-                if frame is None:
-                    self.idle_ticks += 1
-                self._send_idle(t)
-            if self.tx.backpressure_released():
-                self._events.append(BackpressureChanged(active=False,
-                                                        queued_frames=self.tx.queued_frames))
-        # ---- receive
+        self._put(self._take(t), t)
         pf = self.rtp.pop_frame(t)
-        if c.receive:
+        if self.config.receive:
             self.rx.tick(pf, t, self._events)
+
+    def _take(self, t: float) -> PCM | None:
+        """Send half, step 1: the frame to send at tick ``t`` (None: nothing to send)."""
+        self._last_tick = t
+        if self.paused:
+            return None
+        frame = self.tx.pop()
+        if frame is not None:
+            self.frames_sent += 1
+            self._fire_marks(t)
+        return frame
+
+    def _put(self, frame: PCM | None, t: float) -> None:
+        """Send half, step 2: encode and send ``frame`` (codec rate), or idle."""
+        if self.paused or not self.config.send:
+            # Paused: the queue waits. Not sending (sendonly peer, hold): audio is consumed
+            # as if played. Either way the RTP clock advances (the next packet: marker).
+            self.rtp.skip(self._frame_ts)
+            if self.paused:
+                return
+        elif frame is not None and not self.muted:
+            # First frame after an idle period starts a talk spurt (RFC 3551 §4.1).
+            self.rtp.send_audio(self._encoder.encode(frame), t, marker=self._idle)
+            self._idle = False
+        else:
+            if frame is None:
+                self.idle_ticks += 1
+            self._send_idle(t)
+        if self.tx.backpressure_released():
+            self._events.append(BackpressureChanged(active=False,
+                                                    queued_frames=self.tx.queued_frames))
 
     def _send_idle(self, t: float) -> None:
         mode = self.config.idle
@@ -238,7 +250,6 @@ class CallMedia:
         if mode is IdleMode.SILENCE:
             self.rtp.send_audio(self._silence_payload, t)
             return
-        samples = round(self._ptime * self.codec.info.clock_rate)
         if mode is IdleMode.COMFORT_NOISE and (starting or t >= self._cn_next - 1e-9):
             pt = self.config.cn_payload_type
             assert pt is not None
@@ -249,7 +260,7 @@ class CallMedia:
             self.rtp.set_payload_type(self.config.payload_type)
             self._cn_next = t + self.config.cn_interval
             return
-        self.rtp.skip(samples)
+        self.rtp.skip(self._frame_ts)
 
     def _fire_marks(self, t: float) -> None:
         for m in self.tx.reached_marks():
