@@ -156,6 +156,13 @@ class Endpoint:
         name = transport.upper()
         if name not in STREAM_TRANSPORTS:
             raise LocalProtocolError(f"transaction layer: {transport} is not a connection-oriented transport")
+        if name in ("WS", "WSS"):
+            try:
+                import wsproto  # noqa: F401
+            except ImportError:
+                raise LocalProtocolError(
+                    "transaction layer: WebSocket needs wsproto (pip install 'rvoip-sansio[websocket]')"
+                ) from None
         self._conns.locals[name] = local
 
     @property

@@ -15,7 +15,7 @@ from __future__ import annotations
 import heapq
 import logging
 from collections.abc import Callable
-from typing import Literal, TypeAlias
+from typing import TYPE_CHECKING, Literal, TypeAlias
 
 import attrs
 
@@ -23,7 +23,9 @@ from rvoip_sansio._core import Address, Event, ParseError, Transmit
 from rvoip_sansio.sip import KeepAlive, Request, Response, SipUri, StreamFramer
 
 from ._events import EndpointConfig
-from ._ws import WsSession
+
+if TYPE_CHECKING:  # wsproto is the optional "websocket" extra: imported on first WS use
+    from ._ws import WsSession
 
 __all__ = [
     "STREAM_TRANSPORTS",
@@ -159,8 +161,9 @@ class ConnectionTable:
                 return
             conn = Connection(transport=transport, peer=peer, outbound=False)
             self._conns[key] = conn
-        ws = transport in ("WS", "WSS")
-        if ws:
+        if transport in ("WS", "WSS"):
+            from ._ws import WsSession
+
             conn.ws = WsSession(client=conn.outbound, host=peer[0],
                                 max_message_size=self.config.max_message_size)
             self._write(conn, conn.ws.take_output())
