@@ -13,9 +13,11 @@ from ._records import (
     SrtpDropped,
 )
 from ._stream import CallMedia
+from ._group import CallMediaGroup
 
 __all__ = [
     "AudioFlags", "AudioFrame", "BackpressureChanged", "CallMedia", "CallMediaConfig",
+    "CallMediaGroup",
     "Drained", "HealthReport", "IdleMode", "MediaReport", "SendPolicy", "SrtpDropped",
     "SrtpKeys",
 ]
