@@ -226,10 +226,15 @@ def test_close_frees_every_port(pki: Pki) -> None:
     async def main() -> dict[str, tuple[str, int]]:
         a, b = Peer(1), Peer(2)
         await b.start({"UDP": (LOOP, 0), "TCP": (LOOP, 0), "TLS": ((LOOP, 0), pki.good), "WS": (LOOP, 0)})
-        await a.start({"TCP": (LOOP, 0)})
+        await a.start({"UDP": (LOOP, 0), "TCP": (LOOP, 0)})
         assert a.t is not None and b.t is not None
+        a.core.local = a.t.locals["UDP"]
         key = a.request("OPTIONS", _uri("TCP", b.t.locals["TCP"][1]))
-        await a.wait(_is_response(key))
+        assert isinstance(await a.wait(_is_response(key)), ResponseReceived)
+        # The same endpoints over UDP at the same time: the datagram path is untouched.
+        key = a.request("OPTIONS", f"sip:bob@{LOOP}:{b.t.locals['UDP'][1]}", 2)
+        assert isinstance(await a.wait(_is_response(key)), ResponseReceived)
+        assert [e.source[1] for e in b.events if isinstance(e, RequestReceived)][1] == a.t.locals["UDP"][1]
         bound = dict(b.t.locals)
         closed = asyncio.ensure_future(a.wait(lambda ev: isinstance(ev, ConnectionClosed)))
         await b.t.close()  # with a's connection still open

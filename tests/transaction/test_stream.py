@@ -218,6 +218,20 @@ def test_response_follows_the_connection_and_reopens_to_via() -> None:
     assert [(t.dest) for t in opened] == [A_TCP]  # Via sent-by 127.0.0.1:5060
 
 
+def test_via_alias_lets_requests_reuse_the_connection() -> None:
+    """RFC 5923: b's request to a's advertised address goes over a's connection."""
+    wire, a, b = two("TCP")
+    wire.on_event[id(b)] = answer(200)
+    req = request("OPTIONS", "sip:bob@127.0.0.1:5070;transport=tcp")
+    req.add("Via", "SIP/2.0/TCP 127.0.0.1:5060;branch=z9hG4bKalias1;alias", first=True)
+    a.send_request(req, 0.0)
+    wire.pump(0.0)
+    b.send_request(request("OPTIONS", "sip:alice@127.0.0.1:5060;transport=tcp", 9), 1.0)
+    wire.pump(1.0)
+    assert not [t for t in wire.sent[id(b)] if t.action == "open"]
+    assert [r.request.cseq.number for r in of(wire, a, RequestReceived)] == [9]
+
+
 def test_connection_refused_is_a_transport_error() -> None:
     wire, a, b = two("TCP")
     wire.refuse.add(B_TCP)
