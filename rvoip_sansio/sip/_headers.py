@@ -7,6 +7,7 @@ raise :class:`ParseError`. They are called lazily by the message accessors.
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
@@ -124,6 +125,45 @@ def _split_fast(text: str) -> dict[str, str | None]:
     return params
 
 
+# ---- Fast grammars -------------------------------------------------------------------------
+# Strict subsets of the grammars below, written with possessive quantifiers and bitmap
+# character classes so that one regex call validates a whole value and captures what the hot
+# accessors read (Via branch, From/To tag). A value they do not match goes through the general
+# parser, which has the last word; so they must never accept anything the general parser
+# rejects, nor give a different value. Each captured parameter is the last occurrence, as the
+# params dict keeps the last one too.
+_T = r"[A-Za-z0-9\-.!%*_+`'~]"          # token character (RFC 3261 §25.1)
+_LN = r"[a-z0-9\-.!%*_+`'~]"            # lower-case token character (fast parameter names)
+_LABEL = r"[A-Za-z0-9]++(?:-++[A-Za-z0-9]++)*+"   # domainlabel
+_FAST_HOST = _LABEL + r"(?:\." + _LABEL + r")*+\.?"   # hostname (IPv4 included)
+_IPV4 = r"[0-9]{1,3}+(?:\.[0-9]{1,3}+){3}"
+
+
+def _fast_params(captured: dict[str, str]) -> str:
+    """``*( ";" lower-token [ "=" token ] )`` with named parameters given their own value
+    pattern (one group each); those names are excluded from the generic alternative."""
+    alternatives = [f";{name}{pattern}" for name, pattern in captured.items()]
+    names = "|".join(captured)
+    alternatives.append(f";(?!(?:{names})(?!{_LN})){_LN}++(?:={_T}++)?")
+    return "((?:" + "|".join(alternatives) + ")*+)"
+
+
+# via-parm, RFC 3261 §20.42: groups transport, host, port, params, branch, rport, ttl.
+VIA_BODY = (r"SIP/2\.0/([A-Za-z]++) (" + _FAST_HOST + r")(?::([0-9]{1,5}+))?"
+            + _fast_params({"branch": f"=({_T}++)", "received": f"={_IPV4}",
+                            "rport": r"(?:=([0-9]{1,5}+))?", "ttl": r"=([0-9]{1,3}+)"}))
+# name-addr / addr-spec and header params, RFC 3261 §20.10: groups (1) text before '<',
+# (2) quoted display name, (3) token display name, (4) URI inside <>, (5) addr-spec URI,
+# (6) params, (7) tag. URIs are printable ASCII without SP, '"', '<', '>' (addr-spec also
+# without ',', ';', '?'); anything else takes the general path.
+NAME_ADDR_BODY = (
+    r'(?:((?:"([^"\\\r\n]*+)" ?|(' + _T + r"++(?: " + _T + r"++)*+) ?)?)<([!#-;=?-~]++)>"
+    r"|([A-Za-z][A-Za-z0-9+\-.]*+:[!#-+\--:=@-~]++))"
+    + _fast_params({"tag": f"=({_T}++)"}))
+_FAST_VIA_BODY_RE = re.compile(VIA_BODY)
+_FAST_NAME_ADDR_BODY_RE = re.compile(NAME_ADDR_BODY)
+
+
 def _split_params(text: str) -> dict[str, str | None]:
     """Split an already validated parameter string into {lower-case name: value}."""
     if _FAST_PARAMS_RE.fullmatch(text) is not None:
@@ -157,18 +197,58 @@ def _format_params(params: dict[str, str | None]) -> str:
     return "".join(f";{k}" if v is None else f";{k}={v}" for k, v in params.items())
 
 
-@attrs.frozen
+_new = object.__new__
+_set = object.__setattr__
+
+#: Via fields a parsed Via fills on first read; (the fast parse keeps only the groups).
+_VIA_LAZY = frozenset(("transport", "host", "port", "params", "protocol"))
+
+
+@attrs.frozen(init=False)
 class Via:
-    """One Via value (RFC 3261 §20.42): ``SIP/2.0/UDP host:port;branch=...``."""
+    """One Via value (RFC 3261 §20.42): ``SIP/2.0/UDP host:port;branch=...``.
+
+    A Via from the parser keeps the regex groups of its value and fills its fields when one
+    is first read; ``branch`` is answered from the groups without filling anything.
+    """
 
     transport: str
     host: str
-    port: int | None = None
-    params: dict[str, str | None] = attrs.field(factory=dict)
-    protocol: str = "SIP/2.0"
+    port: int | None
+    params: dict[str, str | None]
+    protocol: str
+    _lazy: tuple[str | None, ...] | None = attrs.field(init=False, eq=False, repr=False)
+
+    def __init__(self, transport: str, host: str, port: int | None = None,
+                 params: dict[str, str | None] | None = None,
+                 protocol: str = "SIP/2.0") -> None:
+        _set(self, "transport", transport)
+        _set(self, "host", host)
+        _set(self, "port", port)
+        _set(self, "params", {} if params is None else params)
+        _set(self, "protocol", protocol)
+        _set(self, "_lazy", None)
+
+    if not TYPE_CHECKING:  # mypy must not think every attribute exists
+        def __getattr__(self, name: str) -> Any:
+            # Only reached for an unset slot: a field of a parsed Via not filled yet.
+            if name in _VIA_LAZY and self._lazy is not None:
+                transport, host, port, rest = self._lazy[:4]
+                assert transport is not None and host is not None
+                _set(self, "transport", transport if transport.isupper() else transport.upper())
+                _set(self, "host", host)
+                _set(self, "port", None if port is None else int(port))
+                _set(self, "params", _split_fast(rest) if rest else {})
+                _set(self, "protocol", "SIP/2.0")
+                _set(self, "_lazy", None)
+                return getattr(self, name)
+            raise AttributeError(name)
 
     @property
     def branch(self) -> str | None:
+        lazy = self._lazy
+        if lazy is not None:
+            return lazy[4]
         return self.params.get("branch")
 
     @property
@@ -204,6 +284,18 @@ class Via:
                 f"{_format_params(self.params)}")
 
 
+def via_from_groups(groups: tuple[str | None, ...]) -> Via | None:
+    """A lazily filled Via from the groups of :data:`VIA_BODY`, or None when a number is out
+    of range (the general parser then reports it)."""
+    port, rport, ttl = groups[2], groups[5], groups[6]
+    if (port is not None and int(port) > 65535) or (rport is not None and int(rport) > 65535) \
+            or (ttl is not None and int(ttl) > 255):
+        return None
+    via: Via = _new(Via)
+    _set(via, "_lazy", groups)
+    return via
+
+
 _VIA_RE = re.compile(
     r"\s*(" + _TOKEN + r")\s*/\s*(" + _TOKEN + r")\s*/\s*(" + _TOKEN + r")\s+"
     r"(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-.]+)(?:\s*:\s*([0-9]{1,5}))?(" + _PARAMS + r")\s*")
@@ -219,6 +311,11 @@ _FAST_VIA_RE = re.compile(r"SIP/2\.0/([A-Za-z]+) ([A-Za-z0-9.]+)(?::([0-9]{1,5})
 
 def parse_via(value: str, offset: int = 0) -> Via:
     """Parse one via-parm (the value must already be split at commas)."""
+    m = _FAST_VIA_BODY_RE.fullmatch(value)
+    if m is not None:
+        via = via_from_groups(m.groups())
+        if via is not None:
+            return via
     m = _FAST_VIA_RE.fullmatch(value)
     if m is not None:
         transport, host, port_text, rest = m.groups()
@@ -276,6 +373,14 @@ class CSeq:
         return f"{self.number} {self.method}"
 
 
+def cseq_of(number: int, method: str) -> CSeq:
+    """A CSeq from already validated parts, without the generated __init__ (hot path)."""
+    cseq: CSeq = _new(CSeq)
+    _set(cseq, "number", number)
+    _set(cseq, "method", method)
+    return cseq
+
+
 #: Methods seen every day; anything else is checked against the token grammar.
 KNOWN_METHODS = frozenset(("INVITE", "ACK", "BYE", "CANCEL", "OPTIONS", "REGISTER", "PRACK",
                            "SUBSCRIBE", "NOTIFY", "PUBLISH", "INFO", "REFER", "MESSAGE",
@@ -294,7 +399,11 @@ def parse_cseq(value: str, offset: int = 0) -> CSeq:
     if n >= 2**31:
         # RFC 3261 §8.1.1.5: the sequence number MUST be less than 2**31.
         raise ParseError(f"CSeq number out of range: {number}", offset)
-    return CSeq(n, method)
+    return cseq_of(n, method)
+
+
+#: NameAddr fields a parsed NameAddr fills on first read.
+_NAME_ADDR_LAZY = frozenset(("display_name", "params", "_uri_text", "_offset"))
 
 
 @attrs.frozen(init=False, eq=False)
@@ -302,7 +411,9 @@ class NameAddr:
     """A name-addr or addr-spec with header parameters (From, To, Contact, Route...).
 
     ``uri`` is parsed on first access (reading only ``tag`` never parses the URI).
-    ``display_name`` is unquoted (backslash escapes resolved), or None.
+    ``display_name`` is unquoted (backslash escapes resolved), or None. A NameAddr from the
+    parser keeps the regex groups of its value and fills its fields on first read; ``tag`` is
+    answered from the groups.
     """
 
     display_name: str | None
@@ -310,11 +421,13 @@ class NameAddr:
     _uri_text: str
     _uri: Uri | None
     _offset: int
+    _lazy: tuple[str | None, ...] | None = attrs.field(init=False, eq=False, repr=False)
 
     def __init__(self, uri: Uri | str, display_name: str | None = None,
                  params: dict[str, str | None] | None = None, *, _offset: int = 0) -> None:
         object.__setattr__(self, "display_name", display_name)
         object.__setattr__(self, "params", {} if params is None else params)
+        object.__setattr__(self, "_lazy", None)
         if isinstance(uri, str):
             object.__setattr__(self, "_uri_text", uri)
             object.__setattr__(self, "_uri", None)
@@ -322,6 +435,24 @@ class NameAddr:
             object.__setattr__(self, "_uri_text", str(uri))
             object.__setattr__(self, "_uri", uri)
         object.__setattr__(self, "_offset", _offset)
+
+    if not TYPE_CHECKING:  # mypy must not think every attribute exists
+        def __getattr__(self, name: str) -> Any:
+            # Only reached for an unset slot: a field of a parsed NameAddr not filled yet.
+            if name in _NAME_ADDR_LAZY and self._lazy is not None:
+                before, quoted, tokens, uri, spec, rest = self._lazy[:6]
+                _set(self, "params", _split_fast(rest) if rest else {})
+                if uri is None:  # addr-spec (groups 1-3 may hold leftovers, see _scan)
+                    _set(self, "display_name", None)
+                    _set(self, "_uri_text", spec)
+                    _set(self, "_offset", 0)
+                else:
+                    _set(self, "display_name", tokens if quoted is None else quoted)
+                    _set(self, "_uri_text", uri)
+                    _set(self, "_offset", len(before or "") + 1)
+                _set(self, "_lazy", None)
+                return getattr(self, name)
+            raise AttributeError(name)
 
     @property
     def uri(self) -> Uri:
@@ -337,6 +468,9 @@ class NameAddr:
 
     @property
     def tag(self) -> str | None:
+        lazy = self._lazy
+        if lazy is not None:
+            return lazy[6]
         return self.params.get("tag")
 
     def with_params(self, **params: str | None) -> NameAddr:
@@ -383,11 +517,10 @@ def _name_addr(uri_text: str, display: str | None, params: dict[str, str | None]
     _set(obj, "_uri_text", uri_text)
     _set(obj, "_uri", None)
     _set(obj, "_offset", offset)
+    _set(obj, "_lazy", None)
     return obj
 
 
-_new = object.__new__
-_set = object.__setattr__
 
 # The usual shapes, without optional LWS or escapes: tried first.
 _FAST_NAME_ADDR_RE = re.compile(
@@ -396,8 +529,20 @@ _FAST_NAME_ADDR_RE = re.compile(
 _FAST_ADDR_SPEC_RE = re.compile(r'([A-Za-z][A-Za-z0-9+\-.]*:[^\s<>";,?]+)(' + _FAST_PARAMS + r")")
 
 
+def name_addr_from_groups(groups: tuple[str | None, ...]) -> NameAddr:
+    """A lazily filled NameAddr from the groups of :data:`NAME_ADDR_BODY`."""
+    addr: NameAddr = _new(NameAddr)
+    _set(addr, "_lazy", groups)
+    _set(addr, "_uri", None)
+    return addr
+
+
 def parse_name_addr(value: str, offset: int = 0) -> NameAddr:
     """``name-addr / addr-spec`` followed by ``*( SEMI generic-param )`` (RFC 3261 §20.10)."""
+    if not offset:  # (a lazy NameAddr knows its URI's offset relative to the value only)
+        m = _FAST_NAME_ADDR_BODY_RE.fullmatch(value)
+        if m is not None:
+            return name_addr_from_groups(m.groups())
     m = _FAST_NAME_ADDR_RE.fullmatch(value)
     if m is not None:
         quoted, tokens, uri_text, rest = m.groups()

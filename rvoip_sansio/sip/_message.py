@@ -26,6 +26,23 @@ from ._headers import (
     parse_name_addr,
     parse_via,
     split_list,
+    via_from_groups,
+)
+from ._scan import (
+    G_CALL_ID,
+    G_CSEQ,
+    G_CSEQ_OK,
+    G_CSEQ_SEEN,
+    G_FROM,
+    G_FROM_OK,
+    G_FROM_SEEN,
+    G_TO,
+    G_TO_OK,
+    G_TO_SEEN,
+    G_VIA,
+    G_VIA_OK,
+    G_VIA_SEEN,
+    lookup_re,
 )
 from ._uri import Uri, parse_uri
 
@@ -37,6 +54,11 @@ HeaderValue = Union[str, int, Via, CSeq, NameAddr, Uri]
 _TOKEN_RE = re.compile(r"[A-Za-z0-9\-.!%*_+`'~]+")
 _FOLD_RE = re.compile(r"\r\n[ \t]+")
 _DIGITS_RE = re.compile(r"[ \t]*([0-9]{1,10})[ \t]*")
+# One header-line start in a lower-cased header section: the name (RFC 3261 §7.3.1).
+_NAME_RE = re.compile(r"\r\n([A-Za-z0-9\-.!%*_+`'~]+)[ \t]*:")
+_COMPACT_NAMES = frozenset(COMPACT_FORMS)
+_new = object.__new__
+_set = object.__setattr__
 
 #: RFC 3261 §21 default reason phrases (plus a few later ones).
 REASON_PHRASES: dict[int, str] = {
@@ -69,10 +91,19 @@ def _key(name: str) -> str:
 
 @attrs.define(slots=True, init=False, eq=False, repr=False)
 class Message:
-    """What requests and responses share: headers in order, body, lazy typed accessors."""
+    """What requests and responses share: headers in order, body, lazy typed accessors.
 
-    _lines: list[str]            # header lines as on the wire (folds included)
-    _names: list[str]            # lower-case full names, aligned with _lines
+    A parsed message starts in *raw mode*: ``_text`` holds the decoded header section (checked
+    line by line by the parser) and headers are found by regex searches over it (``_scan``).
+    The list of header lines is only built (``_index``) when something needs it: an edit,
+    ``headers``, a folded header section. From then on the message is in *line mode*.
+    """
+
+    _text: str | None            # raw mode: text holding the header section (else None)
+    _hend: int                   # raw mode: index in _text of the CRLFCRLF ending the headers
+    _groups: tuple[str | None, ...] | None  # raw mode: groups of the parser's match (_scan)
+    _lines: list[str] | None     # line mode: header lines as on the wire (folds included)
+    _names: list[str] | None     # line mode: lower-case full names, aligned with _lines
     _body: bytes
     _raw: bytes | None           # the original bytes while the message is unmodified
     _version: str
@@ -92,6 +123,9 @@ class Message:
             _check_name(name)
             lines.append(f"{canonical_name(name)}: {_text(value)}")
             names.append(_key(name))
+        self._text = None
+        self._hend = 0
+        self._groups = None
         self._lines = lines
         self._names = names
         self._body = bytes(body)
@@ -112,17 +146,37 @@ class Message:
         self._raw = None
         self._reset_cache()
 
+    def _index(self) -> tuple[list[str], list[str]]:
+        """The header lines and their keys, built from the raw text on first need."""
+        lines, names = self._lines, self._names
+        if lines is None or names is None:
+            text = self._text
+            assert text is not None
+            head = text[:self._hend]
+            nl = head.find("\r\n")
+            if nl < 0:
+                lines, names = [], []
+            else:
+                # The parser checked every line (no folds, a name and a colon on each).
+                lines = head[nl + 2:].split("\r\n")
+                names = _NAME_RE.findall(head.lower())
+                if not _COMPACT_NAMES.isdisjoint(names):
+                    names = [COMPACT_FORMS.get(n, n) for n in names]
+            self._lines, self._names = lines, names
+            self._text = self._groups = None
+        return lines, names
+
     def _first(self, key: str) -> int:
         """Index of the first line called ``key`` (a lower-case full name), or -1."""
         try:
-            return self._names.index(key)
+            return self._index()[1].index(key)
         except ValueError:
             return -1
 
     # ---- generic header access -------------------------------------------------------
 
     def _value_at(self, i: int) -> str:
-        line = self._lines[i]
+        line = self._index()[0][i]
         value = line[line.find(":") + 1:]
         if "\r\n" in value:
             value = _FOLD_RE.sub(" ", value)  # RFC 3261 §7.3.1: a fold is one SP
@@ -130,10 +184,10 @@ class Message:
 
     def _line_offset(self, i: int) -> int:
         """Byte-ish offset (in characters of the decoded head) of header line ``i``."""
-        return len(self._start_line()) + 2 + sum(len(x) + 2 for x in self._lines[:i])
+        return len(self._start_line()) + 2 + sum(len(x) + 2 for x in self._index()[0][:i])
 
     def _indices(self, key: str) -> list[int]:
-        names = self._names
+        names = self._index()[1]
         count = names.count(key)
         if count == 1:
             return [names.index(key)]
@@ -141,9 +195,49 @@ class Message:
             return []
         return [i for i, n in enumerate(names) if n == key]
 
+    def _entries(self, key: str) -> list[tuple[int, str]]:
+        """(locator, unfolded value) of every ``key`` line; see :meth:`_value_offset`."""
+        text = self._text
+        if text is not None:
+            return [(m.start(1), m.group(1).strip())
+                    for m in lookup_re(key).finditer(text, 0, self._hend + 1)]
+        return [(i, self._value_at(i)) for i in self._indices(key)]
+
+    def _required(self, key: str) -> tuple[int, str]:
+        """Locator and unfolded value of the first ``key`` line; ParseError when missing."""
+        text = self._text
+        if text is not None:
+            m = lookup_re(key).search(text, 0, self._hend + 1)
+            if m is not None:
+                return m.start(1), m.group(1).strip()
+        else:
+            i = self._first(key)
+            if i >= 0:
+                return i, self._value_at(i)
+        raise ParseError(f"missing {canonical_name(key)} header", 0)
+
+    def _value_offset(self, loc: int) -> int:
+        """Offset just after the colon of the line an :meth:`_entries` locator names (raw
+        mode: the locator is that offset; line mode: it is the line's index)."""
+        if self._text is not None:
+            return loc
+        return self._line_offset(loc) + self._index()[0][loc].find(":") + 1
+
+    def _line_start(self, loc: int) -> int:
+        """Offset of the start of the line an :meth:`_entries` locator names."""
+        text = self._text
+        if text is not None:
+            return text.rfind("\r\n", 0, loc) + 2
+        return self._line_offset(loc)
+
     def get(self, name: str, default: str | None = None) -> str | None:
         """Value of the first header called ``name`` (any case, compact forms too)."""
-        i = self._first(_key(name))
+        key = _key(name)
+        text = self._text
+        if text is not None:
+            m = lookup_re(key).search(text, 0, self._hend + 1)
+            return default if m is None else m.group(1).strip()
+        i = self._first(key)
         return default if i < 0 else self._value_at(i)
 
     def get_all(self, name: str, *, split: bool | None = None) -> list[str]:
@@ -152,26 +246,34 @@ class Message:
         key = _key(name)
         if split is None:
             split = key in MULTI_VALUE_HEADERS
-        values = [self._value_at(i) for i in self._indices(key)]
+        text = self._text
+        if text is not None:
+            values = [v.strip() for v in lookup_re(key).findall(text, 0, self._hend + 1)]
+        else:
+            values = [self._value_at(i) for i in self._indices(key)]
         if not split:
             return values
         return [item for v in values for item in split_list(v)]
 
     def __contains__(self, name: str) -> bool:
-        return _key(name) in self._names
+        key = _key(name)
+        text = self._text
+        if text is not None:
+            return lookup_re(key).search(text, 0, self._hend + 1) is not None
+        return key in self._index()[1]
 
     @property
     def headers(self) -> list[tuple[str, str]]:
         """(name as written, unfolded value) for every header line, in order."""
         out = []
-        for i, line in enumerate(self._lines):
+        for i, line in enumerate(self._index()[0]):
             out.append((line[:line.find(":")].strip(), self._value_at(i)))
         return out
 
     @property
     def header_lines(self) -> list[str]:
         """The header lines exactly as they will be serialized (folds included)."""
-        return list(self._lines)
+        return list(self._index()[0])
 
     def set(self, name: str, value: HeaderValue | list[HeaderValue]) -> None:
         """Replace every ``name`` header by one (or, for a list, several) canonical lines,
@@ -180,13 +282,14 @@ class Message:
         _check_name(name)
         values = value if isinstance(value, list) else [value]
         new = [f"{canonical_name(name)}: {_text(v)}" for v in values]
+        lines, names = self._index()
         idx = self._indices(key)
-        pos = idx[0] if idx else len(self._lines)
+        pos = idx[0] if idx else len(lines)
         for i in reversed(idx):
-            del self._lines[i]
-            del self._names[i]
-        self._lines[pos:pos] = new
-        self._names[pos:pos] = [key] * len(new)
+            del lines[i]
+            del names[i]
+        lines[pos:pos] = new
+        names[pos:pos] = [key] * len(new)
         self._modified()
 
     def add(self, name: str, value: HeaderValue, *, first: bool = False) -> None:
@@ -195,19 +298,21 @@ class Message:
         key = _key(name)
         _check_name(name)
         line = f"{canonical_name(name)}: {_text(value)}"
-        pos = len(self._lines)
-        if first and key in self._names:
-            pos = self._names.index(key)
-        self._lines.insert(pos, line)
-        self._names.insert(pos, key)
+        lines, names = self._index()
+        pos = len(lines)
+        if first and key in names:
+            pos = names.index(key)
+        lines.insert(pos, line)
+        names.insert(pos, key)
         self._modified()
 
     def remove(self, name: str) -> int:
         """Remove every ``name`` header line; returns how many were removed."""
+        lines, names = self._index()
         idx = self._indices(_key(name))
         for i in reversed(idx):
-            del self._lines[i]
-            del self._names[i]
+            del lines[i]
+            del names[i]
         if idx:
             self._modified()
         return len(idx)
@@ -219,13 +324,14 @@ class Message:
         i = self._first(key)
         if i < 0:
             return None
+        lines, names = self._index()
         values = split_list(self._value_at(i))
         if len(values) <= 1:
-            del self._lines[i]
-            del self._names[i]
+            del lines[i]
+            del names[i]
         else:
-            line = self._lines[i]
-            self._lines[i] = f"{line[:line.find(':')].strip()}: {', '.join(values[1:])}"
+            line = lines[i]
+            lines[i] = f"{line[:line.find(':')].strip()}: {', '.join(values[1:])}"
         self._modified()
         return values[0] if values else ""
 
@@ -247,17 +353,18 @@ class Message:
     @property
     def content_length(self) -> int | None:
         """Content-Length as a number; ParseError if malformed or given twice differently."""
-        idx = self._indices("content-length")
-        if not idx:
+        entries = self._entries("content-length")
+        if not entries:
             return None
         found = set()
-        for i in idx:
-            m = _DIGITS_RE.fullmatch(self._value_at(i))
+        for loc, value in entries:
+            m = _DIGITS_RE.fullmatch(value)
             if m is None:
-                raise ParseError("invalid Content-Length", self._line_offset(i))
+                raise ParseError("invalid Content-Length", self._line_start(loc))
             found.add(int(m.group(1)))
         if len(found) > 1:
-            raise ParseError("conflicting Content-Length values", self._line_offset(idx[1]))
+            raise ParseError("conflicting Content-Length values",
+                             self._line_start(entries[1][0]))
         return found.pop()
 
     @property
@@ -266,9 +373,8 @@ class Message:
 
     # ---- typed accessors (lazy, cached) ----------------------------------------------
 
-    def _typed_error(self, i: int, exc: ParseError) -> ParseError:
-        line = self._lines[i]
-        return ParseError(exc.reason, self._line_offset(i) + line.find(":") + 1 + exc.offset)
+    def _typed_error(self, loc: int, exc: ParseError) -> ParseError:
+        return ParseError(exc.reason, self._value_offset(loc) + exc.offset)
 
     @property
     def via(self) -> list[Via]:
@@ -276,15 +382,14 @@ class Message:
         vias = self._c_via
         if vias is None:
             vias = []
-            for i in self._indices("via"):
-                value = self._value_at(i)
+            for loc, value in self._entries("via"):
                 try:
                     if "," in value:
                         vias.extend(parse_via(v) for v in split_list(value))
                     else:
                         vias.append(parse_via(value))
                 except ParseError as exc:
-                    raise self._typed_error(i, exc) from None
+                    raise self._typed_error(loc, exc) from None
             self._c_via = vias
         return vias
 
@@ -292,44 +397,55 @@ class Message:
     def top_via(self) -> Via:
         """The first Via value (the one transactions match on, RFC 3261 §17.2.3), parsed
         alone; ParseError when there is no Via."""
-        vias = self._c_via
-        if vias is not None:
-            if not vias:
-                raise ParseError("missing Via header", 0)
-            return vias[0]
         top = self._c_top_via
         if top is None:
-            i, value = self._required("via")
-            if "," in value:
-                value = split_list(value)[0]
-            try:
-                top = self._c_top_via = parse_via(value)
-            except ParseError as exc:
-                raise self._typed_error(i, exc) from None
+            vias = self._c_via
+            if vias is not None:
+                if not vias:
+                    raise ParseError("missing Via header", 0)
+                return vias[0]
+            groups = self._groups
+            if groups is not None:
+                if groups[G_VIA_SEEN] is None:
+                    raise ParseError("missing Via header", 0)
+                if groups[G_VIA_OK] is not None:
+                    top = via_from_groups(groups[G_VIA:G_VIA + 7])
+            if top is None:
+                loc, value = self._required("via")
+                try:
+                    if "," in value:
+                        items = split_list(value)
+                        if not items:
+                            raise ParseError(f"invalid Via value {value[:80]!r}", 0)
+                        value = items[0]
+                    top = parse_via(value)
+                except ParseError as exc:
+                    raise self._typed_error(loc, exc) from None
+            self._c_top_via = top
         return top
-
-    def _required(self, key: str) -> tuple[int, str]:
-        """Index and unfolded value of the first ``key`` line; ParseError when missing."""
-        try:
-            i = self._names.index(key)
-        except ValueError:
-            raise ParseError(f"missing {canonical_name(key)} header", 0) from None
-        line = self._lines[i]
-        value = line[line.find(":") + 1:]
-        if "\r\n" in value:
-            value = _FOLD_RE.sub(" ", value)
-        return i, value.strip()
 
     @property
     def cseq(self) -> CSeq:
         """CSeq; ParseError when missing or malformed."""
         c = self._c_cseq
         if c is None:
-            i, value = self._required("cseq")
+            groups = self._groups
+            if groups is not None:
+                number = groups[G_CSEQ]
+                if groups[G_CSEQ_OK] is not None and number is not None:
+                    n = int(number)
+                    if n < 2147483648:  # RFC 3261 §8.1.1.5: less than 2**31
+                        c = self._c_cseq = _new(CSeq)
+                        _set(c, "number", n)
+                        _set(c, "method", groups[G_CSEQ + 1])
+                        return c
+                if groups[G_CSEQ_SEEN] is None:
+                    raise ParseError("missing CSeq header", 0)
+            loc, value = self._required("cseq")
             try:
                 c = self._c_cseq = parse_cseq(value)
             except ParseError as exc:
-                raise self._typed_error(i, exc) from None
+                raise self._typed_error(loc, exc) from None
         return c
 
     @property
@@ -337,24 +453,42 @@ class Message:
         """Call-ID (RFC 3261 §20.8); ParseError when missing or empty."""
         c = self._c_call_id
         if c is None:
-            i, c = self._required("call-id")
+            groups = self._groups
+            if groups is not None:
+                raw = groups[G_CALL_ID]
+                if raw is None:
+                    raise ParseError("missing Call-ID header", 0)
+                c = raw.strip()
+                if c and " " not in c and "\t" not in c:
+                    self._c_call_id = c
+                    return c
+            loc, c = self._required("call-id")
             if not c or " " in c or "\t" in c:
-                raise ParseError("invalid Call-ID", self._line_offset(i))
+                raise ParseError("invalid Call-ID", self._line_start(loc))
             self._c_call_id = c
         return c
 
     def _name_addr(self, key: str) -> NameAddr:
-        i, value = self._required(key)
+        loc, value = self._required(key)
         try:
             return parse_name_addr(value)
         except ParseError as exc:
-            raise self._typed_error(i, exc) from None
+            raise self._typed_error(loc, exc) from None
 
     @property
     def from_(self) -> NameAddr:
         """From (RFC 3261 §20.20); ParseError when missing or malformed."""
         f = self._c_from
         if f is None:
+            groups = self._groups
+            if groups is not None:
+                if groups[G_FROM_OK] is not None:
+                    f = self._c_from = _new(NameAddr)
+                    _set(f, "_lazy", groups[G_FROM:G_FROM + 7])
+                    _set(f, "_uri", None)
+                    return f
+                if groups[G_FROM_SEEN] is None:
+                    raise ParseError("missing From header", 0)
             f = self._c_from = self._name_addr("from")
         return f
 
@@ -363,16 +497,25 @@ class Message:
         """To (RFC 3261 §20.39); ParseError when missing or malformed."""
         t = self._c_to
         if t is None:
+            groups = self._groups
+            if groups is not None:
+                if groups[G_TO_OK] is not None:
+                    t = self._c_to = _new(NameAddr)
+                    _set(t, "_lazy", groups[G_TO:G_TO + 7])
+                    _set(t, "_uri", None)
+                    return t
+                if groups[G_TO_SEEN] is None:
+                    raise ParseError("missing To header", 0)
             t = self._c_to = self._name_addr("to")
         return t
 
     def _name_addr_list(self, key: str) -> list[NameAddr]:
         out: list[NameAddr] = []
-        for i in self._indices(key):
+        for loc, value in self._entries(key):
             try:
-                out.extend(parse_name_addr(v) for v in split_list(self._value_at(i)))
+                out.extend(parse_name_addr(v) for v in split_list(value))
             except ParseError as exc:
-                raise self._typed_error(i, exc) from None
+                raise self._typed_error(loc, exc) from None
         return out
 
     @property
@@ -387,8 +530,8 @@ class Message:
     @property
     def contact_star(self) -> bool:
         """True for ``Contact: *`` (RFC 3261 §10.2.2, remove all bindings)."""
-        idx = self._indices("contact")
-        return len(idx) == 1 and self._value_at(idx[0]) == "*"
+        entries = self._entries("contact")
+        return len(entries) == 1 and entries[0][1] == "*"
 
     @property
     def route(self) -> list[NameAddr]:
@@ -401,12 +544,13 @@ class Message:
     @property
     def max_forwards(self) -> int | None:
         """Max-Forwards (0-255 per RFC 3261 §20.22); ParseError when malformed."""
-        i = self._first("max-forwards")
-        if i < 0:
+        entries = self._entries("max-forwards")
+        if not entries:
             return None
-        m = _DIGITS_RE.fullmatch(self._value_at(i))
+        loc, value = entries[0]
+        m = _DIGITS_RE.fullmatch(value)
         if m is None or int(m.group(1)) > 255:
-            raise ParseError("invalid Max-Forwards", self._line_offset(i))
+            raise ParseError("invalid Max-Forwards", self._line_start(loc))
         return int(m.group(1))
 
     def validate(self) -> None:
@@ -424,7 +568,7 @@ class Message:
         raw = self._raw
         if raw is not None:
             return raw
-        lines = list(self._lines)
+        lines = list(self._index()[0])
         body_len = len(self._body)
         idx = self._indices("content-length")
         if idx:

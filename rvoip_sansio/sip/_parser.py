@@ -1,8 +1,13 @@
 """parse_message: one datagram to a Request or Response (RFC 3261 §7, §18.3).
 
-Only boundaries are found here, with C-level string operations: the end of the header section,
-the header lines and their names, the start line and Content-Length. Header values are parsed
-later, by the lazy accessors of :class:`Message`.
+Only boundaries are found here: the end of the header section, the start line, the shape of
+every header line and Content-Length. Header values are parsed later, by the lazy accessors of
+:class:`Message`.
+
+The usual message is checked by one regex match over the decoded datagram (``_scan``) and
+stays in raw mode (its headers are found by regex searches, no line list is built). Anything
+unusual (folded lines, another SIP version, duplicate Content-Length, an error...) goes through
+:func:`_parse_general`, which splits the header lines and says precisely what is wrong.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from rvoip_sansio._core import ParseError
 
 from ._headers import COMPACT_FORMS, KNOWN_METHODS
 from ._message import Request, Response
+from ._scan import G_CL, G_CL_BAD, G_CL_DUP, REQUEST_RE, RESPONSE_RE
 
 __all__ = ["parse_message"]
 
@@ -64,6 +70,74 @@ def parse_message(data: bytes | bytearray | memoryview) -> Request | Response:
     if data[:2] == b"\r\n":  # RFC 3261 §7.5: tolerate CRLFs before the start line
         skip = len(data) - len(data.lstrip(b"\r\n"))
         data = data[skip:]
+    text = data.decode("utf-8", "surrogateescape")
+    if text.isascii():
+        body_start = 0  # found by the match: characters are octets
+    else:
+        # Non-ASCII octets (UTF-8 text, a binary body): decode the header section alone.
+        end = data.find(b"\r\n\r\n")
+        if end < 0:
+            return _parse_general(data, skip)
+        body_start = end + 4
+        text = data[:body_start].decode("utf-8", "surrogateescape")
+    response = text[:4] == "SIP/"
+    m = (RESPONSE_RE if response else REQUEST_RE).match(text)
+    if m is None:
+        return _parse_general(data, skip)
+    hend = m.end() - 4
+    if text.count("\n", 0, hend) != text.count("\r", 0, hend):
+        return _parse_general(data, skip)  # a bare LF: reported there
+    groups = m.groups()
+    if groups[G_CL_DUP] is not None or groups[G_CL_BAD] is not None:
+        return _parse_general(data, skip)  # Content-Length twice or malformed
+    msg: Request | Response
+    if response:
+        msg = _new(Response)
+        msg._status_code = int(groups[0])
+        msg._reason = groups[1] or ""
+    else:
+        msg = _new(Request)
+        msg._method = groups[0]
+        msg._uri_text = groups[1]
+        msg._uri = None
+    msg._version = "SIP/2.0"
+    msg._text = text
+    msg._hend = hend
+    msg._groups = groups
+    msg._lines = msg._names = None
+    msg._c_via = msg._c_top_via = msg._c_cseq = msg._c_from = msg._c_to = None
+    msg._c_call_id = None
+    msg._c_contact = None
+    cl_text = groups[G_CL]
+    if not body_start:
+        body_start = hend + 4
+    return _frame(msg, data, body_start, None if cl_text is None else int(cl_text), skip)
+
+
+def _frame(msg: Request | Response, data: bytes, body_start: int, length: int | None,
+           skip: int) -> Request | Response:
+    """Set the body and the original octets: ``length`` octets after the headers (RFC 3261
+    §18.3: a datagram whose body is shorter than Content-Length is discarded, octets after it
+    are ignored), or, without a Content-Length, the rest of the datagram."""
+    if length is not None:
+        available = len(data) - body_start
+        if length > available:
+            raise ParseError(f"Content-Length {length} exceeds the {available} body octets",
+                             skip + len(data))
+        if length < available:
+            msg._body = data[body_start:body_start + length]
+            msg._raw = data[:body_start + length]
+            return msg
+    msg._body = data[body_start:]
+    msg._raw = data
+    return msg
+
+
+_new = object.__new__
+
+
+def _parse_general(data: bytes, skip: int) -> Request | Response:
+    """The general parser: splits the header lines, handles folding, reports errors."""
     end = data.find(b"\r\n\r\n")
     if end < 0:
         raise ParseError("no empty line ending the headers", skip + len(data))
@@ -117,6 +191,9 @@ def parse_message(data: bytes | bytearray | memoryview) -> Request | Response:
         msg._method = method
         msg._uri_text = uri_text
         msg._uri = None
+    msg._text = None
+    msg._hend = 0
+    msg._groups = None
     msg._lines = lines
     msg._names = names
     msg._c_via = msg._c_top_via = msg._c_cseq = msg._c_from = msg._c_to = None
@@ -131,23 +208,9 @@ def parse_message(data: bytes | bytearray | memoryview) -> Request | Response:
     if cl_index < 0 or names.count("content-length") > 1:
         # No framing information, or conflicting (RFC 4475 §3.3.9: the datagram is kept whole
         # and the conflict shows up in ``content_length`` and ``validate()``).
-        msg._body = data[body_start:]
-        msg._raw = data
-        return msg
+        return _frame(msg, data, body_start, None, skip)
     line = lines[cl_index]
     cl_text = line[line.find(":") + 1:].strip()
     if not (cl_text.isdigit() and cl_text.isascii() and len(cl_text) <= 10):
         raise ParseError("invalid Content-Length", skip + msg._line_offset(cl_index))
-    length = int(cl_text)
-    available = len(data) - body_start
-    if length > available:
-        # RFC 3261 §18.3: a datagram whose body is shorter than Content-Length is discarded.
-        raise ParseError(f"Content-Length {length} exceeds the {available} body octets",
-                         skip + len(data))
-    if length == available:
-        msg._body = data[body_start:]
-        msg._raw = data
-    else:
-        msg._body = data[body_start:body_start + length]
-        msg._raw = data[:body_start + length]
-    return msg
+    return _frame(msg, data, body_start, int(cl_text), skip)

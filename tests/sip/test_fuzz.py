@@ -200,3 +200,62 @@ def test_framer_slow_drip_is_linear() -> None:
             framer.feed(data[i:i + 7])
     ratio = _slowest_ratio(lambda n: HEAD + b"X-Long: yyyyyyyy\r\n" * (200 * n), drip)
     assert ratio < 80
+
+
+def _outcome(accessor: Callable[[Message], object], msg: Message) -> object:
+    try:
+        value = accessor(msg)
+    except ParseError as exc:
+        return ("error", exc.reason)
+    return repr(value)
+
+
+def _agree(data: bytes) -> None:
+    # parse_message checks usual messages with one regex and reads the hot headers from its
+    # groups; _parse_general splits the lines and parses every value with the full grammar.
+    # Whatever the fast path accepts, it must read exactly as the general parser does.
+    from rvoip_sansio.sip._parser import _parse_general
+
+    body = data.lstrip(b"\r\n")
+    skip = len(data) - len(body)
+    try:
+        fast = parse_message(data)
+    except ParseError as exc:
+        with pytest.raises(ParseError) as info:
+            _parse_general(body, skip)
+        assert (info.value.reason, info.value.offset) == (exc.reason, exc.offset)
+        return
+    general = _parse_general(body, skip)
+    for accessor in ACCESSORS + [lambda m: [(v.branch, str(v)) for v in m.via],
+                                 lambda m: (m.top_via.branch, str(m.top_via)),
+                                 lambda m: (m.from_.tag, str(m.from_), m.from_.uri_text),
+                                 lambda m: (m.to.tag, str(m.to), m.to.display_name),
+                                 lambda m: m.get("call-id"), lambda m: m.body]:
+        assert _outcome(accessor, fast) == _outcome(accessor, general)
+    assert bytes(fast) == bytes(general)
+
+
+@FUZZ
+@given(st.sampled_from(MESSAGES),
+       st.lists(st.tuples(st.integers(0, 3), st.integers(0, 10**6), st.integers(0, 255)),
+                max_size=8))
+def test_fast_path_agrees_with_general_parser(data: bytes,
+                                              ops: list[tuple[int, int, int]]) -> None:
+    _agree(mutate(data, ops))
+
+
+HOT_VALUE = st.sampled_from([
+    "SIP/2.0/UDP h.example.com:5060;branch=z9hG4bK1;rport", "SIP/2.0/udp 192.0.2.1;received=1.2.3.4",
+    '"A" <sip:a@b>;tag=1', "B <sip:b@c;lr>;tag=x;foo", "sip:a@b;tag=2", "12 INVITE", "cid@h",
+    ";branch=1;rport=70000;ttl=300", "<sip:x>;tag=1;tag", "1 BYE x", " , ", "0"])
+
+
+@FUZZ
+@given(st.lists(st.tuples(st.sampled_from(["Via", "v", "VIA", "From", "f", "To", "t", "CSeq",
+                                           "cseq", "Call-ID", "i", "l", "Content-Length",
+                                           "X-A"]),
+                          HOT_VALUE | sip_text), max_size=10),
+       st.sampled_from(["INVITE sip:a@b SIP/2.0", "SIP/2.0 200 OK"]))
+def test_fast_path_agrees_on_random_headers(headers: list[tuple[str, str]], start: str) -> None:
+    lines = "".join(f"{name}: {value}\r\n" for name, value in headers)
+    _agree((start + "\r\n" + lines + "\r\n").encode("utf-8", "surrogatepass"))
