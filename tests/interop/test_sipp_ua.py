@@ -16,7 +16,7 @@ import pytest
 
 from rvoip_sansio import Event
 from rvoip_sansio.adapters.asyncio import open_udp_endpoint
-from rvoip_sansio.dialog import CallAnswered, CallEnded, EndReason, UAConfig, UserAgent
+from rvoip_sansio.dialog import CallAnswered, CallEnded, CallProgress, EndReason, UAConfig, UserAgent
 from rvoip_sansio.sdp import PCMA, PCMU, LocalCapabilities, MediaCapabilities
 from tests.conftest import require_program
 
@@ -90,52 +90,92 @@ def test_sipp_digest_register_and_call_against_rvoip_answer() -> None:
     asyncio.run(main())
 
 
+async def call_sipp_server(sipp: str, scenario: list[str], calls: int, rate: int) -> tuple[
+        list[CallEnded], list[CallProgress], int, tuple[int, int]]:
+    """Our UA places ``calls`` calls at ``rate`` to a SIPp server running ``scenario`` and
+    hangs each up 0.2 s after it is answered; returns our events and SIPp's statistics."""
+    with tempfile.TemporaryDirectory() as tmp:
+        sipp_port = free_udp_port()
+        stf = Path(tmp) / "uas.csv"
+        uas = await asyncio.create_subprocess_exec(
+            sipp, *scenario, "-i", LOOPBACK, "-p", str(sipp_port), "-m", str(calls), "-nostdin",
+            "-trace_stat", "-stf", str(stf), "-fd", "1", "-buff_size", "4194304", "-timeout", "60s",
+            stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL, cwd=tmp,
+        )
+        local = (LOOPBACK, free_udp_port())
+        caps = LocalCapabilities(address=LOOPBACK, media=(MediaCapabilities(codecs=(PCMU, PCMA), port=41000),))
+        ua = UserAgent(config=UAConfig(local=local, user="rvoip", media=caps), rng=random.Random(7))
+        ended: list[CallEnded] = []
+        progress: list[CallProgress] = []
+        answered = [0]
+
+        def on_event(event: Event, now: float) -> None:
+            if isinstance(event, CallAnswered):
+                answered[0] += 1
+                call = event.call
+                ua.timers.arm(now + 0.2, lambda t: call.hangup(t) if call.is_active else None)
+            elif isinstance(event, CallProgress):
+                progress.append(event)
+            elif isinstance(event, CallEnded):
+                ended.append(event)
+
+        udp = await open_udp_endpoint(ua, local, on_event=on_event)
+        await asyncio.sleep(0.3)  # let SIPp bind
+        target = f"sip:service@{LOOPBACK}:{sipp_port}"
+        try:
+            for _ in range(calls):
+                udp.call(lambda now: ua.invite(target, now))
+                await asyncio.sleep(1 / rate)
+            for _ in range(200):
+                if len(ended) >= calls:
+                    break
+                await asyncio.sleep(0.1)
+            await asyncio.wait_for(uas.wait(), 30)
+        finally:
+            if uas.returncode is None:
+                uas.kill()
+            await udp.close()
+        return ended, progress, answered[0], stats(stf)
+
+
 def test_rvoip_ua_calls_sipp_uas() -> None:
     """Our UA places 500 calls at 50 calls/s to SIPp's built-in uas and hangs each up."""
     sipp = require_program("sipp")
+    ended, progress, answered, sipp_stats = asyncio.run(call_sipp_server(sipp, ["-sn", "uas"], CALLS, RATE))
+    assert answered == CALLS and len(ended) == CALLS
+    assert all(e.reason is EndReason.LOCAL_HANGUP for e in ended)
+    assert {p.status_code for p in progress} == {180}
+    assert sipp_stats == (CALLS, 0)
+
+
+def test_rvoip_ua_pracks_sipp_reliable_183() -> None:
+    """SIPp sends a reliable 183 with early media (RFC 3262); our UA PRACKs it (SIPp checks
+    the RAck), then the call is answered and hung up."""
+    sipp = require_program("sipp")
+    calls = 100
+    ended, progress, answered, sipp_stats = asyncio.run(
+        call_sipp_server(sipp, ["-sf", str(SCENARIOS / "uas_prack.xml")], calls, RATE))
+    assert sipp_stats == (calls, 0)
+    assert answered == calls and all(e.reason is EndReason.LOCAL_HANGUP for e in ended)
+    assert len(progress) == calls and all(p.status_code == 183 and p.media is not None for p in progress)
+
+
+def test_sipp_midcall_options_reinvite_info_against_rvoip_answer() -> None:
+    """In-dialog OPTIONS (200, call untouched), a hold re-INVITE (our answer recvonly) and
+    an INFO DTMF from SIPp, checked by SIPp's regular expressions; 100 calls."""
+    sipp = require_program("sipp")
 
     async def main() -> None:
-        with tempfile.TemporaryDirectory() as tmp:
-            sipp_port = free_udp_port()
-            stf = Path(tmp) / "uas.csv"
-            uas = await asyncio.create_subprocess_exec(
-                sipp, "-sn", "uas", "-i", LOOPBACK, "-p", str(sipp_port), "-m", str(CALLS), "-nostdin",
-                "-trace_stat", "-stf", str(stf), "-fd", "1", "-buff_size", "4194304", "-timeout", "60s",
-                stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL,
-                stderr=asyncio.subprocess.DEVNULL, cwd=tmp,
-            )
-            local = (LOOPBACK, free_udp_port())
-            caps = LocalCapabilities(address=LOOPBACK, media=(MediaCapabilities(codecs=(PCMU, PCMA), port=41000),))
-            ua = UserAgent(config=UAConfig(local=local, user="rvoip", media=caps), rng=random.Random(7))
-            ended: list[CallEnded] = []
-            answered = [0]
-
-            def on_event(event: Event, now: float) -> None:
-                if isinstance(event, CallAnswered):
-                    answered[0] += 1
-                    call = event.call
-                    ua.timers.arm(now + 0.2, lambda t: call.hangup(t) if call.is_active else None)
-                elif isinstance(event, CallEnded):
-                    ended.append(event)
-
-            udp = await open_udp_endpoint(ua, local, on_event=on_event)
-            await asyncio.sleep(0.3)  # let SIPp bind
-            target = f"sip:service@{LOOPBACK}:{sipp_port}"
-            try:
-                for _ in range(CALLS):
-                    udp.call(lambda now: ua.invite(target, now))
-                    await asyncio.sleep(1 / RATE)
-                for _ in range(200):
-                    if len(ended) >= CALLS:
-                        break
-                    await asyncio.sleep(0.1)
-            finally:
-                await udp.close()
-            await asyncio.wait_for(uas.wait(), 30)
-            assert answered[0] == CALLS
-            assert len(ended) == CALLS
-            assert all(e.reason is EndReason.LOCAL_HANGUP for e in ended)
-            assert stats(stf) == (CALLS, 0)
+        port = free_udp_port()
+        proc = await start_cli("answer", "--listen", f"{LOOPBACK}:{port}")
+        try:
+            result = await run_sipp(sipp, (LOOPBACK, port), scenario=str(SCENARIOS / "uac_midcall.xml"),
+                                    calls=100, rate=RATE)
+        finally:
+            summary = await stop(proc)
+        assert (result.successful, result.failed) == (100, 0), result.stdout + result.stderr
+        assert "answered 100 calls, 100 ended" in summary, summary
 
     asyncio.run(main())
 
