@@ -20,7 +20,10 @@ import numpy.typing as npt
 
 from .._core import Address, Event, RandomSource, Transmit
 from ..codecs import codec_for_rtpmap
-from ..rtp import JitterBufferConfig, RtpSession, RtpSessionConfig
+from ..rtp import (
+    DTMF_DIGITS, DtmfReceived, JitterBufferConfig, RtpSession, RtpSessionConfig,
+    digit_to_event,
+)
 from ..srtp import SrtpError, SrtpSession
 from ._config import CallMediaConfig, IdleMode, SrtpKeys
 from ._receive import ReceivePath
@@ -325,6 +328,16 @@ class CallMedia:
                   volume: int = 10) -> None:
         """RFC 4733 telephone events; they replace the audio while they last."""
         self.rtp.send_dtmf(digits, now, duration=duration, volume=volume)
+
+    def dtmf_from_signalling(self, digit: str, duration: float = 0.1) -> None:
+        """A digit that came by SIP INFO (``application/dtmf-relay``): the dialog layer hands
+        it here so the application sees one event type, ``DtmfReceived``, whichever way the
+        peer sent it. ``timestamp`` is the RTP timestamp we would send next (our clock)."""
+        code = digit_to_event(digit)  # ValueError for a non-digit: the caller's input
+        rate = self.codec.info.clock_rate
+        self._events.append(DtmfReceived(
+            digit=DTMF_DIGITS[code], event=code, duration=min(0xFFFF, round(duration * rate)),
+            duration_s=duration, volume=10, timestamp=self.rtp.next_timestamp, ended=True))
 
     def close(self, now: float, reason: bytes | None = None) -> None:
         """Stop the media clock and say goodbye (RTCP BYE)."""

@@ -153,3 +153,13 @@ def test_from_negotiated_sdp() -> None:
     m = CallMedia(config=cfg, rng=random.Random(1), now=0.0)
     assert m.codec.info.sample_rate == 16000
     assert ulaw_decode(b"\xff").tolist() == [0]  # sanity of the G.711 silence code used
+
+
+def test_dtmf_from_sip_info_is_the_same_event_type() -> None:
+    m = CallMedia(config=CallMediaConfig(remote_rtp=B), rng=random.Random(1), now=0.0)
+    m.dtmf_from_signalling("5", 0.16)
+    ev = m.next_event()
+    assert isinstance(ev, DtmfReceived)
+    assert (ev.digit, ev.event, ev.duration, ev.ended) == ("5", 5, 1280, True)
+    with pytest.raises(ValueError):
+        m.dtmf_from_signalling("x")
