@@ -102,6 +102,9 @@ class UserAgent:
         self._dialogs: dict[tuple[str, str, str], Call] = {}
         self._uas_invites: dict[TransactionKey, Call] = {}
         self._subscriptions: dict[tuple[str, str, str], Subscription] = {}
+        # RFC 3261 §8.2.2.2: out-of-dialog requests in progress, to spot merged ones.
+        self._merging: dict[tuple[str, str, int, str], tuple[str | None, TransactionKey]] = {}
+        self._merging_by_tx: dict[TransactionKey, tuple[str, str, int, str]] = {}
         self._unconfirmed: dict[tuple[str, str], Subscription] = {}
         self._pending: dict[TransactionKey, _Pending] = {}
         self._handlers: dict[str, RequestHandler] = {}
@@ -405,6 +408,9 @@ class UserAgent:
             elif isinstance(ev, TransactionTerminated):
                 self._pending.pop(ev.transaction, None)
                 self._uas_invites.pop(ev.transaction, None)
+                merged = self._merging_by_tx.pop(ev.transaction, None)
+                if merged is not None:
+                    self._merging.pop(merged, None)
             elif isinstance(ev, CancelReceived):
                 call = self._uas_invites.get(ev.invite_transaction) if ev.invite_transaction else None
                 if call is not None and ev.answered:
@@ -494,6 +500,8 @@ class UserAgent:
                 return
             _reoffer.in_dialog_request(self, call, req, source, key, now)
             return
+        if self._merged(req, key, now):
+            return
         if self.auth is not None and method in self.auth_methods and not self._authorized(req, key, now):
             return
         if method == "INVITE":
@@ -516,6 +524,20 @@ class UserAgent:
             # RFC 3261 §8.2.1: a method we do not implement.
             self.respond(req, key, 501 if method not in ("REGISTER", "PUBLISH") else 405, now,
                          headers=[("Allow", _ALLOW)])
+
+    def _merged(self, req: Request, key: TransactionKey, now: float) -> bool:
+        """§8.2.2.2: the same request (From tag, Call-ID, CSeq) arriving again through
+        another path (a different branch) while the first is in progress gets 482."""
+        merge_key = (req.call_id, req.from_.tag or "", req.cseq.number, req.method)
+        branch = req.via[0].branch
+        seen = self._merging.get(merge_key)
+        if seen is not None and seen[1] != key and seen[0] != branch:
+            self.respond(req, key, 482, now)
+            return True
+        if seen is None and len(self._merging) < self.config.endpoint.max_transactions:
+            self._merging[merge_key] = (branch, key)
+            self._merging_by_tx[key] = merge_key
+        return False
 
     def _answer_options(self, req: Request, key: TransactionKey, now: float) -> None:
         # RFC 3261 §11.2: answer as we would an INVITE, with our capabilities; never

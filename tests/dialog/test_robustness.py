@@ -144,3 +144,20 @@ def test_codec_change_by_reinvite() -> None:
     bob_call = call_of(net, "bob")
     assert bob_call.media.audio.codec.name == "PCMA"
     assert of(net, "bob", MediaUpdated) and bob_call.state is CallState.CONFIRMED
+
+
+def test_merged_request_gets_482() -> None:
+    """RFC 3261 §8.2.2.2: an INVITE forked back to us along two paths (same From tag,
+    Call-ID and CSeq, another branch) is answered once; the copy gets 482."""
+    net = network()
+    b = ua(BOB, "bob", 2)
+    add(net, "bob", BOB, b, answering())
+    invite = message("INVITE", body=SDP, extra="Content-Type: application/sdp\r\n")
+    net.inject(invite, SRC, BOB)
+    net.inject(invite.replace(b"branch=z9hG4bKINVITE1", b"branch=z9hG4bKINVITE2"), SRC, BOB)
+    net.run(until=1.0)
+    from rvoip_sansio.sip import parse_message
+
+    codes = [parse_message(e.data).status_code for e in net.trace if e.src == BOB]
+    assert codes[:3] == [180, 200, 482]  # (then retransmitted: nobody ACKs)
+    assert len(of(net, "bob", IncomingCall)) == 1
