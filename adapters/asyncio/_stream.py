@@ -110,7 +110,7 @@ class SipTransports:
         self._connect_timeout = connect_timeout
         self._servers: list[asyncio.Server] = []
         self._udp: asyncio.DatagramTransport | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks: dict[tuple[str, Address], asyncio.Task[None]] = {}  # connections opening
         self._driver = CoreDriver(core, self.loop, self._send, on_event)
         self.call = self._driver.call
         self.events = self._driver.events
@@ -150,7 +150,7 @@ class SipTransports:
         UDP socket; wait until the sockets are closed, so their ports can be bound again."""
         self.call(self.core.close_connections)
         self._driver.stop()
-        for task in self._tasks:
+        for task in list(self._tasks.values()):
             task.cancel()
         for conn in list(self.live):
             assert conn.transport is not None
@@ -176,14 +176,17 @@ class SipTransports:
                 dest = transmit.dest
                 self.loop.call_soon(self.input, lambda now: self.core.transport_error(dest, now))
             return
-        conn = self.conns.get((transmit.transport, transmit.dest))
+        key = (transmit.transport, transmit.dest)
+        conn = self.conns.get(key)
         if transmit.action == "open":
             task = self.loop.create_task(self._open(transmit))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            self._tasks[key] = task
+            task.add_done_callback(lambda done: self._tasks.pop(key, None) if self._tasks.get(key) is done else None)
         elif conn is None or conn.transport is None:
             if transmit.action == "send":
                 self._later_lost(transmit.dest, transmit.transport)
+            elif key in self._tasks:  # closed by the core while still connecting
+                self._tasks.pop(key).cancel()
         elif transmit.action == "send":
             conn.transport.write(transmit.data)
         else:

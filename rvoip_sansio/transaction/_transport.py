@@ -197,8 +197,9 @@ class ConnectionTable:
                 if isinstance(item, KeepAlive):
                     if item.kind == "ping" and not conn.outbound:
                         self._write(conn, b"\r\n")  # RFC 5626 §3.5.1: pong
-                    elif item.kind == "pong":
+                    elif item.kind == "pong" and conn.pong_by is not None:
                         conn.pong_by = None
+                        self._arm_ping(conn, now)  # the next ping one interval after this pong
                 else:
                     out.append(item)
             return out
@@ -256,13 +257,15 @@ class ConnectionTable:
             conn = self._conns.get(key)
             if conn is None:
                 continue
-            if conn.pong_by is not None and conn.pong_by <= now:
-                self.close(conn, now, "no keep-alive pong (RFC 5626 §4.4.1)")
+            if conn.pong_by is not None:
+                # One ping at a time: wait for its pong (§4.4.1) before the next.
+                if conn.pong_by <= now:
+                    self.close(conn, now, "no keep-alive pong (RFC 5626 §4.4.1)")
             elif conn.ping_at is not None and conn.ping_at <= now:
                 self._write(conn, b"\r\n\r\n")
+                conn.ping_at = None
                 conn.pong_by = now + self.config.keepalive_timeout
-                self._schedule(conn, now + self.config.keepalive_timeout)
-                self._arm_ping(conn, now)
+                self._schedule(conn, conn.pong_by)
 
     def _arm_ping(self, conn: Connection, now: float) -> None:
         interval = self.config.keepalive_interval

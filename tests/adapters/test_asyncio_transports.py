@@ -270,3 +270,42 @@ def test_sipp_options_over_tcp() -> None:
     assert b.core.stats.retransmissions_absorbed == 0 and b.core.stats.sent == 150
     # SIPp -t t1 keeps one connection for every call.
     assert len([e for e in b.events if isinstance(e, ConnectionOpened)]) == 1
+
+
+def test_keepalive_timeout_closes_a_silent_connection() -> None:
+    """RFC 5626 §4.4.1 on real sockets: a peer that accepts but never answers our CRLF ping
+    loses the connection after keepalive_timeout; the pending transaction gets TransportError."""
+    async def main() -> None:
+        received: list[bytes] = []
+        peer_closed = asyncio.get_running_loop().create_future()
+
+        class Silent(asyncio.Protocol):
+            def data_received(self, data: bytes) -> None:
+                received.append(data)
+
+            def connection_lost(self, exc: Exception | None) -> None:
+                if not peer_closed.done():
+                    peer_closed.set_result(None)
+
+        server = await asyncio.get_running_loop().create_server(Silent, LOOP, 0)
+        port = server.sockets[0].getsockname()[1]
+        a = Peer(1)
+        a.core = Endpoint(local=(LOOP, 0), rng=random.Random(1),
+                          config=EndpointConfig(keepalive_interval=0.2, keepalive_timeout=0.3))
+        await a.start({"TCP": (LOOP, 0)})
+        assert a.t is not None
+        started = asyncio.get_running_loop().time()
+        key = a.request("OPTIONS", _uri("TCP", port))
+        ev = await a.wait(_is_response(key), timeout=5.0)
+        elapsed = asyncio.get_running_loop().time() - started
+        assert isinstance(ev, TransportError)
+        assert [e.reason for e in a.events if isinstance(e, ConnectionClosed)] == [
+            "no keep-alive pong (RFC 5626 §4.4.1)"]
+        assert 0.5 <= elapsed < 2.0  # ping at 0.2 s, no pong by 0.5 s
+        await asyncio.wait_for(peer_closed, 2.0)  # our side really closed the socket
+        assert b"".join(received).endswith(b"\r\n\r\n")  # the OPTIONS, then the ping
+        await a.t.close()
+        server.close()
+        await server.wait_closed()
+
+    run(main)
