@@ -84,7 +84,8 @@ class WsSession:
     def _event(self, event: ws.Event) -> bytes | None:
         if isinstance(event, ws.Request):
             if SUBPROTOCOL not in event.subprotocols:
-                # RFC 7118 §4.1: no "sip" subprotocol offered: refuse the handshake.
+                # RFC 7118 §4.1 has the client offer "sip" and the server's 101 name it; a
+                # SIP-only server has nothing else to speak, so it refuses the handshake.
                 self._send(ws.RejectConnection(status_code=400))
                 self.failed = "WebSocket client did not offer the sip subprotocol"
                 return None
