@@ -20,6 +20,7 @@ from rvoip_sansio.sip import HeaderValue, Request, Response
 from rvoip_sansio.transaction import TransactionKey
 
 from ._dialog import Dialog
+from ._events import EndReason
 
 if TYPE_CHECKING:
     from ._timers import Timer
@@ -94,7 +95,7 @@ class Call:
     remote_sdp: bytes | None = None
     on_hold: bool = False  # we hold the peer
     held_by_peer: bool = False
-    end_reason: object = None
+    end_reason: EndReason | None = None
     #: UAS: our 2xx (retransmitted until ACK, RFC 3261 §13.3.1.4) and its transaction.
     final: Response | None = None
     final_key: TransactionKey | None = None
