@@ -48,22 +48,25 @@ def read_ready(
     clock: Callable[[], float],
     drain: Callable[[float], None],
     room: Callable[[], bool],
-) -> None:
+) -> bool:
     """Feed the datagrams waiting on ``sock`` to ``core`` (at most :data:`READ_BATCH`, and
-    only while ``room()`` says the application keeps up), draining after each one."""
+    only while ``room()`` says the application keeps up), draining after each one.
+
+    True when the socket was found empty (wait for readiness before the next read)."""
     for _ in range(READ_BATCH):
         if not room():
-            return
+            return False
         try:
             data, addr = sock.recvfrom(_MAX_DATAGRAM)
         except BlockingIOError:
-            return
+            return True
         except OSError as exc:  # e.g. an ICMP error queued on the socket
             log.debug("UDP receive error: %s", exc)
             continue
         now = clock()
         core.receive(data, (str(addr[0]), int(addr[1])), now)
         drain(now)
+    return False
 
 
 def send_datagram(sock: socket.socket, core: DatagramCore, transmit: Transmit, now: float) -> None:

@@ -111,10 +111,12 @@ class UdpEndpoint:
 
     async def _read_loop(self) -> None:
         while True:
-            while not self._has_room():
+            if not self._has_room():
                 await self._space.park()
-            await trio.lowlevel.wait_readable(self._sock)
-            read_ready(self._sock, self.core, trio.current_time, self._drain, self._has_room)
+            elif read_ready(self._sock, self.core, trio.current_time, self._drain, self._has_room):
+                await trio.lowlevel.wait_readable(self._sock)  # read first, wait when empty
+            else:
+                await trio.lowlevel.checkpoint()  # a full batch: let the timer task in
 
     def _has_room(self) -> bool:
         return not self._closed and self._events_out.statistics().current_buffer_used < self._max_pending
