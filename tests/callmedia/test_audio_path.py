@@ -163,3 +163,20 @@ def test_dtmf_from_sip_info_is_the_same_event_type() -> None:
     assert (ev.digit, ev.event, ev.duration, ev.ended) == ("5", 5, 1280, True)
     with pytest.raises(ValueError):
         m.dtmf_from_signalling("x")
+
+
+def test_srtp_required_waits_for_keys() -> None:
+    """DTLS-SRTP still running: nothing leaves and plain RTP is not played; then keys."""
+    policy = SrtpPolicy.from_key("AES_CM_128_HMAC_SHA1_80", bytes(range(30)))
+    keys = SrtpKeys(tx=policy, rx=policy)
+    net, a, b = pair(seed=6, a_kw={"srtp": keys}, b_kw={"srtp_required": True})
+    b.write(tone(440, 16000, 2.0))
+    a.write(tone(1000, 16000, 2.0))
+    net.run(until=0.5)
+    assert not [t for t in net.trace if t.src == B]
+    assert not any(f.flags.is_speech for f in drain_frames(b))
+    net.at(0.5, lambda now: b.set_srtp(keys))
+    net.run(until=2.0)
+    x = _tone_frames(drain_frames(b))
+    assert peak_frequency(x, 16000) == pytest.approx(1000, abs=1.0)
+    assert [t for t in net.trace if t.src == B]
