@@ -106,7 +106,7 @@ class Endpoint:
             if isinstance(msg, Response):
                 self._on_response(msg, source, now)
             else:
-                self._on_request(msg, source, now, bytes(msg) if data is None else data, transport)
+                self._on_request(msg, source, now, data, transport)
         except ParseError as exc:  # a lazily parsed header turned out malformed
             self._bad_datagram(bytes(msg) if data is None else data, source, exc.reason, transport)
 
@@ -288,6 +288,9 @@ class Endpoint:
                 dest = _sip.request_destination(request, stream or self.config.transport)
             except ParseError as exc:
                 raise LocalProtocolError(f"transaction layer: no destination: {exc.reason}") from None
+        if (stream is not None and not self._conns.has(stream, dest)
+                and len(self._conns) >= self.config.max_connections):
+            raise LocalProtocolError("transaction layer: the connection limit is reached")
         kind = Kind.CLIENT_INVITE if method == "INVITE" else Kind.CLIENT_NON_INVITE
         tx = Transaction(kind=kind, key=key, request=request, method=method, dest=dest,
                          reliable=self.config.reliable or stream is not None, transport=stream)
@@ -451,7 +454,7 @@ class Endpoint:
             elif tx.state is not State.CALLING:
                 tx.cancel_pending = False  # a final response came first: nothing to cancel
 
-    def _on_request(self, req: Request, source: Address, now: float, data: bytes,
+    def _on_request(self, req: Request, source: Address, now: float, data: bytes | None,
                     transport: str | None = None) -> None:
         self.stats.requests += 1
         method = req.method
@@ -493,7 +496,8 @@ class Endpoint:
             self._events.append(RequestReceived(request=req, source=source, transaction=None))
             return
         if len(self._client) + len(self._server) >= self.config.max_transactions:
-            self._overloaded(data, source, transport)
+            # (a message from a stream has no raw bytes of its own: serialize it only here)
+            self._overloaded(bytes(req) if data is None else data, source, transport)
             return
         via = _sip.stamp_received(req, source)
         reliable = self.config.reliable or transport is not None

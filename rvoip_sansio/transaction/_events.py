@@ -50,6 +50,7 @@ class EndpointConfig:
     max_connections: int = 1024  # beyond this, new inbound connections are closed at once
     keepalive_interval: float | None = None  # RFC 5626 §3.5.1 CRLF ping on connections we open
     keepalive_timeout: float = 10.0  # RFC 5626 §4.4.1: no pong within this closes the connection
+    idle_timeout: float | None = None  # close an accepted connection silent this long (DoS limit)
 
     def __attrs_post_init__(self) -> None:
         if not (0 < self.t1 <= self.t2) or self.t4 <= 0:
@@ -59,6 +60,8 @@ class EndpointConfig:
         if self.max_message_size < 256 or self.max_connections < 1 or self.keepalive_timeout <= 0:
             raise ValueError("EndpointConfig needs max_message_size >= 256, max_connections >= 1 "
                              "and keepalive_timeout > 0")
+        if self.idle_timeout is not None and self.idle_timeout <= 0:
+            raise ValueError("EndpointConfig.idle_timeout must be positive (or None)")
         if self.keepalive_interval is not None and self.keepalive_interval <= 0:
             raise ValueError("EndpointConfig.keepalive_interval must be positive (or None)")
 

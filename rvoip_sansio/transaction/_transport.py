@@ -109,6 +109,9 @@ class Connection:
     pending: list[bytes] = attrs.field(factory=list)
     ping_at: float | None = None
     pong_by: float | None = None
+    #: accepted connections with ``idle_timeout``: when bytes last came, and the check time
+    last_input: float = 0.0
+    idle_at: float | None = None
 
 
 Item: TypeAlias = "Request | Response | bytes"
@@ -159,8 +162,11 @@ class ConnectionTable:
                 self._emit(ConnectionClosed(peer=peer, transport=transport,
                                             reason="connection limit reached"))
                 return
-            conn = Connection(transport=transport, peer=peer, outbound=False)
+            conn = Connection(transport=transport, peer=peer, outbound=False, last_input=now)
             self._conns[key] = conn
+            if self.config.idle_timeout is not None:
+                conn.idle_at = now + self.config.idle_timeout
+                self._schedule(conn, conn.idle_at)
         if transport in ("WS", "WSS"):
             from ._ws import WsSession
 
@@ -188,6 +194,7 @@ class ConnectionTable:
         conn = self._conns.get((transport, peer))
         if conn is None or (conn.framer is None and conn.ws is None):
             return []  # not (or no longer) ours: the adapter raced a close
+        conn.last_input = now
         try:
             if conn.ws is not None:
                 return self._ws_input(conn, data, now)
@@ -257,6 +264,13 @@ class ConnectionTable:
             conn = self._conns.get(key)
             if conn is None:
                 continue
+            if conn.idle_at is not None and conn.idle_at <= now:
+                assert self.config.idle_timeout is not None
+                conn.idle_at = conn.last_input + self.config.idle_timeout
+                if conn.idle_at <= now:
+                    self.close(conn, now, f"idle for {self.config.idle_timeout:g} s")
+                    continue
+                self._schedule(conn, conn.idle_at)
             if conn.pong_by is not None:
                 # One ping at a time: wait for its pong (§4.4.1) before the next.
                 if conn.pong_by <= now:

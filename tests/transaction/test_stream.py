@@ -349,6 +349,25 @@ def test_connection_limit() -> None:
     out = [t for t in b.datagrams_to_send(0.0) if isinstance(t, StreamTransmit)]
     assert [(t.action, t.dest) for t in out] == [("close", ("127.0.0.1", 3))]
     assert b.connection_count == 2
+    # Our own requests may not open more either (existing connections are still used).
+    with pytest.raises(LocalProtocolError, match="connection limit"):
+        b.send_request(request("OPTIONS", "sip:x@127.0.0.1:9;transport=tcp"), 0.0)
+    b.send_request(request("OPTIONS", "sip:x@127.0.0.1:1;transport=tcp", 2), 0.0)
+    assert [t.dest for t in b.datagrams_to_send(0.0)] == [("127.0.0.1", 1)]
+
+
+def test_idle_accepted_connection_is_closed() -> None:
+    b = endpoint(B_TCP, 2, idle_timeout=60.0)
+    b.add_transport("TCP", B_TCP)
+    peer: Address = ("127.0.0.1", 40001)
+    b.connection_made(peer, "TCP", 0.0)
+    assert b.next_deadline() == 60.0
+    b.data_received(peer, "TCP", b"\r\n\r\n", 50.0)  # a ping is input: the clock restarts
+    b.handle_timeout(60.0)
+    assert b.connection_count == 1 and b.next_deadline() == 110.0
+    b.handle_timeout(110.0)
+    assert b.connection_count == 0
+    assert [e.reason for e in iter(b.next_event, None) if isinstance(e, ConnectionClosed)] == ["idle for 60 s"]
 
 
 # ---- keep-alives (RFC 5626 §3.5.1, §4.4.1) ----------------------------------------------
