@@ -170,7 +170,11 @@ def test_blind_transfer(seed: int) -> None:
     assert req.target == "sip:carol@10.0.0.3" and req.replaces is None
     assert len(of(net, "carol", IncomingCall)) == 1 and len(of(net, "carol", CallAnswered)) == 1
     progress = [(p.status_code, p.final) for p in of(net, "bob", TransferProgress)]
-    assert progress[0] == (100, False) and progress[-1] == (200, True)
+    # The "100 Trying" NOTIFY may be lost and overtaken: a late one is then out of order
+    # (500, RFC 3261 §12.2.2) and not reported.
+    assert progress in ([(100, False), (200, True)], [(200, True)])
+    if seed == 0:
+        assert progress == [(100, False), (200, True)]
     notify = next(n for n in (parse_message(e.data) for e in net.trace if e.data.startswith(b"NOTIFY"))
                   if n.body.startswith(b"SIP/2.0 200"))
     assert notify.get("event") == "refer" and notify.content_type == "message/sipfrag;version=2.0"

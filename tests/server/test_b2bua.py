@@ -47,7 +47,8 @@ def test_call_bridged_and_hung_up(seed: int) -> None:
     net, a, b, pbx, calls = topology(link=LOSSY if seed else None, seed=seed)
     net.run(until=10.0)
     alice_call, bob_call = calls[0], call_of(net, "bob")
-    assert [e.status_code for e in of(net, "alice", CallProgress)] == ([] if seed == 4 else [180])  # (lost)
+    progress = [e.status_code for e in of(net, "alice", CallProgress)]
+    assert progress == [180] or (seed and progress == [])  # (a 180 may be lost for good)
     assert len(of(net, "alice", CallAnswered)) == 1
     # Bob got Alice's SDP offer verbatim and Alice got Bob's answer: media flows end to end.
     assert bob_call.remote_sdp == alice_call.local_sdp
