@@ -21,6 +21,7 @@ from rvoip_sansio.transaction import (
     RequestReceived,
     ResponseReceived,
     StreamTransmit,
+    TransactionTimeout,
     TransportError,
 )
 
@@ -195,6 +196,44 @@ def test_reliable_chosen_per_transaction() -> None:
     assert b"SIP/2.0/UDP 127.0.0.1:5060" in wire.datagrams[0].data
     assert len(of(wire, b, RequestReceived)) == 1
     assert len([t for t in wire.sent[id(a)] if t.action == "send"]) == 1
+
+
+def test_timer_b_still_runs_on_a_connection_without_retransmissions() -> None:
+    """§17.1.1.2: on a reliable transport Timer A is not started, Timer B (64*T1) is."""
+    wire, a, b = two("TCP")
+    key = a.send_request(request("INVITE", "sip:bob@127.0.0.1:5070;transport=tcp"), 0.0)
+    wire.pump(0.0)
+    for t in (0.5, 1.5, 3.5, 7.5, 15.5, 31.5):
+        a.handle_timeout(t)
+        wire.pump(t)
+    assert len(wire.wire_bytes(a)) == 1 and not of(wire, a, TransactionTimeout)
+    assert a.next_deadline() == 32.0
+    a.handle_timeout(32.0)
+    wire.pump(32.0)
+    assert [(e.transaction, e.timer.value) for e in of(wire, a, TransactionTimeout)] == [(key, "B")]
+
+
+def test_server_timer_g_only_for_udp_requests() -> None:
+    """§17.2.1: a 486 to a UDP INVITE is resent (Timer G); to a TCP INVITE it is not."""
+    b = endpoint(B_TCP, 2)
+    b.add_transport("TCP", B_TCP)
+    peer: Address = ("127.0.0.1", 40001)
+    b.connection_made(peer, "TCP", 0.0)
+    for n, (branch, via) in enumerate([("z9hG4bKudp", "UDP"), ("z9hG4bKtcp", "TCP")]):
+        req = request("INVITE", "sip:bob@127.0.0.1:5070", n + 1)
+        req.add("Via", f"SIP/2.0/{via} 127.0.0.1:40001;branch={branch}", first=True)
+        if via == "UDP":
+            b.receive(bytes(req), peer, 0.0)
+        else:
+            b.data_received(peer, "TCP", bytes(req), 0.0)
+    for ev in [e for e in iter(b.next_event, None) if isinstance(e, RequestReceived)]:
+        b.send_response(make_response(ev.request, 486, to_tag="x"), 0.0, transaction=ev.transaction)
+    first = b.datagrams_to_send(0.0)
+    for t in (0.5, 1.5, 3.5):
+        b.handle_timeout(t)
+    again = b.datagrams_to_send(3.5)
+    assert sorted(type(t).__name__ for t in first) == ["StreamTransmit", "Transmit"]
+    assert [type(t).__name__ for t in again] == ["Transmit"] * 3  # only the UDP 486 repeats
 
 
 def test_response_follows_the_connection_and_reopens_to_via() -> None:
@@ -430,3 +469,27 @@ def test_websocket_one_message_per_frame_any_chunking() -> None:
     # The closing handshake (code 1000) reached the peer before the connection went.
     assert [e.reason for e in of(wire, b, ConnectionClosed)] == ["WebSocket closed by the peer (1000)"]
     assert not of(wire, b, MessageDiscarded)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.integers(min_value=1, max_value=300), min_size=1, max_size=20),
+       st.sampled_from(["WS", "TCP"]), st.integers(1, 4))
+def test_exchange_under_any_chunking(cuts: list[int], transport: str, n: int) -> None:
+    """Whole exchanges (handshake included for WS) with every write cut at random points."""
+    def chunker(data: bytes) -> list[bytes]:
+        out, pos, i = [], 0, 0
+        while pos < len(data):
+            out.append(data[pos:pos + cuts[i % len(cuts)]])
+            pos += cuts[i % len(cuts)]
+            i += 1
+        return out
+
+    wire, a, b = two(transport, chunker)
+    wire.on_event[id(b)] = answer(486)
+    for i in range(n):
+        a.send_request(request("INVITE" if i % 2 else "OPTIONS",
+                               f"sip:bob@127.0.0.1:5070;transport={transport.lower()}", i + 1), 0.0)
+    wire.pump(0.0)
+    assert sorted(r.response.cseq.number for r in of(wire, a, ResponseReceived)) == list(range(1, n + 1))
+    assert a.live_transactions == 0 and b.live_transactions == 0  # INVITE ACKs absorbed
+    assert not of(wire, a, ConnectionClosed) and not of(wire, b, ConnectionClosed)
