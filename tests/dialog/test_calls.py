@@ -310,3 +310,15 @@ def test_302_redirect_followed() -> None:
     invites = [parse_message(e.data) for e in net.trace if e.src == ALICE and e.data.startswith(b"INVITE")]
     assert [(i.uri_text, i.cseq.number) for i in invites] == [("sip:bob@10.0.0.2", 1), ("sip:carol@10.0.0.3", 2)]
     assert invites[0].call_id == invites[1].call_id and invites[0].from_.tag == invites[1].from_.tag
+
+
+@pytest.mark.parametrize("seed", range(1, 9))
+def test_glare_resolves_under_loss(seed: int) -> None:
+    net, a, b, holder = setup_call(LOSSY, seed)
+    net.run(until=10.0)
+    alice_call, bob_call = holder["call"], call_of(net, "bob")
+    net.at(12.0, lambda t: alice_call.hold(t))
+    net.at(12.0, lambda t: bob_call.hold(t))
+    net.run(until=80.0)
+    assert bob_call.held_by_peer and alice_call.held_by_peer, net.ladder(start=11)
+    assert alice_call.state is bob_call.state is CallState.CONFIRMED

@@ -233,3 +233,21 @@ def test_update_offer_in_confirmed_call() -> None:
     assert calls[0].on_hold is False
     net.run(until=10.0)
     assert not call_of(net, "bob").held_by_peer
+
+
+@pytest.mark.parametrize("seed", range(1, 7))
+def test_attended_transfer_under_loss(seed: int) -> None:
+    net, a, b, c = three(LOSSY, seed)
+    calls: dict[str, object] = {}
+    net.at(0.0, lambda t: calls.setdefault("ab", b.invite("sip:alice@10.0.0.1", t)))
+    net.at(1.0, lambda t: calls.setdefault("bc", b.invite("sip:carol@10.0.0.3", t)))
+    net.run(until=15.0)
+    net.at(16.0, lambda t: calls["ab"].transfer(calls["bc"], t))
+    net.run(until=60.0)
+    assert [e.reason for e in of(net, "carol", CallEnded)] == [EndReason.REPLACED]
+    assert of(net, "bob", TransferProgress)[-1].status_code == 200
+    # Alice now talks to Carol (her call with Bob stays until Bob hangs up); Carol has
+    # exactly one call left, with Alice.
+    assert [cl.dialog.remote_target for cl in a.calls if "carol" in cl.dialog.remote_target] == [
+        "sip:carol@10.0.0.3:5060"]
+    assert [cl.dialog.remote_target for cl in c.calls] == ["sip:alice@10.0.0.1:5060"]
