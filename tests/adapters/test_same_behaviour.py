@@ -415,6 +415,66 @@ def test_cancellation_mid_transaction_is_clean(adapter: str) -> None:
         assert_rebindable(port)
 
 
+# ---- a failed send reaches the core ---------------------------------------------------------
+
+# RFC 3261 §18.4 / §17.1.4: a transport failure is reported to the transaction user. Linux
+# refuses a datagram to the broadcast address on a socket without SO_BROADCAST (EACCES).
+UNSENDABLE = ("255.255.255.255", 5060)
+
+
+def first_event_after_failed_send(adapter: str) -> Event | None:
+    rec = Parties.make(OPTIONS_200, (LOOPBACK, 0), (LOOPBACK, 0)).alice
+    send = lambda now: rec.inner.send_request(request("OPTIONS", UNSENDABLE), now)  # noqa: E731
+    if adapter == "asyncio":
+        from rvoip_sansio.adapters import asyncio as aio
+
+        async def main() -> Event | None:
+            ep = await aio.open_udp_endpoint(rec, (LOOPBACK, 0))
+            try:
+                ep.call(send)
+                async for event in ep.events():
+                    return event
+                return None
+            finally:
+                await ep.close()
+
+        try:
+            return asyncio.run(asyncio.wait_for(main(), 2.0))
+        except asyncio.TimeoutError:
+            return None
+    if adapter == "trio":
+        from rvoip_sansio.adapters import trio as tri
+
+        async def tmain() -> Event | None:
+            async with tri.open_udp_endpoint(rec, (LOOPBACK, 0)) as ep:
+                ep.call(send)
+                with trio.move_on_after(2.0):
+                    async for event in ep.events():
+                        return event
+            return None
+
+        return trio.run(tmain)
+    from rvoip_sansio.adapters import blocking
+
+    with blocking.open_udp_endpoint(rec, (LOOPBACK, 0), background=adapter == "blocking") as ep:
+        ep.call(send)
+        return ep.next_event(timeout=2.0)
+
+
+@pytest.mark.parametrize("adapter", [
+    pytest.param("asyncio", marks=pytest.mark.xfail(strict=True, reason=(
+        "asyncio's DatagramTransport.sendto hands the OSError to error_received, without the "
+        "destination, and never raises: adapters/asyncio/_udp.py cannot call transport_error"))),
+    "trio", "blocking", "blocking-polled",
+])
+def test_failed_send_becomes_a_transport_error_event(adapter: str) -> None:
+    from rvoip_sansio.transaction import TransportError
+
+    event = first_event_after_failed_send(adapter)
+    assert isinstance(event, TransportError), event
+    assert event.dest == UNSENDABLE and event.transaction is not None
+
+
 # ---- the examples in docs/adapters.md run ---------------------------------------------------
 
 
