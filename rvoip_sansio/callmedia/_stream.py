@@ -203,8 +203,8 @@ class CallMedia:
         self.ticks_skipped += count
         self.rtp.skip(count * self._frame_ts)
         for _ in range(count):
-            if self.tx.pop() is not None:
-                self.frames_sent += 1
+            if not self.paused:
+                self.tx.pop()  # its time passed unsent: counted in ticks_skipped
             self.rtp.pop_frame(self._start + self._n * self._ptime)
             self._n += 1
         self._fire_marks(self._start + (self._n - 1) * self._ptime)
