@@ -19,8 +19,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from rvoip_sansio._core import LocalProtocolError, ParseError
-from rvoip_sansio.sdp import LocalCapabilities, NegotiatedSession, OfferAnswer, OfferAnswerState
-from rvoip_sansio.sdp._offer_answer import OfferAnswerError
+from rvoip_sansio.sdp import LocalCapabilities, NegotiatedSession, OfferAnswer, OfferAnswerError, OfferAnswerState
 from rvoip_sansio.sip import HeaderValue, Request, Response
 
 from ._call import Call, CallState, Role
