@@ -403,7 +403,7 @@ def parse_cseq(value: str, offset: int = 0) -> CSeq:
 
 
 #: NameAddr fields a parsed NameAddr fills on first read.
-_NAME_ADDR_LAZY = frozenset(("display_name", "params", "_uri_text", "_offset"))
+_NAME_ADDR_LAZY = frozenset(("display_name", "params", "_uri_text", "_uri", "_offset"))
 
 
 @attrs.frozen(init=False, eq=False)
@@ -450,6 +450,7 @@ class NameAddr:
                     _set(self, "display_name", tokens if quoted is None else quoted)
                     _set(self, "_uri_text", uri)
                     _set(self, "_offset", len(before or "") + 1)
+                _set(self, "_uri", None)
                 _set(self, "_lazy", None)
                 return getattr(self, name)
             raise AttributeError(name)
@@ -533,7 +534,6 @@ def name_addr_from_groups(groups: tuple[str | None, ...]) -> NameAddr:
     """A lazily filled NameAddr from the groups of :data:`NAME_ADDR_BODY`."""
     addr: NameAddr = _new(NameAddr)
     _set(addr, "_lazy", groups)
-    _set(addr, "_uri", None)
     return addr
 
 

@@ -485,7 +485,6 @@ class Message:
                 if groups[G_FROM_OK] is not None:
                     f = self._c_from = _new(NameAddr)
                     _set(f, "_lazy", groups[G_FROM:G_FROM + 7])
-                    _set(f, "_uri", None)
                     return f
                 if groups[G_FROM_SEEN] is None:
                     raise ParseError("missing From header", 0)
@@ -502,7 +501,6 @@ class Message:
                 if groups[G_TO_OK] is not None:
                     t = self._c_to = _new(NameAddr)
                     _set(t, "_lazy", groups[G_TO:G_TO + 7])
-                    _set(t, "_uri", None)
                     return t
                 if groups[G_TO_SEEN] is None:
                     raise ParseError("missing To header", 0)

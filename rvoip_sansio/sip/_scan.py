@@ -31,13 +31,9 @@ _COMPACT_OF = {full: compact for compact, full in COMPACT_FORMS.items()}
 
 def _name(key: str) -> str:
     """The header name ``key`` (lower-case full name) or its compact form, any case, then
-    optional SP/HT and the colon. Letters become ``[Xx]`` classes, which the regex engine
-    rejects at a glance on the first character of a line."""
-    def spell(name: str) -> str:
-        return "".join(f"[{c.upper()}{c}]" if c.isalpha() else re.escape(c) for c in name)
+    optional SP/HT and the colon."""
     compact = _COMPACT_OF.get(key)
-    names = spell(key) + ("|" + spell(compact) if compact else "")
-    return "(?:" + names + r")[ \t]*+:"
+    return "(?i:" + re.escape(key) + ("|" + compact if compact else "") + r")[ \t]*+:"
 
 
 _REST = r"[^\r]*+"  # the rest of a line (no CR: a bare CR fails the match; LF is counted)

@@ -216,7 +216,7 @@ def _agree(data: bytes) -> None:
     # Whatever the fast path accepts, it must read exactly as the general parser does.
     from rvoip_sansio.sip._parser import _parse_general
 
-    body = data.lstrip(b"\r\n")
+    body = data.lstrip(b"\r\n") if data[:2] == b"\r\n" else data  # as parse_message does
     skip = len(data) - len(body)
     try:
         fast = parse_message(data)
