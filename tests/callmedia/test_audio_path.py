@@ -29,6 +29,7 @@ def _tone_frames(frames: list, min_rms: float = 500.0) -> np.ndarray:
     ("PCMU/8000", 0, 440.0, 1000.0),
     ("PCMA/8000", 8, 1000.0, 440.0),
     ("G722/8000", 9, 1000.0, 440.0),
+    ("opus/48000/2", 111, 440.0, 1000.0),   # system libopus (Debian libopus0)
 ])
 def test_tone_both_ways_over_lossy_jittery_link(rtpmap: str, pt: int, freq_ab: float,
                                                  freq_ba: float) -> None:
