@@ -134,8 +134,9 @@ def _split_fast(text: str) -> dict[str, str | None]:
 # params dict keeps the last one too.
 _T = r"[A-Za-z0-9\-.!%*_+`'~]"          # token character (RFC 3261 §25.1)
 _LN = r"[a-z0-9\-.!%*_+`'~]"            # lower-case token character (fast parameter names)
-_LABEL = r"[A-Za-z0-9]++(?:-++[A-Za-z0-9]++)*+"   # domainlabel
-_FAST_HOST = _LABEL + r"(?:\." + _LABEL + r")*+\.?"   # hostname (IPv4 included)
+# hostname (IPv4 included) whose labels have no "--": runs of letters and digits joined by
+# single dots or hyphens, optionally a final dot.
+_FAST_HOST = r"[A-Za-z0-9]++(?:[.\-][A-Za-z0-9]++)*+\.?"
 _IPV4 = r"[0-9]{1,3}+(?:\.[0-9]{1,3}+){3}"
 
 

@@ -85,8 +85,6 @@ def parse_message(data: bytes | bytearray | memoryview) -> Request | Response:
     if m is None:
         return _parse_general(data, skip)
     hend = m.end() - 4
-    if text.count("\n", 0, hend) != text.count("\r", 0, hend):
-        return _parse_general(data, skip)  # a bare LF: reported there
     groups = m.groups()
     if groups[G_CL_DUP] is not None or groups[G_CL_BAD] is not None:
         return _parse_general(data, skip)  # Content-Length twice or malformed

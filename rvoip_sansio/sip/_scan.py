@@ -36,7 +36,7 @@ def _name(key: str) -> str:
     return "(?i:" + re.escape(key) + ("|" + compact if compact else "") + r")[ \t]*+:"
 
 
-_REST = r"[^\r]*+"  # the rest of a line (no CR: a bare CR fails the match; LF is counted)
+_REST = r"[^\r]*+"  # the rest of a line (no CR: a bare CR fails the match; see no_bare_lf)
 
 # One alternative per header the fast path reads. Each accepts every line of its header:
 # ``(?(seen) rest-of-line | (seen) value-groups rest-of-line)``, so the value groups come from
@@ -75,9 +75,12 @@ def _build(start: str) -> tuple[re.Pattern[str], dict[str, int]]:
         first[key] = number
         alternatives.append(_name(key) + template.replace("{seen}", str(seen)))
         number += re.compile(template.replace("{seen}", "1") + "()").groups - 1
-    line = (r"\r\n(?:(?=[CcFfIiLlTtVv])(?:" + "|".join(alternatives) + r")|" + _T
-            + r"++[ \t]*+:" + _REST + ")")
-    pattern = re.compile(start + "(?:" + line + r")*+\r\n\r\n", re.ASCII)
+    # Each line (the start line too) begins by checking that the first LF ahead follows a
+    # CR: with values free of CR, that rules out a bare LF in the line (RFC 3261 §7.3.1).
+    no_bare_lf = r"(?=.*+(?<=\r)\n)"
+    line = (r"\r\n" + no_bare_lf + r"(?:(?=[CcFfIiLlTtVv])(?:" + "|".join(alternatives)
+            + r")|" + _T + r"++[ \t]*+:" + _REST + ")")
+    pattern = re.compile(no_bare_lf + start + "(?:" + line + r")*+\r\n\r\n", re.ASCII)
     return pattern, first
 
 
