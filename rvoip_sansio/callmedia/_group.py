@@ -134,7 +134,7 @@ class CallMediaGroup:
         for m in members:
             pf = m.rtp.pop_frame(t)
             m._n += 1
-            if not m.config.receive:
+            if not m.receiving:
                 continue
             pcm, flags = m.rx.decode(pf, m._events)
             key = slots[id(m)][2]

@@ -52,7 +52,7 @@ class CallMedia:
         "_events", "_out", "_srtp_tx", "_srtp_rx", "_srtp_kinds", "_next_mark", "_last_tick",
         "_idle", "_cn_next", "_cn_payload", "_silence_payload", "muted", "paused",
         "frames_sent", "idle_ticks", "ticks_skipped", "srtp_errors", "plain_dropped",
-        "_closed", "_frame_ts", "_grouped",
+        "_closed", "_frame_ts", "_grouped", "sending", "receiving",
     )
 
     def __init__(self, *, config: CallMediaConfig, rng: RandomSource, now: float) -> None:
@@ -101,6 +101,9 @@ class CallMedia:
         self._cn_next = 0.0
         self.muted = False
         self.paused = False
+        #: The negotiated direction (RFC 3264 §5.1); changed by hold/resume re-offers.
+        self.sending = c.send
+        self.receiving = c.receive
         self.frames_sent = 0
         self.idle_ticks = 0
         self.ticks_skipped = 0
@@ -117,6 +120,13 @@ class CallMedia:
         """Key the call (SDES at set-up, or DTLS-SRTP when the handshake completes)."""
         self._srtp_tx = SrtpSession(keys.tx)
         self._srtp_rx = SrtpSession(keys.rx)
+
+    def set_direction(self, *, send: bool, receive: bool) -> None:
+        """A new negotiated direction (hold: ``sendonly``/``inactive``, resume: ``sendrecv``).
+        Not sending: queued audio is consumed as if played and no RTP goes out (the RTP clock
+        keeps running); not receiving: no frames are delivered."""
+        self.sending = send
+        self.receiving = receive
 
     def set_remote(self, rtp: Address, rtcp: Address | None = None) -> None:
         """A new signalled address (answer, re-INVITE); latching starts afresh."""
@@ -212,7 +222,7 @@ class CallMedia:
     def _tick(self, t: float) -> None:
         self._put(self._take(t), t)
         pf = self.rtp.pop_frame(t)
-        if self.config.receive:
+        if self.receiving:
             self.rx.tick(pf, t, self._events)
 
     def _take(self, t: float) -> PCM | None:
@@ -228,7 +238,7 @@ class CallMedia:
 
     def _put(self, frame: PCM | None, t: float) -> None:
         """Send half, step 2: encode and send ``frame`` (codec rate), or idle."""
-        if self.paused or not self.config.send:
+        if self.paused or not self.sending:
             # Paused: the queue waits. Not sending (sendonly peer, hold): audio is consumed
             # as if played. Either way the RTP clock advances (the next packet: marker).
             self.rtp.skip(self._frame_ts)

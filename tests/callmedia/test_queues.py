@@ -230,3 +230,17 @@ def test_vad_speech_started_for_barge_in() -> None:
     net.run(until=2.5)
     started = [t for t, e in net.node("b").events if isinstance(e, SpeechStarted)]
     assert started and 1.0 < started[0] < 1.2
+
+
+def test_hold_direction_change() -> None:
+    net, a, b = pair(seed=9)
+    a.write(tone(440, 16000, 2.0))
+    net.at(0.5, lambda now: a.set_direction(send=False, receive=True))   # a holds b
+    net.at(1.0, lambda now: a.set_direction(send=True, receive=True))
+    net.run(until=2.0)
+    pkts = _audio_packets(net)
+    assert not [p for p in pkts if 0.5 < p[0] < 1.0]
+    after = [p for p in pkts if p[0] >= 1.0]
+    assert after[0][3]                                   # marker after the hold
+    # The held half second was consumed, not delayed: 75 tone frames remain, not 100.
+    assert len([p for p in pkts if p[4] > 500]) == 100 - 25
