@@ -245,7 +245,8 @@ def test_fast_path_agrees_with_general_parser(data: bytes,
 
 
 HOT_VALUE = st.sampled_from([
-    "SIP/2.0/UDP h.example.com:5060;branch=z9hG4bK1;rport", "SIP/2.0/udp 192.0.2.1;received=1.2.3.4",
+    "SIP/2.0/UDP h.example.com:5060;branch=z9hG4bK1;rport",
+    "SIP/2.0/udp 192.0.2.1;received=1.2.3.4", "SIP/2.0/TCP a-b.c.;branch=x;ttl=9;maddr=m",
     '"A" <sip:a@b>;tag=1', "B <sip:b@c;lr>;tag=x;foo", "sip:a@b;tag=2", "12 INVITE", "cid@h",
     ";branch=1;rport=70000;ttl=300", "<sip:x>;tag=1;tag", "1 BYE x", " , ", "0"])
 

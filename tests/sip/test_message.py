@@ -204,3 +204,67 @@ def test_folded_and_compact_headers_round_trip_and_unfold() -> None:
     out = bytes(msg)
     assert b"Subject: one\r\n two\r\n\tthree\r\n" in out  # untouched lines keep their text
     assert out.endswith(b"l: 0\r\nX-New: 1\r\n\r\n")
+
+
+def test_first_header_wins_whatever_its_spelling() -> None:
+    # RFC 3261 §7.3.1: names are case-insensitive and compact forms equal the long ones, so
+    # the top Via is the first of "via", "VIA", "v"... lines, wherever "Via" itself appears.
+    msg = parse_message(b"OPTIONS sip:a@example.com SIP/2.0\r\n"
+                        b"VIA: SIP/2.0/UDP first.example.com;branch=z9hG4bK1\r\n"
+                        b"v: SIP/2.0/TCP second.example.com;branch=z9hG4bK2\r\n"
+                        b"Via: SIP/2.0/UDP third.example.com;branch=z9hG4bK3\r\n"
+                        b"t: <sip:a@example.com>\r\nFROM: <sip:b@example.com>;tag=f1\r\n"
+                        b"f: <sip:c@example.com>;tag=f2\r\ni: c1\r\nCall-ID: c2\r\n"
+                        b"cseq: 4 OPTIONS\r\nl: 0\r\n\r\n")
+    assert (msg.top_via.host, msg.top_via.branch) == ("first.example.com", "z9hG4bK1")
+    assert [v.branch for v in msg.via] == ["z9hG4bK1", "z9hG4bK2", "z9hG4bK3"]
+    assert msg.from_.tag == "f1" and msg.call_id == "c1" and msg.cseq == CSeq(4, "OPTIONS")
+    assert msg.get_all("call-id") == ["c1", "c2"]
+
+
+@pytest.mark.parametrize("line, accessor", [
+    (b"CSeq: 1 INVITE extra", "cseq"),                              # §20.16: number and method
+    (b"CSeq: 2147483648 INVITE", "cseq"),                          # §8.1.1.5: below 2**31
+    (b"Via: SIP/2.0/UDP h.example.com:70000;branch=z9hG4bK1", "top_via"),
+    (b"Via: SIP/2.0/UDP h.example.com;rport=65536", "top_via"),    # RFC 3581 port range
+    (b"Via: SIP/2.0/UDP h.example.com;received=1.2.3", "top_via"),  # §20.42: an address
+    (b"Via: SIP/2.0/UDP -h.example.com", "top_via"),               # §25.1 hostname
+    (b"To: <sip:a@b.example.com>;tag=1 junk", "to"),
+    (b"From: Bob <sip:a @b.example.com>", "from_"),                # RFC 4475 §3.1.2.14
+    (b"Call-ID: two words", "call_id"),
+])
+def test_usual_looking_values_still_checked(line: bytes, accessor: str) -> None:
+    msg = parse_message(b"OPTIONS sip:a@example.com SIP/2.0\r\n" + line + b"\r\nl: 0\r\n\r\n")
+    with pytest.raises(ParseError):
+        getattr(msg, accessor)
+
+
+def test_parsed_via_and_name_addr_behave_like_built_ones() -> None:
+    import pickle
+
+    import attrs
+
+    msg = parse_message(load("invite_sdp.sip"))
+    via = msg.top_via
+    built = Via("UDP", "pc33.atlanta.example.com", 5060,
+                {"branch": "z9hG4bK776asdhds", "rport": None})
+    assert via == built and repr(via) == repr(built) and str(via) == str(built)
+    assert pickle.loads(pickle.dumps(msg.top_via)) == built
+    assert attrs.evolve(msg.via[0], port=5070).port == 5070
+    frm = msg.from_
+    assert frm == NameAddr("sip:alice@atlanta.example.com", "Alice Liddell", {"tag": "1928301774"})
+    assert str(frm) == '"Alice Liddell" <sip:alice@atlanta.example.com>;tag=1928301774'
+    assert frm.with_params(tag="x").tag == "x" and frm.tag == "1928301774"
+    with pytest.raises(AttributeError):
+        getattr(via, "no_such_field")
+
+
+def test_reads_after_edits_see_the_edits() -> None:
+    msg = parse_message(load("bye.sip"))
+    assert msg.cseq.number == 231 and msg.get("max-forwards") == "70"
+    msg.set("CSeq", CSeq(232, "BYE"))
+    msg.add("Via", "SIP/2.0/TCP p.example.com;branch=z9hG4bKp", first=True)
+    assert msg.cseq.number == 232 and msg.top_via.branch == "z9hG4bKp"
+    assert [v.branch for v in msg.via] == ["z9hG4bKp", "z9hG4bKnashds10"]
+    again = parse_message(bytes(msg))
+    assert again.cseq.number == 232 and again.top_via.branch == "z9hG4bKp"
