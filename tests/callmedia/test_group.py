@@ -138,3 +138,40 @@ def test_group_g722_with_srtp_gcm_over_the_network() -> None:
     assert peak_frequency(xb, 48000) == pytest.approx(1000, abs=1.0)
     assert peak_frequency(xa, 16000) == pytest.approx(440, abs=1.0)
     assert a.health().srtp_errors == b.health().srtp_errors == 0
+
+
+def test_group_clock_does_not_drift() -> None:
+    """Five simulated minutes, a late and irregular timer: exact packet and sample counts."""
+    from rvoip_sansio.rtp import parse_rtp_header
+
+    rng = random.Random(3)
+    g = CallMediaGroup(now=50.0)
+    calls = [CallMedia(config=CallMediaConfig(remote_rtp=A, rate=16000, send_queue_frames=60),
+                       rng=random.Random(i), now=50.0) for i in range(3)]
+    for m in calls:
+        g.add(m)
+    chunk = tone(440, 16000, 0.4)
+    sent = [0] * 3
+    spans: list[list[int]] = [[], [], []]
+    samples = [0] * 3
+    now = 50.0
+    while now < 50.0 + 300.0:
+        for i, m in enumerate(calls):
+            if m.room() >= len(chunk):
+                m.write(chunk)
+        g.handle_timeout(now)
+        for i, m in enumerate(calls):
+            for d in m.datagrams_to_send(now):
+                if len(d.data) == 172:
+                    sent[i] += 1
+                    spans[i].append(parse_rtp_header(d.data)[3])
+            while (f := m.read_frame()) is not None:
+                samples[i] += len(f.samples)
+        d = g.next_deadline()
+        assert d is not None
+        now = d + rng.random() * 0.008
+    ticks = 300 * 50
+    assert sent == [ticks] * 3
+    assert all((s[-1] - s[0]) % 2**32 == (ticks - 1) * 160 for s in spans)
+    assert samples == [ticks * 320] * 3
+    assert all(m.health().idle_ticks == 0 for m in calls)
