@@ -55,8 +55,9 @@ VERBS: Final[dict[str, frozenset[tuple[Role, CallState]]]] = {
     "answer": frozenset({(Role.UAS, _S.INCOMING), (Role.UAS, _S.EARLY)}),
     "reject": frozenset({(Role.UAS, _S.INCOMING), (Role.UAS, _S.EARLY)}),
     "hangup": frozenset({(r, s) for r in Role for s in _LIVE}),
-    "hold": frozenset({(r, _S.CONFIRMED) for r in Role}),
-    "resume": frozenset({(r, _S.CONFIRMED) for r in Role}),
+    "hold": frozenset({(r, s) for r in Role for s in (_S.EARLY, _S.CONFIRMED)}),
+    "resume": frozenset({(r, s) for r in Role for s in (_S.EARLY, _S.CONFIRMED)}),
+    "offer_in_prack": frozenset({(Role.UAC, _S.CALLING), (Role.UAC, _S.EARLY)}),
     "reinvite": frozenset({(r, _S.CONFIRMED) for r in Role}),
     "update": frozenset({(r, s) for r in Role for s in (_S.EARLY, _S.CONFIRMED, _S.ANSWERED)}),
     "accept_offer": frozenset({(r, s) for r in Role for s in (_S.CONFIRMED, _S.ANSWERED)}),
@@ -108,6 +109,9 @@ class Call:
     #: UAS side of a re-INVITE/UPDATE waiting for the application (no media capabilities).
     pending_offer: tuple[Request, TransactionKey] | None = None
     cancel_requested: bool = False
+    #: RFC 3261 §13.2.1 / §13.3.1: the INVITE's Expires timer; it lapsed (CANCEL / 487).
+    invite_expiry: Timer | None = None
+    expired: bool = False
     redirects: int = 0  # 3xx followed so far (§8.1.3.4)
     #: UAC: our first offer (from the UA's cache) waits for its answer
     initial_offer: bool = False
@@ -116,6 +120,8 @@ class Call:
     #: RFC 3262 (reliable provisional responses)
     rseq: int = 0
     prack_wait: Timer | None = None
+    #: UAC: capabilities for a new offer in our next PRACK (RFC 3262 §5), see offer_in_prack
+    prack_offer: LocalCapabilities | None = None
     #: RFC 4028 session timer: interval, who refreshes, the timer.
     session_expires: int | None = None
     refresher_is_us: bool = False
@@ -183,17 +189,22 @@ class Call:
         from . import _invite
         _invite.hangup(self.ua, self, now, tuple(headers))
 
-    def hold(self, now: float, *, method: str = "INVITE") -> None:
+    def hold(self, now: float, *, method: str | None = None) -> None:
         """Put the peer on hold: a re-INVITE (or ``method="UPDATE"``, RFC 3311) with our
-        streams sendonly (RFC 3264 §8.4)."""
+        streams sendonly (RFC 3264 §8.4). Before the answer (early dialog) it is always an
+        UPDATE (RFC 3311 §5.1), once the first offer/answer exchange is complete."""
         self._check("hold")
         self._reoffer_holding(True, now, method)
 
-    def resume(self, now: float, *, method: str = "INVITE") -> None:
+    def resume(self, now: float, *, method: str | None = None) -> None:
         self._check("resume")
         self._reoffer_holding(False, now, method)
 
-    def _reoffer_holding(self, hold: bool, now: float, method: str) -> None:
+    def _reoffer_holding(self, hold: bool, now: float, method: str | None) -> None:
+        early = self.state is CallState.EARLY
+        method = method or ("UPDATE" if early else "INVITE")
+        if early and method != "UPDATE":
+            raise LocalProtocolError(f"dialog layer: call {self.call_id} is early: hold/resume by UPDATE only")
         if method not in ("INVITE", "UPDATE"):
             raise LocalProtocolError(f"dialog layer: hold/resume by INVITE or UPDATE, not {method}")
         from . import _reoffer
@@ -209,20 +220,34 @@ class Call:
         """A new offer: new capabilities (codec change), or a verbatim body (relayed)."""
         self._check("reinvite")
         if media is not None:
-            self.local_media = media
-            from ._media import offer_answer
-            oa = offer_answer(self.ua, self)
-            if oa is not None:
-                oa.local = media
+            self._set_media(media)
         from . import _reoffer
         _reoffer.reoffer(self.ua, self, now, sdp)
 
-    def update(self, now: float, *, sdp: bytes | None = None) -> None:
-        """An UPDATE (RFC 3311) with a new offer (session refresh without SDP when the
-        call has no media capabilities and ``sdp`` is None)."""
+    def _set_media(self, media: LocalCapabilities) -> None:
+        from ._media import offer_answer
+        oa = offer_answer(self.ua, self)  # built from the old capabilities (replay)
+        self.local_media = media
+        if oa is not None:
+            oa.local = media
+
+    def update(self, now: float, *, sdp: bytes | None = None, media: LocalCapabilities | None = None) -> None:
+        """An UPDATE (RFC 3311) with a new offer: from new capabilities ``media`` (an
+        early-media codec change before the answer), verbatim ``sdp``, or a session refresh
+        without SDP when the call has no media capabilities. In an early dialog it needs the
+        first offer/answer exchange complete (RFC 3311 §5.1)."""
         self._check("update")
+        if media is not None:
+            self._set_media(media)
         from . import _reoffer
         _reoffer.reoffer(self.ua, self, now, sdp, method="UPDATE")
+
+    def offer_in_prack(self, media: LocalCapabilities) -> None:
+        """Put a new offer made from ``media`` into the PRACK of the next reliable
+        provisional response that completes the first offer/answer exchange (RFC 3262 §5);
+        its answer comes in the 200 to the PRACK (``MediaUpdated``)."""
+        self._check("offer_in_prack")
+        self.prack_offer = media
 
     def accept_offer(self, sdp: bytes, now: float) -> None:
         """Answer the re-INVITE/UPDATE offer reported by :class:`OfferReceived`."""

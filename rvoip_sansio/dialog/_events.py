@@ -62,6 +62,7 @@ class EndReason(enum.Enum):
     REPLACED = "replaced"  # RFC 3891: an INVITE with Replaces took this call's place
     TRANSFERRED = "transferred"  # RFC 3515: the transfer target answered (NOTIFY 200)
     FORKED_LOSER = "forked loser"  # another fork answered first
+    EXPIRED = "expired"  # the INVITE's Expires lapsed before a final response (RFC 3261 §13)
 
 
 class RegistrationState(enum.Enum):

@@ -69,18 +69,22 @@ _KNOWN_EXTENSIONS = frozenset({"100rel", "timer", "replaces", "norefersub"})
 
 def start_call(ua: UserAgent, target: str, now: float, sdp: bytes | None,
                media: LocalCapabilities | None, headers: Headers, from_header: str | None,
-               call_id: str | None) -> Call:
+               call_id: str | None, late_offer: bool = False, expires: int | None = None) -> Call:
     call_id = call_id or ua.new_call_id()
     call = Call(ua=ua, role=Role.UAC, call_id=call_id, state=CallState.CALLING, extra_headers=headers)
     caps = media if media is not None else ua.config.media
     body = b""
     if sdp is not None:
         body = sdp
+    elif late_offer:
+        call.local_media = caps  # the peer offers (in a reliable 1xx or the 2xx); we answer
     elif caps is not None:
         body = initial_offer(ua, call, caps)
     call.local_sdp = body or None
     out: list[tuple[str, HeaderValue]] = ua.capability_headers()
     out += _timer.request_headers(ua)
+    if expires is not None:
+        out.append(("Expires", str(expires)))
     out += sdp_headers(body)
     out.extend(headers)
     req = ua.new_request("INVITE", target, headers=out, body=body, call_id=call_id,
@@ -88,7 +92,24 @@ def start_call(ua: UserAgent, target: str, now: float, sdp: bytes | None,
     call.invite = req
     call.invite_key = ua.send(req, now, partial(_invite_response, ua, call), call=call)
     ua.active_calls += 1
+    if expires is not None:
+        call.invite_expiry = ua.timers.arm(now + expires, partial(_invite_expired, ua, call))
     return call
+
+
+def _invite_expired(ua: UserAgent, call: Call, now: float) -> None:
+    """RFC 3261 §13.2.1 (UAC): the INVITE expired before a final response: CANCEL it.
+    §13.3.1 (UAS): it expired before we answered: 487."""
+    call.invite_expiry = None
+    if call.role is Role.UAC and call.state in (CallState.CALLING, CallState.EARLY):
+        call.expired = True
+        hangup(ua, call, now, ())
+    elif call.role is Role.UAS and call.state in (CallState.INCOMING, CallState.EARLY) and call.invite:
+        call.expired = True
+        _prack.stop(call)
+        assert call.dialog is not None
+        ua.respond(call.invite, call.invite_key, 487, now, to_tag=call.dialog.local_tag)
+        end(ua, call, now, EndReason.EXPIRED, 487, "Request Terminated")
 
 
 def _early_dialog(ua: UserAgent, call: Call, resp: Response) -> Dialog | None:
@@ -124,16 +145,25 @@ def _invite_response(ua: UserAgent, call: Call, resp: Response | None, now: floa
             return  # the UAS repeats its latest provisional when our INVITE is retransmitted
         call.last_progress = seen
         dialog = _early_dialog(ua, call, resp)
+        reliable = dialog is not None and _prack.is_reliable(resp)
         if dialog is not None:
             call.state = CallState.EARLY
-            if not _prack.on_reliable_provisional(ua, call, dialog, resp, now):
+            if reliable and not _prack.new_rseq(call, resp):
                 return  # a retransmitted reliable provisional response
         media = None
         sdp = resp.body if has_sdp(resp) else None
         if sdp is not None and awaiting_answer(call):
             media = process_answer(ua, call, sdp)
+        offer = sdp if media is None and not awaiting_answer(call) else None
         if sdp is not None:
             call.remote_sdp = sdp
+        if reliable:
+            assert dialog is not None
+            # RFC 3262 §4/§5: PRACK it, with our answer to an offer it carries (or an offer)
+            body = _prack.prack_body(ua, call, offer)
+            if body and offer is not None and media is None:
+                media = call.media
+            _prack.send_prack(ua, call, dialog, resp, body, now)
         ua.emit(CallProgress(call=call, call_id=call.call_id, status_code=code, reason=resp.reason,
                              response=resp, media=media, sdp=sdp))
         return
@@ -147,6 +177,8 @@ def _invite_response(ua: UserAgent, call: Call, resp: Response | None, now: floa
     if 300 <= code < 400 and _redirect(ua, call, resp, now):
         return
     reason = EndReason.CANCELLED if code == 487 and call.cancel_requested else EndReason.REJECTED
+    if call.expired and reason is EndReason.CANCELLED:
+        reason = EndReason.EXPIRED
     end(ua, call, now, reason, code, resp.reason)
 
 
@@ -248,6 +280,7 @@ def _invite_success(ua: UserAgent, call: Call, resp: Response, now: float) -> No
         return
     call.state = CallState.CONFIRMED
     call.invite = None
+    _stop_expiry(call)
     _timer.on_answered_uac(ua, call, resp, now)
     ua.emit(CallAnswered(call=call, call_id=call.call_id, media=media, sdp=sdp, response=resp))
     _refer.on_answered(ua, call, now)
@@ -311,6 +344,9 @@ def incoming_invite(ua: UserAgent, req: Request, source: Address, key: Transacti
     ua.register_dialog(dialog.id, call)
     ua.track_invite(key, call)
     ua.active_calls += 1
+    expires = (req.get("expires") or "").strip()
+    if expires.isdigit() and len(expires) <= 10:
+        call.invite_expiry = ua.timers.arm(now + int(expires), partial(_invite_expired, ua, call))
     ua.emit(IncomingCall(call=call, call_id=call.call_id, request=req, source=source,
                          replaces=replaced if isinstance(replaced, Call) else None))
 
@@ -361,10 +397,17 @@ def answer(ua: UserAgent, call: Call, now: float, sdp: bytes | None,
     out.extend(headers)
     resp = make_response(invite, 200, to_tag=dialog.local_tag, headers=out, body=body)
     _prack.stop(call)
+    _stop_expiry(call)
     send_2xx(ua, call, resp, call.invite_key, now)
     call.state = CallState.ANSWERED
     dialog.state = DialogState.CONFIRMED
     _refer.on_answered(ua, call, now)
+
+
+def _stop_expiry(call: Call) -> None:
+    if call.invite_expiry is not None:
+        call.invite_expiry.cancel()
+        call.invite_expiry = None
 
 
 def send_2xx(ua: UserAgent, call: Call, resp: Response, key: TransactionKey | None, now: float) -> None:
@@ -483,10 +526,10 @@ def end(ua: UserAgent, call: Call, now: float, reason: EndReason, code: int | No
         return
     call.state = CallState.ENDED
     call.end_reason = reason
-    for timer in (call.retx, call.glare, call.session_timer, call.prack_wait):
+    for timer in (call.retx, call.glare, call.session_timer, call.prack_wait, call.invite_expiry):
         if timer is not None:
             timer.cancel()
-    call.retx = call.glare = call.session_timer = call.prack_wait = None
+    call.retx = call.glare = call.session_timer = call.prack_wait = call.invite_expiry = None
     if call.role is Role.UAS or call.final is None:
         call.final = None
     if call.dialog is not None:

@@ -89,7 +89,7 @@ def offer_answer(ua: UserAgent, call: Call) -> OfferAnswer | None:
     if call.oa is None and caps is not None:
         oa = OfferAnswer(local=caps, rng=ua.rng, session_id=call.sdp_session_id or None)
         try:
-            if call.role is Role.UAS and call.cached_offer is not None:
+            if call.cached_offer is not None:
                 oa.answer_offer(call.cached_offer)  # replay: we answered this offer
             elif call.role is Role.UAC and call.sdp_session_id:
                 oa.create_offer()  # replay: we made this offer...
@@ -157,8 +157,8 @@ def process_answer(ua: UserAgent, call: Call, sdp: bytes) -> NegotiatedSession |
 def answer_offer(ua: UserAgent, call: Call, offer: bytes) -> bytes:
     """Our SDP answer to ``offer`` (raises ParseError/OfferAnswerError on a bad offer)."""
     caps = call.local_media
-    if call.oa is None and caps is not None and not call.on_hold and call.state in (
-            CallState.INCOMING, CallState.EARLY):
+    if call.oa is None and caps is not None and not call.on_hold and call.local_sdp is None and call.state in (
+            CallState.CALLING, CallState.INCOMING, CallState.EARLY):
         key = ("answer-to", id(caps), _without_origin(offer))
         hit = ua.sdp_cache.get(key)
         if not isinstance(hit, tuple) or hit[2] is not caps:

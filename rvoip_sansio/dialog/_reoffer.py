@@ -123,6 +123,11 @@ def _incoming_offer(ua: UserAgent, call: Call, dialog: Dialog, req: Request, key
         # §14.2: an INVITE arrived while we still process (or retransmit 2xx to) another.
         ua.respond(req, key, 500, now, headers=[("Retry-After", str(ua.rng.randint(0, 10)))])
         return
+    early = call.state in (CallState.INCOMING, CallState.EARLY, CallState.CALLING)
+    if early and sdp is not None and (call.local_sdp is None or call.remote_sdp is None):
+        # RFC 3311 §5.2: an offer before the first exchange is complete.
+        ua.respond(req, key, 500, now, headers=[("Retry-After", str(ua.rng.randint(0, 10)))])
+        return
     if method == "UPDATE" and call.state is not CallState.CONFIRMED and sdp is None:
         ua.respond(req, key, 200, now, headers=[("Contact", ua.contact)])
         return
@@ -180,10 +185,20 @@ def answer_pending_offer(ua: UserAgent, call: Call, now: float, sdp: bytes | Non
 
 def reoffer(ua: UserAgent, call: Call, now: float, sdp: bytes | None, method: str = "INVITE",
             refresh: bool = False) -> None:
-    """Send a re-INVITE or UPDATE with a new offer (hold, resume, codec change, refresh)."""
+    """Send a re-INVITE or UPDATE with a new offer (hold, resume, codec change, refresh).
+
+    In an early dialog (RFC 3311 §5.1) only an UPDATE, and only once the first offer/answer
+    exchange is complete (the answer came in a reliable provisional response or its PRACK);
+    a UAC with several early dialogs (forking) updates the latest."""
     dialog = call.dialog
+    if dialog is None and call.early:
+        dialog = list(call.early.values())[-1]
     if dialog is None or call.state is CallState.ENDED:
         return
+    if call.state in (CallState.CALLING, CallState.INCOMING, CallState.EARLY):
+        if method != "UPDATE" or call.local_sdp is None or call.remote_sdp is None:
+            raise LocalProtocolError(f"dialog layer: call {call.call_id} is early: an UPDATE needs a "
+                                     "completed offer/answer exchange first (RFC 3311 §5.1)")
     oa = offer_answer(ua, call)
     if call.reoffer_key is not None or call.pending_offer is not None or awaiting_answer(call):
         if refresh:
@@ -201,16 +216,21 @@ def reoffer(ua: UserAgent, call: Call, now: float, sdp: bytes | None, method: st
     headers: list[tuple[str, HeaderValue]] = [*ua.capability_headers(), *_timer.refresh_headers(call, True),
                                               *sdp_headers(body)]
     req, dest = dialog.request(method, ua.contact, headers=headers, body=body)
-    call.reoffer_key = ua.send(req, now, partial(_reoffer_response, ua, call, sdp, method), dest=dest, call=call)
+    call.reoffer_key = ua.send(req, now, partial(_reoffer_response, ua, call, sdp, method, dialog), dest=dest,
+                               call=call)
 
 
-def _reoffer_response(ua: UserAgent, call: Call, sdp: bytes | None, method: str,
+def _reoffer_response(ua: UserAgent, call: Call, sdp: bytes | None, method: str, sent_in: Dialog,
                       resp: Response | None, now: float) -> None:
+    early = call.state in (CallState.CALLING, CallState.EARLY)
     if resp is None:
         call.reoffer_key = None
         if call.oa is not None:
             call.oa.rollback()
-        dialog_failed(ua, call, now, 408)
+        if early:
+            ua.emit(OfferRejected(call=call, call_id=call.call_id, status_code=408))
+        else:
+            dialog_failed(ua, call, now, 408)
         return
     code = resp.status_code
     if code < 200:
@@ -222,6 +242,8 @@ def _reoffer_response(ua: UserAgent, call: Call, sdp: bytes | None, method: str,
             _resend_ack(ua, call, now)
         return
     call.reoffer_key = None
+    if dialog is None and call.early is not None:
+        dialog = sent_in if sent_in in call.early.values() else None
     if call.state is CallState.ENDED or dialog is None:
         return
     if code < 300:
@@ -248,7 +270,7 @@ def _reoffer_response(ua: UserAgent, call: Call, sdp: bytes | None, method: str,
             delay = ua.rng.randint(0, 200) / 100.0
         call.glare = ua.timers.arm(now + delay, partial(_glare_retry, ua, call, sdp, method))
         return
-    if code in (408, 481):
+    if code in (408, 481) and not early:
         dialog_failed(ua, call, now, code)
         return
     ua.emit(OfferRejected(call=call, call_id=call.call_id, status_code=code))

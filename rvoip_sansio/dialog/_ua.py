@@ -193,10 +193,18 @@ class UserAgent:
         headers: Iterable[tuple[str, HeaderValue]] = (),
         from_header: str | None = None,
         call_id: str | None = None,
+        late_offer: bool = False,
+        expires: int | None = None,
     ) -> Call:
         """Call ``target`` (a SIP URI). The SDP offer comes from the UA's media
-        capabilities (or ``media``), or is ``sdp`` verbatim. Returns the call handle."""
-        return _invite.start_call(self, target, now, sdp, media, tuple(headers), from_header, call_id)
+        capabilities (or ``media``), or is ``sdp`` verbatim; with ``late_offer`` the INVITE
+        has no SDP and we answer the peer's offer (in a reliable provisional response's
+        PRACK, RFC 3262 §5, or in the ACK). ``expires``: the INVITE's Expires; the call is
+        CANCELled if no final response came by then (RFC 3261 §13.2.1). Returns the call."""
+        if expires is not None and not 0 <= expires < 2**32:
+            raise LocalProtocolError(f"dialog layer: Expires {expires} out of range")
+        return _invite.start_call(self, target, now, sdp, media, tuple(headers), from_header, call_id,
+                                  late_offer, expires)
 
     def register(self, registrar: str, now: float, *, expires: int = 3600, aor: str | None = None,
                  credentials: Credentials | None = None) -> Registration:
