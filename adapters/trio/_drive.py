@@ -5,7 +5,9 @@ follows ``next_deadline()``), and hand events to a callback or a bounded async i
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+import socket
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import TypeVar
 
 import trio
@@ -14,8 +16,9 @@ from rvoip_sansio import Event, Transmit, pump
 
 from ..asyncio import DatagramCore
 from ..blocking import DEFAULT_MAX_PENDING_EVENTS
+from ..blocking._socket import read_ready
 
-__all__ = ["CoreDriver", "DEFAULT_MAX_PENDING_EVENTS", "sole_exception"]
+__all__ = ["CoreDriver", "DEFAULT_MAX_PENDING_EVENTS", "single_exceptions", "serve_datagrams"]
 
 T = TypeVar("T")
 
@@ -106,9 +109,28 @@ class CoreDriver:
             self._events_in.send_nowait(event)  # never blocks: readers apply the limit
 
 
-def sole_exception(group: BaseExceptionGroup[BaseException]) -> BaseException:
-    """A nursery's group reduced to its one exception (nested groups too), else the group."""
-    sole: BaseException = group
-    while isinstance(sole, BaseExceptionGroup) and len(sole.exceptions) == 1:
-        sole = sole.exceptions[0]
-    return sole
+@contextmanager
+def single_exceptions() -> Iterator[None]:
+    """Let one exception out of the nurseries inside as itself: a nursery wraps even a single
+    exception (a ``KeyboardInterrupt``, the application's own error) in an exception group."""
+    try:
+        yield
+    except BaseExceptionGroup as group:
+        sole: BaseException = group
+        while isinstance(sole, BaseExceptionGroup) and len(sole.exceptions) == 1:
+            sole = sole.exceptions[0]
+        if sole is group:
+            raise
+        raise sole from None
+
+
+async def serve_datagrams(sock: socket.socket, core: DatagramCore, driver: CoreDriver) -> None:
+    """Feed ``sock``'s datagrams to ``core`` for ever: read first, wait for readiness only
+    when the socket is empty, and stop reading while the driver's event queue is full."""
+    while True:
+        if not driver.has_room():
+            await driver.wait_for_room()
+        elif read_ready(sock, core, trio.current_time, driver.drain, driver.has_room):
+            await trio.lowlevel.wait_readable(sock)
+        else:
+            await trio.lowlevel.checkpoint()  # a full batch: let the timer task in

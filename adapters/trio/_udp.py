@@ -19,8 +19,8 @@ import trio
 from rvoip_sansio import Address, Event, Transmit
 
 from ..asyncio import DatagramCore
-from ..blocking._socket import bind_udp_socket, read_ready, send_datagram
-from ._drive import DEFAULT_MAX_PENDING_EVENTS, CoreDriver, sole_exception
+from ..blocking._socket import bind_udp_socket, send_datagram
+from ._drive import DEFAULT_MAX_PENDING_EVENTS, CoreDriver, serve_datagrams, single_exceptions
 
 __all__ = ["UdpEndpoint", "open_udp_endpoint"]
 
@@ -71,22 +71,12 @@ class UdpEndpoint:
         try:
             with self._scope:
                 async with trio.open_nursery() as nursery:
-                    nursery.start_soon(self._read_loop)
+                    nursery.start_soon(serve_datagrams, self._sock, self.core, self._driver)
                     nursery.start_soon(self._driver.run_timer)
                     self._driver.drain(trio.current_time())
         finally:
             self._driver.stop()
             self._sock.close()  # no task waits on it any more
-
-    async def _read_loop(self) -> None:
-        driver = self._driver
-        while True:
-            if not driver.has_room():
-                await driver.wait_for_room()
-            elif read_ready(self._sock, self.core, trio.current_time, driver.drain, driver.has_room):
-                await trio.lowlevel.wait_readable(self._sock)  # read first, wait when empty
-            else:
-                await trio.lowlevel.checkpoint()  # a full batch: let the timer task in
 
     def _send(self, transmit: Transmit) -> None:
         send_datagram(self._sock, self.core, transmit, self._driver.now)
@@ -112,17 +102,12 @@ async def open_udp_endpoint(
     sock = bind_udp_socket(local, buffer_size)
     try:
         endpoint = UdpEndpoint(core, sock, on_event=on_event, max_pending_events=max_pending_events)
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(endpoint._run)
-            try:
-                yield endpoint
-            finally:
-                endpoint.close()
-    except BaseExceptionGroup as group:
-        # The nurseries group what they catch; a single exception leaves as itself.
-        sole = sole_exception(group)
-        if sole is group:
-            raise
-        raise sole from None
+        with single_exceptions():
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(endpoint._run)
+                try:
+                    yield endpoint
+                finally:
+                    endpoint.close()
     finally:
         sock.close()
