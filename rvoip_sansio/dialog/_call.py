@@ -23,6 +23,7 @@ from ._dialog import Dialog
 from ._events import EndReason
 
 if TYPE_CHECKING:
+    from ._subscribe import Subscription
     from ._timers import Timer
     from ._ua import UserAgent
 
@@ -64,6 +65,7 @@ VERBS: Final[dict[str, frozenset[tuple[Role, CallState]]]] = {
     "send_info": frozenset({(r, s) for r in Role for s in (_S.EARLY, _S.CONFIRMED)}),
     "send_message": frozenset({(r, _S.CONFIRMED) for r in Role}),
     "transfer": frozenset({(r, _S.CONFIRMED) for r in Role}),
+    "end_transfer_subscription": frozenset({(r, _S.CONFIRMED) for r in Role}),
     "follow_transfer": frozenset({(r, s) for r in Role for s in _LIVE | {_S.ENDED}}),
 }
 
@@ -127,7 +129,9 @@ class Call:
     refresher_is_us: bool = False
     session_timer: Timer | None = None
     #: RFC 3515: the REFER we received (target, Replaces, the call it spawned), or sent.
-    refer_from: Call | None = None
+    refer_from: Subscription | None = None
+    #: RFC 3515 §2.4.4: the implicit subscription of a REFER on this call (ours or the peer's).
+    refer_sub: Subscription | None = None
     #: RFC 3891: the call an incoming INVITE with Replaces takes over (ended on answer).
     replaces: Call | None = None
     refer_target: str | None = None
@@ -284,12 +288,20 @@ class Call:
         body = text.encode("utf-8") if isinstance(text, str) else text
         return self.ua._send_in_dialog(self, "MESSAGE", now, [("Content-Type", content_type)], body)
 
-    def transfer(self, target: str | Call, now: float) -> None:
+    def transfer(self, target: str | Call, now: float, *, subscribe: bool = True) -> None:
         """Blind transfer to a URI, or attended transfer to another established ``Call``
-        (REFER with Replaces, RFC 3515 and RFC 3891)."""
+        (REFER with Replaces, RFC 3515 and RFC 3891). ``subscribe=False`` asks for no
+        implicit subscription (``Refer-Sub: false``, RFC 4488): no NOTIFYs."""
         self._check("transfer")
         from . import _refer
-        _refer.send_refer(self.ua, self, now, target)
+        _refer.send_refer(self.ua, self, now, target, subscribe)
+
+    def end_transfer_subscription(self, now: float) -> None:
+        """Transferor: end the REFER's implicit subscription early (SUBSCRIBE with
+        Expires: 0, RFC 6665 §4.1.2.3); the peer's final NOTIFY follows."""
+        self._check("end_transfer_subscription")
+        from . import _refer
+        _refer.unsubscribe(self.ua, self, now)
 
     def follow_transfer(self, now: float) -> Call:
         """Call the target of a transfer the peer asked for (when the UA does not follow

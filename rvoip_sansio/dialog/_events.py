@@ -169,11 +169,16 @@ class TransferRequested(Event):
     ``auto`` (the UA follows transfers itself) else the application calls it with
     ``call.follow_transfer(now)``. ``replaces`` carries the Replaces value (attended)."""
 
-    call: Call
+    #: The call the REFER came in (None: a REFER outside any dialog, RFC 3515 §2.4.2).
+    call: Call | None
     call_id: str
     target: str
     replaces: str | None = None
     referred_by: str | None = None
+    #: The implicit subscription we notify (None: ``Refer-Sub: false``, RFC 4488).
+    subscription: Subscription | None = None
+    #: The Refer-To value as received (with embedded headers such as Replaces).
+    refer_to: str = ""
 
 
 @attrs.frozen(kw_only=True)

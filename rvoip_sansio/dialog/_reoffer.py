@@ -74,6 +74,8 @@ def in_dialog_request(ua: UserAgent, call: Call, req: Request, source: Address,
         _refer.on_refer(ua, call, req, key, now)
     elif method == "NOTIFY":
         _refer.on_notify(ua, call, req, key, now)
+    elif method == "SUBSCRIBE":
+        _refer.on_subscribe(ua, call, req, key, now)
     else:
         ua.respond(req, key, 405, now, headers=ua.capability_headers()[:1])
 

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from ._ua import UserAgent
 
 __all__ = ["Subscription", "SubscriptionRole", "subscribe", "on_subscribe", "on_notify_for_subscription",
-           "in_subscription_dialog"]
+           "in_subscription_dialog", "refresh_notifier", "start_expiry"]
 
 MAX_EXPIRES = 3600
 
@@ -61,6 +61,12 @@ class Subscription:
     accept: str | None = None
     dialog: Dialog | None = None
     request: Request | None = None
+    #: The implicit subscription of a REFER inside a call (RFC 3515 §2.4.4): it shares the
+    #: call's dialog (and its CSeq), which outlives it.
+    in_call: bool = False
+    #: Notifier: the latest state sent (repeated after a refresh and on expiry).
+    last_body: bytes = b""
+    last_content_type: str | None = None
     _timer: Timer | None = None
 
     def __repr__(self) -> str:
@@ -96,6 +102,7 @@ class Subscription:
         headers: list[tuple[str, HeaderValue]] = [("Event", self.event), ("Subscription-State", value)]
         if content_type is not None:
             headers.append(("Content-Type", content_type))
+        self.last_body, self.last_content_type = body, content_type
         req, dest = self.dialog.request("NOTIFY", self.ua.contact, headers=headers, body=body)
         self.ua.send(req, now, _ignore, dest=dest)
         if state == "terminated":
@@ -180,7 +187,7 @@ class Subscription:
             return
         self.state = "terminated"
         self._cancel_timer()
-        if self.dialog is not None:
+        if self.dialog is not None and not self.in_call:
             self.ua.forget_subscription(self.dialog.id)
             self.dialog.state = DialogState.TERMINATED
         self.ua.emit(SubscriptionChanged(subscription=self, state="terminated", status_code=code,
@@ -272,10 +279,16 @@ def on_subscribe(ua: UserAgent, req: Request, source: Address, key: TransactionK
     ua.emit(SubscriptionRequested(subscription=sub, event=event, request=req, source=source))
 
 
+def start_expiry(sub: Subscription, now: float) -> None:
+    sub._cancel_timer()
+    sub._timer = sub.ua.timers.arm(now + sub.expires, partial(_expired, sub))
+
+
 def _expired(sub: Subscription, now: float) -> None:
     sub._timer = None
     if sub.state != "terminated":
-        sub.notify(now, state="terminated", reason="timeout")  # §4.2.2: not refreshed
+        sub.notify(now, state="terminated", reason="timeout", body=sub.last_body,
+                   content_type=sub.last_content_type)  # §4.2.2: not refreshed
 
 
 def in_subscription_dialog(ua: UserAgent, sub: Subscription, req: Request, key: TransactionKey,
@@ -287,15 +300,25 @@ def in_subscription_dialog(ua: UserAgent, sub: Subscription, req: Request, key: 
     if req.method == "NOTIFY" and sub.role is SubscriptionRole.SUBSCRIBER:
         sub._on_notify(req, key, now)
     elif req.method == "SUBSCRIBE" and sub.role is SubscriptionRole.NOTIFIER:
-        asked = _digits(req.get("expires"))
-        expires = min(asked if asked is not None else sub.requested, MAX_EXPIRES)
-        ua.respond(req, key, 200, now, headers=[("Expires", str(expires)), ("Contact", ua.contact)])
-        sub._cancel_timer()
-        sub.expires = expires
-        if expires == 0:
-            sub.notify(now, state="terminated", reason="timeout")  # §4.2.1.4: unsubscribed
-        else:
-            sub._timer = ua.timers.arm(now + expires, partial(_expired, sub))
-            sub.notify(now)
+        refresh_notifier(ua, sub, req, key, now)
     else:
         ua.respond(req, key, 405 if req.method in ("SUBSCRIBE", "NOTIFY") else 481, now)
+
+
+def refresh_notifier(ua: UserAgent, sub: Subscription, req: Request, key: TransactionKey, now: float) -> None:
+    """A SUBSCRIBE refreshing (or, with Expires: 0, ending) a subscription we notify
+    (RFC 6665 §4.2.1.2 / §4.2.1.4); a NOTIFY with the current state follows either way."""
+    if sub.state == "terminated":
+        ua.respond(req, key, 481, now)  # §4.2.1.2: the subscription no longer exists
+        return
+    asked = _digits(req.get("expires"))
+    expires = min(asked if asked is not None else sub.requested, MAX_EXPIRES)
+    ua.respond(req, key, 200, now, headers=[("Expires", str(expires)), ("Contact", ua.contact)])
+    sub._cancel_timer()
+    sub.expires = expires
+    body, content_type = sub.last_body, sub.last_content_type
+    if expires == 0:
+        sub.notify(now, state="terminated", reason="timeout", body=body, content_type=content_type)
+    else:
+        sub._timer = ua.timers.arm(now + expires, partial(_expired, sub))
+        sub.notify(now, body=body, content_type=content_type)

@@ -32,11 +32,11 @@ from rvoip_sansio.transaction import (
     TransportError,
 )
 
-from . import _invite, _publish, _reoffer, _subscribe
+from . import _invite, _publish, _refer, _reoffer, _subscribe
 from ._call import Call, CallState
 from ._config import ALLOWED_METHODS, UAConfig
 from ._dialog import uri_address
-from ._events import MessageReceived, RequestCompleted
+from ._events import MessageReceived, RequestCompleted, TransferRequested
 from ._publish import Publication
 from ._register import Registration, start_registration
 from ._subscribe import Subscription
@@ -225,6 +225,18 @@ class UserAgent:
         """Publish event state (RFC 3903), refreshed until ``publication.remove(now)``."""
         return _publish.publish(self, target, event, body, now, content_type=content_type, expires=expires)
 
+    def refer(self, target: str, refer_to: str, now: float, *, subscribe: bool = True) -> Subscription:
+        """A REFER outside any dialog (RFC 3515 §2.4.2): ask ``target`` to call
+        ``refer_to``. Its NOTIFYs (message/sipfrag) arrive as :class:`NotificationReceived`
+        on the returned subscription; ``subscribe=False`` sends ``Refer-Sub: false``
+        (RFC 4488) and the subscription ends when the 2xx confirms there is none."""
+        return _refer.refer_out_of_dialog(self, target, refer_to, now, subscribe)
+
+    def follow_transfer(self, event: TransferRequested, now: float) -> Call:
+        """Call the target of a REFER the UA did not follow itself (``follow_transfers=False``),
+        in a call or outside one; its outcome goes to the referrer by NOTIFY."""
+        return _refer.follow_request(self, event, now)
+
     def drain(self) -> None:
         """Refuse new calls (503) from now on; running calls go on. The adapter waits until
         ``active_calls`` is 0 (or hangs up what is left) before closing."""
@@ -383,7 +395,8 @@ class UserAgent:
         self._uas_invites[key] = call
 
     def _send_in_dialog(self, call: Call, method: str, now: float,
-                        headers: Iterable[tuple[str, HeaderValue]], body: bytes) -> int:
+                        headers: Iterable[tuple[str, HeaderValue]], body: bytes,
+                        on_done: ResponseHandler | None = None) -> int:
         dialog = call.dialog
         if dialog is None:
             raise LocalProtocolError(f"dialog layer: call {call.call_id} has no dialog for {method}")
@@ -393,6 +406,8 @@ class UserAgent:
 
         def done(resp: Response | None, t: float) -> None:
             if resp is None or resp.status_code >= 200:
+                if on_done is not None:
+                    on_done(resp, t)
                 code = 408 if resp is None else resp.status_code
                 self.emit(RequestCompleted(handle=handle, method=method, status_code=code, response=resp))
                 if code in (408, 481):
@@ -521,6 +536,8 @@ class UserAgent:
             self._answer_options(req, key, now)
         elif method == "SUBSCRIBE":
             _subscribe.on_subscribe(self, req, source, key, now)
+        elif method == "REFER":
+            _refer.on_refer_out_of_dialog(self, req, source, key, now)
         elif method == "MESSAGE":
             self.respond(req, key, 200, now)
             self.emit(MessageReceived(sender=req.get("from") or "", content_type=req.content_type,
