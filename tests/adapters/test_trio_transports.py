@@ -211,3 +211,26 @@ def test_cancellation_closes_connections_and_listeners(pki: Pki) -> None:  # noq
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         s.bind(bound["TCP"])
+
+
+@pytest.mark.interop
+def test_sipp_options_over_tcp() -> None:
+    import asyncio
+
+    from tests.conftest import require_program
+    from tests.interop._sipp import run_sipp
+
+    sipp = require_program("sipp")
+    b = Peer(2)
+
+    async def main() -> Any:
+        async with open_sip_transports(b.core, {"TCP": (LOOP, 0)}, on_event=b.on_event) as bt:
+            job = run_sipp(sipp, bt.locals["TCP"], scenario="options_uac.xml", calls=150, rate=150,
+                           timeout=10, extra=("-t", "t1"))
+            return await trio.to_thread.run_sync(asyncio.run, job)
+
+    result = trio.run(main)
+    assert (result.returncode, result.successful, result.failed) == (0, 150, 0), result.stdout
+    assert [e.request.method for e in b.events if isinstance(e, RequestReceived)] == ["OPTIONS"] * 150
+    assert b.core.stats.retransmissions_absorbed == 0 and b.core.stats.sent == 150
+    assert len([e for e in b.events if isinstance(e, ConnectionOpened)]) == 1  # SIPp -t t1: one connection
