@@ -7,6 +7,8 @@
 
 from ._stream import SipTransports, StreamCore, open_sip_transports
 from ._udp import DatagramCore, UdpEndpoint, open_udp_endpoint
+from ._media import MediaSlot, TracedCore, TraceHook
+from ._phone import Phone, PhoneCall, PhoneError
 
 __all__ = [
     "DatagramCore",
@@ -15,4 +17,10 @@ __all__ = [
     "StreamCore",
     "SipTransports",
     "open_sip_transports",
+    "MediaSlot",
+    "TracedCore",
+    "TraceHook",
+    "Phone",
+    "PhoneCall",
+    "PhoneError",
 ]

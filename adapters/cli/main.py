@@ -13,6 +13,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "parse": ("parse", "parse one SIP message and print its structure as JSON"),
     "answer": ("answer", "a user agent that answers every call (hangs up when the caller does)"),
     "b2bua": ("b2bua", "bridge every incoming call to another address (a B2BUA)"),
+    "demo": ("demo", "a real call on loopback: registrar/B2BUA, two phones, SRTP, tones both ways"),
 }
 
 

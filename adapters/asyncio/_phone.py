@@ -1,0 +1,265 @@
+"""A high-level phone on asyncio: a ``UserAgent`` on one UDP socket, one RTP socket per call.
+
+Everything protocol-ish lives in the core: the ``UserAgent`` (registration, digest, calls,
+SDP offer/answer), ``rvoip_sansio.srtp`` (SDES crypto lines and keys) and
+``rvoip_sansio.callmedia.CallMedia`` (RTP, SRTP, codec, jitter buffer, 20 ms clock). The
+phone binds sockets, waits for events and passes values from one core to the other.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import secrets
+from collections.abc import Sequence
+
+import attrs
+import numpy as np
+import numpy.typing as npt
+
+from rvoip_sansio import Address, Event
+from rvoip_sansio.callmedia import AudioFrame, CallMedia, CallMediaConfig, MediaReport, SrtpKeys
+from rvoip_sansio.dialog import (
+    Call,
+    CallAnswered,
+    CallEnded,
+    CallState,
+    IncomingCall,
+    Registration,
+    RegistrationChanged,
+    RegistrationState,
+    UAConfig,
+    UserAgent,
+)
+from rvoip_sansio.sdp import G722, PCMA, PCMU, Codec, LocalCapabilities, MediaCapabilities, parse_sdp
+from rvoip_sansio.sip.auth import Credentials
+from rvoip_sansio.srtp import CryptoLine, sdes_accept, sdes_answer, sdes_offer
+
+from ._media import MediaSlot, TracedCore, TraceHook
+from ._udp import UdpEndpoint, open_udp_endpoint
+
+__all__ = ["Phone", "PhoneCall", "PhoneError"]
+
+_SAVP = "RTP/SAVP"
+
+
+class PhoneError(Exception):
+    """A registration or call did not succeed (the message says what happened)."""
+
+
+@attrs.define(slots=True, eq=False)
+class PhoneCall:
+    """One call of a :class:`Phone` with its media (``media`` is None until negotiated)."""
+
+    phone: Phone
+    call: Call
+    rtp: UdpEndpoint
+    slot: MediaSlot
+    offer: list[CryptoLine] | None = None  # our SDES offer (caller side)
+    keys: SrtpKeys | None = None
+    ended: asyncio.Event = attrs.field(factory=asyncio.Event)
+    up: asyncio.Event = attrs.field(factory=asyncio.Event)
+    end: CallEnded | None = None
+
+    @property
+    def media(self) -> CallMedia | None:
+        return self.slot.media
+
+    @property
+    def srtp(self) -> bool:
+        return self.keys is not None
+
+    @property
+    def codec(self) -> str:
+        audio = self.call.media.audio if self.call.media is not None else None
+        return audio.codec.name if audio is not None and audio.codec is not None else "-"
+
+    def write(self, pcm: npt.NDArray[np.int16]) -> int:
+        """Queue audio at the phone's rate; returns the samples accepted."""
+        media = self.media
+        return self.rtp.call(lambda now: media.write(pcm)) if media is not None else 0
+
+    def room(self) -> int:
+        return self.media.room() if self.media is not None else 0
+
+    def read_frames(self) -> list[AudioFrame]:
+        """Every received frame waiting in the media's queue."""
+        out: list[AudioFrame] = []
+        while self.media is not None and (frame := self.media.read_frame()) is not None:
+            out.append(frame)
+        return out
+
+    def report(self) -> MediaReport | None:
+        media = self.media
+        return self.rtp.call(lambda now: media.report(now)) if media is not None else None
+
+    async def hangup(self, timeout: float = 5.0) -> None:
+        if self.call.is_active:
+            self.phone.sip.call(lambda now: self.call.hangup(now))
+        await asyncio.wait_for(self.ended.wait(), timeout)
+
+    def _start_media(self) -> None:
+        """Plug a CallMedia for the negotiated audio into the call's RTP socket."""
+        audio = self.call.media.audio if self.call.media is not None else None
+        if audio is None or self.slot.media is not None:
+            return
+        cfg = CallMediaConfig.from_negotiated(audio, srtp=self.keys, rate=self.phone.rate,
+                                              receive_queue_frames=self.phone.receive_queue_frames)
+        rng = random.Random(secrets.randbits(64))
+        self.rtp.call(lambda now: self.slot.attach(CallMedia(config=cfg, rng=rng, now=now)))
+        self.up.set()
+
+    def _stop_media(self, event: CallEnded) -> None:
+        self.end = event
+        media = self.media
+        if media is not None:
+            self.rtp.call(lambda now: media.close(now))
+        self.ended.set()
+
+
+class Phone:
+    """A SIP phone: register, call, answer (automatically with ``auto_answer``), hang up.
+
+    Built with :meth:`open`. Calls offer SRTP with SDES (RFC 4568) when ``srtp`` is set and
+    accept it when offered; the codecs are offered in the order given.
+    """
+
+    def __init__(self, ua: UserAgent, sip: UdpEndpoint, *, host: str, codecs: Sequence[Codec],
+                 srtp: bool, rate: int, auto_answer: bool, receive_queue_frames: int,
+                 trace: TraceHook | None) -> None:
+        self.ua = ua
+        self.sip = sip
+        self.host = host
+        self.codecs = tuple(codecs)
+        self.use_srtp = srtp
+        self.rate = rate
+        self.auto_answer = auto_answer
+        self.receive_queue_frames = receive_queue_frames
+        self.trace = trace
+        self.calls: dict[str, PhoneCall] = {}
+        self.incoming: asyncio.Queue[PhoneCall] = asyncio.Queue()
+        self._registrations: dict[int, asyncio.Future[RegistrationChanged]] = {}
+        self._regs: list[Registration] = []
+        self._sdes_rng = secrets.SystemRandom()
+
+    @classmethod
+    async def open(cls, user: str, local: Address, *, codecs: Sequence[Codec] = (G722, PCMU, PCMA),
+                   srtp: bool = True, rate: int = 16000, auto_answer: bool = True,
+                   receive_queue_frames: int = 500, trace: TraceHook | None = None) -> Phone:
+        """A phone for ``user`` on the UDP address ``local`` (give a real port: it goes
+        into Via and Contact)."""
+        config = UAConfig(local=local, user=user, media=cls._caps(local[0], 0, codecs, ()))
+        ua = UserAgent(config=config, rng=random.Random(secrets.randbits(64)))
+        holder: list[Phone] = []
+        core = TracedCore(ua, local, trace) if trace is not None else ua
+        sip = await open_udp_endpoint(core, local, on_event=lambda ev, now: holder[0]._on_event(ev, now))
+        phone = cls(ua, sip, host=local[0], codecs=codecs, srtp=srtp, rate=rate,
+                    auto_answer=auto_answer, receive_queue_frames=receive_queue_frames, trace=trace)
+        holder.append(phone)
+        return phone
+
+    @staticmethod
+    def _caps(host: str, port: int, codecs: Sequence[Codec], crypto: Sequence[str]) -> LocalCapabilities:
+        audio = MediaCapabilities(codecs=tuple(codecs), port=port, rtcp_mux=True,
+                                  proto=_SAVP if crypto else "RTP/AVP", accept_protos=(_SAVP,),
+                                  attributes=tuple(f"crypto:{c}" for c in crypto))
+        return LocalCapabilities(address=host, media=(audio,))
+
+    async def register(self, registrar: str, credentials: Credentials | None = None, *,
+                       expires: int = 600, timeout: float = 5.0) -> None:
+        """Register with ``registrar`` (a SIP URI); raises :class:`PhoneError` on failure."""
+        reg = self.sip.call(lambda now: self.ua.register(registrar, now, expires=expires,
+                                                         credentials=credentials))
+        self._regs.append(reg)
+        await self._wait_registration(reg, RegistrationState.REGISTERED, timeout)
+
+    async def _wait_registration(self, reg: Registration, state: RegistrationState, timeout: float) -> None:
+        while True:
+            fut: asyncio.Future[RegistrationChanged] = asyncio.get_running_loop().create_future()
+            self._registrations[id(reg)] = fut
+            ev = await asyncio.wait_for(fut, timeout)
+            if ev.state is state:
+                return
+            if ev.state in (RegistrationState.FAILED, RegistrationState.UNREGISTERED):
+                raise PhoneError(f"registration {ev.state.value} (status {ev.status_code})")
+
+    async def _media_socket(self) -> tuple[UdpEndpoint, MediaSlot]:
+        slot = MediaSlot()
+        return await open_udp_endpoint(slot, (self.host, 0)), slot
+
+    async def call(self, target: str, *, timeout: float = 10.0) -> PhoneCall:
+        """Call ``target`` and wait for the answer; raises :class:`PhoneError` if refused."""
+        rtp, slot = await self._media_socket()
+        offer = sdes_offer(rng=self._sdes_rng) if self.use_srtp else None
+        caps = self._caps(self.host, rtp.local_address[1], self.codecs,
+                          [str(c) for c in offer] if offer else ())
+        call = self.sip.call(lambda now: self.ua.invite(target, now, media=caps))
+        pc = self.calls[call.call_id] = PhoneCall(self, call, rtp, slot, offer=offer)
+        done = asyncio.ensure_future(pc.ended.wait())
+        try:
+            await asyncio.wait_for(asyncio.wait({done, asyncio.ensure_future(pc.up.wait())},
+                                                return_when=asyncio.FIRST_COMPLETED), timeout)
+        finally:
+            done.cancel()
+        if not pc.up.is_set():
+            reason = pc.end.reason.value if pc.end else "no answer"
+            code = f" ({pc.end.status_code})" if pc.end and pc.end.status_code else ""
+            await rtp.close()
+            raise PhoneError(f"call to {target} failed: {reason}{code}")
+        return pc
+
+    async def _answer(self, pc: PhoneCall, request_body: bytes) -> None:
+        rtp = pc.rtp
+        crypto: list[str] = []
+        if self.use_srtp:
+            offered = [str(c) for m in parse_sdp(request_body).media[:1] for c in m.crypto]
+            if offered:
+                line, tx, rx = sdes_answer(offered, rng=self._sdes_rng)
+                pc.keys = SrtpKeys(tx=tx, rx=rx)
+                crypto.append(str(line))
+        caps = self._caps(self.host, rtp.local_address[1], self.codecs, crypto)
+        self.sip.call(lambda t: pc.call.answer(t, media=caps))
+        pc._start_media()
+
+    def _on_event(self, event: Event, now: float) -> None:
+        if isinstance(event, RegistrationChanged):
+            fut = self._registrations.get(id(event.registration))
+            if fut is not None and not fut.done():
+                fut.set_result(event)
+        elif isinstance(event, IncomingCall):
+            asyncio.ensure_future(self._incoming(event))
+        elif isinstance(event, CallAnswered):
+            pc = self.calls.get(event.call_id)
+            if pc is not None and pc.offer is not None and pc.keys is None and event.media is not None:
+                audio = event.media.audio
+                if audio is not None and audio.remote_crypto:
+                    tx, rx = sdes_accept(pc.offer, str(audio.remote_crypto[0]))
+                    pc.keys = SrtpKeys(tx=tx, rx=rx)
+            if pc is not None:
+                pc._start_media()
+        elif isinstance(event, CallEnded):
+            pc = self.calls.get(event.call_id)
+            if pc is not None:
+                pc._stop_media(event)
+
+    async def _incoming(self, event: IncomingCall) -> None:
+        rtp, slot = await self._media_socket()
+        pc = self.calls[event.call_id] = PhoneCall(self, event.call, rtp, slot)
+        if self.auto_answer and event.call.state in (CallState.INCOMING, CallState.EARLY):
+            await self._answer(pc, event.request.body)
+        self.incoming.put_nowait(pc)
+
+    async def close(self, timeout: float = 3.0) -> None:
+        """Hang up every call, remove every registration, close the sockets."""
+        for pc in list(self.calls.values()):
+            if pc.call.is_active:
+                await pc.hangup(timeout)
+        for reg in self._regs:
+            self.sip.call(lambda now: reg.unregister(now))
+            try:
+                await self._wait_registration(reg, RegistrationState.UNREGISTERED, timeout)
+            except (asyncio.TimeoutError, PhoneError):
+                pass
+        for pc in self.calls.values():
+            await pc.rtp.close()
+        await self.sip.close()
