@@ -51,8 +51,8 @@ class Peer:
         self.changed.set()
         self.changed = trio.Event()
 
-    async def wait(self, pred: Callable[[Event], bool]) -> Event:
-        with trio.fail_after(5):
+    async def wait(self, pred: Callable[[Event], bool], timeout: float = 5.0) -> Event:
+        with trio.fail_after(timeout):
             while True:
                 for ev in self.events:
                     if pred(ev):
@@ -234,3 +234,40 @@ def test_sipp_options_over_tcp() -> None:
     assert [e.request.method for e in b.events if isinstance(e, RequestReceived)] == ["OPTIONS"] * 150
     assert b.core.stats.retransmissions_absorbed == 0 and b.core.stats.sent == 150
     assert len([e for e in b.events if isinstance(e, ConnectionOpened)]) == 1  # SIPp -t t1: one connection
+
+
+def test_keepalive_timeout_runs_on_trios_clock() -> None:
+    """RFC 5626 §4.4.1 with realistic timers under trio's MockClock: a peer that accepts but
+    never answers our CRLF ping loses the connection exactly keepalive_interval +
+    keepalive_timeout (20 s + 10 s of mock time, before Timer F's 32 s) after the last
+    traffic, at no real cost."""
+    import trio.testing
+
+    received: list[bytes] = []
+    a = Peer(1)
+    a.core = Endpoint(local=(LOOP, 0), rng=random.Random(1),
+                      config=EndpointConfig(keepalive_interval=20.0, keepalive_timeout=10.0))
+
+    async def silent(stream: trio.SocketStream) -> None:
+        async with stream:
+            while data := await stream.receive_some(65536):
+                received.append(bytes(data))
+
+    async def main() -> float:
+        async with trio.open_nursery() as nursery:
+            listeners = await nursery.start(trio.serve_tcp, silent, 0)
+            port = listeners[0].socket.getsockname()[1]
+            async with open_sip_transports(a.core, {"TCP": (LOOP, 0)}, on_event=a.on_event) as at:
+                a.t = at
+                started = trio.current_time()
+                ev = await a.wait(answer_to(a.request("OPTIONS", uri("TCP", port))), timeout=60)
+                assert isinstance(ev, TransportError)
+                elapsed = trio.current_time() - started
+            nursery.cancel_scope.cancel()
+        return elapsed
+
+    # autojump only after 50 ms of real idleness, so loopback I/O in flight is never skipped
+    elapsed = trio.run(main, clock=trio.testing.MockClock(autojump_threshold=0.05))
+    assert elapsed == pytest.approx(30.0)
+    assert [e.reason for e in a.events if isinstance(e, ConnectionClosed)] == ["no keep-alive pong (RFC 5626 §4.4.1)"]
+    assert b"".join(received).endswith(b"\r\n\r\n")  # the OPTIONS, then the ping
