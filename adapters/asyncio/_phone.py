@@ -126,7 +126,7 @@ class Phone:
 
     def __init__(self, ua: UserAgent, sip: UdpEndpoint, *, host: str, codecs: Sequence[Codec],
                  srtp: bool, rate: int, auto_answer: bool, receive_queue_frames: int,
-                 trace: TraceHook | None) -> None:
+                 trace: TraceHook | None, media_trace: TraceHook | None = None) -> None:
         self.ua = ua
         self.sip = sip
         self.host = host
@@ -136,6 +136,7 @@ class Phone:
         self.auto_answer = auto_answer
         self.receive_queue_frames = receive_queue_frames
         self.trace = trace
+        self.media_trace = media_trace
         self.calls: dict[str, PhoneCall] = {}
         self.incoming: asyncio.Queue[PhoneCall] = asyncio.Queue()
         self._registrations: dict[int, asyncio.Future[RegistrationChanged]] = {}
@@ -145,16 +146,19 @@ class Phone:
     @classmethod
     async def open(cls, user: str, local: Address, *, codecs: Sequence[Codec] = (G722, PCMU, PCMA),
                    srtp: bool = True, rate: int = 16000, auto_answer: bool = True,
-                   receive_queue_frames: int = 500, trace: TraceHook | None = None) -> Phone:
+                   receive_queue_frames: int = 500, trace: TraceHook | None = None,
+                   media_trace: TraceHook | None = None) -> Phone:
         """A phone for ``user`` on the UDP address ``local`` (give a real port: it goes
-        into Via and Contact)."""
+        into Via and Contact). ``trace`` sees every SIP datagram sent, ``media_trace`` every
+        RTP/RTCP datagram (as sent on the wire, SRTP included)."""
         config = UAConfig(local=local, user=user, media=cls._caps(local[0], 0, codecs, ()))
         ua = UserAgent(config=config, rng=random.Random(secrets.randbits(64)))
         holder: list[Phone] = []
         core = TracedCore(ua, local, trace) if trace is not None else ua
         sip = await open_udp_endpoint(core, local, on_event=lambda ev, now: holder[0]._on_event(ev, now))
         phone = cls(ua, sip, host=local[0], codecs=codecs, srtp=srtp, rate=rate,
-                    auto_answer=auto_answer, receive_queue_frames=receive_queue_frames, trace=trace)
+                    auto_answer=auto_answer, receive_queue_frames=receive_queue_frames, trace=trace,
+                    media_trace=media_trace)
         holder.append(phone)
         return phone
 
@@ -185,7 +189,12 @@ class Phone:
 
     async def _media_socket(self) -> tuple[UdpEndpoint, MediaSlot]:
         slot = MediaSlot()
-        return await open_udp_endpoint(slot, (self.host, 0)), slot
+        if self.media_trace is None:
+            return await open_udp_endpoint(slot, (self.host, 0)), slot
+        traced = TracedCore(slot, (self.host, 0), self.media_trace)
+        rtp = await open_udp_endpoint(traced, (self.host, 0))
+        traced.local = rtp.local_address
+        return rtp, slot
 
     async def call(self, target: str, *, timeout: float = 10.0) -> PhoneCall:
         """Call ``target`` and wait for the answer; raises :class:`PhoneError` if refused."""

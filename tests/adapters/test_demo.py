@@ -3,15 +3,23 @@ ways), run through the command's own ``main()``; each run is a few seconds of wa
 
 from __future__ import annotations
 
+import asyncio
 import math
 import re
+from typing import Any
 
 import numpy as np
 import pytest
 
+from rvoip_sansio.adapters.asyncio import Phone
 from rvoip_sansio.adapters.cli import demo
 from rvoip_sansio.adapters.cli.main import main
-from rvoip_sansio.callmedia import AudioFlags, AudioFrame
+from rvoip_sansio.callmedia import AudioFlags, AudioFrame, SrtpKeys
+from rvoip_sansio.media import ToneSource
+from tests.codecs.peers import spandsp_g722
+from tests.conftest import require_module
+
+LO = "127.0.0.1"
 
 CHECK = re.compile(r"check: (\w+) heard +([\d.]+) Hz at +(-?[\d.]+) dBm0 over ([\d.]+) s")
 
@@ -67,3 +75,62 @@ def test_measure_against_numpy_tones() -> None:
     silent = [AudioFrame(samples=pcm[:320], rate=rate, index=0, time=0.0, rtp_timestamp=0,
                          flags=AudioFlags.SILENCE)]
     assert demo.measure(silent, rate) == (0.0, -math.inf, 0)
+
+
+@pytest.mark.timeout(30)
+def test_phone_sends_srtp_that_libsrtp_decrypts_and_spandsp_decodes() -> None:
+    """What the Phone puts on the wire, checked with other people's code: libsrtp (pylibsrtp)
+    unprotects alice's packets with the key bob agreed by SDES, libspandsp decodes the G.722,
+    and the 440 Hz tone alice wrote is there at its level."""
+    lib: Any = require_module("pylibsrtp")
+    spandsp = spandsp_g722()
+
+    async def scenario() -> tuple[list[bytes], SrtpKeys | None, int]:
+        alice_port, bob_port = demo._free_ports(2)
+        wire: list[bytes] = []
+        alice = await Phone.open("alice", (LO, alice_port),
+                                 media_trace=lambda now, src, dst, data: wire.append(data))
+        bob = await Phone.open("bob", (LO, bob_port))
+        try:
+            a = await alice.call(f"sip:bob@{LO}:{bob_port}")
+            b = await asyncio.wait_for(bob.incoming.get(), 5)
+            assert a.codec == "G722" and a.srtp and b.srtp
+            a.write(ToneSource(freqs=(440.0,), rate=16000, level_dbm0=-10.0).read(24000))
+            await asyncio.sleep(1.8)
+            await a.hangup()
+            pt = a.call.media.audio.payload_type if a.call.media and a.call.media.audio else -1
+            return wire, b.keys, pt
+        finally:
+            await alice.close()
+            await bob.close()
+
+    wire, keys, pt = asyncio.run(scenario())
+    assert keys is not None and pt == 9
+    master = keys.rx.keys[0]
+    profiles = {"AEAD_AES_256_GCM": "SRTP_PROFILE_AEAD_AES_256_GCM",
+                "AEAD_AES_128_GCM": "SRTP_PROFILE_AEAD_AES_128_GCM",
+                "AES_CM_128_HMAC_SHA1_80": "SRTP_PROFILE_AES128_CM_SHA1_80",
+                "AES_CM_128_HMAC_SHA1_32": "SRTP_PROFILE_AES128_CM_SHA1_32"}
+    policy = lib.Policy(key=master.key + master.salt, ssrc_type=lib.Policy.SSRC_ANY_INBOUND,
+                        srtp_profile=getattr(lib.Policy, profiles[keys.rx.profile.name]))
+    session = lib.Session(policy)
+    payloads: list[bytes] = []
+    for packet in wire:
+        if 200 <= packet[1] <= 207:  # SRTCP (rtcp-mux, RFC 5761)
+            continue
+        plain = session.unprotect(packet)
+        assert plain[1] & 0x7F == pt
+        header = 12 + 4 * (plain[0] & 0x0F)
+        if plain[0] & 0x10:  # header extension
+            header += 4 + 4 * int.from_bytes(plain[header + 2:header + 4], "big")
+        payloads.append(plain[header:])
+        assert packet[header:header + len(payloads[-1])] != payloads[-1]  # encrypted on the wire
+    assert len(payloads) >= 80
+    pcm = spandsp.decode(spandsp.decoder(), b"".join(payloads)).astype(np.float64)
+    loud = np.flatnonzero(np.abs(pcm) > 1000)
+    tone = pcm[loud[0] + 1600:loud[-1] - 320]  # skip the onset; the tone lasts 1.5 s
+    assert len(tone) >= 16000
+    spectrum = np.abs(np.fft.rfft(tone * np.hanning(len(tone))))
+    assert abs(np.argmax(spectrum) * 16000 / len(tone) - 440) <= 2
+    level = 20 * math.log10(math.sqrt(float(np.mean(tone * tone))) / 32768) + 6.18
+    assert abs(level + 10) <= 1.0
