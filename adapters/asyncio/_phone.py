@@ -9,6 +9,7 @@ phone binds sockets, waits for events and passes values from one core to the oth
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 import secrets
 from collections.abc import Sequence
@@ -17,7 +18,7 @@ import attrs
 import numpy as np
 import numpy.typing as npt
 
-from rvoip_sansio import Address, Event
+from rvoip_sansio import Address, Event, ParseError
 from rvoip_sansio.callmedia import AudioFrame, CallMedia, CallMediaConfig, MediaReport, SrtpKeys
 from rvoip_sansio.dialog import (
     Call,
@@ -31,9 +32,10 @@ from rvoip_sansio.dialog import (
     UAConfig,
     UserAgent,
 )
-from rvoip_sansio.sdp import G722, PCMA, PCMU, Codec, LocalCapabilities, MediaCapabilities, parse_sdp
+from rvoip_sansio.sdp import (G722, PCMA, PCMU, Codec, LocalCapabilities, MediaCapabilities,
+                              OfferAnswerError, parse_sdp)
 from rvoip_sansio.sip.auth import Credentials
-from rvoip_sansio.srtp import CryptoLine, sdes_accept, sdes_answer, sdes_offer
+from rvoip_sansio.srtp import CryptoLine, SdesError, sdes_accept, sdes_answer, sdes_offer
 
 from ._media import MediaSlot, TracedCore, TraceHook
 from ._udp import UdpEndpoint, open_udp_endpoint
@@ -41,6 +43,7 @@ from ._udp import UdpEndpoint, open_udp_endpoint
 __all__ = ["Phone", "PhoneCall", "PhoneError"]
 
 _SAVP = "RTP/SAVP"
+log = logging.getLogger("rvoip_sansio.adapters.asyncio")
 
 
 class PhoneError(Exception):
@@ -142,6 +145,7 @@ class Phone:
         self._registrations: dict[int, asyncio.Future[RegistrationChanged]] = {}
         self._regs: list[Registration] = []
         self._sdes_rng = secrets.SystemRandom()
+        self._tasks: set[asyncio.Future[None]] = set()
 
     @classmethod
     async def open(cls, user: str, local: Address, *, codecs: Sequence[Codec] = (G722, PCMU, PCMA),
@@ -236,7 +240,9 @@ class Phone:
             if fut is not None and not fut.done():
                 fut.set_result(event)
         elif isinstance(event, IncomingCall):
-            asyncio.ensure_future(self._incoming(event))
+            task = asyncio.ensure_future(self._incoming(event))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
         elif isinstance(event, CallAnswered):
             pc = self.calls.get(event.call_id)
             if pc is not None and pc.offer is not None and pc.keys is None and event.media is not None:
@@ -255,7 +261,15 @@ class Phone:
         rtp, slot = await self._media_socket()
         pc = self.calls[event.call_id] = PhoneCall(self, event.call, rtp, slot)
         if self.auto_answer and event.call.state in (CallState.INCOMING, CallState.EARLY):
-            await self._answer(pc, event.request.body)
+            try:
+                await self._answer(pc, event.request.body)
+            except (ParseError, SdesError, OfferAnswerError) as exc:
+                # RFC 3261 §21.4.26 / RFC 4568 §7.1.3: an offer we cannot accept is a 488.
+                log.warning("call %s refused: %s", event.call_id, exc)
+                if event.call.state in (CallState.INCOMING, CallState.EARLY):
+                    self.sip.call(lambda now: event.call.reject(now, code=488))
+                await rtp.close()
+                return
         self.incoming.put_nowait(pc)
 
     async def close(self, timeout: float = 3.0) -> None:

@@ -16,6 +16,7 @@ from rvoip_sansio.adapters.cli import demo
 from rvoip_sansio.adapters.cli.main import main
 from rvoip_sansio.callmedia import AudioFlags, AudioFrame, SrtpKeys
 from rvoip_sansio.media import ToneSource
+from rvoip_sansio.sip.auth import Credentials
 from tests.codecs.peers import spandsp_g722
 from tests.conftest import require_module
 
@@ -134,3 +135,24 @@ def test_phone_sends_srtp_that_libsrtp_decrypts_and_spandsp_decodes() -> None:
     assert abs(np.argmax(spectrum) * 16000 / len(tone) - 440) <= 2
     level = 20 * math.log10(math.sqrt(float(np.mean(tone * tone))) / 32768) + 6.18
     assert abs(level + 10) <= 1.0
+
+
+@pytest.mark.timeout(30)
+def test_demo_fails_clearly_when_a_registration_is_refused(
+        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    # The phones present a wrong password; the registrar's digest check refuses it.
+    monkeypatch.setattr(demo, "Credentials", lambda username, password: Credentials(
+        username=username, password=password + "-wrong"))
+    assert main(["demo", "--duration", "1", "--no-ladder"]) == 1
+    err = capsys.readouterr().err
+    assert "FAIL: registration failed" in err
+
+
+@pytest.mark.timeout(30)
+def test_demo_fails_when_the_tone_check_fails(capsys: pytest.CaptureFixture[str],
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(demo, "FREQ_TOLERANCE", -1.0)  # no frequency can pass
+    assert main(["demo", "--duration", "1", "--no-ladder"]) == 1
+    captured = capsys.readouterr()
+    assert "WRONG" in captured.out and "FAIL: alice heard" in captured.err
+    assert "FAIL: bob heard" in captured.err and "OK:" not in captured.out
