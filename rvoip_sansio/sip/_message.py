@@ -298,6 +298,18 @@ class Message:
         key = _key(name)
         _check_name(name)
         line = f"{canonical_name(name)}: {_text(value)}"
+        text = self._text
+        if text is not None:
+            # Raw mode: splice the line into the text (a proxy pushing its Via need not
+            # build the line index). It is a well-formed line: a token, no CR or LF.
+            hend = self._hend
+            m = lookup_re(key).search(text, 0, hend + 1) if first else None
+            pos = hend if m is None else m.start()
+            self._text = text[:pos] + "\r\n" + line + text[pos:hend] + "\r\n\r\n"
+            self._hend = hend + 2 + len(line)
+            self._groups = None
+            self._modified()
+            return
         lines, names = self._index()
         pos = len(lines)
         if first and key in names:
@@ -566,6 +578,9 @@ class Message:
         raw = self._raw
         if raw is not None:
             return raw
+        text = self._text
+        if text is not None:
+            return self._raw_bytes(text)
         lines = list(self._index()[0])
         body_len = len(self._body)
         idx = self._indices("content-length")
@@ -581,6 +596,34 @@ class Message:
         head = self._start_line() + "\r\n" + "".join(line + "\r\n" for line in lines) + "\r\n"
         data = head.encode("utf-8", "surrogateescape") + self._body
         return data
+
+    def _raw_bytes(self, text: str) -> bytes:
+        """Serialize a raw-mode message: its header lines as they are in the text, with
+        Content-Length recomputed as in line mode (first line kept when right, others
+        dropped, one appended when there is none)."""
+        body_len = len(self._body)
+        head = text[:self._hend]
+        nl = head.find("\r\n")
+        headers = head[nl:] if nl >= 0 else ""
+        found = list(lookup_re("content-length").finditer(headers))
+        if not found:
+            headers += f"\r\nContent-Length: {body_len}"
+        else:
+            first = found[0]
+            pieces = []
+            value = first.group(1).strip()
+            if _DIGITS_RE.fullmatch(value) is not None and int(value) == body_len:
+                pos = 0
+            else:
+                pieces.append(headers[:first.start()] + f"\r\nContent-Length: {body_len}")
+                pos = first.end()
+            for extra in found[1:]:
+                pieces.append(headers[pos:extra.start()])
+                pos = extra.end()
+            pieces.append(headers[pos:])
+            headers = "".join(pieces)
+        data = (self._start_line() + headers + "\r\n\r\n").encode("utf-8", "surrogateescape")
+        return data + self._body
 
     def __str__(self) -> str:
         return bytes(self).decode("utf-8", "replace")
