@@ -69,6 +69,9 @@ def run(args: argparse.Namespace) -> int:
     except asyncio.TimeoutError:
         print("FAIL: the demo did not finish in time", file=sys.stderr)
         return 2
+    except OSError as exc:
+        print(f"FAIL: could not use a loopback UDP socket: {exc}", file=sys.stderr)
+        return 2
 
 
 def _free_ports(count: int) -> list[int]:
