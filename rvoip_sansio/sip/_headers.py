@@ -289,8 +289,10 @@ def via_from_groups(groups: tuple[str | None, ...]) -> Via | None:
     """A lazily filled Via from the groups of :data:`VIA_BODY`, or None when a number is out
     of range (the general parser then reports it)."""
     port, rport, ttl = groups[2], groups[5], groups[6]
-    if (port is not None and int(port) > 65535) or (rport is not None and int(rport) > 65535) \
-            or (ttl is not None and int(ttl) > 255):
+    # (digit strings of the longest allowed length compare like their numbers)
+    if (port is not None and len(port) == 5 and port > "65535") \
+            or (rport is not None and len(rport) == 5 and rport > "65535") \
+            or (ttl is not None and len(ttl) == 3 and ttl > "255"):
         return None
     via: Via = _new(Via)
     _set(via, "_lazy", groups)

@@ -411,18 +411,17 @@ class Message:
         alone; ParseError when there is no Via."""
         top = self._c_top_via
         if top is None:
-            vias = self._c_via
-            if vias is not None:
-                if not vias:
-                    raise ParseError("missing Via header", 0)
-                return vias[0]
             groups = self._groups
-            if groups is not None:
-                if groups[G_VIA_SEEN] is None:
-                    raise ParseError("missing Via header", 0)
-                if groups[G_VIA_OK] is not None:
-                    top = via_from_groups(groups[G_VIA:G_VIA + 7])
+            if groups is not None and groups[G_VIA_OK] is not None:
+                top = via_from_groups(groups[G_VIA:G_VIA + 7])
             if top is None:
+                vias = self._c_via
+                if vias is not None:
+                    if not vias:
+                        raise ParseError("missing Via header", 0)
+                    return vias[0]
+                if groups is not None and groups[G_VIA_SEEN] is None:
+                    raise ParseError("missing Via header", 0)
                 loc, value = self._required("via")
                 try:
                     if "," in value:
@@ -444,7 +443,7 @@ class Message:
             groups = self._groups
             if groups is not None:
                 number = groups[G_CSEQ]
-                if groups[G_CSEQ_OK] is not None and number is not None:
+                if groups[G_CSEQ_OK] is not None and number is not None:  # (None: for mypy)
                     n = int(number)
                     if n < 2147483648:  # RFC 3261 §8.1.1.5: less than 2**31
                         c = self._c_cseq = _new(CSeq)
