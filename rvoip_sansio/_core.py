@@ -25,6 +25,9 @@ __all__ = [
     "RemoteProtocolError",
     "ParseError",
     "SansIOProtocol",
+    "TimedCore",
+    "DatagramNode",
+    "DatagramCore",
     "pump",
     "RandomSource",
     "seq_delta16",
@@ -87,6 +90,24 @@ class SansIOProtocol(Protocol):
     def next_event(self) -> Event | None: ...
 
     def next_deadline(self) -> float | None: ...
+
+
+class TimedCore(SansIOProtocol, Protocol):
+    """A core with timers: the pump's contract plus ``handle_timeout``."""
+
+    def handle_timeout(self, now: float) -> None: ...
+
+
+class DatagramNode(TimedCore, Protocol):
+    """The datagram side of the contract: what a node of ``rvoip_sansio.sim`` provides."""
+
+    def receive(self, data: bytes, source: Address, now: float) -> None: ...
+
+
+class DatagramCore(DatagramNode, Protocol):
+    """What a socket adapter carries: a datagram node that also hears of failed sends."""
+
+    def transport_error(self, dest: Address, now: float) -> None: ...
 
 
 def pump(

@@ -6,20 +6,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
-from typing import Protocol, TypeVar
+from typing import TypeVar
 
 from rvoip_sansio import Event, Transmit, pump
-from rvoip_sansio._core import SansIOProtocol
+from rvoip_sansio._core import TimedCore
 
 __all__ = ["TimedCore", "CoreDriver"]
 
 T = TypeVar("T")
-
-
-class TimedCore(SansIOProtocol, Protocol):
-    """What the driver needs: the pump's contract and ``handle_timeout``."""
-
-    def handle_timeout(self, now: float) -> None: ...
 
 
 class CoreDriver:

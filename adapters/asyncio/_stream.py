@@ -18,7 +18,7 @@ from collections.abc import Callable
 from typing import Protocol, cast
 
 from rvoip_sansio import Address, Event, Transmit
-from rvoip_sansio.transaction import StreamTransmit
+from rvoip_sansio.transaction import SECURE_TRANSPORTS, StreamTransmit
 
 from ._drive import CoreDriver
 from ._udp import DatagramCore
@@ -27,7 +27,7 @@ __all__ = ["StreamCore", "SipTransports", "open_sip_transports"]
 
 log = logging.getLogger("rvoip_sansio.adapters.asyncio")
 
-_SECURE = ("TLS", "WSS")
+_SECURE = SECURE_TRANSPORTS
 
 
 class StreamCore(DatagramCore, Protocol):

@@ -11,9 +11,10 @@ import asyncio
 import logging
 import socket
 from collections.abc import AsyncIterator, Callable
-from typing import Protocol, TypeVar, cast
+from typing import TypeVar, cast
 
 from rvoip_sansio import Address, Event, Transmit
+from rvoip_sansio._core import DatagramCore
 
 from ._drive import CoreDriver
 
@@ -22,22 +23,6 @@ __all__ = ["DatagramCore", "UdpEndpoint", "open_udp_endpoint"]
 log = logging.getLogger("rvoip_sansio.adapters.asyncio")
 
 T = TypeVar("T")
-
-
-class DatagramCore(Protocol):
-    """The datagram side of the sans-I/O contract (see ARCHITECTURE.md)."""
-
-    def receive(self, data: bytes, source: Address, now: float) -> None: ...
-
-    def datagrams_to_send(self, now: float) -> list[Transmit]: ...
-
-    def next_event(self) -> Event | None: ...
-
-    def next_deadline(self) -> float | None: ...
-
-    def handle_timeout(self, now: float) -> None: ...
-
-    def transport_error(self, dest: Address, now: float) -> None: ...
 
 
 class UdpEndpoint(asyncio.DatagramProtocol):

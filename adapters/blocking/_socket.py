@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 from rvoip_sansio import Address, Transmit
 
-from ..asyncio import DatagramCore
+from rvoip_sansio._core import DatagramCore
 
 __all__ = ["bind_udp_socket", "read_ready", "send_datagram"]
 

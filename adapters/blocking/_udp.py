@@ -29,7 +29,7 @@ from typing import TypeVar
 
 from rvoip_sansio import Address, Event, Transmit, pump
 
-from ..asyncio import DatagramCore
+from rvoip_sansio._core import DatagramCore
 from ._socket import bind_udp_socket, read_ready, send_datagram
 
 __all__ = ["UdpEndpoint", "open_udp_endpoint", "DEFAULT_MAX_PENDING_EVENTS"]

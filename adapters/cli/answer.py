@@ -24,7 +24,9 @@ from rvoip_sansio.server import Registrar
 from rvoip_sansio.sip.auth import Algorithm, DigestServer, DigestServerConfig, InMemoryCredentialStore
 from rvoip_sansio.transaction import EndpointConfig
 
-from ..asyncio import DatagramCore, open_udp_endpoint
+from rvoip_sansio._core import DatagramCore
+
+from ..asyncio import open_udp_endpoint
 
 __all__ = ["add_arguments", "run", "build", "address", "add_common", "serve"]
 

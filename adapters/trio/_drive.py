@@ -14,7 +14,7 @@ import trio
 
 from rvoip_sansio import Event, Transmit, pump
 
-from ..asyncio import DatagramCore
+from rvoip_sansio._core import DatagramCore
 from ..blocking import DEFAULT_MAX_PENDING_EVENTS
 from ..blocking._socket import read_ready
 

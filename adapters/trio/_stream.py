@@ -22,7 +22,7 @@ from typing import TypeVar
 import trio
 
 from rvoip_sansio import Address, Event, Transmit
-from rvoip_sansio.transaction import StreamTransmit
+from rvoip_sansio.transaction import SECURE_TRANSPORTS, StreamTransmit
 
 from ..asyncio import StreamCore
 from ..blocking._socket import bind_udp_socket, send_datagram
@@ -34,7 +34,7 @@ log = logging.getLogger("rvoip_sansio.adapters.trio")
 
 T = TypeVar("T")
 
-_SECURE = ("TLS", "WSS")
+_SECURE = SECURE_TRANSPORTS
 
 
 class _Connection:

@@ -18,7 +18,7 @@ import trio
 
 from rvoip_sansio import Address, Event, Transmit
 
-from ..asyncio import DatagramCore
+from rvoip_sansio._core import DatagramCore
 from ..blocking._socket import bind_udp_socket, send_datagram
 from ._drive import DEFAULT_MAX_PENDING_EVENTS, CoreDriver, serve_datagrams, single_exceptions
 

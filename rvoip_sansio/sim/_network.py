@@ -11,11 +11,11 @@ from __future__ import annotations
 import enum
 import heapq
 import random
-from typing import Callable, Protocol
+from typing import Callable
 
 import attrs
 
-from .._core import Address, Event, RvoipError, Transmit, pump
+from .._core import Address, DatagramNode, Event, RvoipError, Transmit, pump
 
 __all__ = [
     "Endpointish",
@@ -29,18 +29,8 @@ __all__ = [
 ]
 
 
-class Endpointish(Protocol):
-    """What a node must provide: the datagram side of the sans-I/O contract."""
-
-    def receive(self, data: bytes, source: Address, now: float) -> None: ...
-
-    def datagrams_to_send(self, now: float) -> list[Transmit]: ...
-
-    def next_event(self) -> Event | None: ...
-
-    def next_deadline(self) -> float | None: ...
-
-    def handle_timeout(self, now: float) -> None: ...
+#: What a node must provide: the datagram side of the sans-I/O contract.
+Endpointish = DatagramNode
 
 
 class SimulationError(RvoipError):

@@ -18,11 +18,15 @@ from ._events import (
     TransactionTimeout,
     TransportError,
 )
+from ._sip import SECURE_TRANSPORTS, default_port, strip_brackets
 from ._state import ENTRY_TIMERS, INITIAL_STATE, STATE_TIMERS, TABLES, Action, Input, Kind, State, TimerName
 from ._transaction import timer_duration
 from ._transport import STREAM_TRANSPORTS, ConnectionClosed, ConnectionOpened, StreamTransmit, uri_transport
 
 __all__ = [
+    "SECURE_TRANSPORTS",
+    "default_port",
+    "strip_brackets",
     "Endpoint",
     "EndpointConfig",
     "EndpointStats",

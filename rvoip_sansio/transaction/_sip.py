@@ -40,8 +40,12 @@ __all__ = [
 MAGIC_COOKIE = "z9hG4bK"
 
 
+#: The transports that run over TLS (RFC 3261 §26.2 sips:, RFC 7118 WSS).
+SECURE_TRANSPORTS = frozenset({"TLS", "WSS"})
+
+
 def default_port(transport: str) -> int:
-    return 5061 if transport.upper() in ("TLS", "WSS") else 5060
+    return 5061 if transport.upper() in SECURE_TRANSPORTS else 5060
 
 
 def strip_brackets(host: str) -> str:

@@ -23,6 +23,7 @@ from rvoip_sansio._core import Address, Event, ParseError, Transmit
 from rvoip_sansio.sip import KeepAlive, Request, Response, SipUri, StreamFramer
 
 from ._events import EndpointConfig
+from ._sip import SECURE_TRANSPORTS
 
 if TYPE_CHECKING:  # wsproto is the optional "websocket" extra: imported on first WS use
     from ._ws import WsSession
@@ -42,7 +43,7 @@ log = logging.getLogger("rvoip_sansio.transaction")
 
 #: The connection-oriented transports (RFC 3261 §18 TCP and TLS, RFC 7118 WS and WSS).
 STREAM_TRANSPORTS = frozenset({"TCP", "TLS", "WS", "WSS"})
-_SECURE = frozenset({"TLS", "WSS"})
+_SECURE = SECURE_TRANSPORTS
 
 #: A connection's identity: its transport and the peer's address. For a connection we asked
 #: the adapter to open, the peer is exactly the ``dest`` of the ``open`` order.
