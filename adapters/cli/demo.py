@@ -5,7 +5,8 @@ with digest authentication, and alice calls bob through the B2BUA with SRTP (SDE
 (G.711 as fallback). Alice plays a 440 Hz tone, bob a 1000 Hz tone; once a second a line of
 call quality is printed for each side. After ``--duration`` seconds alice hangs up; the ladder
 diagram of the signalling is printed and the tone each side received is checked (frequency
-and level). Exit status 0 when every check passed, 1 when one failed, 2 on a timeout.
+and level). Exit status 0 when every check passed, 1 when one failed, 2 on a timeout, 130 after
+Ctrl-C (the call is still hung up and the phones unregistered).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import asyncio
 import math
 import random
 import secrets
+import signal
 import socket
 import sys
 from collections.abc import Callable
@@ -147,19 +149,28 @@ async def _demo(args: argparse.Namespace) -> int:
     bob = await Phone.open("bob", bob_addr, codecs=codecs, srtp=srtp, rate=RATE, trace=hook)
     print(f"registrar/B2BUA on {host}:{pbx_port}, alice on {alice_port}, bob on {bob_port}")
     failures: list[str] = []
+    stop = asyncio.Event()  # Ctrl-C / SIGTERM: end the call cleanly, skip the checks
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, stop.set)
+        except (NotImplementedError, RuntimeError):
+            pass
     try:
         for phone, user in ((alice, "alice"), (bob, "bob")):
             await phone.register(f"sip:{host}:{pbx_port}", Credentials(username=user, password=ACCOUNTS[user]))
-            print(f"{user} registered (digest MD5)")
+            print(f"{user} registered (digest MD5)", flush=True)
         a_call = await alice.call(f"sip:bob@{host}:{pbx_port}")
         b_call = await asyncio.wait_for(bob.incoming.get(), 5)
         await asyncio.wait_for(b_call.up.wait(), 5)
         failures += _describe_call(a_call, b_call, srtp)
-        heard = await _talk(a_call, b_call, args.tones, args.duration, loop.time)
+        heard = await _talk(a_call, b_call, args.tones, args.duration, loop.time, stop)
         await a_call.hangup()
         await asyncio.wait_for(b_call.ended.wait(), 5)
         print(f"alice hung up; bob saw: {b_call.end.reason.value if b_call.end else '?'}")
-        failures += _check_tones(heard, args.tones)
+        if stop.is_set():
+            failures.append("interrupted: the call was hung up and the phones unregistered")
+        else:
+            failures += _check_tones(heard, args.tones)
         for name, pc in (("alice", a_call), ("bob", b_call)):
             media = pc.media
             if media is not None and media.health().srtp_errors:
@@ -178,7 +189,7 @@ async def _demo(args: argparse.Namespace) -> int:
     if failures:
         for f in failures:
             print(f"FAIL: {f}", file=sys.stderr)
-        return 1
+        return 130 if stop.is_set() else 1
     print("\nOK: registered, called, heard the right tone both ways, hung up.")
     return 0
 
@@ -195,7 +206,7 @@ def _describe_call(a: PhoneCall, b: PhoneCall, srtp_wanted: bool) -> list[str]:
 
 
 async def _talk(a: PhoneCall, b: PhoneCall, tones: tuple[float, float], duration: float,
-                clock: Callable[[], float]) -> dict[str, list[AudioFrame]]:
+                clock: Callable[[], float], stop: asyncio.Event) -> dict[str, list[AudioFrame]]:
     """Play a tone each way for ``duration`` seconds, print quality once a second."""
     sources = {"alice": ToneSource(freqs=(tones[0],), rate=RATE, level_dbm0=LEVEL_DBM0),
                "bob": ToneSource(freqs=(tones[1],), rate=RATE, level_dbm0=LEVEL_DBM0)}
@@ -204,7 +215,7 @@ async def _talk(a: PhoneCall, b: PhoneCall, tones: tuple[float, float], duration
     written = {"alice": 0, "bob": 0}
     start = clock()
     next_report = 1.0
-    while (t := clock() - start) < duration:
+    while (t := clock() - start) < duration and not stop.is_set():
         for name, pc in calls.items():
             # keep ~0.3 s queued ahead of the media clock, never more than the call lasts
             want = min(int((t + 0.3) * RATE), int(duration * RATE)) - written[name]
@@ -213,7 +224,7 @@ async def _talk(a: PhoneCall, b: PhoneCall, tones: tuple[float, float], duration
             heard[name] += pc.read_frames()
         if t >= next_report:
             for name, pc in calls.items():
-                print(_quality_line(t, name, pc))
+                print(_quality_line(t, name, pc), flush=True)
             next_report += 1.0
         await asyncio.sleep(0.05)
     for name, pc in calls.items():

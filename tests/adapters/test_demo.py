@@ -6,6 +6,9 @@ from __future__ import annotations
 import asyncio
 import math
 import re
+import signal
+import subprocess
+import sys
 from typing import Any
 
 import numpy as np
@@ -156,3 +159,24 @@ def test_demo_fails_when_the_tone_check_fails(capsys: pytest.CaptureFixture[str]
     captured = capsys.readouterr()
     assert "WRONG" in captured.out and "FAIL: alice heard" in captured.err
     assert "FAIL: bob heard" in captured.err and "OK:" not in captured.out
+
+
+@pytest.mark.timeout(30)
+def test_demo_as_a_process_ctrl_c_hangs_up_and_unregisters() -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "rvoip_sansio.adapters.cli.main", "demo", "--duration", "20"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:  # wait for the first live quality line: the call is up
+            if "hears" in line:
+                break
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=15)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130
+    assert "FAIL: interrupted" in err and "Traceback" not in err
+    flow = re.findall(r"(REGISTER|BYE|200 OK)", out[out.index("Signalling"):])
+    assert flow[-8:] == ["BYE", "200 OK", "BYE", "200 OK", "REGISTER", "200 OK", "REGISTER", "200 OK"]
