@@ -103,8 +103,11 @@ class Call:
     final: Response | None = None
     final_key: TransactionKey | None = None
     retx: Timer | None = None
-    #: UAC: the ACK we sent for the 2xx, re-sent when the 2xx is retransmitted.
-    ack: tuple[bytes, Address, int] | None = None
+    #: UAC: the CSeq of the ACK we sent for the 2xx (0: none), and its body when it had one
+    #: (an answer to an offer in the 2xx); the ACK is rebuilt, identically, when the 2xx is
+    #: retransmitted (not kept as bytes: it is most of an established call's memory).
+    ack_cseq: int = 0
+    ack_body: bytes | None = None
     #: A re-INVITE/UPDATE of ours is outstanding; a glare retry is scheduled.
     reoffer_key: TransactionKey | None = None
     glare: Timer | None = None

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from rvoip_sansio._core import Address, ParseError
 from rvoip_sansio.sdp import LocalCapabilities
-from rvoip_sansio.sip import HeaderValue, Request, Response, make_response, parse_message
+from rvoip_sansio.sip import HeaderValue, Request, Response, make_response
 from rvoip_sansio.transaction import TransactionKey
 
 from . import _prack, _refer, _timer
@@ -212,22 +212,24 @@ def _redirect(ua: UserAgent, call: Call, resp: Response, now: float) -> bool:
 def _ack(ua: UserAgent, call: Call, dialog: Dialog, cseq: int, now: float, body: bytes = b"") -> None:
     """RFC 3261 §13.2.2.4: the ACK for a 2xx is built by the UA core, sent outside any
     transaction, with the INVITE's CSeq number and credentials, and re-sent for every
-    retransmission of that 2xx."""
+    retransmission of that 2xx. Its branch is derived from the dialog and CSeq, so the
+    re-sent ACK is the same message without keeping its bytes."""
+    branch = f"z9hG4bK-ack-{dialog.local_tag}-{dialog.remote_tag}-{cseq}"
     headers: list[tuple[str, HeaderValue]] = [
         ("Via", f"SIP/2.0/{ua.config.endpoint.transport} {ua.endpoint._via_host}:"
-                f"{ua.config.local[1]};branch={ua.endpoint.new_branch()};rport"),
+                f"{ua.config.local[1]};branch={branch};rport"),
     ]
     headers += sdp_headers(body)
     req, dest = dialog.request("ACK", None, cseq=cseq, headers=headers, body=body)
-    data = bytes(req)
-    call.ack = (data, dest, cseq)
+    call.ack_cseq = cseq
+    call.ack_body = body or None
     ua.endpoint.send_stateless(req, dest, now)
 
 
 def _resend_ack(ua: UserAgent, call: Call, now: float) -> None:
-    assert call.ack is not None
-    data, dest, _ = call.ack
-    ua.endpoint.send_stateless(parse_message(data), dest, now)
+    dialog = call.dialog
+    if dialog is not None and call.ack_cseq:
+        _ack(ua, call, dialog, call.ack_cseq, now, call.ack_body or b"")
 
 
 def _invite_success(ua: UserAgent, call: Call, resp: Response, now: float) -> None:
@@ -235,7 +237,7 @@ def _invite_success(ua: UserAgent, call: Call, resp: Response, now: float) -> No
     confirmed = call.dialog
     if confirmed is not None:
         if confirmed.remote_tag == tag:
-            if call.ack is not None and call.ack[2] == resp.cseq.number:
+            if call.ack_cseq == resp.cseq.number:
                 _resend_ack(ua, call, now)  # the 2xx was retransmitted
             return
         _fork_loser(ua, call, resp, now)

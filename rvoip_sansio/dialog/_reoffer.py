@@ -240,7 +240,7 @@ def _reoffer_response(ua: UserAgent, call: Call, sdp: bytes | None, method: str,
     dialog = call.dialog
     if 200 <= code < 300 and call.reoffer_key is None:
         # A retransmitted 2xx to our re-INVITE: the ACK again (§13.2.2.4).
-        if call.ack is not None and call.ack[2] == resp.cseq.number:
+        if call.ack_cseq == resp.cseq.number:
             _resend_ack(ua, call, now)
         return
     call.reoffer_key = None
