@@ -45,6 +45,10 @@ class UdpEndpoint(asyncio.DatagramProtocol):
         self._transport: asyncio.DatagramTransport | None = None
         self._closed: asyncio.Future[None] = self._loop.create_future()
         self._driver = CoreDriver(core, self._loop, self._send, on_event)
+        # asyncio reports a failed sendto to error_received, synchronously and without the
+        # destination: _send notes where it was sending so the failure can be attributed.
+        self._sending_to: Address | None = None
+        self._failed: list[Address] = []
 
     # ---- asyncio.DatagramProtocol ---------------------------------------------------
 
@@ -61,9 +65,27 @@ class UdpEndpoint(asyncio.DatagramProtocol):
         self._drain(now)
 
     def error_received(self, exc: Exception) -> None:
-        # ICMP errors arrive here without the address they concern (asyncio's API); a
-        # failed sendto is reported precisely in _send.
-        log.debug("UDP socket error: %s", exc)
+        if self._sending_to is not None:
+            # Called from inside our own sendto: the failure belongs to that datagram. It is
+            # reported to the core after the current pump, never from inside it.
+            log.debug("send to %s failed: %s", self._sending_to, exc)
+            if not self._failed:
+                self._loop.call_soon(self._report_failed_sends)
+            self._failed.append(self._sending_to)
+        else:
+            # ICMP errors arrive later, without the address they concern (asyncio's API).
+            log.debug("UDP socket error: %s", exc)
+
+    def _report_failed_sends(self) -> None:
+        failed, self._failed = self._failed, []
+        if self._transport is None or self._transport.is_closing():
+            return
+
+        def report(now: float) -> None:
+            for dest in failed:
+                self.core.transport_error(dest, now)
+
+        self._driver.call(report)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._driver.stop()
@@ -95,11 +117,11 @@ class UdpEndpoint(asyncio.DatagramProtocol):
 
     def _send(self, transmit: Transmit) -> None:
         assert self._transport is not None
+        self._sending_to = transmit.dest
         try:
             self._transport.sendto(transmit.data, transmit.dest)
-        except OSError as exc:
-            log.debug("send to %s failed: %s", transmit.dest, exc)
-            self.core.transport_error(transmit.dest, self._driver.now)
+        finally:
+            self._sending_to = None
 
     def _drain(self, now: float) -> None:
         if self._transport is None or self._transport.is_closing():

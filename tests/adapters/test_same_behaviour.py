@@ -461,12 +461,7 @@ def first_event_after_failed_send(adapter: str) -> Event | None:
         return ep.next_event(timeout=2.0)
 
 
-@pytest.mark.parametrize("adapter", [
-    pytest.param("asyncio", marks=pytest.mark.xfail(strict=True, reason=(
-        "asyncio's DatagramTransport.sendto hands the OSError to error_received, without the "
-        "destination, and never raises: adapters/asyncio/_udp.py cannot call transport_error"))),
-    "trio", "blocking", "blocking-polled",
-])
+@pytest.mark.parametrize("adapter", ["asyncio", "trio", "blocking", "blocking-polled"])
 def test_failed_send_becomes_a_transport_error_event(adapter: str) -> None:
     from rvoip_sansio.transaction import TransportError
 
