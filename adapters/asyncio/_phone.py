@@ -12,6 +12,7 @@ import asyncio
 import logging
 import random
 import secrets
+from collections import deque
 from collections.abc import Sequence
 
 import attrs
@@ -20,18 +21,8 @@ import numpy.typing as npt
 
 from rvoip_sansio import Address, Event, ParseError
 from rvoip_sansio.callmedia import AudioFrame, CallMedia, CallMediaConfig, MediaReport, SrtpKeys
-from rvoip_sansio.dialog import (
-    Call,
-    CallAnswered,
-    CallEnded,
-    CallState,
-    IncomingCall,
-    Registration,
-    RegistrationChanged,
-    RegistrationState,
-    UAConfig,
-    UserAgent,
-)
+from rvoip_sansio.dialog import (Call, CallAnswered, CallEnded, CallState, IncomingCall, Registration,
+                                 RegistrationChanged, RegistrationState, UAConfig, UserAgent)
 from rvoip_sansio.sdp import (G722, PCMA, PCMU, Codec, LocalCapabilities, MediaCapabilities,
                               OfferAnswerError, parse_sdp)
 from rvoip_sansio.sip.auth import Credentials
@@ -43,6 +34,7 @@ from ._udp import UdpEndpoint, open_udp_endpoint
 __all__ = ["Phone", "PhoneCall", "PhoneError"]
 
 _SAVP = "RTP/SAVP"
+MEDIA_EVENTS_KEPT = 256
 log = logging.getLogger("rvoip_sansio.adapters.asyncio")
 
 
@@ -60,6 +52,8 @@ class PhoneCall:
     slot: MediaSlot
     offer: list[CryptoLine] | None = None  # our SDES offer (caller side)
     keys: SrtpKeys | None = None
+    #: The media's latest events (QualityUpdated, MediaTimeout, SrtpDropped...), bounded.
+    media_events: deque[tuple[float, Event]] = attrs.field(factory=deque)
     ended: asyncio.Event = attrs.field(factory=asyncio.Event)
     up: asyncio.Event = attrs.field(factory=asyncio.Event)
     end: CallEnded | None = None
@@ -116,7 +110,10 @@ class PhoneCall:
         self.end = event
         media = self.media
         if media is not None:
-            self.rtp.call(lambda now: media.close(now))
+            self.rtp.call(lambda now: media.close(now))  # the RTCP BYE goes out here
+        task = asyncio.ensure_future(self.rtp.close())
+        self.phone._tasks.add(task)
+        task.add_done_callback(self.phone._tasks.discard)
         self.ended.set()
 
 
@@ -191,31 +188,35 @@ class Phone:
             if ev.state in (RegistrationState.FAILED, RegistrationState.UNREGISTERED):
                 raise PhoneError(f"registration {ev.state.value} (status {ev.status_code})")
 
-    async def _media_socket(self) -> tuple[UdpEndpoint, MediaSlot]:
+    async def _media_socket(self) -> tuple[UdpEndpoint, MediaSlot, deque[tuple[float, Event]]]:
         slot = MediaSlot()
-        if self.media_trace is None:
-            return await open_udp_endpoint(slot, (self.host, 0)), slot
-        traced = TracedCore(slot, (self.host, 0), self.media_trace)
-        rtp = await open_udp_endpoint(traced, (self.host, 0))
-        traced.local = rtp.local_address
-        return rtp, slot
+        events: deque[tuple[float, Event]] = deque(maxlen=MEDIA_EVENTS_KEPT)
+        traced = TracedCore(slot, (self.host, 0), self.media_trace) if self.media_trace else None
+        rtp = await open_udp_endpoint(traced or slot, (self.host, 0),
+                                      on_event=lambda ev, now: events.append((now, ev)))
+        if traced is not None:
+            traced.local = rtp.local_address
+        return rtp, slot, events
 
     async def call(self, target: str, *, timeout: float = 10.0) -> PhoneCall:
-        """Call ``target`` and wait for the answer; raises :class:`PhoneError` if refused."""
-        rtp, slot = await self._media_socket()
+        """Call ``target`` and wait for the answer; raises :class:`PhoneError` if it is
+        refused or not answered within ``timeout`` (then it is cancelled)."""
+        rtp, slot, events = await self._media_socket()
         offer = sdes_offer(rng=self._sdes_rng) if self.use_srtp else None
         caps = self._caps(self.host, rtp.local_address[1], self.codecs,
                           [str(c) for c in offer] if offer else ())
         call = self.sip.call(lambda now: self.ua.invite(target, now, media=caps))
-        pc = self.calls[call.call_id] = PhoneCall(self, call, rtp, slot, offer=offer)
-        done = asyncio.ensure_future(pc.ended.wait())
+        pc = self.calls[call.call_id] = PhoneCall(self, call, rtp, slot, offer=offer, media_events=events)
+        waits = {asyncio.ensure_future(pc.ended.wait()), asyncio.ensure_future(pc.up.wait())}
         try:
-            await asyncio.wait_for(asyncio.wait({done, asyncio.ensure_future(pc.up.wait())},
-                                                return_when=asyncio.FIRST_COMPLETED), timeout)
+            await asyncio.wait(waits, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            done.cancel()
+            for w in waits:
+                w.cancel()
         if not pc.up.is_set():
-            reason = pc.end.reason.value if pc.end else "no answer"
+            if call.is_active:
+                self.sip.call(lambda now: call.hangup(now))  # CANCEL
+            reason = pc.end.reason.value if pc.end else f"no answer within {timeout:g} s"
             code = f" ({pc.end.status_code})" if pc.end and pc.end.status_code else ""
             await rtp.close()
             raise PhoneError(f"call to {target} failed: {reason}{code}")
@@ -258,8 +259,8 @@ class Phone:
                 pc._stop_media(event)
 
     async def _incoming(self, event: IncomingCall) -> None:
-        rtp, slot = await self._media_socket()
-        pc = self.calls[event.call_id] = PhoneCall(self, event.call, rtp, slot)
+        rtp, slot, events = await self._media_socket()
+        pc = self.calls[event.call_id] = PhoneCall(self, event.call, rtp, slot, media_events=events)
         if self.auto_answer and event.call.state in (CallState.INCOMING, CallState.EARLY):
             try:
                 await self._answer(pc, event.request.body)
@@ -284,5 +285,8 @@ class Phone:
             except (asyncio.TimeoutError, PhoneError):
                 pass
         for pc in self.calls.values():
-            await pc.rtp.close()
+            if not pc.ended.is_set():
+                await pc.rtp.close()
+        if self._tasks:
+            await asyncio.wait(set(self._tasks), timeout=timeout)
         await self.sip.close()

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from rvoip_sansio.adapters.asyncio import Phone
+from rvoip_sansio.adapters.asyncio import Phone, PhoneError
 from rvoip_sansio.adapters.cli import demo
 from rvoip_sansio.adapters.cli.main import main
 from rvoip_sansio.callmedia import AudioFlags, AudioFrame, SrtpKeys
@@ -180,3 +180,24 @@ def test_demo_as_a_process_ctrl_c_hangs_up_and_unregisters() -> None:
     assert "FAIL: interrupted" in err and "Traceback" not in err
     flow = re.findall(r"(REGISTER|BYE|200 OK)", out[out.index("Signalling"):])
     assert flow[-8:] == ["BYE", "200 OK", "BYE", "200 OK", "REGISTER", "200 OK", "REGISTER", "200 OK"]
+
+
+@pytest.mark.timeout(30)
+def test_phone_call_not_answered_in_time_is_cancelled() -> None:
+    async def scenario() -> tuple[str, str]:
+        alice_port, bob_port = demo._free_ports(2)
+        alice = await Phone.open("alice", (LO, alice_port))
+        bob = await Phone.open("bob", (LO, bob_port), auto_answer=False)
+        try:
+            with pytest.raises(PhoneError) as info:
+                await alice.call(f"sip:bob@{LO}:{bob_port}", timeout=0.5)
+            ringing = await asyncio.wait_for(bob.incoming.get(), 2)
+            await asyncio.wait_for(ringing.ended.wait(), 5)
+            assert ringing.end is not None
+            return str(info.value), ringing.end.reason.value
+        finally:
+            await alice.close()
+            await bob.close()
+
+    message, bob_saw = asyncio.run(scenario())
+    assert "no answer within 0.5 s" in message and bob_saw == "remote cancelled"
