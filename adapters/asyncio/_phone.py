@@ -71,10 +71,10 @@ class PhoneCall:
         audio = self.call.media.audio if self.call.media is not None else None
         return audio.codec.name if audio is not None and audio.codec is not None else "-"
 
-    def write(self, pcm: npt.NDArray[np.int16]) -> int:
-        """Queue audio at the phone's rate; returns the samples accepted."""
+    def write(self, pcm: npt.NDArray[np.int16], rate: int | None = None) -> int:
+        """Queue audio (at ``rate``, default the phone's); returns the samples accepted."""
         media = self.media
-        return self.rtp.call(lambda now: media.write(pcm)) if media is not None else 0
+        return self.rtp.call(lambda now: media.write(pcm, rate)) if media is not None else 0
 
     def room(self) -> int:
         return self.media.room() if self.media is not None else 0

@@ -22,11 +22,13 @@ import sys
 from collections.abc import Callable
 
 import numpy as np
+import numpy.typing as npt
 
 from rvoip_sansio import Address
 from rvoip_sansio.callmedia import AudioFrame
 from rvoip_sansio.dialog import UAConfig, UserAgent
-from rvoip_sansio.media import ToneSource, level_dbm0
+from rvoip_sansio.codecs import Resampler
+from rvoip_sansio.media import ToneSource, level_dbm0, read_wav_bytes, wav_bytes
 from rvoip_sansio.sdp import G722, PCMA, PCMU, Codec
 from rvoip_sansio.server import B2BUA, Registrar, route_registered
 from rvoip_sansio.sim import Fate, TraceEntry, ladder
@@ -60,12 +62,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tones", type=float, nargs=2, default=(440.0, 1000.0), metavar=("A", "B"),
                         help="tone alice plays and tone bob plays, in Hz (default 440 1000)")
     parser.add_argument("--no-ladder", action="store_true", help="do not print the ladder diagram")
+    parser.add_argument("--play", metavar="WAV", help="alice plays this 16-bit PCM WAV instead of her tone; "
+                        "what bob hears is scored with PESQ against it (when the pesq package is installed)")
+    parser.add_argument("--record", metavar="WAV", help="save what bob heard (16 kHz mono WAV)")
 
 
 def run(args: argparse.Namespace) -> int:
     if args.duration <= 0.5:
         print("rvoip demo: --duration must be more than 0.5 s", file=sys.stderr)
         return 2
+    args.wav = None
+    if args.play:
+        try:
+            with open(args.play, "rb") as f:
+                pcm, rate, channels = read_wav_bytes(f.read())
+        except (OSError, ValueError) as exc:
+            print(f"rvoip demo: cannot read {args.play}: {exc}", file=sys.stderr)
+            return 2
+        args.wav = (pcm if channels == 1 else pcm[:, 0], rate)
     try:
         return asyncio.run(asyncio.wait_for(_demo(args), args.duration + 30))
     except asyncio.TimeoutError:
@@ -163,14 +177,20 @@ async def _demo(args: argparse.Namespace) -> int:
         b_call = await asyncio.wait_for(bob.incoming.get(), 5)
         await asyncio.wait_for(b_call.up.wait(), 5)
         failures += _describe_call(a_call, b_call, srtp)
-        heard = await _talk(a_call, b_call, args.tones, args.duration, loop.time, stop)
+        heard = await _talk(a_call, b_call, args.tones, args.duration, loop.time, stop, args.wav)
         await a_call.hangup()
         await asyncio.wait_for(b_call.ended.wait(), 5)
         print(f"alice hung up; bob saw: {b_call.end.reason.value if b_call.end else '?'}")
         if stop.is_set():
             failures.append("interrupted: the call was hung up and the phones unregistered")
         else:
-            failures += _check_tones(heard, args.tones)
+            failures += _check_tones(heard, args.tones, skip="bob" if args.wav else None)
+            if args.wav is not None:
+                failures += _check_wav(heard["bob"], args.wav, args.duration, a_call.codec)
+        if args.record:
+            with open(args.record, "wb") as out:
+                out.write(wav_bytes(np.concatenate([fr.samples for fr in heard["bob"]]), RATE))
+            print(f"what bob heard is in {args.record}")
         for name, pc in (("alice", a_call), ("bob", b_call)):
             media = pc.media
             if media is not None and media.health().srtp_errors:
@@ -206,11 +226,17 @@ def _describe_call(a: PhoneCall, b: PhoneCall, srtp_wanted: bool) -> list[str]:
 
 
 async def _talk(a: PhoneCall, b: PhoneCall, tones: tuple[float, float], duration: float,
-                clock: Callable[[], float], stop: asyncio.Event) -> dict[str, list[AudioFrame]]:
-    """Play a tone each way for ``duration`` seconds, print quality once a second."""
+                clock: Callable[[], float], stop: asyncio.Event,
+                wav: tuple[npt.NDArray[np.int16], int] | None) -> dict[str, list[AudioFrame]]:
+    """Play a tone (or alice's WAV) each way for ``duration`` seconds, print quality once a second."""
     sources = {"alice": ToneSource(freqs=(tones[0],), rate=RATE, level_dbm0=LEVEL_DBM0),
                "bob": ToneSource(freqs=(tones[1],), rate=RATE, level_dbm0=LEVEL_DBM0)}
     calls = {"alice": a, "bob": b}
+    if wav is not None:  # the whole file at once (its rate; the media resamples and paces it)
+        a.write(wav[0][:int(duration * wav[1])], rate=wav[1])
+        calls_writing: tuple[str, ...] = ("bob",)
+    else:
+        calls_writing = ("alice", "bob")
     heard: dict[str, list[AudioFrame]] = {"alice": [], "bob": []}
     written = {"alice": 0, "bob": 0}
     start = clock()
@@ -219,7 +245,7 @@ async def _talk(a: PhoneCall, b: PhoneCall, tones: tuple[float, float], duration
         for name, pc in calls.items():
             # keep ~0.3 s queued ahead of the media clock, never more than the call lasts
             want = min(int((t + 0.3) * RATE), int(duration * RATE)) - written[name]
-            if want > 0:
+            if want > 0 and name in calls_writing:
                 written[name] += pc.write(sources[name].read(want))
             heard[name] += pc.read_frames()
         if t >= next_report:
@@ -233,10 +259,13 @@ async def _talk(a: PhoneCall, b: PhoneCall, tones: tuple[float, float], duration
     return heard
 
 
-def _check_tones(heard: dict[str, list[AudioFrame]], tones: tuple[float, float]) -> list[str]:
+def _check_tones(heard: dict[str, list[AudioFrame]], tones: tuple[float, float],
+                 skip: str | None = None) -> list[str]:
     failures = []
     expect = {"alice": tones[1], "bob": tones[0]}  # each hears the other's tone
     for name, frames in heard.items():
+        if name == skip:
+            continue
         freq, level, n = measure(frames, RATE)
         ok_f = abs(freq - expect[name]) <= FREQ_TOLERANCE
         ok_l = abs(level - LEVEL_DBM0) <= LEVEL_TOLERANCE
@@ -247,3 +276,38 @@ def _check_tones(heard: dict[str, list[AudioFrame]], tones: tuple[float, float])
             failures.append(f"{name} heard {freq:.1f} Hz at {level:.1f} dBm0, expected "
                             f"{expect[name]:.0f} Hz at {LEVEL_DBM0:.0f} dBm0")
     return failures
+
+
+def _check_wav(frames: list[AudioFrame], wav: tuple[npt.NDArray[np.int16], int], duration: float,
+               codec: str) -> list[str]:
+    """PESQ (ITU-T P.862, wideband for G.722, narrowband for G.711) of what bob heard
+    against the file alice played; at least 3.0 passes."""
+    try:
+        from pesq import pesq  # type: ignore[import-not-found, unused-ignore]
+    except ImportError:
+        print("check: bob's audio not scored (install the pesq package for PESQ)")
+        return []
+    rate = 16000 if codec.upper() == "G722" else 8000
+    ref = wav[0][:int(duration * wav[1])]
+    if wav[1] != rate:
+        ref = Resampler(wav[1], rate).process(ref)
+    deg = np.concatenate([f.samples for f in frames]) if frames else np.zeros(0, np.int16)
+    if rate != RATE:
+        deg = Resampler(RATE, rate).process(deg)
+    # Line the received audio up with the file (it starts after the jitter buffer's delay):
+    # the lag of the cross-correlation peak, within the first half second.
+    if len(deg) > len(ref) // 2 > 0:
+        size = 1 << (len(ref) + len(deg)).bit_length()
+        xc = np.fft.irfft(np.fft.rfft(deg.astype(np.float64), size) *
+                          np.conj(np.fft.rfft(ref.astype(np.float64), size)), size)
+        deg = deg[int(np.argmax(xc[:rate // 2])):]
+    n = min(len(ref), len(deg))
+    try:
+        score = float(pesq(rate, ref[:n].astype(np.float32), deg[:n].astype(np.float32),
+                           "wb" if rate == 16000 else "nb"))
+    except Exception as exc:  # the pesq package raises its own error types (no utterances...)
+        return [f"PESQ could not score bob's audio: {exc}"]
+    verdict = "ok" if score >= 3.0 else "WRONG"
+    band = "wideband" if rate == 16000 else "narrowband"
+    print(f"check: bob heard the file at PESQ-{band} {score:.2f} (at least 3.0): {verdict}")
+    return [] if score >= 3.0 else [f"bob's audio scored PESQ {score:.2f} (< 3.0)"]

@@ -9,6 +9,7 @@ import re
 import signal
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -18,9 +19,10 @@ from rvoip_sansio.adapters.asyncio import Phone, PhoneError
 from rvoip_sansio.adapters.cli import demo
 from rvoip_sansio.adapters.cli.main import main
 from rvoip_sansio.callmedia import AudioFlags, AudioFrame, SrtpKeys
-from rvoip_sansio.media import ToneSource
+from rvoip_sansio.media import ToneSource, read_wav_bytes, wav_bytes
 from rvoip_sansio.sip.auth import Credentials
 from tests.codecs.peers import spandsp_g722
+from tests.codecs.speechlike import speech_like
 from tests.conftest import require_module
 
 LO = "127.0.0.1"
@@ -201,3 +203,18 @@ def test_phone_call_not_answered_in_time_is_cancelled() -> None:
 
     message, bob_saw = asyncio.run(scenario())
     assert "no answer within 0.5 s" in message and bob_saw == "remote cancelled"
+
+
+@pytest.mark.timeout(30)
+def test_demo_plays_a_wav_scored_by_pesq_and_records(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    require_module("pesq")
+    source, recorded = tmp_path / "speech.wav", tmp_path / "heard.wav"
+    source.write_bytes(wav_bytes(speech_like(3.0, 16000, seed=3), 16000))
+    assert main(["demo", "--duration", "2.5", "--no-ladder", "--play", str(source),
+                 "--record", str(recorded)]) == 0
+    out = capsys.readouterr().out
+    score = float(re.findall(r"PESQ-wideband ([\d.]+)", out)[0])
+    assert score >= 3.0 and "alice heard  1000.0 Hz" in out
+    pcm, rate, channels = read_wav_bytes(recorded.read_bytes())
+    assert rate == 16000 and channels == 1 and 2.3 * rate <= len(pcm) <= 2.7 * rate
