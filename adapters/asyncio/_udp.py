@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import socket
 from collections.abc import AsyncIterator, Callable
 from typing import TypeVar, cast
 
 from rvoip_sansio import Address, Event, Transmit
 from rvoip_sansio._core import DatagramCore
 
+from ..blocking._socket import bind_udp_socket
 from ._drive import CoreDriver
 
 __all__ = ["DatagramCore", "UdpEndpoint", "open_udp_endpoint"]
@@ -141,17 +141,7 @@ async def open_udp_endpoint(
     ``buffer_size`` sets the socket's receive and send buffers (bytes), for bursts under load.
     """
     loop = asyncio.get_running_loop()
-    family = socket.AF_INET6 if ":" in local[0] else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_DGRAM)
-    try:
-        if buffer_size is not None:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, buffer_size)
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, buffer_size)
-        sock.bind(local)
-        sock.setblocking(False)
-    except OSError:
-        sock.close()
-        raise
+    sock = bind_udp_socket(local, buffer_size)
     _, protocol = await loop.create_datagram_endpoint(
         lambda: UdpEndpoint(core, on_event=on_event, loop=loop), sock=sock
     )
