@@ -105,7 +105,7 @@ class CallMediaConfig:
     #: An adapter that fell behind by more than this runs only the newest ticks; the ones
     #: skipped still advance the media clock (counted as ``ticks_skipped``).
     max_catchup: float = 0.2
-    #: Generic wall-clock offset for RTCP SR (``time.time() - loop.time()``).
+    #: Wall-clock minus the caller's monotonic clock, for RTCP SR NTP timestamps (set by the adapter).
     wallclock_offset: float = 0.0
 
     def __attrs_post_init__(self) -> None:

@@ -6,7 +6,7 @@ pulls one frame per tick with :meth:`RtpSession.pop_frame`. Nothing raises on ne
 malformed datagrams are counted and reported as :class:`PacketDiscarded`.
 
 Wall-clock time (for SR NTP timestamps) is ``now + wallclock_offset``; the adapter sets the
-offset once (``time.time() - loop.time()``); the core never reads a clock.
+offset once (its wall clock minus its loop clock); the core never reads a clock.
 """
 
 from __future__ import annotations
