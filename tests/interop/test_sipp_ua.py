@@ -16,7 +16,7 @@ import pytest
 
 from rvoip_sansio import Event
 from rvoip_sansio.adapters.asyncio import open_udp_endpoint
-from rvoip_sansio.dialog import CallAnswered, CallEnded, CallProgress, EndReason, UAConfig, UserAgent
+from rvoip_sansio.dialog import CallAnswered, CallEnded, CallHeld, CallProgress, EndReason, UAConfig, UserAgent
 from rvoip_sansio.sdp import PCMA, PCMU, LocalCapabilities, MediaCapabilities
 from tests.conftest import require_program
 
@@ -90,7 +90,8 @@ def test_sipp_digest_register_and_call_against_rvoip_answer() -> None:
     asyncio.run(main())
 
 
-async def call_sipp_server(sipp: str, scenario: list[str], calls: int, rate: int) -> tuple[
+async def call_sipp_server(sipp: str, scenario: list[str], calls: int, rate: int,
+                           seen: list[Event] | None = None) -> tuple[
         list[CallEnded], list[CallProgress], int, tuple[int, int]]:
     """Our UA places ``calls`` calls at ``rate`` to a SIPp server running ``scenario`` and
     hangs each up 0.2 s after it is answered; returns our events and SIPp's statistics."""
@@ -111,6 +112,8 @@ async def call_sipp_server(sipp: str, scenario: list[str], calls: int, rate: int
         answered = [0]
 
         def on_event(event: Event, now: float) -> None:
+            if seen is not None:
+                seen.append(event)
             if isinstance(event, CallAnswered):
                 answered[0] += 1
                 call = event.call
@@ -159,6 +162,22 @@ def test_rvoip_ua_pracks_sipp_reliable_183() -> None:
     assert sipp_stats == (calls, 0)
     assert answered == calls and all(e.reason is EndReason.LOCAL_HANGUP for e in ended)
     assert len(progress) == calls and all(p.status_code == 183 and p.media is not None for p in progress)
+
+
+def test_sipp_holds_our_ua_by_early_update() -> None:
+    """SIPp sends a reliable 183 (answer), then an UPDATE in the early dialog putting us on
+    hold (RFC 3311 §5.1); SIPp checks our 200 answers a=recvonly; then it answers."""
+    sipp = require_program("sipp")
+    calls = 100
+    seen: list[Event] = []
+    ended, progress, answered, sipp_stats = asyncio.run(
+        call_sipp_server(sipp, ["-sf", str(SCENARIOS / "uas_early_update.xml")], calls, RATE, seen))
+    assert sipp_stats == (calls, 0)
+    assert answered == calls and all(e.reason is EndReason.LOCAL_HANGUP for e in ended)
+    held = [e for e in seen if isinstance(e, CallHeld)]
+    assert len(held) == calls
+    order = {id(e.call): i for i, e in enumerate(seen) if isinstance(e, CallAnswered)}
+    assert all(seen.index(e) < order[id(e.call)] for e in held)  # held before the answer
 
 
 def test_sipp_midcall_options_reinvite_info_against_rvoip_answer() -> None:
