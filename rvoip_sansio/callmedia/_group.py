@@ -18,7 +18,7 @@ import numpy as np
 
 from .._core import LocalProtocolError
 from ._receive import PCM
-from ._resample import BatchResampler
+from ..codecs import BatchResampler
 from ._send import SendQueue
 from ._stream import CallMedia
 

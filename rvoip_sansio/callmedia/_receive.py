@@ -20,7 +20,6 @@ from ..codecs import Codec, CodecError, Resampler
 from ..media import ComfortNoiseGenerator, ComfortNoisePayload, VoiceActivityDetector
 from ..rtp import FrameFlags, PlayoutFrame
 from ._records import AudioFlags, AudioFrame
-from ._resample import shared_resampler
 
 __all__ = ["ReceivePath"]
 
@@ -53,7 +52,7 @@ class ReceivePath:
         self.frame_len = max(1, round(app_rate * frame_ms / 1000))
         self.limit = limit
         self.queue: deque[AudioFrame] = deque()
-        self._rs = None if rate == app_rate else shared_resampler(rate, app_rate)
+        self._rs = None if rate == app_rate else Resampler(rate, app_rate, shared=True)
         self._rng = rng
         self._cn: ComfortNoiseGenerator | None = None
         self._silence = np.zeros(codec.info.frame_samples, np.int16)

@@ -14,7 +14,6 @@ import numpy as np
 import numpy.typing as npt
 
 from ..codecs import Resampler
-from ._resample import shared_resampler
 from ._config import SendPolicy
 
 __all__ = ["SendQueue"]
@@ -58,7 +57,7 @@ class SendQueue:
         if rate <= 0:
             raise ValueError("sample rate must be positive")
         self.app_rate = rate
-        self._rs = None if rate == self.codec_rate else shared_resampler(rate, self.codec_rate)
+        self._rs = None if rate == self.codec_rate else Resampler(rate, self.codec_rate, shared=True)
         g = gcd(self.codec_rate, rate)
         self._ratio = (self.codec_rate // g, rate // g)  # L/M: outputs per input
 

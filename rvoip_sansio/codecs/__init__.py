@@ -28,7 +28,7 @@ from rvoip_sansio.codecs._g722_codec import G722Codec
 from rvoip_sansio.codecs._l16 import L16Codec, l16_decode, l16_encode
 from rvoip_sansio.codecs._plc import WaveformConcealer
 from rvoip_sansio.codecs._registry import codec_for_rtpmap, codec_names, get_codec, list_codecs
-from rvoip_sansio.codecs._resample import Resampler, resample
+from rvoip_sansio.codecs._resample import BatchResampler, Resampler, resample
 
 __all__ = [
     "PCM",
@@ -49,6 +49,7 @@ __all__ = [
     "G722BatchDecoder",
     "WaveformConcealer",
     "Resampler",
+    "BatchResampler",
     "resample",
     "ulaw_encode",
     "ulaw_decode",

@@ -10,7 +10,7 @@ import pytest
 
 from rvoip_sansio import LocalProtocolError
 from rvoip_sansio.callmedia import CallMedia, CallMediaConfig, CallMediaGroup, Drained
-from rvoip_sansio.callmedia._resample import BatchResampler
+from rvoip_sansio.codecs import BatchResampler, CodecError
 from rvoip_sansio.codecs import Resampler
 
 from .helpers import A, B, peak_frequency, tone
@@ -175,3 +175,10 @@ def test_group_clock_does_not_drift() -> None:
     assert all((s[-1] - s[0]) % 2**32 == (ticks - 1) * 160 for s in spans)
     assert samples == [ticks * 320] * 3
     assert all(m.health().idle_ticks == 0 for m in calls)
+
+
+def test_batch_resampler_refuses_frames_of_a_fractional_output_length() -> None:
+    with pytest.raises(CodecError):
+        BatchResampler(44100, 48000, 100)   # 100 · 160/147 is not whole
+    with pytest.raises(CodecError):
+        BatchResampler(8000, 16000, 0)

@@ -159,3 +159,25 @@ def test_any_chunking_any_channels(pair: tuple[int, int], sizes: list[int], ch: 
     y = np.concatenate(parts) if parts else np.zeros((0, ch), np.int16)
     assert len(y) == -(-len(x) * rout // rin) == rs.samples_out
     assert np.array_equal(y, Resampler(rin, rout, channels=ch).process(x))
+
+
+@pytest.mark.parametrize("rin,rout", [(8000, 16000), (16000, 8000), (44100, 48000)])
+def test_shared_matrix_cache_changes_no_sample(rin: int, rout: int) -> None:
+    # Resamplers sharing the rate pair's cache, fed interleaved with different framings
+    # (so they evict and reuse each other's matrices), equal private ones sample for sample
+    # and still pass a 1 kHz tone at unit gain (level measured, not compared with itself).
+    rng = np.random.default_rng(rout)
+    streams = [tone(1000, rin, rin), rng.integers(-32768, 32768, rin).astype(np.int16)]
+    shared = [Resampler(rin, rout, shared=True) for _ in streams]
+    outs: list[list[np.ndarray]] = [[] for _ in streams]
+    pos = [0, 0]
+    while min(pos) < rin:
+        for s, x in enumerate(streams):
+            k = int(rng.choice([rin // 50, rin // 100, int(rng.integers(1, 400))]))
+            outs[s].append(shared[s].process(x[pos[s] : pos[s] + k]))
+            pos[s] += k
+    for s, x in enumerate(streams):
+        y = np.concatenate(outs[s])
+        assert np.array_equal(y, Resampler(rin, rout).process(x))
+    y0 = np.concatenate(outs[0])[rout // 10 :]
+    assert abs(20 * np.log10(level_at(y0, 1000, rout) / 16000)) < 0.1
