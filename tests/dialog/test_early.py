@@ -272,3 +272,24 @@ def test_invite_expires_stops_when_answered() -> None:
     assert not sent(net, ALICE, "CANCEL") and not sent(net, BOB, 487)
     assert of(net, "bob", IncomingCall)[0].call.state is CallState.CONFIRMED
     assert PCMU.name == "PCMU"
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_late_offer_without_reliable_provisional_is_answered_in_the_ack(seed: int) -> None:
+    """INVITE without SDP and no reliable 1xx: the offer comes in the 200, our answer in
+    the ACK (RFC 3261 §13.2.1), re-sent identically with each retransmitted 200."""
+    from .helpers import answering
+
+    net = network(LOSSY if seed else None, seed)
+    a, b = ua(ALICE, "alice", seed + 1), ua(BOB, "bob", seed + 2)
+    add(net, "alice", ALICE, a)
+    add(net, "bob", BOB, b, answering())
+    calls = []
+    net.at(0.0, lambda t: calls.append(a.invite("sip:bob@10.0.0.2", t, late_offer=True)))
+    net.run(until=40.0)
+    acks = messages(net, ALICE, b"ACK")
+    assert len(acks) == 1 and acks[0].content_type == "application/sdp"  # retransmissions identical
+    assert parse_sdp(acks[0].body).connection.address == ALICE[0]
+    bob_answered = of(net, "bob", CallAnswered)
+    assert len(bob_answered) == 1 and bob_answered[0].media.audio.remote_address == ALICE[0]
+    assert calls[0].media is not None and calls[0].media.audio.remote_address == BOB[0]
