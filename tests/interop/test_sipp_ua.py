@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import random
+import socket
 import sys
 import tempfile
 from pathlib import Path
@@ -46,6 +47,19 @@ async def stop(proc: asyncio.subprocess.Process) -> str:
         proc.terminate()
     _, err = await asyncio.wait_for(proc.communicate(), 20)
     return err.decode("utf-8", "replace")
+
+
+def distinct_udp_ports(n: int) -> list[int]:
+    """``n`` free loopback UDP ports, all different: each is held until all are chosen
+    (two calls of free_udp_port() may return the same port once the first is closed)."""
+    socks = [socket.socket(socket.AF_INET, socket.SOCK_DGRAM) for _ in range(n)]
+    try:
+        for s in socks:
+            s.bind((LOOPBACK, 0))
+        return [int(s.getsockname()[1]) for s in socks]
+    finally:
+        for s in socks:
+            s.close()
 
 
 def stats(path: Path) -> tuple[int, int]:
@@ -96,7 +110,7 @@ async def call_sipp_server(sipp: str, scenario: list[str], calls: int, rate: int
     """Our UA places ``calls`` calls at ``rate`` to a SIPp server running ``scenario`` and
     hangs each up 0.2 s after it is answered; returns our events and SIPp's statistics."""
     with tempfile.TemporaryDirectory() as tmp:
-        sipp_port = free_udp_port()
+        sipp_port, our_port = distinct_udp_ports(2)
         stf = Path(tmp) / "uas.csv"
         uas = await asyncio.create_subprocess_exec(
             sipp, *scenario, "-i", LOOPBACK, "-p", str(sipp_port), "-m", str(calls), "-nostdin",
@@ -104,7 +118,7 @@ async def call_sipp_server(sipp: str, scenario: list[str], calls: int, rate: int
             stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL,
             stderr=asyncio.subprocess.DEVNULL, cwd=tmp,
         )
-        local = (LOOPBACK, free_udp_port())
+        local = (LOOPBACK, our_port)
         caps = LocalCapabilities(address=LOOPBACK, media=(MediaCapabilities(codecs=(PCMU, PCMA), port=41000),))
         ua = UserAgent(config=UAConfig(local=local, user="rvoip", media=caps), rng=random.Random(7))
         ended: list[CallEnded] = []
@@ -204,7 +218,7 @@ def test_sipp_uac_through_rvoip_b2bua_to_sipp_uas() -> None:
 
     async def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
-            uas_port, b2b_port = free_udp_port(), free_udp_port()
+            uas_port, b2b_port = distinct_udp_ports(2)
             stf = Path(tmp) / "uas.csv"
             uas = await asyncio.create_subprocess_exec(
                 sipp, "-sn", "uas", "-i", LOOPBACK, "-p", str(uas_port), "-m", str(CALLS), "-nostdin",
