@@ -9,7 +9,6 @@ address to use, so the socket first carries an empty slot and the call's
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 
 from rvoip_sansio import Address, Event, Transmit
@@ -19,7 +18,6 @@ from ._udp import DatagramCore
 
 __all__ = ["MediaSlot", "TracedCore", "TraceHook"]
 
-log = logging.getLogger("rvoip_sansio.adapters.asyncio")
 
 #: ``hook(now, source, destination, data)`` for every datagram a core sends.
 TraceHook = Callable[[float, Address, Address, bytes], object]
@@ -57,9 +55,8 @@ class MediaSlot:
             self.media.handle_timeout(now)
 
     def transport_error(self, dest: Address, now: float) -> None:
-        # CallMedia has no transport_error: RTP over UDP ignores ICMP (RFC 3550 leaves it to
-        # the inactivity timeout), so a refused send is only logged.
-        log.debug("RTP send to %s failed", dest)
+        if self.media is not None:
+            self.media.transport_error(dest, now)
 
 
 class TracedCore:

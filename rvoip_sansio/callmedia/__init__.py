@@ -10,6 +10,7 @@ from ._records import (
     Drained,
     HealthReport,
     MediaReport,
+    SendFailed,
     SrtpDropped,
 )
 from ._stream import CallMedia

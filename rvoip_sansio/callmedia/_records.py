@@ -8,12 +8,12 @@ import attrs
 import numpy as np
 import numpy.typing as npt
 
-from .._core import Event
+from .._core import Address, Event
 from ..rtp import QualityReport
 
 __all__ = [
     "AudioFlags", "AudioFrame", "BackpressureChanged", "Drained", "HealthReport",
-    "MediaReport", "SrtpDropped",
+    "MediaReport", "SendFailed", "SrtpDropped",
 ]
 
 
@@ -92,6 +92,17 @@ class SrtpDropped(Event):
 
 
 @attrs.frozen(kw_only=True)
+class SendFailed(Event):
+    """The adapter could not send to ``dest`` (e.g. ICMP port unreachable). RTP over UDP
+    keeps going (RFC 3550 leaves a gone peer to the inactivity timeout, ``MediaTimeout``):
+    reported for the first failure to each destination, then only counted in the health
+    report (``send_errors``)."""
+
+    dest: Address
+    time: float
+
+
+@attrs.frozen(kw_only=True)
 class HealthReport:
     """The media pipeline's own counters (issue 10 §1): queues, drops, concealment."""
 
@@ -120,6 +131,8 @@ class HealthReport:
     ticks_skipped: int
     srtp_errors: int
     malformed: int
+    #: Datagrams the adapter reported as not sent (``CallMedia.transport_error``).
+    send_errors: int = 0
     muted: bool
     paused: bool
 

@@ -1,7 +1,8 @@
 """CallMedia: the media of one call, sans I/O (issue 10 §1, issue 8 §1 media).
 
 Contract (docs/ARCHITECTURE.md): ``receive(data, source, now)``, ``datagrams_to_send(now)``,
-``next_event()``, ``next_deadline()``, ``handle_timeout(now)``. On top of it the application
+``next_event()``, ``next_deadline()``, ``handle_timeout(now)``, ``transport_error(dest, now)``
+(a ``rvoip_sansio.DatagramCore``). On top of it the application
 API that adapters wrap: ``read_frame()``, ``write(pcm)``, ``clear()``, ``mark()``, mute,
 pause/resume, ``send_dtmf()``, ``report(now)``.
 
@@ -28,7 +29,8 @@ from ..srtp import SrtpError, SrtpSession
 from ._config import CallMediaConfig, IdleMode, SrtpKeys
 from ._receive import ReceivePath
 from ._records import (
-    AudioFrame, BackpressureChanged, Drained, HealthReport, MediaReport, SrtpDropped,
+    AudioFrame, BackpressureChanged, Drained, HealthReport, MediaReport, SendFailed,
+    SrtpDropped,
 )
 from ._send import SendQueue
 
@@ -52,7 +54,8 @@ class CallMedia:
         "_events", "_out", "_srtp_tx", "_srtp_rx", "_srtp_kinds", "_next_mark", "_last_tick",
         "_idle", "_cn_next", "_cn_payload", "_silence_payload", "muted", "paused",
         "frames_sent", "idle_ticks", "ticks_skipped", "srtp_errors", "plain_dropped",
-        "_closed", "_frame_ts", "_grouped", "sending", "receiving",
+        "_closed", "_frame_ts", "_grouped", "sending", "receiving", "send_errors",
+        "_failed_dests",
     )
 
     def __init__(self, *, config: CallMediaConfig, rng: RandomSource, now: float) -> None:
@@ -109,6 +112,8 @@ class CallMedia:
         self.ticks_skipped = 0
         self.srtp_errors = 0
         self.plain_dropped = 0
+        self.send_errors = 0
+        self._failed_dests: set[Address] = set()
         self._closed = False
         #: RTP timestamp units per tick.
         self._frame_ts = samples
@@ -152,6 +157,16 @@ class CallMedia:
             self.plain_dropped += 1  # keys not there yet: never play unauthenticated media
             return
         self.rtp.receive(data, source, now)
+
+    def transport_error(self, dest: Address, now: float) -> None:
+        """The adapter could not send a datagram to ``dest``. Never raises and stops
+        nothing: RTP over UDP has no error path (RFC 3550 notices a gone peer by timeout,
+        §6.3.5; here ``MediaTimeout``). Counted in ``health().send_errors``; the first
+        failure to each destination is reported as :class:`SendFailed`."""
+        self.send_errors += 1
+        if dest not in self._failed_dests and len(self._failed_dests) < 16:
+            self._failed_dests.add(dest)
+            self._events.append(SendFailed(dest=dest, time=now))
 
     def datagrams_to_send(self, now: float) -> list[Transmit]:
         out = self.rtp.datagrams_to_send(now)
@@ -369,7 +384,8 @@ class CallMedia:
             send_underruns=tx.underruns, frames_cleared=tx.cleared,
             samples_rejected=tx.rejected, ticks_skipped=self.ticks_skipped,
             srtp_errors=self.srtp_errors + self.plain_dropped,
-            malformed=self.rtp.malformed, muted=self.muted, paused=self.paused)
+            malformed=self.rtp.malformed, muted=self.muted, paused=self.paused,
+            send_errors=self.send_errors)
 
     def report(self, now: float) -> MediaReport:
         """Health (queues, drops, concealment) and quality (loss, jitter, RTT, MOS)."""
