@@ -241,6 +241,11 @@ def _we_call(tmp: Path, codec: Codec, *, srtp: bool, extra: str = "") -> tuple[d
                 await asyncio.sleep(0.3)
                 ours = check_received(frames, report, codec.clock_rate)
                 theirs = check_baresip_heard(peer, report)
+                if srtp:  # both ends agree SRTP ran, with the same suite
+                    assert pc.keys is not None and report.health.srtp_errors == 0
+                    suite = pc.keys.tx.profile.name
+                    assert f"SRTP is Enabled (cryptosuite={suite})" in peer.stop(), suite
+                    print(f"\nSRTP suite {suite}")
         finally:
             await phone.close()
         return ours, theirs
