@@ -1,8 +1,9 @@
 """A high-level phone on asyncio: a ``UserAgent`` on one UDP socket, one RTP socket per call.
 
 Everything protocol-ish lives in the core: the ``UserAgent`` (registration, digest, calls,
-SDP offer/answer), ``rvoip_sansio.srtp`` (SDES crypto lines and keys) and
-``rvoip_sansio.callmedia.CallMedia`` (RTP, SRTP, codec, jitter buffer, 20 ms clock). The
+SDP offer/answer), ``rvoip_sansio.callmedia`` (SDES keying in SDP: ``secure_offer``,
+``secure_answer``, ``keys_from_answer``) and ``rvoip_sansio.callmedia.CallMedia`` (RTP,
+SRTP, codec, jitter buffer, 20 ms clock). The
 phone binds sockets, waits for events and passes values from one core to the other.
 """
 
@@ -20,20 +21,19 @@ import numpy as np
 import numpy.typing as npt
 
 from rvoip_sansio import Address, Event, ParseError
-from rvoip_sansio.callmedia import AudioFrame, CallMedia, CallMediaConfig, MediaReport, SrtpKeys
+from rvoip_sansio.callmedia import (SAVP, AudioFrame, CallMedia, CallMediaConfig, MediaReport, SdesOffer,
+                                    SrtpKeys, keys_from_answer, secure_answer, secure_offer)
 from rvoip_sansio.dialog import (Call, CallAnswered, CallEnded, CallState, IncomingCall, Registration,
                                  RegistrationChanged, RegistrationState, UAConfig, UserAgent)
-from rvoip_sansio.sdp import (G722, PCMA, PCMU, Codec, LocalCapabilities, MediaCapabilities,
-                              OfferAnswerError, parse_sdp)
+from rvoip_sansio.sdp import G722, PCMA, PCMU, Codec, LocalCapabilities, MediaCapabilities, OfferAnswerError
 from rvoip_sansio.sip.auth import Credentials
-from rvoip_sansio.srtp import CryptoLine, SdesError, sdes_accept, sdes_answer, sdes_offer
+from rvoip_sansio.srtp import SdesError
 
 from ._media import MediaSlot, TracedCore, TraceHook
 from ._udp import UdpEndpoint, open_udp_endpoint
 
 __all__ = ["Phone", "PhoneCall", "PhoneError"]
 
-_SAVP = "RTP/SAVP"
 MEDIA_EVENTS_KEPT = 256
 log = logging.getLogger("rvoip_sansio.adapters.asyncio")
 
@@ -50,7 +50,7 @@ class PhoneCall:
     call: Call
     rtp: UdpEndpoint
     slot: MediaSlot
-    offer: list[CryptoLine] | None = None  # our SDES offer (caller side)
+    offer: SdesOffer | None = None  # our SDES offer (caller side)
     keys: SrtpKeys | None = None
     #: The media's latest events (QualityUpdated, MediaTimeout, SrtpDropped...), bounded.
     media_events: deque[tuple[float, Event]] = attrs.field(factory=deque)
@@ -152,7 +152,8 @@ class Phone:
         """A phone for ``user`` on the UDP address ``local`` (give a real port: it goes
         into Via and Contact). ``trace`` sees every SIP datagram sent, ``media_trace`` every
         RTP/RTCP datagram (as sent on the wire, SRTP included)."""
-        config = UAConfig(local=local, user=user, media=cls._caps(local[0], 0, codecs, ()))
+        config = UAConfig(local=local, user=user,
+                          media=LocalCapabilities(address=local[0], media=(cls._audio(0, codecs),)))
         ua = UserAgent(config=config, rng=random.Random(secrets.randbits(64)))
         holder: list[Phone] = []
         core = TracedCore(ua, local, trace) if trace is not None else ua
@@ -164,11 +165,9 @@ class Phone:
         return phone
 
     @staticmethod
-    def _caps(host: str, port: int, codecs: Sequence[Codec], crypto: Sequence[str]) -> LocalCapabilities:
-        audio = MediaCapabilities(codecs=tuple(codecs), port=port, rtcp_mux=True,
-                                  proto=_SAVP if crypto else "RTP/AVP", accept_protos=(_SAVP,),
-                                  attributes=tuple(f"crypto:{c}" for c in crypto))
-        return LocalCapabilities(address=host, media=(audio,))
+    def _audio(port: int, codecs: Sequence[Codec]) -> MediaCapabilities:
+        return MediaCapabilities(codecs=tuple(codecs), port=port, rtcp_mux=True,
+                                 accept_protos=(SAVP,))
 
     async def register(self, registrar: str, credentials: Credentials | None = None, *,
                        expires: int = 600, timeout: float = 5.0) -> None:
@@ -202,9 +201,11 @@ class Phone:
         """Call ``target`` and wait for the answer; raises :class:`PhoneError` if it is
         refused or not answered within ``timeout`` (then it is cancelled)."""
         rtp, slot, events = await self._media_socket()
-        offer = sdes_offer(rng=self._sdes_rng) if self.use_srtp else None
-        caps = self._caps(self.host, rtp.local_address[1], self.codecs,
-                          [str(c) for c in offer] if offer else ())
+        audio = self._audio(rtp.local_address[1], self.codecs)
+        offer: SdesOffer | None = None
+        if self.use_srtp:
+            audio, offer = secure_offer(audio, rng=self._sdes_rng)
+        caps = LocalCapabilities(address=self.host, media=(audio,))
         call = self.sip.call(lambda now: self.ua.invite(target, now, media=caps))
         pc = self.calls[call.call_id] = PhoneCall(self, call, rtp, slot, offer=offer, media_events=events)
         waits = {asyncio.ensure_future(pc.ended.wait()), asyncio.ensure_future(pc.up.wait())}
@@ -223,15 +224,10 @@ class Phone:
         return pc
 
     async def _answer(self, pc: PhoneCall, request_body: bytes) -> None:
-        rtp = pc.rtp
-        crypto: list[str] = []
+        audio = self._audio(pc.rtp.local_address[1], self.codecs)
         if self.use_srtp:
-            offered = [str(c) for m in parse_sdp(request_body).media[:1] for c in m.crypto]
-            if offered:
-                line, tx, rx = sdes_answer(offered, rng=self._sdes_rng)
-                pc.keys = SrtpKeys(tx=tx, rx=rx)
-                crypto.append(str(line))
-        caps = self._caps(self.host, rtp.local_address[1], self.codecs, crypto)
+            audio, pc.keys = secure_answer(audio, request_body, rng=self._sdes_rng)
+        caps = LocalCapabilities(address=self.host, media=(audio,))
         self.sip.call(lambda t: pc.call.answer(t, media=caps))
         pc._start_media()
 
@@ -248,9 +244,8 @@ class Phone:
             pc = self.calls.get(event.call_id)
             if pc is not None and pc.offer is not None and pc.keys is None and event.media is not None:
                 audio = event.media.audio
-                if audio is not None and audio.remote_crypto:
-                    tx, rx = sdes_accept(pc.offer, str(audio.remote_crypto[0]))
-                    pc.keys = SrtpKeys(tx=tx, rx=rx)
+                if audio is not None:
+                    pc.keys = keys_from_answer(pc.offer, audio)
             if pc is not None:
                 pc._start_media()
         elif isinstance(event, CallEnded):

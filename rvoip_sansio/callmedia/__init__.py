@@ -14,11 +14,12 @@ from ._records import (
     SrtpDropped,
 )
 from ._stream import CallMedia
+from ._keying import SAVP, SdesOffer, keys_from_answer, secure_answer, secure_offer
 from ._group import CallMediaGroup
 
 __all__ = [
     "AudioFlags", "AudioFrame", "BackpressureChanged", "CallMedia", "CallMediaConfig",
     "CallMediaGroup",
     "Drained", "HealthReport", "IdleMode", "MediaReport", "SendPolicy", "SrtpDropped",
-    "SrtpKeys",
+    "SrtpKeys", "SAVP", "SdesOffer", "secure_offer", "secure_answer", "keys_from_answer",
 ]
