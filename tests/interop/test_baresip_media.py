@@ -17,6 +17,7 @@ import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -69,24 +70,27 @@ def tone(pcm: npt.NDArray[np.int16], rate: int) -> tuple[float, float, int]:
 class Baresip:
     """One baresip process with a config made from the templates; stopped on exit."""
 
-    def __init__(self, tmp: Path, codec: Codec, *, dial: str | None = None, extra: str = "") -> None:
+    def __init__(self, tmp: Path, codec: Codec, *, dial: str | None = None, extra: str = "",
+                 config_extra: str = "", mono: bool = False) -> None:
         self.port = _free_port()
         self.record = tmp / "recorded"
         self.record.mkdir()
         source = tmp / "baresip-plays.wav"
         rate, channels = AUDIO_FORMATS[codec.name]
+        channels = 1 if mono else channels
         pcm = ToneSource(freqs=(THEIR_TONE,), rate=rate, level_dbm0=LEVEL).read(int((TALK + 4) * rate))
         source.write_bytes(wav_bytes(np.repeat(pcm[:, None], channels, axis=1) if channels > 1 else pcm,
                                      rate, channels))
         cfg = tmp / "baresip"
         cfg.mkdir()
         values = dict(sip_port=self.port, source_wav=source, record_dir=self.record,
-                      codecs=SDP_NAMES[codec.name], extra=extra)
+                      codecs=SDP_NAMES[codec.name].replace("/2", "/1") if mono else SDP_NAMES[codec.name],
+                      extra=extra, config_extra=config_extra)
         for name in ("config", "accounts"):
             text = (TEMPLATES / f"{name}.in").read_text()
             (cfg / name).write_text(string.Template(text).substitute(values))
         self.log = tmp / "baresip.log"
-        args = [require_program("baresip"), "-4", "-n", "127.0.0.1", "-f", str(cfg), "-t", "20"]
+        args = [require_program("baresip"), "-s", "-4", "-n", "127.0.0.1", "-f", str(cfg), "-t", "20"]
         if dial:
             args += ["-e", f"/dial {dial}"]
         with self.log.open("wb") as out:
@@ -125,7 +129,7 @@ class Baresip:
 
 
 @contextmanager
-def baresip(tmp: Path, codec: Codec, **kw: str) -> Iterator[Baresip]:
+def baresip(tmp: Path, codec: Codec, **kw: Any) -> Iterator[Baresip]:
     if not MODULES.joinpath("g722.so").exists():
         pytest.skip("baresip modules not found")
     peer = Baresip(tmp, codec, **kw)
@@ -227,12 +231,13 @@ def test_baresip_calls_us(tmp_path: Path, codec: Codec) -> None:
     print(f"\n{codec.name} baresip->us: {ours}\n{codec.name} us->baresip: {theirs}")
 
 
-def _we_call(tmp: Path, codec: Codec, *, srtp: bool, extra: str = "") -> tuple[dict[str, float], dict[str, float]]:
+def _we_call(tmp: Path, codec: Codec, *, srtp: bool, **baresip_kw: Any
+             ) -> tuple[dict[str, float], dict[str, float]]:
     async def main() -> tuple[dict[str, float], dict[str, float]]:
         phone = await Phone.open("alice", ("127.0.0.1", _free_port()), codecs=(codec,), srtp=srtp,
                                  rate=RATE)
         try:
-            with baresip(tmp, codec, extra=extra) as peer:
+            with baresip(tmp, codec, **baresip_kw) as peer:
                 await peer.ready()
                 pc = await phone.call(f"sip:bob@127.0.0.1:{peer.port}", timeout=8)
                 assert pc.codec == codec.name and pc.srtp == srtp
@@ -267,3 +272,11 @@ def test_we_call_baresip_opus(tmp_path: Path) -> None:
     """Opus (RFC 7587, opus/48000/2) both ways; baresip plays a 48 kHz stereo tone."""
     ours, theirs = _we_call(tmp_path, OPUS, srtp=False)
     print(f"\nopus baresip->us: {ours}\nopus us->baresip: {theirs}")
+
+
+def test_we_call_baresip_opus_mono(tmp_path: Path) -> None:
+    """Opus with baresip told to ask for mono (``opus_stereo no``: fmtp stereo=0); its opus
+    module then registers itself as opus/48000/1 and reads a mono WAV."""
+    ours, theirs = _we_call(tmp_path, OPUS, srtp=False, mono=True,
+                            config_extra="opus_stereo\t\tno\nopus_sprop_stereo\tno")
+    print(f"\nopus mono baresip->us: {ours}\nopus mono us->baresip: {theirs}")
