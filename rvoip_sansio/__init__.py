@@ -2,11 +2,14 @@
 
 from ._core import (
     Address,
+    DatagramCore,
+    DatagramNode,
     Event,
     LocalProtocolError,
     ParseError,
     RemoteProtocolError,
     RvoipError,
+    TimedCore,
     Transmit,
     pump,
     seq_delta16,
@@ -18,6 +21,9 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Address",
+    "DatagramCore",
+    "DatagramNode",
+    "TimedCore",
     "Event",
     "LocalProtocolError",
     "ParseError",
