@@ -25,8 +25,8 @@ import numpy.typing as npt
 import pytest
 
 from adapters.asyncio import Phone, PhoneCall, PhoneError
-from rvoip_sansio.codecs import CodecError
 from rvoip_sansio.callmedia import AudioFlags, AudioFrame, MediaReport
+from rvoip_sansio.codecs import CodecError
 from rvoip_sansio.media import ToneSource, level_dbm0, read_wav_bytes, wav_bytes
 from rvoip_sansio.sdp import G722, OPUS, PCMA, PCMU, Codec
 from tests.conftest import require_program
