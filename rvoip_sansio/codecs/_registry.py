@@ -123,8 +123,9 @@ def codec_for_rtpmap(rtpmap: str, fmtp: str | None = None, **options: object) ->
         from rvoip_sansio.codecs._opus import OpusCodec, OpusParams
 
         params = OpusParams.parse(fmtp) if fmtp else OpusParams()
-        if "channels" not in options and params.stereo:
-            options["channels"] = 2
+        # The peer's stereo=1 is only a preference for what it receives (RFC 7587 §6.1); a
+        # mono stream is always decodable, and a call's audio path is mono. Pass channels=2
+        # to send stereo. (The decoder downmixes a stereo stream to our channel count.)
         codec = get_codec("opus", **options)  # type: ignore[arg-type]
         assert isinstance(codec, OpusCodec)
         codec.apply_remote_params(params)

@@ -72,7 +72,8 @@ def test_codec_for_negotiated_rtpmap() -> None:
     l16 = codec_for_rtpmap("L16/16000/2")
     assert (l16.info.sample_rate, l16.info.channels) == (16000, 2)
     opus = codec_for_rtpmap("opus/48000/2", "maxplaybackrate=16000;stereo=1;useinbandfec=1")
-    assert opus.info.channels == 2
+    assert opus.info.channels == 1  # stereo=1 is the peer's receive preference: mono is valid
+    assert codec_for_rtpmap("opus/48000/2", "stereo=1", channels=2).info.channels == 2
     assert opus.settings["fec"] is True and opus.settings["max_bandwidth"] == 16000  # type: ignore[attr-defined]
     with pytest.raises(CodecError):
         codec_for_rtpmap("opus/48000")

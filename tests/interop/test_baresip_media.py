@@ -5,7 +5,7 @@ hears; our ``Phone`` plays 1000 Hz. Each side's audio is checked by frequency an
 receive statistics for loss, duplicates, jitter and timestamp continuity, and baresip's RTCP
 must reach our report. Calls: baresip calls us with PCMU, PCMA and G.722 (plain RTP); we call
 baresip with G.722 over SDES-SRTP (its ``srtp`` module, ``mediaenc=srtp-mand``) and with Opus
-(mono passes; stereo is an xfail for a core bug). Figures: docs/interop.md.
+(baresip's default stereo preference and mono). Figures: docs/interop.md.
 """
 
 from __future__ import annotations
@@ -24,9 +24,8 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from adapters.asyncio import Phone, PhoneCall, PhoneError
+from rvoip_sansio.adapters.asyncio import Phone, PhoneCall
 from rvoip_sansio.callmedia import AudioFlags, AudioFrame, MediaReport
-from rvoip_sansio.codecs import CodecError
 from rvoip_sansio.media import ToneSource, level_dbm0, read_wav_bytes, wav_bytes
 from rvoip_sansio.sdp import G722, OPUS, PCMA, PCMU, Codec
 from tests.conftest import require_program
@@ -266,10 +265,6 @@ def test_we_call_baresip_sdes_srtp_g722(tmp_path: Path) -> None:
     print(f"\nG722+SRTP baresip->us: {ours}\nG722+SRTP us->baresip: {theirs}")
 
 
-@pytest.mark.xfail(strict=True, raises=(PhoneError, CodecError), reason=(
-    "the call never comes up: on the 200 OK CallMedia(opus/48000/2) raises CodecError 'Opus "
-    "frame must hold 960 samples per channel' encoding its silence frame (mono zeros, "
-    "rvoip_sansio/callmedia/_stream.py:88) with a 2-channel Opus encoder"))
 def test_we_call_baresip_opus(tmp_path: Path) -> None:
     """Opus (RFC 7587, opus/48000/2) both ways; baresip plays a 48 kHz stereo tone."""
     ours, theirs = _we_call(tmp_path, OPUS, srtp=False)
