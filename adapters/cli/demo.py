@@ -13,11 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import math
-import random
-import secrets
 import signal
-import socket
 import sys
 from collections.abc import Callable
 
@@ -26,28 +22,21 @@ import numpy.typing as npt
 
 from rvoip_sansio import Address
 from rvoip_sansio.callmedia import AudioFrame
-from rvoip_sansio.dialog import UAConfig, UserAgent
 from rvoip_sansio.codecs import Resampler
-from rvoip_sansio.media import ToneSource, level_dbm0, read_wav_bytes, wav_bytes
+from rvoip_sansio.media import ToneSource, read_wav_bytes, wav_bytes
 from rvoip_sansio.sdp import G722, PCMA, PCMU, Codec
-from rvoip_sansio.server import B2BUA, Registrar, route_registered
 from rvoip_sansio.sim import Fate, TraceEntry, ladder
-from rvoip_sansio.sip.auth import (
-    Algorithm,
-    Credentials,
-    DigestServer,
-    DigestServerConfig,
-    InMemoryCredentialStore,
-)
+from rvoip_sansio.sip.auth import Credentials
 
 from ..asyncio import Phone, PhoneCall, PhoneError, TracedCore, open_udp_endpoint
+from ._common import SETTLE, build_pbx, free_ports, measure, quality_line
+from ._common import free_ports as _free_ports
 
 __all__ = ["add_arguments", "run"]
 
 CODECS: dict[str, Codec] = {"g722": G722, "pcmu": PCMU, "pcma": PCMA}
 RATE = 16000
 LEVEL_DBM0 = -10.0  # level of the tones sent
-SETTLE = 0.3  # seconds of received tone skipped before measuring (jitter buffer, filters)
 FREQ_TOLERANCE = 5.0  # Hz
 LEVEL_TOLERANCE = 2.0  # dB
 ACCOUNTS = {"alice": "alice-secret", "bob": "bob-secret"}
@@ -90,48 +79,10 @@ def run(args: argparse.Namespace) -> int:
         return 2
 
 
-def _free_ports(count: int) -> list[int]:
-    socks = [socket.socket(socket.AF_INET, socket.SOCK_DGRAM) for _ in range(count)]
-    try:
-        for s in socks:
-            s.bind(("127.0.0.1", 0))
-        return [int(s.getsockname()[1]) for s in socks]
-    finally:
-        for s in socks:
-            s.close()
-
-
-def measure(frames: list[AudioFrame], rate: int) -> tuple[float, float, int]:
-    """(peak frequency in Hz, level in dBm0, samples) of the real audio in ``frames``,
-    skipping the first ``SETTLE`` seconds of it."""
-    speech = [f.samples for f in frames if f.flags.is_speech]
-    if not speech:
-        return 0.0, -math.inf, 0
-    pcm = np.concatenate(speech)[int(SETTLE * rate):].astype(np.float64)
-    if len(pcm) < rate // 10:
-        return 0.0, -math.inf, len(pcm)
-    spectrum = np.abs(np.fft.rfft(pcm * np.hanning(len(pcm))))
-    k = int(np.argmax(spectrum[1:-1])) + 1
-    a, b, c = np.log(spectrum[k - 1:k + 2] + 1e-12)  # parabolic interpolation of the peak
-    shift = 0.5 * (a - c) / (a - 2 * b + c) if a - 2 * b + c else 0.0
-    return (k + shift) * rate / len(pcm), level_dbm0(pcm), len(pcm)
-
-
-def _quality_line(t: float, name: str, pc: PhoneCall) -> str:
-    report = pc.report()
-    if report is None:
-        return f"{t:5.1f}s {name}: no media"
-    q, h = report.quality, report.health
-    rtt = f"{q.rtt_ms:5.1f} ms" if q.rtt_ms is not None else "   -    "
-    return (f"{t:5.1f}s {name:>5} hears {q.codec:<9} loss {q.loss_percent:4.1f}%  jitter "
-            f"{q.jitter_ms:5.2f} ms  rtt {rtt}  MOS {q.mos:4.2f}  rx {q.packets_received} pkts"
-            f"  concealed {h.frames_concealed}")
-
-
 async def _demo(args: argparse.Namespace) -> int:
     loop = asyncio.get_running_loop()
     t0 = loop.time()
-    pbx_port, alice_port, bob_port = _free_ports(3)
+    pbx_port, alice_port, bob_port = free_ports(3)
     host = "127.0.0.1"
     pbx_addr, alice_addr, bob_addr = (host, pbx_port), (host, alice_port), (host, bob_port)
     names = {pbx_addr: "pbx", alice_addr: "alice", bob_addr: "bob"}
@@ -144,16 +95,7 @@ async def _demo(args: argparse.Namespace) -> int:
                                 data=data, fate=Fate.DELIVERED))
 
     # The registrar + B2BUA: one UserAgent without media (SDP relayed verbatim).
-    store = InMemoryCredentialStore()
-    for user, password in ACCOUNTS.items():
-        store.add(user, "rvoip-demo", password)
-    auth = DigestServer(config=DigestServerConfig(realm="rvoip-demo", algorithms=(Algorithm.MD5,)),
-                        secret=secrets.token_bytes(32), store=store)
-    registrar = Registrar(auth=auth)
-    pbx_ua = UserAgent(config=UAConfig(local=pbx_addr, user="pbx", media=None),
-                       rng=random.Random(secrets.randbits(64)))
-    pbx_ua.serve("REGISTER", registrar)
-    b2bua = B2BUA(ua=pbx_ua, router=route_registered(registrar))
+    b2bua, _ = build_pbx(pbx_addr, ACCOUNTS, "rvoip-demo")
     pbx = await open_udp_endpoint(TracedCore(b2bua, pbx_addr, hook), pbx_addr)
 
     first = CODECS[args.codec]
@@ -250,12 +192,12 @@ async def _talk(a: PhoneCall, b: PhoneCall, tones: tuple[float, float], duration
             heard[name] += pc.read_frames()
         if t >= next_report:
             for name, pc in calls.items():
-                print(_quality_line(t, name, pc), flush=True)
+                print(quality_line(t, name, pc), flush=True)
             next_report += 1.0
         await asyncio.sleep(0.05)
     for name, pc in calls.items():
         heard[name] += pc.read_frames()
-        print(_quality_line(clock() - start, name, pc))
+        print(quality_line(clock() - start, name, pc))
     return heard
 
 
