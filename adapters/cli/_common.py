@@ -3,25 +3,29 @@ a registrar + B2BUA built from an account table, tone measurement and the live q
 
 from __future__ import annotations
 
+import asyncio
 import math
 import random
 import secrets
+import signal
 import socket
+import sys
 
 import numpy as np
+import numpy.typing as npt
 
 from rvoip_sansio import Address
 from rvoip_sansio.callmedia import AudioFrame
 from rvoip_sansio.dialog import UAConfig, UserAgent
 from rvoip_sansio.dialog._ua import RequestHandler
-from rvoip_sansio.media import level_dbm0
+from rvoip_sansio.media import level_dbm0, read_wav_bytes
 from rvoip_sansio.server import B2BUA, Registrar, route_registered
 from rvoip_sansio.sip.auth import Algorithm, DigestServer, DigestServerConfig, InMemoryCredentialStore
 from rvoip_sansio.transaction import EndpointConfig
 
 from ..asyncio import PhoneCall
 
-__all__ = ["SETTLE", "free_ports", "build_pbx", "measure", "quality_line"]
+__all__ = ["SETTLE", "free_ports", "build_pbx", "measure", "quality_line", "stop_on_signals", "read_mono_wav"]
 
 SETTLE = 0.3  # seconds of received tone skipped before measuring (jitter buffer, filters)
 
@@ -82,3 +86,28 @@ def quality_line(t: float, name: str, pc: PhoneCall) -> str:
     return (f"{t:5.1f}s {name:>5} hears {q.codec:<9} loss {q.loss_percent:4.1f}%  jitter "
             f"{q.jitter_ms:5.2f} ms  rtt {rtt}  MOS {q.mos:4.2f}  rx {q.packets_received} pkts"
             f"  concealed {h.frames_concealed}")
+
+
+def stop_on_signals() -> asyncio.Event:
+    """An event set by Ctrl-C or SIGTERM (inside a running loop), so the command can end its
+    calls cleanly instead of dying mid-call."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, stop.set)
+        except (NotImplementedError, RuntimeError):
+            pass
+    return stop
+
+
+def read_mono_wav(path: str, command: str) -> tuple[npt.NDArray[np.int16], int] | None:
+    """(samples of the first channel, rate) of a 16-bit PCM WAV; None (after saying why on
+    stderr) when it cannot be read."""
+    try:
+        with open(path, "rb") as f:
+            pcm, rate, channels = read_wav_bytes(f.read())
+    except (OSError, ValueError) as exc:
+        print(f"rvoip {command}: cannot read {path}: {exc}", file=sys.stderr)
+        return None
+    return (pcm if channels == 1 else pcm[:, 0], rate)

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import signal
 import sys
 from collections.abc import Callable
 
@@ -23,13 +22,13 @@ import numpy.typing as npt
 from rvoip_sansio import Address
 from rvoip_sansio.callmedia import AudioFrame
 from rvoip_sansio.codecs import Resampler
-from rvoip_sansio.media import ToneSource, read_wav_bytes, wav_bytes
+from rvoip_sansio.media import ToneSource, wav_bytes
 from rvoip_sansio.sdp import G722, PCMA, PCMU, Codec
 from rvoip_sansio.sim import Fate, TraceEntry, ladder
 from rvoip_sansio.sip.auth import Credentials
 
 from ..asyncio import Phone, PhoneCall, PhoneError, TracedCore, open_udp_endpoint
-from ._common import SETTLE, build_pbx, free_ports, measure, quality_line
+from ._common import SETTLE, build_pbx, free_ports, measure, quality_line, read_mono_wav, stop_on_signals
 from ._common import free_ports as _free_ports
 
 __all__ = ["add_arguments", "run"]
@@ -60,15 +59,9 @@ def run(args: argparse.Namespace) -> int:
     if args.duration <= 0.5:
         print("rvoip demo: --duration must be more than 0.5 s", file=sys.stderr)
         return 2
-    args.wav = None
-    if args.play:
-        try:
-            with open(args.play, "rb") as f:
-                pcm, rate, channels = read_wav_bytes(f.read())
-        except (OSError, ValueError) as exc:
-            print(f"rvoip demo: cannot read {args.play}: {exc}", file=sys.stderr)
-            return 2
-        args.wav = (pcm if channels == 1 else pcm[:, 0], rate)
+    args.wav = read_mono_wav(args.play, "demo") if args.play else None
+    if args.play and args.wav is None:
+        return 2
     try:
         return asyncio.run(asyncio.wait_for(_demo(args), args.duration + 30))
     except asyncio.TimeoutError:
@@ -105,12 +98,7 @@ async def _demo(args: argparse.Namespace) -> int:
     bob = await Phone.open("bob", bob_addr, codecs=codecs, srtp=srtp, rate=RATE, trace=hook)
     print(f"registrar/B2BUA on {host}:{pbx_port}, alice on {alice_port}, bob on {bob_port}")
     failures: list[str] = []
-    stop = asyncio.Event()  # Ctrl-C / SIGTERM: end the call cleanly, skip the checks
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        try:
-            loop.add_signal_handler(sig, stop.set)
-        except (NotImplementedError, RuntimeError):
-            pass
+    stop = stop_on_signals()  # Ctrl-C / SIGTERM: end the call cleanly, skip the checks
     try:
         for phone, user in ((alice, "alice"), (bob, "bob")):
             await phone.register(f"sip:{host}:{pbx_port}", Credentials(username=user, password=ACCOUNTS[user]))

@@ -14,6 +14,8 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "answer": ("answer", "a user agent that answers every call (hangs up when the caller does)"),
     "b2bua": ("b2bua", "bridge every incoming call to another address (a B2BUA)"),
     "demo": ("demo", "a real call on loopback: registrar/B2BUA, two phones, SRTP, tones both ways"),
+    "serve": ("serve", "a registrar + B2BUA (small PBX): accounts from JSON/TOML, one log line per event"),
+    "call": ("call", "place one call: register, play a WAV or tone, record, DTMF, hang up after --duration"),
 }
 
 

@@ -1,0 +1,171 @@
+"""``rvoip serve``: a registrar + B2BUA (a small PBX) on one UDP address.
+
+Users register with MD5 digest (RFC 3261 §22) against an account table read from a JSON or
+TOML file (``{"realm": "...", "users": {"alice": "password", ...}}``), or a default table of
+alice, bob and carol. A call to a registered user is bridged to that user's contact (the SDP,
+SRTP keys included, is relayed verbatim). One line per event goes to stderr: registrations,
+calls starting, answered, ending (with the Call-ID). Ctrl-C or SIGTERM hangs up every call
+still up and exits 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+import tomllib
+from typing import Any, Callable
+
+from rvoip_sansio import Address, Event, LocalProtocolError, ParseError
+from rvoip_sansio.dialog import Call, CallAnswered, CallEnded, CallState, IncomingCall, Role
+from rvoip_sansio.server import Registrar
+from rvoip_sansio.sip import Request, Response
+
+from ..asyncio import open_udp_endpoint
+from ._common import build_pbx, stop_on_signals
+from .answer import address
+
+__all__ = ["add_arguments", "run", "load_accounts", "DEFAULT_PASSWORD"]
+
+DEFAULT_USERS = ("alice", "bob", "carol")
+DEFAULT_PASSWORD = "rvoip-secret"
+DEFAULT_REALM = "rvoip"
+log = logging.getLogger("rvoip.serve")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.epilog = ('accounts file: {"realm": "example.com", "users": {"alice": "pw1", "bob": "pw2"}} '
+                     "(JSON) or the same keys in TOML; without one, alice, bob and carol with the "
+                     f"password {DEFAULT_PASSWORD!r} in realm {DEFAULT_REALM!r}")
+    parser.add_argument("--listen", type=address, default=("127.0.0.1", 5060), metavar="HOST:PORT",
+                        help="UDP address to listen on (default 127.0.0.1:5060)")
+    parser.add_argument("--accounts", metavar="FILE",
+                        help="accounts as .json or .toml (default: alice/bob/carol, printed at start)")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="also log the stack (-vv: debug)")
+
+
+def load_accounts(path: str | None) -> tuple[dict[str, str], str]:
+    """(user -> password, realm) from a JSON or TOML file, or the default set when ``path`` is
+    None. Raises ValueError on a malformed file."""
+    if path is None:
+        return {u: DEFAULT_PASSWORD for u in DEFAULT_USERS}, DEFAULT_REALM
+    with open(path, "rb") as f:
+        raw = f.read()
+    data: Any
+    try:
+        data = tomllib.loads(raw.decode()) if path.lower().endswith(".toml") else json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:  # JSONDecodeError and TOMLDecodeError are ValueErrors
+        raise ValueError(f"{path}: {exc}") from None
+    users = data.get("users") if isinstance(data, dict) else None
+    if not isinstance(users, dict) or not users or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in users.items()):
+        raise ValueError(f"{path}: expected a non-empty \"users\" table of name = password strings")
+    realm = data.get("realm", DEFAULT_REALM)
+    if not isinstance(realm, str) or not realm:
+        raise ValueError(f"{path}: \"realm\" must be a non-empty string")
+    return dict(users), realm
+
+
+class _LoggedRegistrar:
+    """The registrar, with one log line per REGISTER it answers."""
+
+    def __init__(self, registrar: Registrar) -> None:
+        self.registrar = registrar
+
+    def handle_request(self, request: Request, source: Address, now: float) -> Response:
+        response = self.registrar.handle_request(request, source, now)
+        code = response.status_code
+        try:
+            aor = str(request.to.uri)
+        except ParseError:
+            aor = "?"
+        where = f"{source[0]}:{source[1]}"
+        if code == 401:
+            log.info("REGISTER %s from %s: challenged (401)", aor, where)
+        elif code == 200:
+            header = request.get("expires")
+            gone = request.contact_star or all(
+                (c.params.get("expires") or header) == "0" for c in request.contact)
+            log.info("REGISTER %s from %s: %s", aor, where, "unregistered" if gone else "registered")
+        else:
+            log.info("REGISTER %s from %s: refused (%d %s)", aor, where, code, response.reason)
+        return response
+
+
+def run(args: argparse.Namespace) -> int:
+    logging.basicConfig(level=logging.INFO if args.verbose < 2 else logging.DEBUG, stream=sys.stderr,
+                        format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
+    if not args.verbose:
+        logging.getLogger("rvoip_sansio").setLevel(logging.WARNING)
+    try:
+        accounts, realm = load_accounts(args.accounts)
+    except (OSError, ValueError) as exc:
+        print(f"rvoip serve: cannot read the accounts: {exc}", file=sys.stderr)
+        return 2
+    if args.accounts is None:
+        print(f"accounts: {', '.join(DEFAULT_USERS)} (password {DEFAULT_PASSWORD!r}, realm {realm!r})",
+              file=sys.stderr, flush=True)
+    else:
+        print(f"accounts: {len(accounts)} users from {args.accounts} (realm {realm!r})", file=sys.stderr, flush=True)
+    try:
+        return asyncio.run(_serve(args.listen, accounts, realm))
+    except OSError as exc:
+        print(f"rvoip serve: cannot listen on {args.listen[0]}:{args.listen[1]}: {exc}", file=sys.stderr)
+        return 2
+
+
+def _end(call: Call) -> Callable[[float], None]:
+    def end(now: float) -> None:
+        if not call.is_active:
+            return
+        try:
+            if call.state in (CallState.INCOMING, CallState.EARLY) and call.role is Role.UAS:
+                call.reject(now, code=480)  # not yet answered: Temporarily Unavailable
+            else:
+                call.hangup(now)  # BYE, or CANCEL before the answer
+        except LocalProtocolError as exc:  # a leg moved on meanwhile
+            log.debug("stopping: %s", exc)
+    return end
+
+
+async def _serve(local: Address, accounts: dict[str, str], realm: str) -> int:
+    b2bua, _ = build_pbx(local, accounts, realm, wrap=_LoggedRegistrar)
+    calls: dict[str, Call] = {}  # every leg up or being set up, by Call-ID
+
+    def on_event(event: Event, now: float) -> None:
+        if isinstance(event, IncomingCall):
+            calls[event.call_id] = event.call
+            try:
+                who = f"{event.request.from_.uri} -> {event.request.uri}"
+            except ParseError:
+                who = "?"
+            log.info("call %s: %s from %s:%d", event.call_id, who, *event.source)
+        elif isinstance(event, CallAnswered):
+            calls[event.call_id] = event.call
+            log.info("call %s: answered", event.call_id)
+        elif isinstance(event, CallEnded):
+            calls.pop(event.call_id, None)
+            code = f" ({event.status_code})" if event.status_code else ""
+            log.info("call %s: ended, %s%s", event.call_id, event.reason.value, code)
+
+    udp = await open_udp_endpoint(b2bua, local, on_event=on_event)
+    print(f"rvoip serve: registrar + B2BUA on {local[0]}:{local[1]} (udp); Ctrl-C to stop",
+          file=sys.stderr, flush=True)
+    stop = stop_on_signals()
+    loop = asyncio.get_running_loop()
+    try:
+        await stop.wait()
+    finally:
+        live = [c for c in calls.values() if c.is_active]
+        if live:
+            log.info("stopping: hanging up %d call legs", len(live))
+            for call in live:
+                udp.call(_end(call))
+            deadline = loop.time() + 3.0
+            while any(c.is_active for c in live) and loop.time() < deadline:
+                await asyncio.sleep(0.05)
+        await udp.close()
+    log.info("stopped (%d calls bridged, %d refused)", b2bua.bridged, b2bua.refused)
+    return 0
