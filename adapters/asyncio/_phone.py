@@ -86,6 +86,15 @@ class PhoneCall:
             out.append(frame)
         return out
 
+    def send_dtmf(self, digits: str, *, duration: float = 0.1) -> bool:
+        """Send ``digits`` as RFC 4733 telephone events on the call's media (they replace the
+        audio while they last); False when the call has no media yet."""
+        media = self.media
+        if media is None:
+            return False
+        self.rtp.call(lambda now: media.send_dtmf(digits, now, duration=duration))
+        return True
+
     def report(self) -> MediaReport | None:
         media = self.media
         return self.rtp.call(lambda now: media.report(now)) if media is not None else None
