@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import attrs
 
 from rvoip_sansio._core import Address, Event
-from rvoip_sansio.sdp import NegotiatedSession
+from rvoip_sansio.sdp import NegotiatedSession, SessionDescription
 from rvoip_sansio.sip import Request, Response
 
 if TYPE_CHECKING:
@@ -75,13 +75,15 @@ class RegistrationState(enum.Enum):
 @attrs.frozen(kw_only=True)
 class IncomingCall(Event):
     """A new INVITE. ``request`` is the INVITE (read custom headers from it); ``offer`` the
-    negotiated view of the caller's SDP offer when the UA has media capabilities."""
+    caller's SDP offer, parsed (None for an INVITE without SDP, RFC 3261 §13.2.1 late offer,
+    or with SDP that does not parse: answering it then fails with 488)."""
 
     call: Call
     call_id: str
     request: Request
     source: Address
     replaces: Call | None = None  # RFC 3891: the call this one replaces (attended transfer)
+    offer: SessionDescription | None = None
 
 
 @attrs.frozen(kw_only=True)

@@ -14,8 +14,8 @@ from functools import partial
 from typing import TYPE_CHECKING
 
 from rvoip_sansio._core import Address, ParseError
-from rvoip_sansio.sdp import LocalCapabilities
-from rvoip_sansio.sip import HeaderValue, Request, Response, make_response
+from rvoip_sansio.sdp import LocalCapabilities, SessionDescription, parse_sdp
+from rvoip_sansio.sip import HeaderValue, Request, Response, Via, make_response
 from rvoip_sansio.transaction import TransactionKey
 
 from . import _prack, _refer, _timer
@@ -209,16 +209,23 @@ def _redirect(ua: UserAgent, call: Call, resp: Response, now: float) -> bool:
     return True
 
 
-def _ack(ua: UserAgent, call: Call, dialog: Dialog, cseq: int, now: float, body: bytes = b"") -> None:
+def _ack(ua: UserAgent, call: Call, dialog: Dialog, resp: Response, now: float, body: bytes = b"") -> None:
     """RFC 3261 §13.2.2.4: the ACK for a 2xx is built by the UA core, sent outside any
     transaction, with the INVITE's CSeq number and credentials, and re-sent for every
     retransmission of that 2xx. Its branch is derived from the dialog and CSeq, so the
-    re-sent ACK is the same message without keeping its bytes."""
+    re-sent ACK is the same message without keeping its bytes. Its Via has the transport
+    and sent-by of the INVITE's, echoed in the 2xx (§8.2.6.2), so the ACK takes the INVITE's
+    transport (and connection) whatever the UA's default transport is."""
+    cseq = resp.cseq.number
     branch = f"z9hG4bK-ack-{dialog.local_tag}-{dialog.remote_tag}-{cseq}"
-    headers: list[tuple[str, HeaderValue]] = [
-        ("Via", f"SIP/2.0/{ua.config.endpoint.transport} {ua.endpoint._via_host}:"
-                f"{ua.config.local[1]};branch={branch};rport"),
-    ]
+    params: dict[str, str | None] = {"branch": branch, "rport": None}
+    try:
+        top = resp.via[0]
+        via = Via(transport=top.transport, host=top.host, port=top.port, params=params)
+    except (ParseError, IndexError):  # the endpoint matched it by this Via: not expected
+        via = Via(transport=ua.config.endpoint.transport, host=ua.endpoint._via_host,
+                  port=ua.config.local[1], params=params)
+    headers: list[tuple[str, HeaderValue]] = [("Via", via)]
     headers += sdp_headers(body)
     req, dest = dialog.request("ACK", None, cseq=cseq, headers=headers, body=body)
     call.ack_cseq = cseq
@@ -226,10 +233,10 @@ def _ack(ua: UserAgent, call: Call, dialog: Dialog, cseq: int, now: float, body:
     ua.endpoint.send_stateless(req, dest, now)
 
 
-def _resend_ack(ua: UserAgent, call: Call, now: float) -> None:
+def _resend_ack(ua: UserAgent, call: Call, resp: Response, now: float) -> None:
     dialog = call.dialog
     if dialog is not None and call.ack_cseq:
-        _ack(ua, call, dialog, call.ack_cseq, now, call.ack_body or b"")
+        _ack(ua, call, dialog, resp, now, call.ack_body or b"")
 
 
 def _invite_success(ua: UserAgent, call: Call, resp: Response, now: float) -> None:
@@ -238,7 +245,7 @@ def _invite_success(ua: UserAgent, call: Call, resp: Response, now: float) -> No
     if confirmed is not None:
         if confirmed.remote_tag == tag:
             if call.ack_cseq == resp.cseq.number:
-                _resend_ack(ua, call, now)  # the 2xx was retransmitted
+                _resend_ack(ua, call, resp, now)  # the 2xx was retransmitted
             return
         _fork_loser(ua, call, resp, now)
         return
@@ -275,7 +282,7 @@ def _invite_success(ua: UserAgent, call: Call, resp: Response, now: float) -> No
     media = media or call.media
     if sdp is not None:
         call.remote_sdp = sdp
-    _ack(ua, call, dialog, invite.cseq.number, now, ack_body)
+    _ack(ua, call, dialog, resp, now, ack_body)
     if call.cancel_requested:
         send_bye(ua, call, now)
         end(ua, call, now, EndReason.LOCAL_HANGUP)
@@ -309,7 +316,7 @@ def _fork_loser(ua: UserAgent, call: Call, resp: Response, now: float) -> None:
         return
     dialog.update_from_response(resp)
     loser = Call(ua=ua, role=Role.UAC, call_id=call.call_id, state=CallState.CONFIRMED, dialog=dialog)
-    _ack(ua, loser, dialog, resp.cseq.number, now)
+    _ack(ua, loser, dialog, resp, now)
     send_bye(ua, loser, now)
 
 
@@ -341,8 +348,13 @@ def incoming_invite(ua: UserAgent, req: Request, source: Address, key: Transacti
     if isinstance(replaced, Call):
         call.replaces = replaced
     call.local_media = cfg.media
+    offer: SessionDescription | None = None
     if has_sdp(req):
         call.remote_sdp = req.body
+        try:
+            offer = parse_sdp(req.body)
+        except ParseError as exc:
+            log.debug("unparsable SDP offer in %s: %s", call.call_id, exc.reason)
     ua.register_dialog(dialog.id, call)
     ua.track_invite(key, call)
     ua.active_calls += 1
@@ -350,7 +362,7 @@ def incoming_invite(ua: UserAgent, req: Request, source: Address, key: Transacti
     if expires.isdigit() and len(expires) <= 10:
         call.invite_expiry = ua.timers.arm(now + int(expires), partial(_invite_expired, ua, call))
     ua.emit(IncomingCall(call=call, call_id=call.call_id, request=req, source=source,
-                         replaces=replaced if isinstance(replaced, Call) else None))
+                         replaces=replaced if isinstance(replaced, Call) else None, offer=offer))
 
 
 def _option_tags(msg: Request | Response, header: str) -> list[str]:

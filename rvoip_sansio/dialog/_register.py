@@ -170,6 +170,11 @@ class Registration:
             top = resp.via[0]
         except (ParseError, IndexError):
             return False
+        if top.transport.upper() != "UDP":
+            # RFC 3581 is for datagrams: over TCP/TLS/WS the rport is the connection's
+            # ephemeral source port, not a NAT binding to reach us at (requests to us reuse
+            # or reopen connections, RFC 3261 §18.2.2); the Contact keeps our listener.
+            return False
         received, rport = top.received, top.rport
         if received is None and rport is None:
             return False

@@ -241,7 +241,7 @@ def _reoffer_response(ua: UserAgent, call: Call, sdp: bytes | None, method: str,
     if 200 <= code < 300 and call.reoffer_key is None:
         # A retransmitted 2xx to our re-INVITE: the ACK again (§13.2.2.4).
         if call.ack_cseq == resp.cseq.number:
-            _resend_ack(ua, call, now)
+            _resend_ack(ua, call, resp, now)
         return
     call.reoffer_key = None
     if dialog is None and call.early is not None:
@@ -257,7 +257,7 @@ def _reoffer_response(ua: UserAgent, call: Call, sdp: bytes | None, method: str,
         if body is not None:
             call.remote_sdp = body
         if method == "INVITE":
-            _ack(ua, call, dialog, resp.cseq.number, now)
+            _ack(ua, call, dialog, resp, now)
         _timer.on_refresh_response(ua, call, resp, now)
         media_changed(ua, call, media or call.media, body)
         return

@@ -23,6 +23,8 @@ from rvoip_sansio.sip import HeaderValue, Request, Response, make_response
 from rvoip_sansio.sip.auth import ChallengeOutcome, Credentials, DigestClient, DigestServer
 from rvoip_sansio.transaction import (
     CancelReceived,
+    ConnectionClosed,
+    ConnectionOpened,
     Endpoint,
     RequestReceived,
     ResponseReceived,
@@ -179,6 +181,29 @@ class UserAgent:
 
     def transport_error(self, dest: Address, now: float) -> None:
         self.endpoint.transport_error(dest, now)
+        self._process(now)
+
+    # ---- connection-oriented transports (docs/transports.md) -----------------------------
+
+    def add_transport(self, transport: str, local: Address) -> None:
+        """The adapter listens for ``transport`` (TCP, TLS, WS, WSS) on ``local``
+        (see ``Endpoint.add_transport``)."""
+        self.endpoint.add_transport(transport, local)
+
+    def connection_made(self, peer: Address, transport: str, now: float) -> None:
+        self.endpoint.connection_made(peer, transport, now)
+        self._process(now)
+
+    def data_received(self, peer: Address, transport: str, data: bytes, now: float) -> None:
+        self.endpoint.data_received(peer, transport, data, now)
+        self._process(now)
+
+    def connection_lost(self, peer: Address, transport: str, now: float) -> None:
+        self.endpoint.connection_lost(peer, transport, now)
+        self._process(now)
+
+    def close_connections(self, now: float) -> None:
+        self.endpoint.close_connections(now)
         self._process(now)
 
     # ---- application verbs -------------------------------------------------------------
@@ -445,6 +470,8 @@ class UserAgent:
                     pending.handler(None, now)
                 elif isinstance(ev, TransactionTimeout) and key is not None:
                     self._uas_invites.pop(key, None)
+            elif isinstance(ev, (ConnectionOpened, ConnectionClosed)):
+                self.emit(ev)  # the application may watch its connections (docs/transports.md)
 
     def _bad_request(self, req: Request, key: TransactionKey | None, exc: ParseError, now: float) -> None:
         log.debug("bad request %s: %s", req.method, exc.reason)
