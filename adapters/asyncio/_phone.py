@@ -25,7 +25,8 @@ from rvoip_sansio.callmedia import (SAVP, AudioFrame, CallMedia, CallMediaConfig
                                     SrtpKeys, keys_from_answer, secure_answer, secure_offer)
 from rvoip_sansio.dialog import (Call, CallAnswered, CallEnded, CallState, IncomingCall, Registration,
                                  RegistrationChanged, RegistrationState, UAConfig, UserAgent)
-from rvoip_sansio.sdp import G722, PCMA, PCMU, Codec, LocalCapabilities, MediaCapabilities, OfferAnswerError
+from rvoip_sansio.sdp import (G722, PCMA, PCMU, Codec, LocalCapabilities, MediaCapabilities, OfferAnswerError,
+                              SessionDescription)
 from rvoip_sansio.sip.auth import Credentials
 from rvoip_sansio.srtp import SdesError
 
@@ -232,10 +233,10 @@ class Phone:
             raise PhoneError(f"call to {target} failed: {reason}{code}")
         return pc
 
-    async def _answer(self, pc: PhoneCall, request_body: bytes) -> None:
+    async def _answer(self, pc: PhoneCall, offer: SessionDescription | bytes) -> None:
         audio = self._audio(pc.rtp.local_address[1], self.codecs)
         if self.use_srtp:
-            audio, pc.keys = secure_answer(audio, request_body, rng=self._sdes_rng)
+            audio, pc.keys = secure_answer(audio, offer, rng=self._sdes_rng)
         caps = LocalCapabilities(address=self.host, media=(audio,))
         self.sip.call(lambda t: pc.call.answer(t, media=caps))
         pc._start_media()
@@ -267,7 +268,7 @@ class Phone:
         pc = self.calls[event.call_id] = PhoneCall(self, event.call, rtp, slot, media_events=events)
         if self.auto_answer and event.call.state in (CallState.INCOMING, CallState.EARLY):
             try:
-                await self._answer(pc, event.request.body)
+                await self._answer(pc, event.offer if event.offer is not None else event.request.body)
             except (ParseError, SdesError, OfferAnswerError) as exc:
                 # RFC 3261 §21.4.26 / RFC 4568 §7.1.3: an offer we cannot accept is a 488.
                 log.warning("call %s refused: %s", event.call_id, exc)
