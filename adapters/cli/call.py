@@ -188,7 +188,7 @@ async def _talk(pc: PhoneCall, args: argparse.Namespace, source: tuple[npt.NDArr
             next_digit += 0.25
         heard += pc.read_frames()
         if t >= next_report:
-            _say(quality_line(t, "we", pc))
+            _say(quality_line(t, args.user, pc))
             next_report += 1.0
         await asyncio.sleep(0.02)
     heard += pc.read_frames()

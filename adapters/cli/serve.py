@@ -144,7 +144,8 @@ async def _serve(local: Address, accounts: dict[str, str], realm: str) -> int:
             log.info("call %s: %s from %s:%d", event.call_id, who, *event.source)
         elif isinstance(event, CallAnswered):
             calls[event.call_id] = event.call
-            log.info("call %s: answered", event.call_id)
+            leg = "caller leg" if event.call.role is Role.UAS else f"leg to {event.call.remote_uri}"
+            log.info("call %s: answered (%s)", event.call_id, leg)
         elif isinstance(event, CallEnded):
             calls.pop(event.call_id, None)
             code = f" ({event.status_code})" if event.status_code else ""

@@ -100,7 +100,7 @@ def test_call_through_serve_records_the_far_tone(server: Server, tmp_path: Path)
     rc, err, bob_heard, digits = asyncio.run(scenario())
     assert rc == 0, err
     assert "registered alice" in err and "answered: codec G722, SRTP" in err and "hung up" in err
-    assert len(re.findall(r"we hears G722 .* MOS [34]\.\d\d", err)) >= 2  # live quality lines
+    assert len(re.findall(r"alice hears G722 .* MOS [34]\.\d\d", err)) >= 2  # live quality lines
     assert digits == "1#"  # RFC 4733 events, decoded by bob's RTP session
     # What alice recorded: bob's 1000 Hz tone at -10 dBm0 (leading/trailing silence trimmed).
     pcm, rate, channels = read_wav_bytes(recorded.read_bytes())
@@ -151,3 +151,41 @@ def test_accounts_from_toml_and_bad_files(tmp_path: Path) -> None:
         (tmp_path / name).write_text(text)
         with pytest.raises(ValueError):
             serve.load_accounts(str(tmp_path / name))
+
+
+async def _call_bob_then(server: Server, act: str) -> tuple[int, str, str]:
+    """Bob (a Phone) registered; ``rvoip call`` for 20 s as alice; once bob's call is up,
+    ``act``: "sigint-call" interrupts the caller, "sigterm-server" stops the server."""
+    bob = await Phone.open("bob", (LO, free_ports(1)[0]))
+    try:
+        await bob.register(f"sip:{LO}:{server.port}", Credentials(username="bob", password="bob-pw"))
+        proc = await asyncio.create_subprocess_exec(
+            *RVOIP, "call", f"sip:bob@{LO}:{server.port}", "--from", "alice", "--password", "alice-pw",
+            "--registrar", f"{LO}:{server.port}", "--duration", "20", stderr=asyncio.subprocess.PIPE)
+        b = await asyncio.wait_for(bob.incoming.get(), 10)
+        await asyncio.wait_for(b.up.wait(), 5)
+        await asyncio.sleep(0.5)
+        if act == "sigint-call":
+            proc.send_signal(signal.SIGINT)
+        else:
+            await asyncio.get_running_loop().run_in_executor(None, server.stop)
+        _, err = await asyncio.wait_for(proc.communicate(), 10)
+        await asyncio.wait_for(b.ended.wait(), 5)
+        assert proc.returncode is not None and b.end is not None
+        return proc.returncode, err.decode(), b.end.reason.value
+    finally:
+        await bob.close()
+
+
+@pytest.mark.timeout(30)
+def test_ctrl_c_on_call_hangs_up_and_exits_130(server: Server) -> None:
+    rc, err, bob_saw = asyncio.run(_call_bob_then(server, "sigint-call"))
+    assert rc == 130 and "interrupted" in err and "Traceback" not in err
+    assert bob_saw == "remote hangup"  # the BYE went out before the caller exited
+
+
+@pytest.mark.timeout(30)
+def test_stopping_serve_ends_the_calls_through_it(server: Server) -> None:
+    rc, err, bob_saw = asyncio.run(_call_bob_then(server, "sigterm-server"))
+    assert bob_saw == "remote hangup" and rc == 0 and "the far end hung up" in err
+    assert "stopping: hanging up 2 call legs" in server.log
