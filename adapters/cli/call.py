@@ -119,7 +119,11 @@ async def _call(args: argparse.Namespace, source: tuple[npt.NDArray[np.int16], i
     except asyncio.CancelledError:  # stop was set while waiting: Ctrl-C
         status = 130
     finally:
-        await phone.close()
+        try:
+            await phone.close()
+        except asyncio.TimeoutError:  # e.g. a cancelled INVITE to a peer that never answers
+            _say("warning: a call or registration did not end within 3 s; sockets closed anyway")
+            await phone.sip.close()
     if args.record and heard:
         with open(args.record, "wb") as out:
             out.write(wav_bytes(np.concatenate([f.samples for f in heard]), RATE))

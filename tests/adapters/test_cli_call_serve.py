@@ -10,6 +10,7 @@ import asyncio
 import json
 import re
 import signal
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -189,3 +190,13 @@ def test_stopping_serve_ends_the_calls_through_it(server: Server) -> None:
     rc, err, bob_saw = asyncio.run(_call_bob_then(server, "sigterm-server"))
     assert bob_saw == "remote hangup" and rc == 0 and "the far end hung up" in err
     assert "stopping: hanging up 2 call legs" in server.log
+
+
+@pytest.mark.timeout(20)
+def test_call_not_answered_in_time_exits_1(capsys: pytest.CaptureFixture[str]) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as silent:  # takes the INVITE, never answers
+        silent.bind((LO, 0))
+        port = silent.getsockname()[1]
+        assert main(["call", f"sip:bob@{LO}:{port}", "--duration", "1", "--timeout", "0.5"]) == 1
+        assert silent.recv(65535).startswith(b"INVITE sip:bob@")
+    assert "no answer within 0.5 s" in capsys.readouterr().err
