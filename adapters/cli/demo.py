@@ -221,7 +221,14 @@ def _check_wav(frames: list[AudioFrame], wav: tuple[npt.NDArray[np.int16], int],
     ref = wav[0][:int(duration * wav[1])]
     if wav[1] != rate:
         ref = Resampler(wav[1], rate).process(ref)
-    deg = np.concatenate([f.samples for f in frames]) if frames else np.zeros(0, np.int16)
+    # Each frame goes where its index on the receive media clock puts it, so a frame lost to
+    # a stalled process leaves silence in place instead of shifting everything after it.
+    deg = np.zeros(0, np.int16)
+    if frames:
+        start = frames[0].index
+        deg = np.zeros(frames[-1].index + len(frames[-1].samples) - start, np.int16)
+        for f in frames:
+            deg[f.index - start:f.index - start + len(f.samples)] = f.samples
     if rate != RATE:
         deg = Resampler(RATE, rate).process(deg)
     # Line the received audio up with the file (it starts after the jitter buffer's delay):
