@@ -12,8 +12,6 @@ import asyncio
 import logging
 import random
 import secrets
-import signal
-import socket
 import sys
 from typing import Callable
 
@@ -27,6 +25,7 @@ from rvoip_sansio.transaction import EndpointConfig
 from rvoip_sansio._core import DatagramCore
 
 from ..asyncio import open_udp_endpoint
+from ._common import stop_on_signals
 
 __all__ = ["add_arguments", "run", "build", "address", "add_common", "serve"]
 
@@ -54,23 +53,10 @@ def serve(core: DatagramCore, local: Address, on_event: Callable[[Event, float],
                         format="%(asctime)s %(name)s %(levelname)s %(message)s")
 
     async def main() -> None:
-        udp = await open_udp_endpoint(core, local, on_event=on_event)
-        transport = getattr(udp, "_transport", None)  # (the adapter has no public socket accessor)
-        sock = transport.get_extra_info("socket") if transport is not None else None
-        if sock is not None:  # room for bursts of load (SIPp at thousands of calls/s)
-            for opt in (socket.SO_RCVBUF, socket.SO_SNDBUF):
-                try:
-                    sock.setsockopt(socket.SOL_SOCKET, opt, 4 * 1024 * 1024)
-                except OSError:
-                    pass
+        # Room for bursts of load (SIPp at thousands of calls/s).
+        udp = await open_udp_endpoint(core, local, on_event=on_event, buffer_size=4 * 1024 * 1024)
         print(f"listening on {local[0]}:{local[1]} (udp)", file=sys.stderr, flush=True)
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            try:
-                loop.add_signal_handler(sig, stop.set)
-            except (NotImplementedError, RuntimeError):
-                pass
+        stop = stop_on_signals()
         while not stop.is_set() and not done():
             try:
                 await asyncio.wait_for(stop.wait(), 0.1)
