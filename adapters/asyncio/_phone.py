@@ -267,8 +267,9 @@ class Phone:
         rtp, slot, events = await self._media_socket()
         pc = self.calls[event.call_id] = PhoneCall(self, event.call, rtp, slot, media_events=events)
         if self.auto_answer and event.call.state in (CallState.INCOMING, CallState.EARLY):
+            offer = event.offer  # parsed once here; None falls back to the body (488 if bad)
             try:
-                await self._answer(pc, event.offer if event.offer is not None else event.request.body)
+                await self._answer(pc, offer if offer is not None else event.request.body)
             except (ParseError, SdesError, OfferAnswerError) as exc:
                 # RFC 3261 §21.4.26 / RFC 4568 §7.1.3: an offer we cannot accept is a 488.
                 log.warning("call %s refused: %s", event.call_id, exc)

@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING
 
 import attrs
 
-from rvoip_sansio._core import Address, Event
-from rvoip_sansio.sdp import NegotiatedSession, SessionDescription
+from rvoip_sansio._core import Address, Event, ParseError
+from rvoip_sansio.sdp import NegotiatedSession, SessionDescription, parse_sdp
 from rvoip_sansio.sip import Request, Response
 
 if TYPE_CHECKING:
@@ -83,7 +83,18 @@ class IncomingCall(Event):
     request: Request
     source: Address
     replaces: Call | None = None  # RFC 3891: the call this one replaces (attended transfer)
-    offer: SessionDescription | None = None
+
+    @property
+    def offer(self) -> SessionDescription | None:
+        # Parsed on demand: the dialog layer answers initial offers from a cache keyed by the
+        # body, so parsing every INVITE's SDP up front would cost the call path for nothing.
+        body = self.request.body
+        if not body or "sdp" not in (self.request.content_type or "").lower():
+            return None
+        try:
+            return parse_sdp(body)
+        except ParseError:
+            return None
 
 
 @attrs.frozen(kw_only=True)

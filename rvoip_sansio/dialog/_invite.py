@@ -14,7 +14,7 @@ from functools import partial
 from typing import TYPE_CHECKING
 
 from rvoip_sansio._core import Address, ParseError
-from rvoip_sansio.sdp import LocalCapabilities, SessionDescription, parse_sdp
+from rvoip_sansio.sdp import LocalCapabilities
 from rvoip_sansio.sip import HeaderValue, Request, Response, Via, make_response
 from rvoip_sansio.transaction import TransactionKey
 
@@ -348,13 +348,8 @@ def incoming_invite(ua: UserAgent, req: Request, source: Address, key: Transacti
     if isinstance(replaced, Call):
         call.replaces = replaced
     call.local_media = cfg.media
-    offer: SessionDescription | None = None
     if has_sdp(req):
         call.remote_sdp = req.body
-        try:
-            offer = parse_sdp(req.body)
-        except ParseError as exc:
-            log.debug("unparsable SDP offer in %s: %s", call.call_id, exc.reason)
     ua.register_dialog(dialog.id, call)
     ua.track_invite(key, call)
     ua.active_calls += 1
@@ -362,7 +357,7 @@ def incoming_invite(ua: UserAgent, req: Request, source: Address, key: Transacti
     if expires.isdigit() and len(expires) <= 10:
         call.invite_expiry = ua.timers.arm(now + int(expires), partial(_invite_expired, ua, call))
     ua.emit(IncomingCall(call=call, call_id=call.call_id, request=req, source=source,
-                         replaces=replaced if isinstance(replaced, Call) else None, offer=offer))
+                         replaces=replaced if isinstance(replaced, Call) else None))
 
 
 def _option_tags(msg: Request | Response, header: str) -> list[str]:
