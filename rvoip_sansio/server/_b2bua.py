@@ -136,6 +136,28 @@ class B2BUA:
         self.ua.transport_error(dest, now)
         self._process(now)
 
+    # ---- connection-oriented transports: the UA's five calls (docs/transports.md), so a
+    # B2BUA is a StreamCore too and bridges a caller on TCP/TLS/WS to a callee on UDP.
+
+    def add_transport(self, transport: str, local: Address) -> None:
+        self.ua.add_transport(transport, local)
+
+    def connection_made(self, peer: Address, transport: str, now: float) -> None:
+        self.ua.connection_made(peer, transport, now)
+        self._process(now)
+
+    def data_received(self, peer: Address, transport: str, data: bytes, now: float) -> None:
+        self.ua.data_received(peer, transport, data, now)
+        self._process(now)
+
+    def connection_lost(self, peer: Address, transport: str, now: float) -> None:
+        self.ua.connection_lost(peer, transport, now)
+        self._process(now)
+
+    def close_connections(self, now: float) -> None:
+        self.ua.close_connections(now)
+        self._process(now)
+
     # ---- bridging ----------------------------------------------------------------------
 
     def _process(self, now: float) -> None:
