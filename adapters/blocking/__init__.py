@@ -7,5 +7,7 @@ driven by the caller (``poll``/``next_event``), with ``time.monotonic()`` as its
 
 from ._socket import bind_udp_socket
 from ._udp import DEFAULT_MAX_PENDING_EVENTS, UdpEndpoint, open_udp_endpoint
+from ._stream import SipSockets, SipTransports, StreamCore, open_sip_transports
 
-__all__ = ["UdpEndpoint", "open_udp_endpoint", "bind_udp_socket", "DEFAULT_MAX_PENDING_EVENTS"]
+__all__ = ["UdpEndpoint", "open_udp_endpoint", "bind_udp_socket", "DEFAULT_MAX_PENDING_EVENTS",
+           "StreamCore", "SipSockets", "SipTransports", "open_sip_transports"]
