@@ -164,23 +164,24 @@ class Loop:
                 self.changed.notify_all()
 
     def wait(self, ready: Callable[[], bool], timeout: float | None) -> bool:
-        """Until ``ready()`` (checked with the lock held) or ``timeout`` seconds (``None``:
-        no limit) or close. In caller-driven mode this runs the loop meanwhile."""
+        """Until ``ready()`` (called with the lock held, once per wake-up: it may take what it
+        waits for) is true, ``timeout`` seconds pass (``None``: no limit) or the loop closes;
+        returns its last answer. In caller-driven mode this runs the loop meanwhile."""
         until = None if timeout is None else time.monotonic() + timeout
         if self._thread is None:
             while True:
                 with self.lock:
                     self.check()
-                    if ready() or self.closed:
-                        return ready()
+                    if (ok := ready()) or self.closed:
+                        return ok
                 if until is not None and time.monotonic() >= until:
                     return False
                 self.step(until)
         with self.changed:
             while True:
                 self.check()
-                if ready() or self.closed:
-                    return ready()
+                if (ok := ready()) or self.closed:
+                    return ok
                 left = None if until is None else until - time.monotonic()
                 if left is not None and left <= 0:
                     return False
