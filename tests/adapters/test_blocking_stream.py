@@ -18,7 +18,11 @@ import pytest
 from rvoip_sansio import Event
 from rvoip_sansio.adapters.asyncio import open_sip_transports as open_asyncio_transports
 from rvoip_sansio.adapters.blocking import SipTransports, open_sip_transports
+from rvoip_sansio.dialog import RegistrationChanged, RegistrationState, UAConfig, UserAgent
+from rvoip_sansio.server import Registrar
 from rvoip_sansio.sip import Request, make_response
+from rvoip_sansio.sip.auth import (Algorithm, Credentials, DigestServer, DigestServerConfig,
+                                   InMemoryCredentialStore)
 from rvoip_sansio.transaction import (ConnectionClosed, ConnectionOpened, Endpoint, EndpointConfig,
                                       RequestReceived, ResponseReceived, TransactionKey, TransactionTimeout,
                                       TransportError)
@@ -196,3 +200,62 @@ def test_connect_refused_is_transport_error() -> None:
             key = at.call(lambda now: a.send_request(request("OPTIONS", uri("TCP", dead)), now))
             assert isinstance(answer_to(at, key), TransportError)
 
+
+
+# ---- a UserAgent and a registrar (rvoip_sansio.server) on the blocking transports ----------
+
+def registrar_ua(transport: str, pki: Pki, store_users: dict[str, str]) -> tuple[UserAgent, Registrar, dict]:  # type: ignore[type-arg]
+    """A registrar UA (digest SHA-256 against ``store_users``) and its listen spec."""
+    store = InMemoryCredentialStore()
+    for user, password in store_users.items():
+        store.add(user, "example.com", password)
+    auth = DigestServer(config=DigestServerConfig(realm="example.com", algorithms=(Algorithm.SHA_256,)),
+                        secret=b"0123456789abcdef0123", store=store, rng=random.Random(5))
+    registrar = Registrar(auth=auth)
+    local = (LOOP, free_port(transport))
+    ua = UserAgent(config=UAConfig(local=local, user="registrar", media=None,
+                                   endpoint=EndpointConfig(transport=transport)), rng=random.Random(7))
+    ua.serve("REGISTER", registrar)
+    spec = {transport: (local, pki.good) if transport in ("TLS", "WSS") else local}
+    return ua, registrar, spec
+
+
+def free_port(transport: str) -> int:
+    kind = socket.SOCK_DGRAM if transport == "UDP" else socket.SOCK_STREAM
+    with socket.socket(socket.AF_INET, kind) as s:
+        s.bind((LOOP, 0))
+        return int(s.getsockname()[1])
+
+
+def registrar_uri(transport: str, port: int) -> str:
+    return {"UDP": f"sip:{LOOP}:{port}", "TCP": f"sip:{LOOP}:{port};transport=tcp",
+            "TLS": f"sips:{LOOP}:{port}", "WS": f"sip:{LOOP}:{port};transport=ws",
+            "WSS": f"sips:{LOOP}:{port};transport=ws"}[transport]
+
+
+@pytest.mark.parametrize("transport", ["UDP", "TCP", "TLS", "WS", "WSS"])
+def test_user_agent_registers_with_digest(transport: str, pki: Pki) -> None:
+    """Digest REGISTER (401, then 200) and un-REGISTER between two UserAgents on blocking
+    transports; the registrar's binding names Alice's listener and transport."""
+    server, registrar, spec = registrar_ua(transport, pki, {"alice": "s3cret"})
+    local = (LOOP, free_port(transport))
+    alice = UserAgent(config=UAConfig(local=local, user="alice", endpoint=EndpointConfig(transport=transport),
+                                      credentials=(Credentials(username="alice", password="s3cret"),)),
+                      rng=random.Random(8))
+    mine = {transport: (local, pki.good) if transport in ("TLS", "WSS") else local}
+    with open_sip_transports(server, spec), \
+            open_sip_transports(alice, mine, background=False, client_ssl=pki.client()) as at:
+        target = registrar_uri(transport, spec[transport][0][1] if transport in ("TLS", "WSS") else spec[transport][1])
+        reg = at.call(lambda now: alice.register(target, now, expires=300))
+        ev = at.next_event(5)
+        while ev is not None and not isinstance(ev, RegistrationChanged):
+            ev = at.next_event(5)
+        assert isinstance(ev, RegistrationChanged) and ev.state is RegistrationState.REGISTERED
+        bindings = registrar.lookup(f"sip:alice@{LOOP}", time.monotonic())
+        assert len(bindings) == 1 and f":{local[1]}" in bindings[0].contact
+        at.call(lambda now: reg.unregister(now))
+        ev = at.next_event(5)
+        while ev is not None and not isinstance(ev, RegistrationChanged):
+            ev = at.next_event(5)
+        assert isinstance(ev, RegistrationChanged) and ev.state is RegistrationState.UNREGISTERED
+        assert registrar.lookup(f"sip:alice@{LOOP}", time.monotonic()) == []
