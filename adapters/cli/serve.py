@@ -1,11 +1,15 @@
-"""``rvoip serve``: a registrar + B2BUA (a small PBX) on one UDP address.
+"""``rvoip serve``: a registrar + B2BUA (a small PBX) on UDP, and optionally TCP, TLS and
+WebSocket listeners beside it (``--tcp``, ``--tls``, ``--ws``, ``--wss``).
 
 Users register with MD5 digest (RFC 3261 §22) against an account table read from a JSON or
 TOML file (``{"realm": "...", "users": {"alice": "password", ...}}``), or a default table of
 alice, bob and carol. A call to a registered user is bridged to that user's contact (the SDP,
 SRTP keys included, is relayed verbatim). One line per event goes to stderr: registrations,
-calls starting, answered, ending (with the Call-ID). Ctrl-C or SIGTERM hangs up every call
-still up and exits 0.
+calls starting, answered, ending (with the Call-ID), connections opened and closed. A caller
+on one transport reaches a callee on another (the B2BUA's two legs are independent: leg B
+takes the transport of the callee's registered Contact). ``--auth-calls`` also challenges
+INVITEs (the caller must be one of the accounts). Ctrl-C or SIGTERM hangs up every call still
+up and exits 0.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import argparse
 import asyncio
 import json
 import logging
+import ssl
 import sys
 import tomllib
 from typing import Any, Callable
@@ -22,8 +27,9 @@ from rvoip_sansio import Address, Event, LocalProtocolError, ParseError
 from rvoip_sansio.dialog import Call, CallAnswered, CallEnded, CallState, IncomingCall, Role
 from rvoip_sansio.server import Registrar
 from rvoip_sansio.sip import Request, Response
+from rvoip_sansio.transaction import ConnectionClosed, ConnectionOpened
 
-from ..asyncio import open_udp_endpoint
+from ..asyncio import open_sip_transports
 from ._common import build_pbx, stop_on_signals
 from .answer import address
 
@@ -33,6 +39,39 @@ DEFAULT_USERS = ("alice", "bob", "carol")
 DEFAULT_PASSWORD = "rvoip-secret"
 DEFAULT_REALM = "rvoip"
 log = logging.getLogger("rvoip.serve")
+# Sentinels for "the flag was given without an address": resolved against --listen.
+_SAME: Address = ("", -1)
+_NEXT: Address = ("", -2)
+_WS: Address = ("", -3)
+_WSS: Address = ("", -4)
+_DEFAULTS = {_SAME: 0, _NEXT: 1}
+_FIXED = {_WS: 8080, _WSS: 8443}
+
+
+def listeners(args: argparse.Namespace) -> dict[str, Address | tuple[Address, ssl.SSLContext]]:
+    """The listener table for ``open_sip_transports`` from the parsed options. Raises
+    ValueError (the reason for the user) on a missing certificate, OSError on unreadable ones."""
+    host, port = args.listen
+    out: dict[str, Address | tuple[Address, ssl.SSLContext]] = {"UDP": (host, port)}
+    server_ctx: ssl.SSLContext | None = None
+    for name in ("tcp", "tls", "ws", "wss"):
+        spec: Address | None = getattr(args, name, None)
+        if spec is None:
+            continue
+        if spec in _DEFAULTS:
+            spec = (host, port + _DEFAULTS[spec] if port else 0)
+        elif spec in _FIXED:
+            spec = (host, _FIXED[spec])
+        if name in ("tls", "wss"):
+            if server_ctx is None:
+                if not args.cert or not args.key:
+                    raise ValueError(f"--{name} needs --cert and --key")
+                server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+                server_ctx.load_cert_chain(args.cert, args.key)
+            out[name.upper()] = (spec, server_ctx)
+        else:
+            out[name.upper()] = spec
+    return out
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -41,6 +80,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                      f"password {DEFAULT_PASSWORD!r} in realm {DEFAULT_REALM!r}")
     parser.add_argument("--listen", type=address, default=("127.0.0.1", 5060), metavar="HOST:PORT",
                         help="UDP address to listen on (default 127.0.0.1:5060)")
+    parser.add_argument("--tcp", type=address, nargs="?", const=_SAME, metavar="HOST:PORT",
+                        help="also listen for SIP over TCP (default: the --listen address)")
+    parser.add_argument("--tls", type=address, nargs="?", const=_NEXT, metavar="HOST:PORT",
+                        help="also listen for SIP over TLS (default: the --listen port + 1); needs --cert/--key")
+    parser.add_argument("--ws", type=address, nargs="?", const=_WS, metavar="HOST:PORT",
+                        help="also listen for SIP over WebSocket, RFC 7118 (default: port 8080)")
+    parser.add_argument("--wss", type=address, nargs="?", const=_WSS, metavar="HOST:PORT",
+                        help="also listen for SIP over secure WebSocket (default: port 8443); needs --cert/--key")
+    parser.add_argument("--cert", metavar="FILE", help="server certificate chain (PEM) for --tls/--wss")
+    parser.add_argument("--key", metavar="FILE", help="its private key (PEM)")
+    parser.add_argument("--ca", metavar="FILE",
+                        help="CA file to verify users reached over TLS/WSS (default: the system CAs)")
+    parser.add_argument("--auth-calls", action="store_true",
+                        help="challenge INVITEs too (digest, the same accounts), not only REGISTERs")
     parser.add_argument("--accounts", metavar="FILE",
                         help="accounts as .json or .toml (default: alice/bob/carol, printed at start)")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="also log the stack (-vv: debug)")
@@ -110,9 +163,15 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(f"accounts: {len(accounts)} users from {args.accounts} (realm {realm!r})", file=sys.stderr, flush=True)
     try:
-        return asyncio.run(_serve(args.listen, accounts, realm))
+        listen = listeners(args)
+        client_ssl = ssl.create_default_context(cafile=args.ca) if args.ca else None
+    except (OSError, ValueError) as exc:  # ssl.SSLError is an OSError
+        print(f"rvoip serve: {exc}", file=sys.stderr)
+        return 2
+    try:
+        return asyncio.run(_serve(listen, accounts, realm, client_ssl=client_ssl, auth_calls=args.auth_calls))
     except OSError as exc:
-        print(f"rvoip serve: cannot listen on {args.listen[0]}:{args.listen[1]}: {exc}", file=sys.stderr)
+        print(f"rvoip serve: cannot listen: {exc}", file=sys.stderr)
         return 2
 
 
@@ -130,18 +189,35 @@ def _end(call: Call) -> Callable[[float], None]:
     return end
 
 
-async def _serve(local: Address, accounts: dict[str, str], realm: str) -> int:
-    b2bua, _ = build_pbx(local, accounts, realm, wrap=_LoggedRegistrar)
+def _where(listen: dict[str, Address | tuple[Address, ssl.SSLContext]], name: str) -> Address:
+    spec = listen[name]
+    return spec[0] if isinstance(spec[1], ssl.SSLContext) else spec
+
+
+async def _serve(listen: dict[str, Address | tuple[Address, ssl.SSLContext]], accounts: dict[str, str],
+                 realm: str, *, client_ssl: ssl.SSLContext | None = None, auth_calls: bool = False) -> int:
+    b2bua, registrar = build_pbx(_where(listen, "UDP"), accounts, realm, wrap=_LoggedRegistrar)
+    if auth_calls:
+        # RFC 3261 §22.1: the UA answers INVITEs without valid credentials with a 401.
+        b2bua.ua.auth = registrar.auth
+        b2bua.ua.auth_methods = frozenset({"INVITE"})
     calls: dict[str, Call] = {}  # every leg up or being set up, by Call-ID
 
     def on_event(event: Event, now: float) -> None:
         if isinstance(event, IncomingCall):
             calls[event.call_id] = event.call
             try:
-                who = f"{event.request.from_.uri} -> {event.request.uri}"
-            except ParseError:
+                who = f"{event.request.from_.uri} -> {event.request.uri} from {event.source[0]}:" \
+                      f"{event.source[1]} ({event.request.via[0].transport})"
+            except (ParseError, IndexError):
                 who = "?"
-            log.info("call %s: %s from %s:%d", event.call_id, who, *event.source)
+            bridge = b2bua.bridge(event.call)
+            if bridge is None:
+                to = "; refused"
+            else:
+                target = bridge.b.invite.uri_text if bridge.b.invite is not None else "?"
+                to = f"; leg B {bridge.b.call_id} to {target}"
+            log.info("call %s: %s%s", event.call_id, who, to)
         elif isinstance(event, CallAnswered):
             calls[event.call_id] = event.call
             leg = "caller leg" if event.call.role is Role.UAS else f"leg to {event.call.remote_uri}"
@@ -150,10 +226,14 @@ async def _serve(local: Address, accounts: dict[str, str], realm: str) -> int:
             calls.pop(event.call_id, None)
             code = f" ({event.status_code})" if event.status_code else ""
             log.info("call %s: ended, %s%s", event.call_id, event.reason.value, code)
+        elif isinstance(event, ConnectionOpened):
+            log.info("%s connection %s %s:%d", event.transport, "to" if event.outbound else "from", *event.peer)
+        elif isinstance(event, ConnectionClosed):
+            log.info("%s connection with %s:%d closed (%s)", event.transport, *event.peer, event.reason)
 
-    udp = await open_udp_endpoint(b2bua, local, on_event=on_event)
-    print(f"rvoip serve: registrar + B2BUA on {local[0]}:{local[1]} (udp); Ctrl-C to stop",
-          file=sys.stderr, flush=True)
+    sip = await open_sip_transports(b2bua, listen, on_event=on_event, client_ssl=client_ssl)
+    where = ", ".join(f"{name.lower()} {host}:{port}" for name, (host, port) in sip.locals.items())
+    print(f"rvoip serve: registrar + B2BUA on {where}; Ctrl-C to stop", file=sys.stderr, flush=True)
     stop = stop_on_signals()
     loop = asyncio.get_running_loop()
     try:
@@ -163,10 +243,10 @@ async def _serve(local: Address, accounts: dict[str, str], realm: str) -> int:
         if live:
             log.info("stopping: hanging up %d call legs", len(live))
             for call in live:
-                udp.call(_end(call))
+                sip.call(_end(call))
             deadline = loop.time() + 3.0
             while any(c.is_active for c in live) and loop.time() < deadline:
                 await asyncio.sleep(0.05)
-        await udp.close()
+        await sip.close()
     log.info("stopped (%d calls bridged, %d refused)", b2bua.bridged, b2bua.refused)
     return 0

@@ -113,6 +113,10 @@ class B2BUA:
     def active_bridges(self) -> int:
         return len(self._bridges) // 2
 
+    def bridge(self, call: Call) -> Bridge | None:
+        """The bridge ``call`` is a leg of (leg A or B), while both legs are up."""
+        return self._bridges.get(call)
+
     # ---- the sans-I/O contract ---------------------------------------------------------
 
     def receive(self, data: bytes, source: Address, now: float) -> None:
