@@ -16,10 +16,17 @@ from ._records import (
 from ._stream import CallMedia
 from ._keying import SAVP, SdesOffer, keys_from_answer, secure_answer, secure_offer
 from ._group import CallMediaGroup
+from ._dtls import (
+    DTLS_PROTOS, UDP_TLS_SAVP, UDP_TLS_SAVPF, DtlsFailure, DtlsKeyed, DtlsKeyingFailed,
+    DtlsMediaLeg, DtlsOffer, DtlsParams, DtlsSdpError, dtls_answer, dtls_from_answer, dtls_offer,
+)
 
 __all__ = [
     "AudioFlags", "AudioFrame", "BackpressureChanged", "CallMedia", "CallMediaConfig",
     "CallMediaGroup",
     "Drained", "HealthReport", "IdleMode", "MediaReport", "SendPolicy", "SrtpDropped",
     "SrtpKeys", "SAVP", "SdesOffer", "secure_offer", "secure_answer", "keys_from_answer",
+    "DTLS_PROTOS", "UDP_TLS_SAVP", "UDP_TLS_SAVPF", "DtlsFailure", "DtlsKeyed",
+    "DtlsKeyingFailed", "DtlsMediaLeg", "DtlsOffer", "DtlsParams", "DtlsSdpError",
+    "dtls_answer", "dtls_from_answer", "dtls_offer",
 ]

@@ -5,9 +5,10 @@ events out with ``next_event()``, timers with ``next_deadline()`` / ``handle_tim
 OpenSSL is imported lazily (``pip install rvoip-sansio[dtls]``).
 
 Retransmission (RFC 6347 §4.2.4) is driven by ``now``, never by a clock: when a flight is
-sent the deadline is ``now`` + the timeout OpenSSL reports (``DTLSv1_get_timeout``, 1 s at
-first); when it passes, the same flight is re-sent and the timeout doubles (up to 60 s).
-OpenSSL's own timer (which reads the system clock) is never consulted for expiry. A peer
+sent the deadline is ``now`` + 1 s (RFC 6347 §4.2.4.1's initial timer); when it passes, the
+same flight is re-sent and the timeout doubles (up to 60 s). OpenSSL's own timer (which reads
+the system clock: ``DTLSv1_get_timeout`` reports 1 s minus the wall time since the flight)
+is never consulted. A peer
 whose final flight was lost re-sends that flight when the other side retransmits (§4.2.4).
 """
 
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 import enum
 import logging
-from typing import Any, Sequence
+from typing import Any, Literal, Sequence
 
 import attrs
 
@@ -25,7 +26,8 @@ from ._fingerprint import DtlsCertificate, DtlsError, DtlsRole, Fingerprint, fin
 from ._profiles import MasterKey, SrtpPolicy, SrtpProfile
 from ._session import SrtpSession
 
-__all__ = ["DtlsSrtpEndpoint", "DtlsState", "DtlsConnected", "DtlsFailed", "DtlsClosed"]
+__all__ = ["DtlsSrtpEndpoint", "DtlsState", "DtlsConnected", "DtlsFailed", "DtlsFailureKind",
+           "DtlsClosed"]
 
 log = logging.getLogger("rvoip_sansio.srtp.dtls")
 
@@ -37,6 +39,7 @@ DEFAULT_DTLS_PROFILES: tuple[SrtpProfile, ...] = (
     SrtpProfile.AES_CM_128_HMAC_SHA1_32,
 )
 _EXPORTER_LABEL = b"EXTRACTOR-dtls_srtp"  # RFC 5764 §4.2
+_INITIAL_TIMEOUT = 1.0  # RFC 6347 §4.2.4.1
 _MAX_TIMEOUT = 60.0  # RFC 6347 §4.2.4.1
 
 
@@ -58,9 +61,15 @@ class DtlsConnected(Event):
     peer_fingerprint: Fingerprint
 
 
+#: Why a handshake failed: the peer's certificate is not the one in its ``a=fingerprint``,
+#: no answer within the retransmission schedule, or any other DTLS/TLS error or alert.
+DtlsFailureKind = Literal["fingerprint", "timeout", "handshake"]
+
+
 @attrs.frozen(kw_only=True)
 class DtlsFailed(Event):
     reason: str
+    kind: DtlsFailureKind = "handshake"
 
 
 @attrs.frozen(kw_only=True)
@@ -133,7 +142,7 @@ class DtlsSrtpEndpoint:
         self._out: list[bytes] = []
         self._flight: list[bytes] = []
         self._deadline: float | None = None
-        self._timeout = 1.0
+        self._timeout = _INITIAL_TIMEOUT
         self._retransmits = 0
         self._sent_last_flight = False
         self._peer_der: bytes | None = None
@@ -228,7 +237,7 @@ class DtlsSrtpEndpoint:
             self._deadline = None
             return
         if self._retransmits >= self._max_retransmits:
-            self._fail("DTLS handshake timed out")
+            self._fail("DTLS handshake timed out", "timeout")
             return
         self._retransmits += 1
         self._timeout = min(self._timeout * 2, _MAX_TIMEOUT)
@@ -270,11 +279,11 @@ class DtlsSrtpEndpoint:
             pass
         except SSL.Error as exc:
             self._collect(now, new_flight=False)  # the alert, if OpenSSL wrote one
-            reason = "peer certificate does not match a=fingerprint" if (
-                self._peer_der is not None and self._remote_fps is not None
-                and not fingerprint_matches(self._peer_der, self._remote_fps)
-            ) else f"DTLS handshake failed: {exc}"
-            self._fail(reason)
+            if (self._peer_der is not None and self._remote_fps is not None
+                    and not fingerprint_matches(self._peer_der, self._remote_fps)):
+                self._fail("peer certificate does not match a=fingerprint", "fingerprint")
+            else:
+                self._fail(f"DTLS handshake failed: {exc}")
             return
         self._collect(now, new_flight=True)
         if self._handshake_complete:
@@ -300,8 +309,8 @@ class DtlsSrtpEndpoint:
             self._retransmits = 0
             self._sent_last_flight = self._handshake_complete
             if not self._handshake_complete:
-                reported = self._conn.DTLSv1_get_timeout()
-                self._timeout = float(reported) if reported else 1.0
+                # RFC 6347 §4.2.4.1: a new flight starts from the initial timer value.
+                self._timeout = _INITIAL_TIMEOUT
                 self._deadline = now + self._timeout
 
     def _finish(self, now: float) -> None:
@@ -310,7 +319,7 @@ class DtlsSrtpEndpoint:
             return  # wait for set_remote_fingerprints()
         der = self._peer_der
         if der is None or not fingerprint_matches(der, self._remote_fps):
-            self._fail("peer certificate does not match a=fingerprint")
+            self._fail("peer certificate does not match a=fingerprint", "fingerprint")
             return
         name = self._conn.get_selected_srtp_profile().decode("ascii")
         profile = SrtpProfile.from_name(name)
@@ -331,8 +340,8 @@ class DtlsSrtpEndpoint:
         self._events.append(self._result)
         log.debug("DTLS-SRTP connected with %s", profile.value)
 
-    def _fail(self, reason: str) -> None:
+    def _fail(self, reason: str, kind: DtlsFailureKind = "handshake") -> None:
         self.state = DtlsState.FAILED
         self._deadline = None
-        self._events.append(DtlsFailed(reason=reason))
+        self._events.append(DtlsFailed(reason=reason, kind=kind))
         log.debug("DTLS-SRTP failed: %s", reason)
