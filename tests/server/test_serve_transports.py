@@ -7,12 +7,8 @@ made at run time; verification stays on both ways (serve checks Alice with ``--c
 from __future__ import annotations
 
 import asyncio
-import json
 import random
-import signal
 import subprocess
-import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -29,8 +25,9 @@ from rvoip_sansio.sip.auth import Credentials
 from rvoip_sansio.transaction import EndpointConfig
 from tests.adapters.test_asyncio_transports import Pki
 
+from ._serve import RVOIP, Server
+
 LO = "127.0.0.1"
-RVOIP = [sys.executable, "-m", "rvoip_sansio.adapters.cli.main"]
 ACCOUNTS = {"realm": "pbx.test", "users": {"alice": "alice-pw", "bob": "bob-pw"}}
 
 
@@ -39,45 +36,13 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
     return Pki(Path(tmp_path_factory.mktemp("serve-tls")))
 
 
-class Server:
-    """``rvoip serve`` with every listener; its stderr goes to a file read by the test."""
-
-    def __init__(self, tmp: Path, pki: Pki, *extra: str) -> None:
-        (tmp / "accounts.json").write_text(json.dumps(ACCOUNTS))
-        self.udp, self.tls, self.ws = free_ports(3)
-        self.ports = {"UDP": self.udp, "TCP": self.udp, "TLS": self.tls, "WS": self.ws}
-        self.log_path = tmp / "serve.log"
-        self._log = open(self.log_path, "w")
-        self.proc = subprocess.Popen(
-            [*RVOIP, "serve", "--listen", f"{LO}:{self.udp}", "--accounts", str(tmp / "accounts.json"),
-             "--tcp", "--tls", f"{LO}:{self.tls}", "--ws", f"{LO}:{self.ws}",
-             "--cert", str(pki.tmp / "good.crt"), "--key", str(pki.tmp / "good.key"),
-             "--ca", str(pki.ca[1]), *extra],
-            stderr=self._log, stdin=subprocess.DEVNULL)
-        deadline = time.monotonic() + 10
-        while "Ctrl-C to stop" not in self.log():
-            assert self.proc.poll() is None and time.monotonic() < deadline, self.log()
-            time.sleep(0.05)
-
-    def log(self) -> str:
-        return self.log_path.read_text()
-
-    def stop(self) -> str:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=10)
-            finally:
-                self.proc.kill()
-        self._log.close()
-        text = self.log()
-        assert self.proc.returncode == 0 and "Traceback" not in text, text
-        return text
+def _tls_args(pki: Pki) -> list[str]:
+    return ["--tls", "--cert", str(pki.tmp / "good.crt"), "--key", str(pki.tmp / "good.key"), "--ca", str(pki.ca[1])]
 
 
 @pytest.fixture
 def server(tmp_path: Path, pki: Pki) -> Iterator[Server]:
-    srv = Server(tmp_path, pki)
+    srv = Server(tmp_path, ACCOUNTS, *_tls_args(pki))
     try:
         yield srv
     finally:
@@ -210,7 +175,7 @@ def test_udp_caller_reaches_stream_registered_callee(server: Server, pki: Pki, t
 
 
 def test_auth_calls_challenges_invites(tmp_path: Path, pki: Pki) -> None:
-    srv = Server(tmp_path, pki, "--auth-calls")
+    srv = Server(tmp_path, ACCOUNTS, *_tls_args(pki), "--auth-calls")
 
     async def main() -> None:
         alice, bob = Phone("alice", 5, "TCP"), Phone("bob", 6, "UDP")
