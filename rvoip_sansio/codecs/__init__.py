@@ -22,6 +22,7 @@ from rvoip_sansio.codecs._g711 import (
     ulaw_encode,
     ulaw_encode_frames,
 )
+from rvoip_sansio.codecs._g711_bytes import alaw2lin, lin2alaw, lin2ulaw, ulaw2lin
 from rvoip_sansio.codecs._g722 import G722Decoder, G722Encoder
 from rvoip_sansio.codecs._g722_batch import G722BatchDecoder, G722BatchEncoder
 from rvoip_sansio.codecs._g722_codec import G722Codec
@@ -59,6 +60,10 @@ __all__ = [
     "ulaw_decode_frames",
     "alaw_encode_frames",
     "alaw_decode_frames",
+    "ulaw2lin",
+    "lin2ulaw",
+    "alaw2lin",
+    "lin2alaw",
     "l16_encode",
     "l16_decode",
 ]

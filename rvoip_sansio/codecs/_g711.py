@@ -38,6 +38,7 @@ __all__ = [
     "ALAW_ENCODE_TABLE",
     "ULAW_DECODE_TABLE",
     "ALAW_DECODE_TABLE",
+    "ULAW_ENCODE_TABLE_AUDIOOP",
 ]
 
 
@@ -46,11 +47,15 @@ def _samples_in_table_order() -> npt.NDArray[np.int32]:
     return np.arange(65536, dtype=np.uint16).view(np.int16).astype(np.int32)
 
 
-def _build_ulaw_encode() -> npt.NDArray[np.uint8]:
+def _build_ulaw_encode(audioop_rounding: bool = False) -> npt.NDArray[np.uint8]:
     x = _samples_in_table_order()
-    # G.191: one's complement for negatives, then 14-bit magnitude plus the bias of 33.
-    mag = np.where(x < 0, (~x) >> 2, x >> 2) + 33
-    mag = np.minimum(mag, 0x1FFF)
+    if audioop_rounding:
+        # CPython's audioop: shift to 14 bits first, then negate. Not G.711/G.191: one
+        # step further out at 508 negative inputs (docs/codecs.md).
+        mag = np.minimum(np.abs(x >> 2) + 33, 0x1FFF)
+    else:
+        # G.191: one's complement for negatives, then 14-bit magnitude plus the bias of 33.
+        mag = np.minimum(np.where(x < 0, (~x) >> 2, x >> 2) + 33, 0x1FFF)
     # Segment = number of significant bits above bit 5 (1..8).
     seg = np.ones_like(mag)
     for shift in range(6, 13):
@@ -117,8 +122,10 @@ def _pair_table(dec: npt.NDArray[np.int16]) -> npt.NDArray[np.uint32]:
 
 ULAW_PAIR_TABLE = _pair_table(ULAW_DECODE_TABLE)
 ALAW_PAIR_TABLE = _pair_table(ALAW_DECODE_TABLE)
+#: μ-law codes as CPython's ``audioop.lin2ulaw`` gives them (not G.711 at 508 inputs).
+ULAW_ENCODE_TABLE_AUDIOOP = _build_ulaw_encode(audioop_rounding=True)
 for _t in (ULAW_ENCODE_TABLE, ALAW_ENCODE_TABLE, ULAW_DECODE_TABLE, ALAW_DECODE_TABLE,
-           ULAW_PAIR_TABLE, ALAW_PAIR_TABLE):
+           ULAW_PAIR_TABLE, ALAW_PAIR_TABLE, ULAW_ENCODE_TABLE_AUDIOOP):
     _t.flags.writeable = False
 
 
@@ -173,20 +180,26 @@ def _encode_frames(table: npt.NDArray[np.uint8], frames: npt.NDArray[np.int16]) 
     return [flat[i : i + step] for i in range(0, len(flat), step)]
 
 
+_U2 = np.dtype("<u2")
+
+
 def _decode_frames(
     table: npt.NDArray[np.int16], payloads: Sequence[bytes | bytearray | memoryview]
 ) -> PCM:
-    if not payloads:
+    n = len(payloads)
+    if not n:
         return np.zeros((0, 0), np.int16)
     size = len(payloads[0])
-    if list(map(len, payloads)).count(size) != len(payloads):
-        raise CodecError("decode_frames needs payloads of equal length")
     joined = b"".join(payloads)
+    # The total alone could hide unequal lengths (159 + 161); count them (~30 ns each).
+    if len(joined) != n * size or list(map(len, payloads)).count(size) != n:
+        raise CodecError("decode_frames needs payloads of equal length")
     if size % 2 == 0:
+        # Two codes per gather: a uint16 of two code bytes indexes 65,536 sample pairs.
         pairs = ULAW_PAIR_TABLE if table is ULAW_DECODE_TABLE else ALAW_PAIR_TABLE
-        out = pairs.take(np.frombuffer(joined, "<u2"), mode="clip").view(np.int16)
-        return out.reshape(len(payloads), size)
-    return table.take(np.frombuffer(joined, np.uint8), mode="clip").reshape(len(payloads), size)
+        out: PCM = pairs.take(_frombuffer(joined, _U2), None, None, "clip").view(_I16)
+        return out.reshape(n, size)
+    return table.take(_frombuffer(joined, _U8), None, None, "clip").reshape(n, size)
 
 
 def ulaw_encode_frames(frames: npt.NDArray[np.int16]) -> list[bytes]:
