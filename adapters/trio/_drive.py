@@ -25,6 +25,7 @@ T = TypeVar("T")
 class CoreDriver:
     """Drives one core with ``trio.current_time()``; ``send`` carries out each Transmit.
 
+    ``after(now)``, when given, runs after every pump (the phone sends its media there).
     Events go to ``on_event(event, now)`` when given, else to a memory channel read by
     iterating the driver. ``has_room()`` is false while ``max_pending`` events wait there:
     socket readers then wait in ``wait_for_room()`` (the backpressure policy).
@@ -36,6 +37,7 @@ class CoreDriver:
         send: Callable[[Transmit], object],
         on_event: Callable[[Event, float], object] | None,
         max_pending: int,
+        after: Callable[[float], object] | None = None,
     ) -> None:
         if max_pending < 1:
             raise ValueError("max_pending_events must be at least 1")
@@ -44,6 +46,7 @@ class CoreDriver:
         self.stopped = False
         self._send = send
         self._on_event = on_event
+        self._after = after
         self._max_pending = max_pending
         self._events_in, self._events_out = trio.open_memory_channel[Event](math.inf)
         self._space = trio.lowlevel.ParkingLot()
@@ -62,6 +65,11 @@ class CoreDriver:
             return
         self.now = now
         self._deadline = pump(self.core, now, self._send, self._deliver)
+        if self._after is not None:
+            # A host with a second face on the same core (the phone's media sockets) flushes
+            # it here; it may have moved the deadline.
+            self._after(now)
+            self._deadline = self.core.next_deadline()
         if self._timer is not None:
             self._timer.deadline = math.inf if self._deadline is None else self._deadline
 

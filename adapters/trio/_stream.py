@@ -63,11 +63,12 @@ class SipTransports:
     def __init__(self, core: StreamCore, nursery: trio.Nursery, *,
                  on_event: Callable[[Event, float], object] | None = None,
                  client_ssl: ssl.SSLContext | None = None, connect_timeout: float = 10.0,
-                 max_pending_events: int = DEFAULT_MAX_PENDING_EVENTS) -> None:
+                 max_pending_events: int = DEFAULT_MAX_PENDING_EVENTS,
+                 after_pump: Callable[[float], object] | None = None) -> None:
         self.core = core
         self.locals: dict[str, Address] = {}
         self._nursery = nursery
-        self._driver = CoreDriver(core, self._send, on_event, max_pending_events)
+        self._driver = CoreDriver(core, self._send, on_event, max_pending_events, after_pump)
         self._client_ssl = client_ssl
         self._connect_timeout = connect_timeout
         self._udp: socket.socket | None = None
@@ -268,14 +269,17 @@ async def open_sip_transports(
     on_event: Callable[[Event, float], object] | None = None,
     client_ssl: ssl.SSLContext | None = None,
     connect_timeout: float = 10.0,
+    after_pump: Callable[[float], object] | None = None,
 ) -> AsyncIterator[SipTransports]:
     """``async with open_sip_transports(core, {"UDP": addr, "TCP": addr, "TLS": (addr, ctx),
     "WS": addr, "WSS": (addr, ctx)}) as t:`` runs ``core`` on those listeners (and the
-    connections it opens) until the block ends; then every connection and socket is closed."""
+    connections it opens) until the block ends; then every connection and socket is closed.
+    ``after_pump(now)`` runs after every pump of ``core`` (a second face of the same core,
+    such as the phone's media sockets, is flushed there)."""
     with single_exceptions():
         async with trio.open_nursery() as nursery:
             transports = SipTransports(core, nursery, on_event=on_event, client_ssl=client_ssl,
-                                       connect_timeout=connect_timeout)
+                                       connect_timeout=connect_timeout, after_pump=after_pump)
             try:
                 for name, spec in listen.items():
                     if isinstance(spec[1], ssl.SSLContext):
