@@ -29,3 +29,4 @@ __all__ = [
     "describe",
     "ladder",
 ]
+from ._multi import MultiSocketCore, MultiSocketNode  # noqa: F401  (multi-socket nodes: a PhoneCore with RTP sockets)

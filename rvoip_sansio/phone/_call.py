@@ -1,0 +1,126 @@
+"""One call of the phone: the dialog-layer call, its RTP socket, keys and media; and the SDP
+capabilities the phone offers and answers with (plain, SDES)."""
+
+from __future__ import annotations
+
+import logging
+
+import attrs
+
+from .._core import Address, RandomSource
+from ..callmedia import SAVP, CallMedia, SdesOffer, SrtpKeys, secure_answer, secure_offer
+from ..dialog import Call
+from ..sdp import LocalCapabilities, MediaCapabilities, SessionDescription
+from ._config import PhoneConfig, SrtpMode
+
+__all__ = ["PhoneCall", "call_log", "offer_caps", "answer_caps", "offered_codecs", "Refused"]
+
+log = logging.getLogger("rvoip_sansio.phone")
+
+#: RFC 3551 static payload types that may come without an rtpmap.
+_STATIC = {0: "PCMU/8000", 3: "GSM/8000", 4: "G723/8000", 8: "PCMA/8000", 9: "G722/8000",
+           13: "CN/8000", 18: "G729/8000"}
+
+
+class Refused(Exception):
+    """An offer we cannot accept: answer 488 (RFC 3261 §21.4.26); ``args[0]`` says why."""
+
+
+@attrs.define(slots=True, eq=False)
+class PhoneCall:
+    """The phone's state for one call (internal; the application sees events and verbs)."""
+
+    call_id: str
+    call: Call
+    log: logging.LoggerAdapter[logging.Logger]
+    incoming: bool
+    local_rtp: Address | None = None
+    remote: Address | None = None  # the signalled remote RTP address
+    media: CallMedia | None = None
+    sdes: SdesOffer | None = None  # our SDES offer, until the answer
+    keys: SrtpKeys | None = None
+    grouped: bool = False
+    answered: bool = False
+    ended: bool = False
+    #: The media was closed; MediaSocketReleased goes out once its datagrams are flushed.
+    releasing: bool = False
+    detail: str = ""
+    holding: bool = False  # we hold the peer (our hold was accepted)
+    held_by_peer: bool = False
+    #: The caller's offer (callee side), parsed once.
+    offer: SessionDescription | None = None
+    #: SIP INFO digits waiting for the previous INFO's final response (RFC 6086: one at a
+    #: time keeps them in order), and the handle of the INFO in flight.
+    info_queue: list[tuple[str, int]] = attrs.field(factory=list)
+    info_handle: int | None = None
+
+
+def call_log(call_id: str) -> logging.LoggerAdapter[logging.Logger]:
+    """A logger whose records all carry ``extra={"call_id": ...}``."""
+    return logging.LoggerAdapter(log, {"call_id": call_id})
+
+
+def _host(config: PhoneConfig, rtp: Address) -> str:
+    return config.media_address or rtp[0]
+
+
+def _audio(config: PhoneConfig, rtp: Address) -> MediaCapabilities:
+    # RFC 5761: RTP and RTCP share the call's one socket (a=rtcp-mux offered and answered).
+    accept: tuple[str, ...] = ()
+    if config.srtp is SrtpMode.SDES:
+        accept = (SAVP,)
+    return MediaCapabilities(codecs=config.codecs, port=rtp[1], rtcp_mux=True, accept_protos=accept)
+
+
+def offer_caps(config: PhoneConfig, rtp: Address, *,
+               rng: RandomSource) -> tuple[LocalCapabilities, SdesOffer | None]:
+    """Capabilities for our offer from the RTP socket ``rtp``, and the pending SDES offer."""
+    audio = _audio(config, rtp)
+    pending: SdesOffer | None = None
+    if config.srtp is SrtpMode.SDES:
+        audio, pending = secure_offer(audio, rng=rng)
+        if not config.srtp_required:
+            # Best-effort SRTP: crypto lines on RTP/AVP, so a peer without SRTP can still
+            # answer plain (the common practice for optional SDES).
+            audio = attrs.evolve(audio, proto="RTP/AVP", accept_protos=(SAVP,))
+    return LocalCapabilities(address=_host(config, rtp), media=(audio,)), pending
+
+
+def _offer_has_crypto(offer: SessionDescription) -> bool:
+    stream = next((m for m in offer.media if m.media == "audio"), None)
+    return stream is not None and bool(stream.crypto)
+
+
+def answer_caps(config: PhoneConfig, rtp: Address, offer: SessionDescription | None, *,
+                rng: RandomSource) -> tuple[LocalCapabilities, SrtpKeys | None]:
+    """Capabilities to answer ``offer`` with, and the call's SDES keys (None: plain RTP).
+    Raises :class:`Refused` when our SRTP policy and the offer do not meet."""
+    audio = _audio(config, rtp)
+    keys: SrtpKeys | None = None
+    if offer is not None and config.srtp is SrtpMode.SDES and _offer_has_crypto(offer):
+        try:
+            audio, keys = secure_answer(audio, offer, rng=rng)
+        except ValueError as exc:  # ParseError and SdesError are ValueErrors
+            raise Refused(f"srtp refused: {exc}") from exc
+        stream = next(m for m in offer.media if m.media == "audio")
+        if stream.proto.upper() != SAVP:
+            audio = attrs.evolve(audio, proto=stream.proto, accept_protos=(SAVP,))
+    elif config.srtp_required:
+        raise Refused("srtp refused: the offer has no keys")
+    return LocalCapabilities(address=_host(config, rtp), media=(audio,)), keys
+
+
+def offered_codecs(offer: SessionDescription | None) -> tuple[str, ...]:
+    """``NAME/rate`` of each format of the offer's first audio stream, in its order."""
+    if offer is None:
+        return ()
+    stream = next((m for m in offer.media if m.media == "audio"), None)
+    if stream is None:
+        return ()
+    maps = {r.payload_type: f"{r.encoding}/{r.clock_rate}" for r in stream.rtpmaps}
+    out = []
+    for pt in stream.payload_types:
+        name = maps.get(pt) or _STATIC.get(pt)
+        if name is not None:
+            out.append(name)
+    return tuple(out)

@@ -1,0 +1,550 @@
+"""PhoneCore: a whole softphone / trunk endpoint as one pure state machine.
+
+One object, one clock, one deadline: the :class:`~rvoip_sansio.dialog.UserAgent` (SIP face)
+and every call's :class:`~rvoip_sansio.callmedia.CallMedia` (media face), with the keying
+between them (SDES, RFC 4568). The adapter binds the sockets (one SIP transport, one RTP
+socket per call), feeds both faces, sends what both give back, keeps one timer at
+``next_deadline()`` and hands ``next_event()`` to the application. See docs/phone.md.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections import deque
+from collections.abc import Iterable
+
+import numpy as np
+import numpy.typing as npt
+
+from .._core import Address, Event, LocalProtocolError, RandomSource, Transmit
+from ..callmedia import (AudioFrame, CallMedia, CallMediaConfig, CallMediaGroup, Drained,
+                         HealthReport, MediaReport, keys_from_answer)
+from ..dialog import Call, CallState, EndReason, Registration, UAConfig, UserAgent
+from ..dialog import _events as dev
+from ..rtp import DtmfReceived as RtpDtmf
+from ..rtp import MediaTimeout
+from ..sdp import LocalCapabilities, MediaCapabilities
+from ..sip import HeaderValue
+from ..sip.auth import Credentials, DigestServer
+from ..transaction import EndpointConfig
+from . import _events as ev
+from ._call import PhoneCall, Refused, answer_caps, call_log, offer_caps, offered_codecs
+from ._config import PhoneConfig, SrtpMode
+
+__all__ = ["PhoneCore"]
+
+log = logging.getLogger("rvoip_sansio.phone")
+PCM = npt.NDArray[np.int16]
+Headers = Iterable[tuple[str, HeaderValue]]
+_DTMF = frozenset("0123456789*#ABCD")
+
+
+def _state(call: Call) -> CallState:
+    return call.state  # read again after a verb (mypy narrows the attribute otherwise)
+
+
+class PhoneCore:
+    """The pure phone (see module docs). ``rng`` drives SIP tags, branches, SSRCs;
+    ``key_rng`` makes SRTP keys (default ``secrets.SystemRandom()``: pass a seeded
+    ``random.Random`` in tests only). ``auth`` challenges incoming INVITEs (digest)."""
+
+    def __init__(self, *, config: PhoneConfig, rng: RandomSource,
+                 key_rng: RandomSource | None = None, auth: DigestServer | None = None) -> None:
+        self.config = config
+        self.rng = rng
+        self.key_rng: RandomSource = key_rng if key_rng is not None else secrets.SystemRandom()
+        transport = config.transport.upper()
+        placeholder = LocalCapabilities(  # per-call capabilities replace it on every call
+            address=config.local[0],
+            media=(MediaCapabilities(codecs=config.codecs, port=9, rtcp_mux=True),))
+        self.ua = UserAgent(config=UAConfig(
+            local=config.local, user=config.user, display_name=config.display_name,
+            aor=config.aor, contact_address=config.contact_address, media=placeholder,
+            credentials=config.credentials, outbound_proxy=config.outbound_proxy,
+            user_agent=config.user_agent, max_calls=config.max_calls, prack=config.prack,
+            session_expires=config.session_expires, follow_transfers=False,
+            endpoint=EndpointConfig(transport=transport, reliable=transport != "UDP"),
+        ), rng=rng, auth=auth)
+        self._calls: dict[str, PhoneCall] = {}
+        self._by_local: dict[Address, PhoneCall] = {}
+        self._regs: dict[int, tuple[Registration, str]] = {}
+        self._reg_ids: dict[int, int] = {}  # id(Registration) -> handle
+        self._next_reg = 0
+        self._events: deque[Event] = deque()
+        self._group: CallMediaGroup | None = None
+        self.draining = False
+        self._drained_sent = False
+        #: Datagrams that arrived on an RTP socket with no media yet (before the answer).
+        self.media_dropped = 0
+
+    # ================================================================ SIP face
+    def receive(self, data: bytes, source: Address, now: float) -> None:
+        self.ua.receive(data, source, now)
+        self._process(now)
+
+    def datagrams_to_send(self, now: float) -> list[Transmit]:
+        """SIP datagrams only (the media face has its own)."""
+        return self.ua.datagrams_to_send(now)
+
+    def transport_error(self, dest: Address, now: float) -> None:
+        self.ua.transport_error(dest, now)
+        self._process(now)
+
+    def add_transport(self, transport: str, local: Address) -> None:
+        self.ua.add_transport(transport, local)
+
+    def connection_made(self, peer: Address, transport: str, now: float) -> None:
+        self.ua.connection_made(peer, transport, now)
+        self._process(now)
+
+    def data_received(self, peer: Address, transport: str, data: bytes, now: float) -> None:
+        self.ua.data_received(peer, transport, data, now)
+        self._process(now)
+
+    def connection_lost(self, peer: Address, transport: str, now: float) -> None:
+        self.ua.connection_lost(peer, transport, now)
+        self._process(now)
+
+    def close_connections(self, now: float) -> None:
+        self.ua.close_connections(now)
+        self._process(now)
+
+    # ================================================================ media face
+    def media_receive(self, local: Address, data: bytes, source: Address, now: float) -> None:
+        """A datagram on the RTP socket bound at ``local``."""
+        pc = self._by_local.get(local)
+        if pc is None or pc.media is None or pc.releasing:
+            self.media_dropped += 1
+            return
+        pc.media.receive(data, source, now)
+        self._process(now)
+
+    def media_datagrams_to_send(self, now: float) -> list[tuple[Address, Transmit]]:
+        """``(local RTP socket, datagram)`` pairs to send. Once a finished call's last datagram
+        (its RTCP BYE) is out, ``MediaSocketReleased`` is queued for that socket."""
+        out: list[tuple[Address, Transmit]] = []
+        released: list[PhoneCall] = []
+        for local, pc in self._by_local.items():
+            if pc.media is not None:
+                for t in pc.media.datagrams_to_send(now):
+                    out.append((local, t))
+            if pc.releasing:
+                released.append(pc)
+        for pc in released:
+            self._release(pc)
+        return out
+
+    def media_transport_error(self, local: Address, dest: Address, now: float) -> None:
+        """A send from ``local`` to ``dest`` was refused (ICMP unreachable...)."""
+        pc = self._by_local.get(local)
+        if pc is not None and pc.media is not None:
+            pc.media.transport_error(dest, now)
+            self._process(now)
+
+    # ================================================================ shared
+    def next_event(self) -> Event | None:
+        return self._events.popleft() if self._events else None
+
+    def next_deadline(self) -> float | None:
+        best = self.ua.next_deadline()
+        if self._group is not None:
+            g = self._group.next_deadline()
+            if g is not None and (best is None or g < best):
+                best = g
+        for pc in self._by_local.values():
+            if pc.media is not None and not pc.releasing:
+                d = pc.media.next_deadline()
+                if d is not None and (best is None or d < best):
+                    best = d
+        return best
+
+    def handle_timeout(self, now: float) -> None:
+        self.ua.handle_timeout(now)
+        group = self._group
+        if group is not None:
+            g = group.next_deadline()
+            if g is not None and g <= now:
+                group.handle_timeout(now)
+        for pc in list(self._by_local.values()):
+            if pc.media is not None and not pc.releasing:
+                d = pc.media.next_deadline()
+                if d is not None and d <= now:
+                    pc.media.handle_timeout(now)
+        self._process(now)
+
+    # ================================================================ registration
+    def register(self, registrar: str, now: float, *, credentials: Credentials | None = None,
+                 expires: int = 600, aor: str | None = None) -> int:
+        """Register at ``registrar`` (a SIP URI), kept refreshed; returns the registration's
+        handle (``RegistrationChanged.registration``)."""
+        reg = self.ua.register(registrar, now, expires=expires, aor=aor, credentials=credentials)
+        self._next_reg += 1
+        self._regs[self._next_reg] = (reg, registrar)
+        self._reg_ids[id(reg)] = self._next_reg
+        self._process(now)
+        return self._next_reg
+
+    def unregister(self, registration: int, now: float) -> None:
+        reg, _ = self._regs[registration]
+        reg.unregister(now)
+        self._process(now)
+
+    # ================================================================ calls
+    @property
+    def calls(self) -> list[str]:
+        """Ids of the calls not ended yet."""
+        return [cid for cid, pc in self._calls.items() if not pc.ended]
+
+    def call_state(self, call_id: str) -> CallState:
+        return self._pc(call_id).call.state
+
+    def _pc(self, call_id: str) -> PhoneCall:
+        pc = self._calls.get(call_id)
+        if pc is None:
+            raise LocalProtocolError(f"phone: no call {call_id!r}")
+        return pc
+
+    def _bind(self, pc: PhoneCall, rtp: Address) -> None:
+        if rtp in self._by_local:
+            raise LocalProtocolError(f"phone: RTP socket {rtp} is already used by a call")
+        pc.local_rtp = rtp
+        self._by_local[rtp] = pc
+
+    def call(self, target: str, now: float, *, rtp: Address, headers: Headers = (),
+             expires: int | None = None) -> str:
+        """Call ``target`` (a SIP URI) with media on the RTP socket bound at ``rtp``;
+        ``headers`` go into the INVITE. Returns the call id."""
+        if self.draining:
+            raise LocalProtocolError("phone: draining, no new calls")
+        if rtp in self._by_local:
+            raise LocalProtocolError(f"phone: RTP socket {rtp} is already used by a call")
+        caps, pending = offer_caps(self.config, rtp, rng=self.key_rng)
+        c = self.ua.invite(target, now, media=caps, headers=tuple(headers), expires=expires)
+        pc = PhoneCall(call_id=c.call_id, call=c, log=call_log(c.call_id), incoming=False,
+                       sdes=pending)
+        self._calls[c.call_id] = pc
+        self._bind(pc, rtp)
+        pc.log.info("call %s: calling %s (rtp %s:%d)", c.call_id, target, *rtp)
+        self._process(now)
+        return c.call_id
+
+    def answer(self, call_id: str, now: float, *, rtp: Address, headers: Headers = ()) -> None:
+        """Answer an incoming call (200 OK; ``headers`` go into it) with media on ``rtp``.
+        An offer our SRTP policy cannot meet is answered 488 instead (``CallEnded`` follows)."""
+        pc = self._pc(call_id)
+        if not pc.incoming or pc.call.state not in (CallState.INCOMING, CallState.EARLY):
+            raise LocalProtocolError(f"phone: call {call_id} cannot be answered "
+                                     f"({pc.call.state.value})")
+        self._bind(pc, rtp)
+        try:
+            caps, pc.keys = answer_caps(self.config, rtp, pc.offer, rng=self.key_rng)
+        except Refused as exc:
+            pc.detail = str(exc)
+            pc.log.warning("call %s refused: %s", call_id, exc)
+            pc.call.reject(now, code=488)
+            self._process(now)
+            return
+        call: Call = pc.call
+        call.answer(now, media=caps, headers=tuple(headers))
+        if _state(call) is CallState.ANSWERED:
+            self._start_media(pc, now)
+            pc.log.info("call %s: answered (rtp %s:%d)", call_id, *rtp)
+        else:
+            pc.detail = pc.detail or "no common codec"
+        self._process(now)
+
+    def reject(self, call_id: str, now: float, code: int = 486, *, reason: str | None = None,
+               headers: Headers = ()) -> None:
+        """Refuse an incoming call with a final response ``code`` (``headers`` go into it)."""
+        self._pc(call_id).call.reject(now, code=code, reason=reason, headers=tuple(headers))
+        self._process(now)
+
+    def hangup(self, call_id: str, now: float, *, headers: Headers = ()) -> None:
+        """End the call whatever its state (CANCEL, 603 or BYE); no-op if it already ended."""
+        pc = self._pc(call_id)
+        if pc.call.is_active:
+            pc.call.hangup(now, headers=tuple(headers))
+        self._process(now)
+
+    def drain(self, now: float) -> None:
+        """Refuse new calls (503, and ``call`` raises) and let running ones finish;
+        ``PhoneDrained`` when the last one has ended."""
+        self.draining = True
+        self.ua.drain()
+        self._check_drained()
+
+    def close(self, now: float) -> None:
+        """Hang up every call and remove every registration (then wait for the events and
+        the datagrams to go out before closing the sockets)."""
+        self.draining = True
+        self.ua.drain()
+        for pc in list(self._calls.values()):
+            if pc.call.is_active:
+                pc.detail = pc.detail or "closing"
+                pc.call.hangup(now)
+        for reg, _ in self._regs.values():
+            if reg.expires > 0 or reg.state.value in ("registering", "registered"):
+                reg.unregister(now)
+        self._process(now)
+
+    # ================================================================ audio (delegates)
+    def media(self, call_id: str) -> CallMedia | None:
+        """The call's ``CallMedia`` (None before the answer and after the end)."""
+        pc = self._pc(call_id)
+        return None if pc.releasing or pc.ended else pc.media
+
+    def _media(self, call_id: str) -> CallMedia:
+        m = self.media(call_id)
+        if m is None:
+            raise LocalProtocolError(f"phone: call {call_id} has no media")
+        return m
+
+    def read_frame(self, call_id: str) -> AudioFrame | None:
+        m = self.media(call_id)
+        return m.read_frame() if m is not None else None
+
+    def write(self, call_id: str, pcm: PCM, rate: int | None = None) -> int:
+        """Queue audio for the call; returns the samples accepted (0 without media)."""
+        m = self.media(call_id)
+        return m.write(pcm, rate) if m is not None else 0
+
+    def room(self, call_id: str) -> int:
+        m = self.media(call_id)
+        return m.room() if m is not None else 0
+
+    def mark(self, call_id: str) -> int:
+        """A checkpoint: ``AudioDrained(mark=...)`` when all written before it is sent."""
+        return self._media(call_id).mark()
+
+    def clear(self, call_id: str) -> int:
+        """Barge-in: drop everything queued; returns the frames dropped."""
+        m = self.media(call_id)
+        return m.clear() if m is not None else 0
+
+    def mute(self, call_id: str, muted: bool = True) -> None:
+        self._media(call_id).mute(muted)
+
+    def pause(self, call_id: str) -> None:
+        self._media(call_id).pause()
+
+    def resume_audio(self, call_id: str) -> None:
+        self._media(call_id).resume()
+
+    def health(self, call_id: str) -> HealthReport | None:
+        m = self.media(call_id)
+        return m.health() if m is not None else None
+
+    def report(self, call_id: str, now: float) -> MediaReport | None:
+        m = self.media(call_id)
+        return m.report(now) if m is not None else None
+
+    # ================================================================ internals
+    def _start_media(self, pc: PhoneCall, now: float) -> None:
+        session = pc.call.media
+        audio = session.audio if session is not None else None
+        if audio is None or pc.media is not None or pc.local_rtp is None:
+            return
+        c = self.config
+        cfg = CallMediaConfig.from_negotiated(
+            audio, srtp=pc.keys, rate=c.rate, frame_ms=c.frame_ms,
+            receive_queue_frames=c.receive_queue_frames, send_queue_frames=c.send_queue_frames,
+            send_policy=c.send_policy, idle=c.idle, vad=c.vad,
+            inactivity_timeout=c.rtp_timeout)
+        media = CallMedia(config=cfg, rng=self.rng, now=now)
+        if c.media_group and abs(cfg.ptime - 0.02) < 1e-9:
+            if self._group is None or len(self._group) == 0:
+                self._group = CallMediaGroup(now=now)
+            self._group.add(media)
+            pc.grouped = True
+        pc.media = media
+        pc.remote = cfg.remote_rtp
+        pc.log.info("call %s: media %s pt %d to %s, srtp %s", pc.call_id, cfg.rtpmap,
+                    cfg.payload_type, cfg.remote_rtp, "on" if pc.keys else "off")
+
+    def _release(self, pc: PhoneCall) -> None:
+        local = pc.local_rtp
+        if local is not None and self._by_local.get(local) is pc:
+            del self._by_local[local]
+            self._events.append(ev.MediaSocketReleased(call_id=pc.call_id, local=local))
+        pc.releasing = False
+        pc.media = None
+        if self._calls.get(pc.call_id) is pc:
+            del self._calls[pc.call_id]
+        self._check_drained()
+
+    def _check_drained(self) -> None:
+        if self.draining and not self._drained_sent and not self._calls:
+            self._drained_sent = True
+            self._events.append(ev.PhoneDrained())
+
+    def _process(self, now: float) -> None:
+        """Turn dialog and media events into phone events (and act on some)."""
+        for _ in range(1000):
+            busy = False
+            while (e := self.ua.next_event()) is not None:
+                busy = True
+                self._on_sip(e, now)
+            for pc in list(self._by_local.values()):
+                media = pc.media
+                if media is None:
+                    continue
+                while (m := media.next_event()) is not None:
+                    busy = True
+                    self._on_media(pc, m, now)
+            if not busy:
+                return
+
+    def _on_sip(self, e: Event, now: float) -> None:
+        if isinstance(e, dev.RegistrationChanged):
+            rid = self._reg_ids.get(id(e.registration))
+            if rid is not None:
+                self._events.append(ev.RegistrationChanged(
+                    registration=rid, registrar=self._regs[rid][1], state=e.state,
+                    status_code=e.status_code, expires=e.expires))
+            return
+        if isinstance(e, dev.IncomingCall):
+            self._incoming(e, now)
+            return
+        cid = getattr(e, "call_id", None)
+        pc = self._calls.get(cid) if isinstance(cid, str) else None
+        if pc is None:
+            if isinstance(e, dev.RequestCompleted):
+                self._info_done(e, now)
+            return
+        if isinstance(e, dev.CallProgress):
+            self._events.append(ev.CallProgress(call_id=pc.call_id, status_code=e.status_code,
+                                                reason=e.reason))
+        elif isinstance(e, dev.CallAnswered):
+            self._answered(pc, e, now)
+        elif isinstance(e, dev.CallEnded):
+            self._ended(pc, e, now)
+        elif isinstance(e, (dev.MediaUpdated, dev.CallHeld, dev.CallResumed)):
+            self._media_changed(pc, e)
+        elif isinstance(e, dev.DtmfReceived):
+            self._events.append(ev.DtmfReceived(call_id=pc.call_id, digit=e.digit,
+                                                duration=e.duration_ms / 1000.0,
+                                                method=ev.DtmfMethod.INFO))
+        elif isinstance(e, dev.TransferRequested):
+            self._events.append(ev.TransferRequested(
+                call_id=pc.call_id, target=e.target, replaces=e.replaces,
+                auto_follow=self.config.auto_follow_transfers))
+        elif isinstance(e, dev.TransferProgress):
+            self._events.append(ev.TransferProgress(call_id=pc.call_id,
+                                                    status_code=e.status_code, final=e.final))
+
+    def _incoming(self, e: dev.IncomingCall, now: float) -> None:
+        offer = e.offer
+        pc = PhoneCall(call_id=e.call_id, call=e.call, log=call_log(e.call_id), incoming=True,
+                       offer=offer)
+        self._calls[e.call_id] = pc
+        stream = next((m for m in offer.media if m.media == "audio"), None) if offer else None
+        srtp_offered = stream is not None and (bool(stream.crypto) or any(
+            a.name == "fingerprint" for a in stream.attributes))
+        auto = self.config.auto_answer
+        pc.log.info("call %s: incoming from %s", e.call_id, e.request.get("from"))
+        if not auto and self.config.ring:
+            e.call.ring(now)
+        self._events.append(ev.IncomingCall(
+            call_id=e.call_id, from_header=e.request.get("from") or "",
+            to_header=e.request.get("to") or "", headers=tuple(e.request.headers),
+            offered_codecs=offered_codecs(offer), source=e.source, auto_answer=auto,
+            srtp_offered=srtp_offered,
+            replaces=e.replaces.call_id if e.replaces is not None else None))
+
+    def _answered(self, pc: PhoneCall, e: dev.CallAnswered, now: float) -> None:
+        if not pc.incoming:
+            audio = e.media.audio if e.media is not None else None
+            if pc.sdes is not None and audio is not None:
+                try:
+                    pc.keys = keys_from_answer(pc.sdes, audio)
+                except ValueError as exc:  # SdesError: a crypto answer we did not offer
+                    self._fail(pc, f"srtp refused: {exc}", now)
+                    return
+            if self.config.srtp_required and pc.keys is None:
+                self._fail(pc, "srtp refused: the answer has no keys", now)
+                return
+            self._start_media(pc, now)
+        if pc.media is None:
+            self._fail(pc, "no audio in the answer", now)
+            return
+        pc.answered = True
+        codec = pc.media.config.rtpmap
+        headers = tuple(e.response.headers) if e.response is not None else ()
+        self._events.append(ev.CallAnswered(
+            call_id=pc.call_id, codec=codec, srtp=pc.keys is not None,
+            local_rtp=pc.local_rtp or ("", 0), remote_rtp=pc.media.config.remote_rtp,
+            headers=headers))
+
+    def _fail(self, pc: PhoneCall, detail: str, now: float) -> None:
+        pc.detail = detail
+        pc.log.warning("call %s: %s: hanging up", pc.call_id, detail)
+        if pc.call.is_active:
+            pc.call.hangup(now)
+
+    def _ended(self, pc: PhoneCall, e: dev.CallEnded, now: float) -> None:
+        if pc.ended:
+            return
+        pc.ended = True
+        pc.log.info("call %s: ended (%s%s%s)", pc.call_id, e.reason.value,
+                    f" {e.status_code}" if e.status_code else "",
+                    f", {pc.detail}" if pc.detail else "")
+        self._events.append(ev.CallEnded(call_id=pc.call_id, reason=e.reason,
+                                         status_code=e.status_code, detail=pc.detail))
+        media = pc.media
+        if media is not None:
+            media.close(now)  # RFC 3550 §6.6: the RTCP BYE goes out with the next flush
+            if pc.grouped and self._group is not None:
+                self._group.remove(media)
+            pc.releasing = True
+        else:
+            self._release(pc)
+
+    def _media_changed(self, pc: PhoneCall, e: Event) -> None:
+        session = pc.call.media
+        audio = session.audio if session is not None else None
+        media = pc.media
+        if audio is not None and media is not None:
+            # RFC 3264 §8.4 / §5.1: the negotiated direction decides who sends.
+            media.set_direction(send=audio.direction.sends, receive=audio.direction.receives)
+            if audio.remote_address and audio.remote_port and isinstance(e, dev.MediaUpdated):
+                remote = (audio.remote_address, audio.remote_port)
+                if remote != pc.remote:
+                    pc.remote = remote
+                    media.set_remote(remote)
+        if isinstance(e, dev.CallHeld):
+            pc.held_by_peer = True
+            self._events.append(ev.CallHeld(call_id=pc.call_id, by_peer=True))
+        elif isinstance(e, dev.CallResumed):
+            pc.held_by_peer = False
+            self._events.append(ev.CallResumed(call_id=pc.call_id, by_peer=True))
+        elif pc.call.on_hold != pc.holding:
+            pc.holding = pc.call.on_hold
+            cls = ev.CallHeld if pc.holding else ev.CallResumed
+            self._events.append(cls(call_id=pc.call_id, by_peer=False))
+
+    def _on_media(self, pc: PhoneCall, m: Event, now: float) -> None:
+        if isinstance(m, Drained):
+            self._events.append(ev.AudioDrained(call_id=pc.call_id, mark=m.mark,
+                                                cleared=m.cleared, time=m.time))
+        elif isinstance(m, RtpDtmf):
+            if m.digit is not None:
+                self._events.append(ev.DtmfReceived(call_id=pc.call_id, digit=m.digit,
+                                                    duration=m.duration_s,
+                                                    method=ev.DtmfMethod.RFC4733))
+        else:
+            self._events.append(ev.MediaEvent(call_id=pc.call_id, event=m))
+            if isinstance(m, MediaTimeout):
+                self._rtp_timeout(pc, m, now)
+
+    def _rtp_timeout(self, pc: PhoneCall, m: MediaTimeout, now: float) -> None:
+        # Issue 10 §2: a dead call (no RTP for rtp_timeout) is ended with BYE. Not while on
+        # hold either way: a held peer legitimately sends nothing (RFC 3264 §8.4).
+        if pc.call.state is not CallState.CONFIRMED or pc.holding or pc.held_by_peer:
+            return
+        if pc.media is not None and not pc.media.receiving:
+            return
+        self._fail(pc, "rtp timeout", now)
+
+    def _info_done(self, e: dev.RequestCompleted, now: float) -> None:
+        pass
