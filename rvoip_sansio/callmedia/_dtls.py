@@ -231,6 +231,9 @@ class DtlsKeyed(Event):
     #: From :meth:`DtlsMediaLeg.set_params` (when the handshake could start) to keying.
     handshake_seconds: float
     time: float
+    #: DTLS datagrams this leg sent and received up to keying (retransmissions included).
+    datagrams_sent: int = 0
+    datagrams_received: int = 0
 
 
 @attrs.frozen(kw_only=True)
@@ -347,8 +350,8 @@ class DtlsMediaLeg:
                   extra={"call_id": self.call_id})
         ep.start(now)
         early, self._early = self._early, []
-        for data, source in early:
-            self._dtls_in(data, source, now)
+        for data, _ in early:
+            ep.receive(data, now)  # counted when it arrived
         self._collect(now)
 
     # ------------------------------------------------------------------------ contract
@@ -429,6 +432,10 @@ class DtlsMediaLeg:
             self.endpoint.close(now)
 
     # ------------------------------------------------------------------------ internals
+    def _unsent(self) -> int:
+        ep = self.endpoint
+        return len(self._held) + (ep.queued_datagrams if ep is not None else 0)
+
     def _dtls_in(self, data: bytes, source: Address, now: float) -> None:
         self.dtls_received += 1
         if self.remote is None:
@@ -454,7 +461,9 @@ class DtlsMediaLeg:
                 assert self.params is not None
                 keyed = DtlsKeyed(profile=ev.profile, role=self.params.role,
                                   peer_fingerprint=ev.peer_fingerprint,
-                                  handshake_seconds=now - self._started, time=now)
+                                  handshake_seconds=now - self._started, time=now,
+                                  datagrams_sent=self.dtls_sent + self._unsent(),
+                                  datagrams_received=self.dtls_received)
                 log.info("call %s: DTLS-SRTP keyed (%s) in %.3f s", self.call_id,
                          ev.profile.value, keyed.handshake_seconds,
                          extra={"call_id": self.call_id})

@@ -223,6 +223,11 @@ class DtlsSrtpEndpoint:
         out, self._out = self._out, []
         return [Transmit(data=d, dest=self.remote) for d in out]
 
+    @property
+    def queued_datagrams(self) -> int:
+        """Datagrams produced and not yet taken by ``datagrams_to_send``."""
+        return len(self._out)
+
     def next_event(self) -> Event | None:
         return self._events.pop(0) if self._events else None
 

@@ -251,6 +251,9 @@ def test_clean_handshake_exact_timing_and_early_clienthello(certs: tuple[DtlsCer
     assert kb.handshake_seconds == pytest.approx(0.1 + 3 * D)
     assert ka.handshake_seconds == pytest.approx(2 * D)
     assert ka.profile is kb.profile is SrtpProfile.AEAD_AES_256_GCM
+    # Two flights each way, one datagram each (ECDSA P-256 certificates fit in 1200 bytes).
+    assert (ka.datagrams_sent, ka.datagrams_received) == (2, 2)
+    assert (kb.datagrams_sent, kb.datagrams_received) == (2, 2)
     assert ka.peer_fingerprint == certs[1].fingerprint()
     assert kb.peer_fingerprint == certs[0].fingerprint()
     assert alice.keys is not None and bob.keys is not None
