@@ -16,13 +16,24 @@ __all__ = ["TimedCore", "CoreDriver"]
 T = TypeVar("T")
 
 
+#: Extra pumps after one input when ``settle`` keeps asking for them (a bound, not a need).
+MAX_SETTLE_PUMPS = 4
+
+
 class CoreDriver:
-    """Drives one sans-I/O core on ``loop``; ``send`` carries out each Transmit."""
+    """Drives one sans-I/O core on ``loop``; ``send`` carries out each Transmit.
+
+    ``settle(now)``, when given, is called after every pump; True asks for one more pump (a
+    host whose core has a second output face flushed inside ``datagrams_to_send`` uses it
+    so that events queued by the last flush are delivered too).
+    """
 
     def __init__(self, core: TimedCore, loop: asyncio.AbstractEventLoop,
                  send: Callable[[Transmit], object],
-                 on_event: Callable[[Event, float], object] | None) -> None:
+                 on_event: Callable[[Event, float], object] | None,
+                 settle: Callable[[float], bool] | None = None) -> None:
         self.core = core
+        self._settle = settle
         self.loop = loop
         self.now = 0.0
         self.stopped = False
@@ -42,6 +53,11 @@ class CoreDriver:
     def drain(self, now: float) -> None:
         self.now = now
         deadline = pump(self.core, now, self._send, self._deliver)
+        if self._settle is not None:
+            for _ in range(MAX_SETTLE_PUMPS):
+                if not self._settle(now):
+                    break
+                deadline = pump(self.core, now, self._send, self._deliver)
         if self.stopped or deadline == self._timer_at:
             return
         self._cancel_timer()

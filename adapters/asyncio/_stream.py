@@ -100,7 +100,8 @@ class SipTransports:
     """
 
     def __init__(self, core: StreamCore, *, on_event: Callable[[Event, float], object] | None = None,
-                 client_ssl: ssl.SSLContext | None = None, connect_timeout: float = 10.0) -> None:
+                 client_ssl: ssl.SSLContext | None = None, connect_timeout: float = 10.0,
+                 settle: Callable[[float], bool] | None = None) -> None:
         self.core = core
         self.loop = asyncio.get_running_loop()
         self.conns: dict[tuple[str, Address], _Connection] = {}
@@ -111,7 +112,7 @@ class SipTransports:
         self._servers: list[asyncio.Server] = []
         self._udp: asyncio.DatagramTransport | None = None
         self._tasks: dict[tuple[str, Address], asyncio.Task[None]] = {}  # connections opening
-        self._driver = CoreDriver(core, self.loop, self._send, on_event)
+        self._driver = CoreDriver(core, self.loop, self._send, on_event, settle)
         self.call = self._driver.call
         self.events = self._driver.events
 
@@ -217,10 +218,14 @@ async def open_sip_transports(
     *,
     on_event: Callable[[Event, float], object] | None = None,
     client_ssl: ssl.SSLContext | None = None,
+    connect_timeout: float = 10.0,
+    settle: Callable[[float], bool] | None = None,
 ) -> SipTransports:
     """Run ``core`` on the listeners in ``listen``: ``{"UDP": addr, "TCP": addr,
-    "TLS": (addr, server_ctx), "WS": addr, "WSS": (addr, server_ctx)}``."""
-    transports = SipTransports(core, on_event=on_event, client_ssl=client_ssl)
+    "TLS": (addr, server_ctx), "WS": addr, "WSS": (addr, server_ctx)}``. ``settle``: see
+    :class:`~._drive.CoreDriver` (hosts with a second output face)."""
+    transports = SipTransports(core, on_event=on_event, client_ssl=client_ssl,
+                               connect_timeout=connect_timeout, settle=settle)
     try:
         for name, spec in listen.items():
             if isinstance(spec[1], ssl.SSLContext):

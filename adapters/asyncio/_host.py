@@ -1,0 +1,331 @@
+"""One sans-I/O phone core on asyncio sockets: its SIP face on :class:`~._stream.SipTransports`
+(UDP, TCP, TLS, WS, WSS), its media face on one UDP socket per call.
+
+No protocol logic lives here. The core keeps the SIP contract (``receive``,
+``datagrams_to_send``, ``add_transport``, ``connection_made``...) and a media face
+(``media_receive(local, data, source, now)``, ``media_datagrams_to_send(now)`` giving
+``(local socket, Transmit)`` pairs); :class:`_Faces` shows SipTransports a core whose every
+``datagrams_to_send`` also flushes the media face to the RTP sockets, so the one shared pump
+after ANY input (SIP, RTP, a verb, the timer) drains both faces, and the one timer is armed at
+the core's ``next_deadline()`` (SIP and every call's media).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+import ssl
+from collections.abc import Callable, Sequence
+from typing import Protocol, TypeVar, cast
+
+from rvoip_sansio import Address, Event, Transmit
+from rvoip_sansio.transaction import StreamTransmit
+
+from ..blocking._socket import bind_udp_socket
+from ._media import TraceHook
+from ._stream import SipTransports, StreamCore
+
+__all__ = ["MediaCore", "PhoneHost", "free_port"]
+
+log = logging.getLogger("rvoip_sansio.adapters.asyncio")
+
+T = TypeVar("T")
+
+
+class MediaCore(StreamCore, Protocol):
+    """A core with a SIP face (the stream contract) and a media face (per-call RTP sockets)."""
+
+    def media_receive(self, local: Address, data: bytes, source: Address, now: float) -> None: ...
+
+    def media_datagrams_to_send(self, now: float) -> list[tuple[Address, Transmit]]: ...
+
+
+def free_port(host: str, transport: str = "UDP") -> int:
+    """A port free on ``host`` right now for ``transport`` (bound then released)."""
+    kind = socket.SOCK_DGRAM if transport.upper() == "UDP" else socket.SOCK_STREAM
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, kind) as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
+class _Faces:
+    """``core`` as SipTransports sees it: the SIP face, and at each ``datagrams_to_send`` the
+    media face's datagrams sent on their RTP sockets (so the shared pump drains both)."""
+
+    __slots__ = ("core", "host", "flushed", "ticked")
+
+    def __init__(self, core: MediaCore, host: PhoneHost) -> None:
+        self.core = core
+        self.host = host
+        self.flushed = False  # the last datagrams_to_send sent media (events may follow)
+        self.ticked = False  # a timer ran since the waiters were last woken
+
+    def datagrams_to_send(self, now: float) -> list[Transmit]:
+        media = self.core.media_datagrams_to_send(now)
+        self.flushed = bool(media)
+        for local, transmit in media:
+            self.host.send_media(local, transmit)
+        out = self.core.datagrams_to_send(now)
+        if self.host.trace is not None:
+            for t in out:
+                if not isinstance(t, StreamTransmit) or t.action == "send":
+                    self.host.trace(now, self.host.sip_local(t), t.dest, t.data)
+        return out
+
+    def receive(self, data: bytes, source: Address, now: float) -> None:
+        self.core.receive(data, source, now)
+
+    def next_event(self) -> Event | None:
+        return self.core.next_event()
+
+    def next_deadline(self) -> float | None:
+        return self.core.next_deadline()
+
+    def handle_timeout(self, now: float) -> None:
+        self.ticked = True
+        self.core.handle_timeout(now)
+
+    def transport_error(self, dest: Address, now: float) -> None:
+        self.core.transport_error(dest, now)
+
+    def add_transport(self, transport: str, local: Address) -> None:
+        self.core.add_transport(transport, local)
+
+    def connection_made(self, peer: Address, transport: str, now: float) -> None:
+        self.core.connection_made(peer, transport, now)
+
+    def data_received(self, peer: Address, transport: str, data: bytes, now: float) -> None:
+        self.core.data_received(peer, transport, data, now)
+
+    def connection_lost(self, peer: Address, transport: str, now: float) -> None:
+        self.core.connection_lost(peer, transport, now)
+
+    def close_connections(self, now: float) -> None:
+        self.core.close_connections(now)
+
+
+class _RtpSocket(asyncio.DatagramProtocol):
+    """One call's RTP/RTCP socket (rtcp-mux): datagrams to ``core.media_receive``."""
+
+    def __init__(self, host: PhoneHost, local: Address, sock: socket.socket) -> None:
+        self.host, self.local, self.sock = host, local, sock
+        self.transport: asyncio.DatagramTransport | None = None
+        self.closed = False
+        self.gone: asyncio.Future[None] = host.loop.create_future()
+        self._sending_to: Address | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.DatagramTransport, transport)
+        if self.closed:  # released before asyncio had set the socket up
+            transport.close()
+
+    def datagram_received(self, data: bytes, addr: tuple[str | object, ...]) -> None:
+        if self.closed:
+            return
+        source, local, core = (str(addr[0]), int(cast(int, addr[1]))), self.local, self.host.core
+        self.host.input(lambda now: core.media_receive(local, data, source, now))
+
+    def error_received(self, exc: Exception) -> None:
+        # A refused send reports here from inside sendto (we know where it went); ICMP errors
+        # come later without the address (asyncio's API): those are only logged.
+        if self._sending_to is not None and not self.closed:
+            dest, local, core = self._sending_to, self.local, self.host.core
+            report = getattr(core, "media_transport_error", None)
+            if report is not None:
+                self.host.loop.call_soon(self.host.input, lambda now: report(local, dest, now))
+        log.debug("RTP socket %s: %s", self.local, exc)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.gone.done():
+            self.gone.set_result(None)
+
+    def send(self, transmit: Transmit) -> None:
+        if self.closed:
+            return
+        self._sending_to = transmit.dest
+        try:
+            if self.transport is not None:
+                self.transport.sendto(transmit.data, transmit.dest)
+            else:  # asyncio has not wrapped the socket yet (the first tick after binding)
+                self.sock.sendto(transmit.data, transmit.dest)
+        except BlockingIOError:
+            log.debug("RTP send buffer full on %s: datagram dropped", self.local)
+        except OSError as exc:
+            self.error_received(exc)
+        finally:
+            self._sending_to = None
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        if self.transport is not None:
+            self.transport.close()
+        elif not self.gone.done():
+            self.sock.close()
+            self.gone.set_result(None)
+
+
+class PhoneHost:
+    """Runs ``core`` (a :class:`MediaCore`) on SIP transports plus per-call RTP sockets.
+
+    ``on_event(event, now)`` receives every core event synchronously inside the pump (so it
+    may bind a socket and answer at once). :meth:`input`/:meth:`call` act on the core and
+    drain both faces; :meth:`wait` parks a coroutine until a predicate holds, re-checked
+    after every pump that ran a timer or delivered an event.
+    """
+
+    def __init__(self, core: MediaCore, *, on_event: Callable[[Event, float], object],
+                 media_host: str, rtp_ports: tuple[int, int] | None = None,
+                 client_ssl: ssl.SSLContext | None = None, connect_timeout: float = 10.0,
+                 trace: TraceHook | None = None, media_trace: TraceHook | None = None) -> None:
+        if rtp_ports is not None and not 0 < rtp_ports[0] <= rtp_ports[1] < 65536:
+            raise ValueError(f"rtp_ports must be (low, high) with 0 < low <= high < 65536, not {rtp_ports}")
+        self.core = core
+        self.loop = asyncio.get_running_loop()
+        self.media_host = media_host
+        self.rtp_ports = rtp_ports
+        self.trace = trace
+        self.media_trace = media_trace
+        self.closed = False
+        self._on_event = on_event
+        self._faces = _Faces(core, self)
+        self._rtp: dict[Address, _RtpSocket] = {}
+        self._next_port = 0
+        self._waiters: list[asyncio.Future[None]] = []
+        self._delivered = False
+        self.sip = SipTransports(self._faces, on_event=self._deliver, client_ssl=client_ssl,
+                                 connect_timeout=connect_timeout, settle=self._settle)
+
+    async def listen(self, listen: dict[str, Address | tuple[Address, ssl.SSLContext]]) -> None:
+        """Open the SIP listeners (see :func:`~._stream.open_sip_transports`)."""
+        for name, spec in listen.items():
+            if isinstance(spec[1], ssl.SSLContext):
+                await self.sip.listen(name, spec[0], ssl_context=spec[1])
+            else:
+                await self.sip.listen(name, spec)
+
+    def sip_local(self, transmit: Transmit) -> Address:
+        """Our address a SIP datagram leaves from (for traces)."""
+        name = transmit.transport if isinstance(transmit, StreamTransmit) else "UDP"
+        return self.sip.locals.get(name.upper(), ("0.0.0.0", 0))
+
+    # ---- acting on the core -------------------------------------------------------------
+
+    def call(self, action: Callable[[float], T]) -> T:
+        """``action(now)`` on the core, then both faces drained; returns its result."""
+        return self.sip.call(action)
+
+    def input(self, action: Callable[[float], object]) -> None:
+        self.sip.call(action)
+
+    async def wait(self, ready: Callable[[], bool]) -> None:
+        """Return once ``ready()`` is true (checked after every pump that ran a timer or
+        delivered an event, and at once), or when the host closes."""
+        while not ready() and not self.closed:
+            fut: asyncio.Future[None] = self.loop.create_future()
+            self._waiters.append(fut)
+            try:
+                await fut
+            finally:
+                if not fut.done():
+                    fut.cancel()
+
+    def wake(self) -> None:
+        waiters, self._waiters = self._waiters, []
+        for fut in waiters:
+            if not fut.done():
+                fut.set_result(None)
+
+    # ---- media sockets ------------------------------------------------------------------
+
+    def bind_rtp(self) -> Address:
+        """Bind one call's RTP socket (from ``rtp_ports`` when set) and start reading it;
+        returns its address, for ``call``/``answer``'s ``rtp=``. Raises OSError when the
+        range has no free port."""
+        sock = self._bind()
+        host, port = sock.getsockname()[:2]
+        local = (str(host), int(port))
+        proto = _RtpSocket(self, local, sock)
+        self._rtp[local] = proto
+        if self.media_trace is not None:
+            log.debug("RTP socket %s bound", local)
+        task = self.loop.create_task(self.loop.create_datagram_endpoint(lambda: proto, sock=sock))
+        task.add_done_callback(_log_failure)
+        return local
+
+    def _bind(self) -> socket.socket:
+        if self.rtp_ports is None:
+            return bind_udp_socket((self.media_host, 0))
+        lo, hi = self.rtp_ports
+        count = hi - lo + 1
+        for i in range(count):
+            port = lo + (self._next_port + i) % count
+            try:
+                sock = bind_udp_socket((self.media_host, port))
+            except OSError:
+                continue
+            self._next_port = (port - lo + 1) % count
+            return sock
+        raise OSError(f"no free RTP port in {lo}-{hi} on {self.media_host}")
+
+    def release_rtp(self, local: Address) -> None:
+        """Close the RTP socket at ``local`` (the core has flushed its last datagram)."""
+        proto = self._rtp.pop(local, None)
+        if proto is not None:
+            proto.close()
+
+    @property
+    def rtp_sockets(self) -> Sequence[Address]:
+        """The RTP sockets open now."""
+        return tuple(self._rtp)
+
+    def send_media(self, local: Address, transmit: Transmit) -> None:
+        proto = self._rtp.get(local)
+        if proto is None:
+            log.debug("media datagram for %s, which has no socket: dropped", local)
+            return
+        if self.media_trace is not None:
+            self.media_trace(self.sip.loop.time(), local, transmit.dest, transmit.data)
+        proto.send(transmit)
+
+    # ---- the pump's callbacks -----------------------------------------------------------
+
+    def _deliver(self, event: Event, now: float) -> None:
+        self._delivered = True
+        self._on_event(event, now)
+
+    def _settle(self, now: float) -> bool:
+        """After each pump: wake the waiters if something may have changed; pump again when
+        the last flush sent media (its events are delivered by the next pump)."""
+        if self._delivered or self._faces.ticked:
+            self._delivered = self._faces.ticked = False
+            self.wake()
+        return self._faces.flushed
+
+    # ---- shutdown -------------------------------------------------------------------------
+
+    async def close(self) -> None:
+        """Close the SIP transports (WebSocket close frames first) and every RTP socket; wake
+        every waiter. The core's own ending (BYE, un-REGISTER) is the Phone's, before this."""
+        if self.closed:
+            return
+        self.closed = True
+        try:
+            await self.sip.close()
+        finally:
+            rtp = list(self._rtp.values())
+            self._rtp.clear()
+            for proto in rtp:
+                proto.close()
+            gone = [p.gone for p in rtp]
+            if gone:
+                await asyncio.wait(gone, timeout=2.0)
+            self.wake()
+
+
+def _log_failure(task: asyncio.Task[object]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.debug("RTP socket setup failed: %s", task.exception())
