@@ -13,9 +13,7 @@ our fingerprint and completed DTLS-SRTP. Figures: docs/srtp.md.
 from __future__ import annotations
 
 import asyncio
-import math
 import random
-import socket
 import string
 import subprocess
 from collections.abc import Callable
@@ -24,7 +22,6 @@ from typing import Any
 
 import attrs
 import numpy as np
-import numpy.typing as npt
 import pytest
 
 from rvoip_sansio import Event
@@ -32,13 +29,16 @@ from rvoip_sansio.adapters.asyncio import UdpEndpoint, open_udp_endpoint
 from rvoip_sansio.callmedia import (
     DTLS_PROTOS, UDP_TLS_SAVP, AudioFrame, CallMedia, CallMediaConfig, DtlsFailure, DtlsKeyed,
     DtlsKeyingFailed,
-    DtlsMediaLeg, DtlsParams, dtls_answer, dtls_from_answer, dtls_offer,
+    DtlsMediaLeg, DtlsOffer, DtlsParams, dtls_answer, dtls_from_answer, dtls_offer,
 )
-from rvoip_sansio.dialog import CallAnswered, CallEnded, IncomingCall, UAConfig, UserAgent
-from rvoip_sansio.media import ToneSource, level_dbm0, read_wav_bytes, wav_bytes
+from rvoip_sansio.dialog import Call, CallAnswered, CallEnded, IncomingCall, UAConfig, UserAgent
+from rvoip_sansio.media import ToneSource, wav_bytes
 from rvoip_sansio.sdp import PCMU, LocalCapabilities, MediaCapabilities, NegotiatedMedia
 from rvoip_sansio.srtp import DtlsCertificate, DtlsRole
 from tests.conftest import require_module, require_program
+from tests.interop.test_baresip_media import Baresip as MediaBaresip
+from tests.interop.test_baresip_media import _free_port
+from tests.interop.test_baresip_media import tone as measure
 
 pytestmark = pytest.mark.interop
 
@@ -48,35 +48,14 @@ RATE = 16000  # the rate our side reads and writes
 LEVEL = -10.0  # dBm0, both tones
 THEIR_TONE, OUR_TONE = 440.0, 1000.0
 TALK = 3.0  # seconds of audio per call
-SETTLE = 0.3  # seconds skipped at the start of what is measured
 FREQ_TOL, LEVEL_TOL = 5.0, 2.0  # Hz, dB
 HOST = "127.0.0.1"
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind((HOST, 0))
-        return int(s.getsockname()[1])
-
-
-def measure(pcm: npt.NDArray[np.int16], rate: int) -> tuple[float, float, int]:
-    """(peak frequency in Hz, level in dBm0, samples) between the first and last loud sample,
-    the first ``SETTLE`` seconds skipped (windowed FFT, parabolic peak interpolation)."""
-    loud = np.flatnonzero(np.abs(pcm.astype(np.int32)) > 1000)
-    if len(loud) == 0:
-        return 0.0, -math.inf, 0
-    x = pcm[loud[0] + int(SETTLE * rate):loud[-1]].astype(np.float64)
-    if len(x) < rate // 10:
-        return 0.0, -math.inf, len(x)
-    spectrum = np.abs(np.fft.rfft(x * np.hanning(len(x))))
-    k = int(np.argmax(spectrum[1:-1])) + 1
-    a, b, c = np.log(spectrum[k - 1:k + 2] + 1e-12)
-    shift = 0.5 * (a - c) / (a - 2 * b + c) if a - 2 * b + c else 0.0
-    return (k + shift) * rate / len(x), level_dbm0(x), len(x)
-
-
-class Baresip:
-    """One baresip process (PCMU, dtls_srtp) made from the templates; stopped by ``stop``."""
+class Baresip(MediaBaresip):
+    """One baresip process (PCMU, dtls_srtp) made from this test's templates; ``ready``,
+    ``stop`` and ``heard`` (the audio its sndfile module decoded) come from the media test's
+    harness."""
 
     def __init__(self, tmp: Path, dial: str | None = None) -> None:
         self.port = _free_port()
@@ -98,29 +77,6 @@ class Baresip:
         with self.log.open("wb") as out:
             self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=out,
                                          stderr=subprocess.STDOUT)
-
-    async def ready(self, timeout: float = 5.0) -> None:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while b"baresip is ready" not in self.log.read_bytes():
-            assert self.proc.poll() is None and loop.time() < deadline, self.log.read_text()
-            await asyncio.sleep(0.05)
-
-    def stop(self) -> str:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        return self.log.read_text(errors="replace")
-
-    def heard(self) -> tuple[npt.NDArray[np.int16], int]:
-        # sndfile.so dumps the audio baresip decoded (what it received) to dump-*-dec.wav.
-        (wav,) = self.record.glob("dump-*-dec.wav")
-        pcm, rate, channels = read_wav_bytes(wav.read_bytes())
-        return (pcm if channels == 1 else pcm[:, 0]), rate
 
 
 class OurSide:
@@ -157,6 +113,16 @@ class OurSide:
             if isinstance(ev, kind):
                 return ev
             assert not isinstance(ev, CallEnded), ev
+
+    async def call(self, peer: Baresip) -> tuple[Call, DtlsOffer, NegotiatedMedia]:
+        """INVITE baresip with a DTLS-SRTP offer; (call, our pending offer, its answer)."""
+        await peer.ready()
+        audio, pending = dtls_offer(self.audio(), self.cert, rng=self.rng)
+        caps = LocalCapabilities(address=HOST, media=(audio,))
+        call = self.sip.call(lambda now: self.ua.invite(f"sip:bob@{HOST}:{peer.port}", now,
+                                                        media=caps))
+        answered = await self.next_sip(CallAnswered)
+        return call, pending, answered.media.audio
 
     def start_media(self, negotiated: NegotiatedMedia, params: DtlsParams) -> None:
         def start(now: float) -> None:
@@ -238,14 +204,8 @@ def test_we_call_baresip_dtls_srtp(tmp_path: Path) -> None:
         await ours.open()
         peer = Baresip(tmp)
         try:
-            await peer.ready()
-            audio, pending = dtls_offer(ours.audio(), ours.cert, rng=ours.rng)
-            caps = LocalCapabilities(address=HOST, media=(audio,))
-            call = ours.sip.call(lambda now: ours.ua.invite(f"sip:bob@{HOST}:{peer.port}", now,
-                                                            media=caps))
-            answered = await ours.next_sip(CallAnswered)
-            neg = answered.media.audio
-            assert neg.proto == UDP_TLS_SAVP and neg.codec.name == "PCMU", neg
+            call, pending, neg = await ours.call(peer)
+            assert neg.proto == UDP_TLS_SAVP and neg.codec is not None and neg.codec.name == "PCMU"
             params = dtls_from_answer(pending, neg)
             assert params is not None
             ours.start_media(neg, params)
@@ -305,17 +265,12 @@ def test_wrong_fingerprint_for_baresip_fails_typed(tmp_path: Path) -> None:
         await ours.open()
         peer = Baresip(tmp)
         try:
-            await peer.ready()
-            audio, pending = dtls_offer(ours.audio(), ours.cert, rng=ours.rng)
-            caps = LocalCapabilities(address=HOST, media=(audio,))
-            call = ours.sip.call(lambda now: ours.ua.invite(f"sip:bob@{HOST}:{peer.port}", now,
-                                                            media=caps))
-            answered = await ours.next_sip(CallAnswered)
-            params = dtls_from_answer(pending, answered.media.audio)
+            call, pending, neg = await ours.call(peer)
+            params = dtls_from_answer(pending, neg)
             assert params is not None
             (fp,) = params.remote_fingerprints
             forged = attrs.evolve(fp, value=bytes(b ^ 1 for b in fp.value))
-            ours.start_media(answered.media.audio, attrs.evolve(params, remote_fingerprints=(forged,)))
+            ours.start_media(neg, attrs.evolve(params, remote_fingerprints=(forged,)))
             loop = asyncio.get_running_loop()
             deadline = loop.time() + 3
             failed: list[DtlsKeyingFailed] = []
