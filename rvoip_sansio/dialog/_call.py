@@ -306,9 +306,10 @@ class Call:
         from . import _refer
         _refer.unsubscribe(self.ua, self, now)
 
-    def follow_transfer(self, now: float) -> Call:
+    def follow_transfer(self, now: float, *, media: LocalCapabilities | None = None) -> Call:
         """Call the target of a transfer the peer asked for (when the UA does not follow
-        transfers itself); progress is reported to the transferor by NOTIFY."""
+        transfers itself); progress is reported to the transferor by NOTIFY. The new call
+        offers ``media`` (its own RTP port, fresh keys) or else this call's capabilities."""
         self._check("follow_transfer")
         from . import _refer
-        return _refer.follow(self.ua, self, now)
+        return _refer.follow(self.ua, self, now, media)

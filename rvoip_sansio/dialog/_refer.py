@@ -186,20 +186,21 @@ def on_subscribe(ua: UserAgent, call: Call, req: Request, key: TransactionKey, n
     refresh_notifier(ua, sub, req, key, now)
 
 
-def follow(ua: UserAgent, call: Call, now: float) -> Call:
+def follow(ua: UserAgent, call: Call, now: float, media: LocalCapabilities | None = None) -> Call:
     if call.refer_target is None:
         raise LocalProtocolError(f"dialog layer: call {call.call_id} has no transfer to follow")
     referrer = call.remote_uri and parse_name_addr(call.remote_uri).uri_text
     refer_to, call.refer_target = call.refer_target, None
-    return _place(ua, refer_to, referrer, call.refer_sub, call.local_media, now)
+    return _place(ua, refer_to, referrer, call.refer_sub, media or call.local_media, now)
 
 
-def follow_request(ua: UserAgent, event: TransferRequested, now: float) -> Call:
+def follow_request(ua: UserAgent, event: TransferRequested, now: float,
+                   media: LocalCapabilities | None = None) -> Call:
     """Call the target of a REFER (in a call or not) the UA did not follow itself."""
     if event.call is not None:
-        return follow(ua, event.call, now)
+        return follow(ua, event.call, now, media)
     referrer = parse_name_addr(event.referred_by).uri_text if event.referred_by else None
-    return _place(ua, event.refer_to, referrer, event.subscription, None, now)
+    return _place(ua, event.refer_to, referrer, event.subscription, media, now)
 
 
 def _place(ua: UserAgent, refer_to: str, referrer: str | None, sub: Subscription | None,

@@ -257,10 +257,12 @@ class UserAgent:
         (RFC 4488) and the subscription ends when the 2xx confirms there is none."""
         return _refer.refer_out_of_dialog(self, target, refer_to, now, subscribe)
 
-    def follow_transfer(self, event: TransferRequested, now: float) -> Call:
+    def follow_transfer(self, event: TransferRequested, now: float, *,
+                        media: LocalCapabilities | None = None) -> Call:
         """Call the target of a REFER the UA did not follow itself (``follow_transfers=False``),
-        in a call or outside one; its outcome goes to the referrer by NOTIFY."""
-        return _refer.follow_request(self, event, now)
+        in a call or outside one; its outcome goes to the referrer by NOTIFY. ``media``: the
+        new call's capabilities (default: the transferred call's, or the UA's)."""
+        return _refer.follow_request(self, event, now, media)
 
     def drain(self) -> None:
         """Refuse new calls (503) from now on; running calls go on. The adapter waits until

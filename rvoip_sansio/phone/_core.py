@@ -69,6 +69,7 @@ class PhoneCore:
         self._calls: dict[str, PhoneCall] = {}
         self._by_local: dict[Address, PhoneCall] = {}
         self._regs: dict[int, tuple[Registration, str]] = {}
+        self._info_calls: dict[int, PhoneCall] = {}  # INFO handle -> call
         self._reg_ids: dict[int, int] = {}  # id(Registration) -> handle
         self._next_reg = 0
         self._events: deque[Event] = deque()
@@ -265,6 +266,75 @@ class PhoneCore:
         pc = self._pc(call_id)
         if pc.call.is_active:
             pc.call.hangup(now, headers=tuple(headers))
+        self._process(now)
+
+    def hold(self, call_id: str, now: float) -> None:
+        """Put the peer on hold (re-INVITE ``sendonly``, RFC 3264 §8.4); when it is accepted
+        ``CallHeld(by_peer=False)`` and the media stops receiving."""
+        self._pc(call_id).call.hold(now)
+        self._process(now)
+
+    def resume(self, call_id: str, now: float) -> None:
+        """Take the peer off hold (re-INVITE ``sendrecv``); ``CallResumed(by_peer=False)``."""
+        self._pc(call_id).call.resume(now)
+        self._process(now)
+
+    def transfer(self, call_id: str, target: str, now: float) -> None:
+        """Transfer the peer: ``target`` is a SIP URI (blind, REFER, RFC 3515) or the id of
+        another established call of ours (attended: REFER with Replaces, RFC 3891).
+        ``TransferProgress`` reports the transferee's NOTIFYs; the call itself ends as usual
+        (hang it up when the transfer succeeded, or let the peer do it)."""
+        pc = self._pc(call_id)
+        other = self._calls.get(target)
+        pc.call.transfer(other.call if other is not None else target, now)
+        pc.log.info("call %s: transfer to %s", call_id, target)
+        self._process(now)
+
+    def follow_transfer(self, call_id: str, now: float, *, rtp: Address,
+                        headers: Headers = ()) -> str:
+        """Transferee: call the target the peer's REFER named (``TransferRequested``), with
+        media on the new RTP socket ``rtp``; the transferor hears how it went (NOTIFY).
+        Returns the new call's id."""
+        pc = self._pc(call_id)
+        if rtp in self._by_local:
+            raise LocalProtocolError(f"phone: RTP socket {rtp} is already used by a call")
+        caps, pending = offer_caps(self.config, rtp, rng=self.key_rng)
+        new = pc.call.follow_transfer(now, media=caps)
+        npc = PhoneCall(call_id=new.call_id, call=new, log=call_log(new.call_id),
+                        incoming=False, sdes=pending)
+        self._calls[new.call_id] = npc
+        self._bind(npc, rtp)
+        npc.log.info("call %s: following the transfer of call %s", new.call_id, call_id)
+        self._process(now)
+        return new.call_id
+
+    def send_dtmf(self, call_id: str, digits: str, now: float, *, method: str | ev.DtmfMethod = "auto",
+                  duration: float = 0.1) -> None:
+        """Send DTMF ``digits`` (0-9 * # A-D): ``"rfc4733"`` as telephone events in the RTP
+        stream (they replace audio while they last), ``"info"`` as SIP INFO
+        ``application/dtmf-relay`` (one INFO at a time, in order), ``"auto"`` RFC 4733 when
+        the peer agreed to telephone-event, else INFO."""
+        pc = self._pc(call_id)
+        digits = digits.upper()
+        if not digits or any(d not in _DTMF for d in digits):
+            raise LocalProtocolError(f"phone: {digits!r} are not DTMF digits")
+        how = method.value if isinstance(method, ev.DtmfMethod) else method
+        if how == "auto":
+            te = pc.media is not None and pc.media.config.telephone_event_pt is not None
+            how = "rfc4733" if te else "info"
+        if how == "rfc4733":
+            media = self._media(call_id)
+            if media.config.telephone_event_pt is None:
+                raise LocalProtocolError(f"phone: call {call_id}: the peer did not agree to "
+                                         "telephone-event (RFC 4733); use method='info'")
+            media.send_dtmf(digits, now, duration=duration)
+        elif how == "info":
+            if pc.call.state is not CallState.CONFIRMED:
+                raise LocalProtocolError(f"phone: call {call_id} is not established")
+            pc.info_queue.extend((d, round(duration * 1000)) for d in digits)
+            self._next_info(pc, now)
+        else:
+            raise LocalProtocolError(f"phone: unknown DTMF method {how!r}")
         self._process(now)
 
     def drain(self, now: float) -> None:
@@ -546,5 +616,22 @@ class PhoneCore:
             return
         self._fail(pc, "rtp timeout", now)
 
+    def _next_info(self, pc: PhoneCall, now: float) -> None:
+        # RFC 6086 §4.2 leaves ordering to CSeq; one INFO in flight at a time keeps the
+        # digits in order even when a datagram is lost and retransmitted.
+        if pc.info_handle is not None or not pc.info_queue or not pc.call.is_active:
+            return
+        digit, ms = pc.info_queue.pop(0)
+        body = f"Signal={digit}\r\nDuration={ms}\r\n".encode()
+        handle = pc.call.send_info(now, content_type="application/dtmf-relay", body=body)
+        pc.info_handle = handle
+        self._info_calls[handle] = pc
+
     def _info_done(self, e: dev.RequestCompleted, now: float) -> None:
-        pass
+        pc = self._info_calls.pop(e.handle, None)
+        if pc is None:
+            return
+        pc.info_handle = None
+        if e.status_code >= 300:
+            pc.log.warning("call %s: DTMF INFO answered %d", pc.call_id, e.status_code)
+        self._next_info(pc, now)

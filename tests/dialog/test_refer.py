@@ -205,3 +205,33 @@ def test_refer_outside_a_dialog_followed_by_the_application() -> None:
     assert of(net, "carol", IncomingCall)[0].request.get("referred-by") == "<sip:bob@10.0.0.2>"
     notes = of(net, "bob", NotificationReceived)
     assert [n.body.split(b"\r\n")[0] for n in notes] == [b"SIP/2.0 100 Trying", b"SIP/2.0 200 OK"]
+
+
+def test_followed_transfer_offers_the_media_the_application_gives() -> None:
+    """The transferee's application follows the REFER with its own capabilities (a new RTP
+    port): the INVITE to the target offers them, not the transferred call's."""
+    from .helpers import caps
+
+    net = network()
+    a = ua(ALICE, "alice", 1, follow_transfers=False)
+    b, c = ua(BOB, "bob", 2), ua(CAROL, "carol", 3)
+    placed = []
+    answer = answering()
+
+    def alice_app(node, event, now):  # type: ignore[no-untyped-def]
+        if isinstance(event, TransferRequested):
+            placed.append(event.call.follow_transfer(now, media=caps(ALICE, port=41234)))
+        answer(node, event, now)
+
+    add(net, "alice", ALICE, a, alice_app)
+    add(net, "bob", BOB, b, answering())
+    add(net, "carol", CAROL, c, answering())
+    calls = []
+    net.at(0.0, lambda t: calls.append(b.invite("sip:alice@10.0.0.1", t)))
+    net.run(until=5.0)
+    net.at(6.0, lambda t: calls[0].transfer("sip:carol@10.0.0.3", t))
+    net.run(until=20.0)
+    assert len(placed) == 1
+    (invite,) = [m for _, m in distinct(net, ALICE, b"INVITE sip:carol")]
+    assert b"m=audio 41234 " in invite.body
+    assert len(of(net, "carol", CallAnswered)) == 1
