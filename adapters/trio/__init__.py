@@ -5,10 +5,12 @@
 :func:`open_sip_transports` a SIP ``Endpoint`` on UDP, TCP, TLS, WS and WSS at once, both as
 async context managers with ``trio.current_time()`` as the clock. :class:`CallAudio` is a
 call's audio as an async stream (issue 10 §1), with sources and sinks to play and record.
+:func:`open_phone` runs a whole SIP phone (the pure ``PhoneCore``) on those sockets.
 """
 
 from ._audio import CallAudio, FrameStream
 from ._media import MediaSockets, NoFreePort
+from ._phone import Phone, PhoneCall, PhoneError, open_phone
 from ._sources import (AudioDeviceError, BufferSink, BufferSource, CallbackSink, CallbackSource, SilenceSource,
                        Sink, SoundCardSink, SoundCardSource, Source, ToneSource, WavSink, WavSource, play, record,
                        stream)
@@ -19,4 +21,4 @@ __all__ = ["UdpEndpoint", "open_udp_endpoint", "SipTransports", "open_sip_transp
            "CallAudio", "FrameStream", "MediaSockets", "NoFreePort",
            "Source", "Sink", "WavSource", "ToneSource", "SilenceSource", "BufferSource", "CallbackSource",
            "SoundCardSource", "WavSink", "BufferSink", "CallbackSink", "SoundCardSink", "AudioDeviceError",
-           "play", "record", "stream"]
+           "play", "record", "stream", "Phone", "PhoneCall", "PhoneError", "open_phone"]

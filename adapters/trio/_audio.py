@@ -73,7 +73,7 @@ class CallAudio:
 
     __slots__ = ("_owner", "rate", "frame_ms")
 
-    def __init__(self, owner: AudioOwner, *, rate: int, frame_ms: int) -> None:
+    def __init__(self, owner: AudioOwner, *, rate: int, frame_ms: float) -> None:
         self._owner = owner
         self.rate = rate  #: the rate of frames and the default rate of writes
         self.frame_ms = frame_ms
@@ -85,7 +85,7 @@ class CallAudio:
 
     # ---- receive ------------------------------------------------------------------------
 
-    def frames(self, rate: int | None = None, frame_ms: int | None = None) -> FrameStream:
+    def frames(self, rate: int | None = None, frame_ms: float | None = None) -> FrameStream:
         """``async for frame in call.audio.frames(rate=16000, frame_ms=20)``: each received
         frame (numpy int16 ``samples`` at ``rate``, ``frame_ms`` long, its media ``index`` and
         ``time``, ``flags`` saying concealed / comfort noise / after a gap / silence) until the
@@ -115,6 +115,13 @@ class CallAudio:
         """The oldest received frame, or None when none is waiting."""
         media = self._owner.media()
         return media.read_frame() if media is not None and not self._owner.ended else None
+
+    def read_all(self) -> list[AudioFrame]:
+        """Every received frame waiting now (oldest first)."""
+        out: list[AudioFrame] = []
+        while (frame := self.read_nowait()) is not None:
+            out.append(frame)
+        return out
 
     @property
     def frames_available(self) -> int:

@@ -86,6 +86,11 @@ class SipTransports:
     def events(self) -> CoreDriver:
         return self._driver
 
+    def pump(self, now: float) -> None:
+        """After an input given to the core directly at ``now`` (a second face of the same
+        core, e.g. the phone's media sockets): carry out its output and re-arm the timer."""
+        self._driver.drain(now)
+
     async def listen(self, transport: str, local: Address, *, ssl_context: ssl.SSLContext | None = None) -> Address:
         """Listen for ``transport`` (UDP, TCP, TLS, WS, WSS) on ``local`` (port 0: any free
         one); TLS and WSS need ``ssl_context`` (the server's certificate). Returns the bound

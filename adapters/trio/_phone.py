@@ -1,0 +1,521 @@
+"""A softphone for trio: ``async with open_phone(user, local) as phone:``.
+
+A thin host over the pure :class:`rvoip_sansio.phone.PhoneCore` (registration, calls, SDP,
+SRTP keying, every call's media). Its SIP face runs on the trio :class:`~._stream.SipTransports`
+(UDP, TCP, TLS, WS, WSS); its media face on one UDP socket per call
+(:class:`~._media.MediaSockets`, from a configurable port range). Both faces are pumped after
+every input (the transports' pump, then the media flush in its ``after_pump`` hook), one
+timer follows ``core.next_deadline()``, and the clock is ``trio.current_time()`` (so
+``trio.testing.MockClock`` drives it). Everything about SIP, SDP, RTP and SRTP is the core's.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import random
+import secrets
+import socket
+import ssl
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
+from typing import Any, TypeVar
+
+import trio
+
+from rvoip_sansio import Address, Event
+from rvoip_sansio.callmedia import CallMedia, MediaReport
+from rvoip_sansio.dialog import RegistrationState
+from rvoip_sansio.phone import PhoneConfig, PhoneCore
+from rvoip_sansio import phone as pe
+from rvoip_sansio.sip.auth import Credentials
+
+from ._audio import CallAudio
+from ._drive import single_exceptions
+from ._media import MediaSockets
+from ._stream import SipTransports, open_sip_transports
+
+__all__ = ["Phone", "PhoneCall", "PhoneError", "open_phone"]
+
+log = logging.getLogger("rvoip_sansio.adapters.trio")
+
+T = TypeVar("T")
+E = TypeVar("E", bound=Event)
+#: Events kept per call (and for the phone) until read; beyond it the oldest go.
+EVENTS_KEPT = 1000
+_SECURE = ("TLS", "WSS")
+
+
+class PhoneError(Exception):
+    """A registration or call did not succeed (the message says what happened)."""
+
+
+class _Events:
+    """``async for event in ...``: a call's (or the phone's) events, ending after ``last``."""
+
+    __slots__ = ("_owner",)
+
+    def __init__(self, owner: PhoneCall | Phone) -> None:
+        self._owner = owner
+
+    def __aiter__(self) -> _Events:
+        return self
+
+    async def __anext__(self) -> Event:
+        event = await self._owner.next_event()
+        if event is None:
+            raise StopAsyncIteration
+        return event
+
+
+class PhoneCall:
+    """One call of a :class:`Phone` (from :meth:`Phone.call`, :meth:`Phone.accept` or
+    ``async for call in phone.incoming()``).
+
+    ``audio`` is its :class:`~._audio.CallAudio`; ``async for event in call.events()`` gives
+    its events (``DtmfReceived``, ``CallHeld``/``CallResumed``, transfer progress, media
+    events) in order, ``CallEnded`` last. ``incoming`` is the ``IncomingCall`` event (From,
+    To, every header incl. ``X-*`` / ``P-Asserted-Identity``) of a call we received.
+    """
+
+    def __init__(self, phone: Phone, call_id: str, *, rtp: Address | None = None,
+                 incoming: pe.IncomingCall | None = None) -> None:
+        self.phone = phone
+        self.call_id = call_id
+        self.rtp = rtp  # our RTP socket's address (None until answered, callee side)
+        self.incoming = incoming
+        self.audio = CallAudio(self, rate=phone.core.config.rate, frame_ms=phone.core.config.frame_ms)
+        self.answered: pe.CallAnswered | None = None
+        self.end: pe.CallEnded | None = None
+        self.drained_marks: set[int] = set()
+        #: Transferee: the call placed to the REFER's target (followed automatically).
+        self.transferred_to: PhoneCall | None = None
+        self._events: collections.deque[Event] = collections.deque(maxlen=EVENTS_KEPT)
+        self._lot = trio.lowlevel.ParkingLot()
+
+    def __repr__(self) -> str:
+        state = "ended" if self.end else "up" if self.answered else "setup"
+        return f"<PhoneCall {self.call_id} {state}>"
+
+    # ---- what CallAudio needs -----------------------------------------------------------
+
+    @property
+    def ended(self) -> bool:
+        return self.end is not None
+
+    def media(self) -> CallMedia | None:
+        return None if self.end is not None else self.phone.core.media(self.call_id)
+
+    def act(self, action: Callable[[float], T]) -> T:
+        return self.phone.act(action)
+
+    async def wait(self, ready: Callable[[], bool]) -> None:
+        """Park until ``ready()`` (re-checked after every pump of the phone)."""
+        while not ready():
+            await self._lot.park()
+
+    # ---- events -------------------------------------------------------------------------
+
+    def events(self) -> _Events:
+        """``async for event in call.events()``: every event of the call until it ended."""
+        return _Events(self)
+
+    async def next_event(self) -> Event | None:
+        """The call's next event, waiting for it; None when none is left after the end."""
+        await self.wait(lambda: bool(self._events) or self.ended)
+        return self._events.popleft() if self._events else None
+
+    async def wait_for(self, kind: type[E] | tuple[type[E], ...]) -> E | None:
+        """Skip events until one of ``kind`` (the others are dropped); None if the call ends
+        first. Bound it with ``trio.fail_after``."""
+        while (event := await self.next_event()) is not None:
+            if isinstance(event, kind):
+                return event
+        return None
+
+    async def wait_answered(self) -> pe.CallAnswered:
+        """Wait until the call is up (auto-answered incoming calls, followed transfers);
+        raises :class:`PhoneError` if it ends first."""
+        await self.wait(lambda: self.answered is not None or self.ended)
+        if self.answered is None:
+            raise PhoneError(f"call {self.call_id} failed: {self._why()}")
+        return self.answered
+
+    async def wait_ended(self) -> pe.CallEnded:
+        await self.wait(lambda: self.ended)
+        assert self.end is not None
+        return self.end
+
+    # ---- verbs --------------------------------------------------------------------------
+
+    async def answer(self, *, headers: Sequence[tuple[str, str]] = ()) -> None:
+        """Answer an incoming call (not needed with ``auto_answer``): binds its RTP socket,
+        sends 200 OK with ``headers``, and waits until the call is up. Raises
+        :class:`PhoneError` if it ends instead (e.g. 488 for an offer we cannot accept)."""
+        if self.rtp is None:
+            self.rtp = self.phone.media_sockets.bind()
+        rtp = self.rtp
+        self.act(lambda now: self.phone.core.answer(self.call_id, now, rtp=rtp, headers=list(headers)))
+        await self.wait(lambda: self.answered is not None or self.ended)
+        if self.answered is None:
+            raise PhoneError(f"call {self.call_id}: answer failed ({self._why()})")
+
+    def reject(self, code: int = 486, *, reason: str | None = None,
+               headers: Sequence[tuple[str, str]] = ()) -> None:
+        """Refuse an incoming call with a final response (``headers`` go into it)."""
+        self.act(lambda now: self.phone.core.reject(self.call_id, now, code, reason=reason, headers=list(headers)))
+
+    async def hangup(self) -> pe.CallEnded:
+        """End the call (BYE; CANCEL before the answer) and wait until it has ended."""
+        if not self.ended:
+            self.act(lambda now: self.phone.core.hangup(self.call_id, now))
+        return await self.wait_ended()
+
+    async def hold(self) -> None:
+        """Put the call on hold (re-INVITE, a=sendonly) and wait until the peer accepted."""
+        self.act(lambda now: self.phone.core.hold(self.call_id, now))
+        await self._outcome(pe.CallHeld)
+
+    async def resume(self) -> None:
+        """Take the call off hold and wait until the peer accepted."""
+        self.act(lambda now: self.phone.core.resume(self.call_id, now))
+        await self._outcome(pe.CallResumed)
+
+    def transfer(self, target: str | PhoneCall) -> None:
+        """Transfer the peer to ``target`` (REFER): a SIP URI (blind), or another call
+        (attended, with Replaces). ``TransferProgress`` events follow on this call."""
+        to = target.call_id if isinstance(target, PhoneCall) else target
+        self.act(lambda now: self.phone.core.transfer(self.call_id, to, now))
+
+    def send_dtmf(self, digits: str, *, method: str = "auto", duration: float = 0.1) -> None:
+        """Send ``digits`` (0-9 * # A-D) as RFC 4733 telephone events (``"rfc4733"``) or SIP
+        INFO (``"info"``); ``"auto"``: RFC 4733 when the peer agreed to telephone-event."""
+        self.act(lambda now: self.phone.core.send_dtmf(self.call_id, digits, now, method=method,
+                                                       duration=duration))
+
+    def quality(self) -> MediaReport | None:
+        """Health (queues, drops, concealment) and quality (loss, jitter, RTT, MOS); None
+        without media."""
+        return self.act(lambda now: self.phone.core.report(self.call_id, now))
+
+    # ---- plumbing -----------------------------------------------------------------------
+
+    async def _outcome(self, kind: type[pe.CallHeld] | type[pe.CallResumed]) -> None:
+        """Wait for our own hold/resume to be accepted (the event stays in ``events()``)."""
+        seen = len(self._events)
+
+        def done() -> bool:
+            return self.ended or any(isinstance(e, kind) and not e.by_peer for e in list(self._events)[max(0, seen - 1):])
+
+        await self.wait(done)
+        if self.ended:
+            raise PhoneError(f"call {self.call_id} ended ({self._why()})")
+
+    def _why(self) -> str:
+        end = self.end
+        if end is None:
+            return "not ended"
+        status = f" {end.status_code}" if end.status_code else ""
+        detail = f", {end.detail}" if end.detail else ""
+        return f"{end.reason.value}{status}{detail}"
+
+    def _deliver(self, event: Event) -> None:
+        if isinstance(event, pe.AudioDrained):
+            self.drained_marks.add(event.mark)
+            return
+        if isinstance(event, pe.CallAnswered):
+            self.answered = event
+        elif isinstance(event, pe.CallEnded):
+            self.end = event
+        self._events.append(event)
+
+    def _wake(self) -> None:
+        if self._lot.statistics().tasks_waiting:
+            self._lot.unpark_all()
+
+
+class Phone:
+    """A SIP phone / trunk endpoint on trio; made by :func:`open_phone`."""
+
+    def __init__(self, core: PhoneCore, *, host: str, auto_answer: bool) -> None:
+        self.core = core
+        self.host = host
+        self.auto_answer = auto_answer
+        self.calls: dict[str, PhoneCall] = {}
+        self.registrations: dict[int, pe.RegistrationChanged | None] = {}
+        self._transports: SipTransports | None = None
+        self._media: MediaSockets | None = None
+        self._nursery: trio.Nursery | None = None
+        self._incoming: collections.deque[PhoneCall] = collections.deque(maxlen=EVENTS_KEPT)
+        self._events: collections.deque[Event] = collections.deque(maxlen=EVENTS_KEPT)
+        self._lot = trio.lowlevel.ParkingLot()
+        self.closed = False
+
+    # ---- the host -----------------------------------------------------------------------
+
+    @property
+    def media_sockets(self) -> MediaSockets:
+        assert self._media is not None, "the phone is not running"
+        return self._media
+
+    @property
+    def locals(self) -> dict[str, Address]:
+        """The bound SIP listeners by transport name."""
+        return dict(self._transports.locals) if self._transports is not None else {}
+
+    def act(self, action: Callable[[float], T]) -> T:
+        """Run ``action(now)`` on the core, then pump both faces and re-arm the timer."""
+        assert self._transports is not None, "the phone is not running"
+        return self._transports.call(action)
+
+    def _after_pump(self, now: float) -> None:
+        """The media face, after every pump: send each call's datagrams from its socket,
+        deliver what that produced (socket releases), wake whoever waits on a change."""
+        media = self._media
+        for local, transmit in self.core.media_datagrams_to_send(now):
+            if media is not None:
+                media.send(local, transmit.data, transmit.dest, now)
+        delivered = False
+        while (event := self.core.next_event()) is not None:
+            self._on_event(event, now)
+            delivered = True
+        if delivered:
+            self._later()  # a reaction to them (an answer...) is pumped right after
+        for call in self.calls.values():
+            call._wake()
+        if self._lot.statistics().tasks_waiting:
+            self._lot.unpark_all()
+
+    def _later(self) -> None:
+        async def pump() -> None:
+            await trio.lowlevel.checkpoint()
+            if self._transports is not None and not self.closed:
+                self.act(lambda now: None)
+
+        if self._nursery is not None:
+            self._nursery.start_soon(pump)
+
+    def _on_event(self, event: Event, now: float) -> None:
+        """Every core event, synchronously inside the pump (so it may act on the core)."""
+        call_id = getattr(event, "call_id", None)
+        call = self.calls.get(call_id) if isinstance(call_id, str) else None
+        if isinstance(event, pe.MediaSocketReleased):
+            if self._media is not None:
+                self._media.release(event.local)
+            return
+        if isinstance(event, pe.RegistrationChanged):
+            self.registrations[event.registration] = event
+        elif isinstance(event, pe.IncomingCall):
+            call = self.calls[event.call_id] = PhoneCall(self, event.call_id, incoming=event)
+            if event.auto_answer and self._media is not None:
+                rtp = call.rtp = self._media.bind()
+                self.core.answer(event.call_id, now, rtp=rtp)
+            self._incoming.append(call)
+            self._wake()
+            log.info("call %s: incoming from %s", event.call_id, event.from_header,
+                     extra={"call_id": event.call_id})
+        elif isinstance(event, pe.TransferRequested) and event.auto_follow and self._media is not None:
+            rtp = self._media.bind()
+            new_id = self.core.follow_transfer(event.call_id, now, rtp=rtp)
+            self.calls[new_id] = PhoneCall(self, new_id, rtp=rtp)
+            if call is not None:
+                call.transferred_to = self.calls[new_id]
+        if call is not None:
+            call._deliver(event)
+        else:
+            self._events.append(event)
+
+    def _wake(self) -> None:
+        if self._lot.statistics().tasks_waiting:
+            self._lot.unpark_all()
+
+    async def _wait(self, ready: Callable[[], bool]) -> None:
+        while not ready():
+            await self._lot.park()
+
+    # ---- registration -------------------------------------------------------------------
+
+    async def register(self, registrar: str, credentials: Credentials | None = None, *,
+                       expires: int = 600) -> int:
+        """Register at ``registrar`` (a SIP URI; digest ``credentials`` or the phone's) and
+        wait until registered; returns the registration's handle. Kept refreshed until
+        :meth:`unregister` or close. Raises :class:`PhoneError` when refused."""
+        handle = self.act(lambda now: self.core.register(registrar, now, credentials=credentials,
+                                                          expires=expires))
+        self.registrations[handle] = None
+        await self._registration(handle, RegistrationState.REGISTERED)
+        return handle
+
+    async def unregister(self, handle: int) -> None:
+        """Remove a registration (REGISTER with Expires: 0) and wait for the outcome."""
+        self.act(lambda now: self.core.unregister(handle, now))
+        await self._registration(handle, RegistrationState.UNREGISTERED)
+
+    async def _registration(self, handle: int, state: RegistrationState) -> None:
+        final = (RegistrationState.FAILED, RegistrationState.UNREGISTERED, state)
+        await self._wait(lambda: (e := self.registrations.get(handle)) is not None and e.state in final)
+        event = self.registrations[handle]
+        assert event is not None
+        if event.state is not state:
+            raise PhoneError(f"registration at {event.registrar}: {event.state.value}"
+                             f"{f' ({event.status_code})' if event.status_code else ''}")
+
+    # ---- calls --------------------------------------------------------------------------
+
+    async def call(self, target: str, *, headers: Sequence[tuple[str, str]] = ()) -> PhoneCall:
+        """Call ``target`` (a SIP URI; ``headers`` such as ``X-*`` go into the INVITE) and
+        wait for the answer. Raises :class:`PhoneError` if it is refused or fails;
+        cancelling the wait (``trio.fail_after``...) cancels the call (CANCEL)."""
+        rtp = self.media_sockets.bind()
+        try:
+            call_id = self.act(lambda now: self.core.call(target, now, rtp=rtp, headers=list(headers)))
+        except BaseException:
+            self.media_sockets.release(rtp)
+            raise
+        call = self.calls[call_id] = PhoneCall(self, call_id, rtp=rtp)
+        try:
+            await call.wait(lambda: call.answered is not None or call.ended)
+        except BaseException:
+            if not call.ended:
+                call.act(lambda now: self.core.hangup(call_id, now))
+            raise
+        if call.answered is None:
+            raise PhoneError(f"call to {target} failed: {call._why()}")
+        return call
+
+    def incoming(self) -> _Incoming:
+        """``async for call in phone.incoming()``: each new call (already answered with
+        ``auto_answer``; otherwise ``await call.answer()`` or ``call.reject()``)."""
+        return _Incoming(self)
+
+    async def accept(self) -> PhoneCall:
+        """The next incoming call, waiting for it."""
+        await self._wait(lambda: bool(self._incoming) or self.closed)
+        if not self._incoming:
+            raise PhoneError("the phone is closed")
+        return self._incoming.popleft()
+
+    def events(self) -> _Events:
+        """``async for event in phone.events()``: events not about one call
+        (``RegistrationChanged``, ``PhoneDrained``...) until the phone closes."""
+        return _Events(self)
+
+    async def next_event(self) -> Event | None:
+        await self._wait(lambda: bool(self._events) or self.closed)
+        return self._events.popleft() if self._events else None
+
+    async def drain(self) -> None:
+        """Refuse new calls (503) and wait until the running ones have ended."""
+        self.act(lambda now: self.core.drain(now))
+        await self._wait(lambda: not self.core.calls)
+
+    async def _shutdown(self) -> None:
+        """Hang up every call, remove every registration, wait for both to be done (the
+        caller bounds the wait), then close the media sockets."""
+        if self._transports is not None and not self.closed:
+            self.act(lambda now: self.core.close(now))
+            done = (RegistrationState.UNREGISTERED, RegistrationState.FAILED)
+            await self._wait(lambda: not self.core.calls and all(
+                e is None or e.state in done for e in self.registrations.values()) and not len(self.media_sockets))
+
+
+class _Incoming:
+    __slots__ = ("_phone",)
+
+    def __init__(self, phone: Phone) -> None:
+        self._phone = phone
+
+    def __aiter__(self) -> _Incoming:
+        return self
+
+    async def __anext__(self) -> PhoneCall:
+        try:
+            return await self._phone.accept()
+        except PhoneError:
+            raise StopAsyncIteration from None
+
+
+def _free_port(host: str, transport: str) -> int:
+    """A port free right now (the SIP address must be known before the core is built: it
+    goes into Via and Contact)."""
+    kind = socket.SOCK_DGRAM if transport == "UDP" else socket.SOCK_STREAM
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, kind) as probe:
+        probe.bind((host, 0))
+        return int(probe.getsockname()[1])
+
+
+@asynccontextmanager
+async def open_phone(
+    user: str,
+    local: Address,
+    *,
+    transport: str = "UDP",
+    server_ssl: ssl.SSLContext | None = None,
+    client_ssl: ssl.SSLContext | None = None,
+    rtp_ports: tuple[int, int] | None = None,
+    rtp_host: str | None = None,
+    connect_timeout: float = 10.0,
+    close_timeout: float = 3.0,
+    rng: random.Random | None = None,
+    **config: Any,
+) -> AsyncIterator[Phone]:
+    """``async with open_phone("alice", ("127.0.0.1", 5060)) as phone:`` runs a phone for
+    ``user`` with its SIP listener on ``local`` (port 0: a free port is picked first) over
+    ``transport`` (UDP, TCP, TLS, WS or WSS; TLS/WSS listen with ``server_ssl``, and verify the
+    servers they reach against ``client_ssl``, default the system CAs). Each call gets an RTP
+    socket on ``rtp_host`` (default the SIP host) from ``rtp_ports`` (inclusive range; None:
+    any free port). Other keywords are :class:`~rvoip_sansio.phone.PhoneConfig` fields
+    (``codecs``, ``srtp``, ``rate``, ``frame_ms``, ``auto_answer``, ``credentials``,
+    ``max_calls``, ``outbound_proxy``, ``rtp_timeout``...).
+
+    Leaving the block, cancelling it or Ctrl-C ends every call (BYE/CANCEL), removes every
+    registration (waiting up to ``close_timeout`` for the answers, even when cancelled), and
+    closes every connection and socket; the block's own exception leaves as itself.
+    """
+    name = transport.upper()
+    if name in _SECURE and server_ssl is None:
+        raise ValueError(f"a {name} phone listens with server_ssl (its certificate)")
+    if local[1] == 0:
+        local = (local[0], _free_port(local[0], name))
+    cfg = PhoneConfig(user=user, local=local, transport=name.lower(), **config)
+    core = PhoneCore(config=cfg, rng=rng if rng is not None else random.Random(secrets.randbits(64)))
+    phone = Phone(core, host=rtp_host or local[0], auto_answer=cfg.auto_answer)
+    spec: dict[str, Address | tuple[Address, ssl.SSLContext]] = {
+        name: (local, server_ssl) if server_ssl is not None and name in _SECURE else local}
+
+    async def service(task_status: trio.TaskStatus[trio.CancelScope]) -> None:
+        # Shielded: when the application's block is cancelled, the sockets, readers and the
+        # timer must keep running while the calls are hung up and registrations removed.
+        with trio.CancelScope(shield=True) as scope:
+            async with open_sip_transports(core, spec, on_event=phone._on_event, client_ssl=client_ssl,
+                                           connect_timeout=connect_timeout,
+                                           after_pump=phone._after_pump) as transports:
+                async with trio.open_nursery() as nursery:
+                    phone._transports = transports
+                    phone._nursery = nursery
+                    phone._media = MediaSockets(nursery, phone.host, receive=core.media_receive,
+                                                drain=transports.pump,
+                                                on_error=core.media_transport_error, ports=rtp_ports)
+                    task_status.started(scope)
+                    try:
+                        await trio.sleep_forever()
+                    finally:
+                        phone._media.close()
+                        phone.closed = True
+
+    with single_exceptions():
+        async with trio.open_nursery() as outer:
+            scope: trio.CancelScope = await outer.start(service)
+            try:
+                yield phone
+            finally:
+                with trio.CancelScope(shield=True):
+                    with trio.move_on_after(close_timeout):
+                        await phone._shutdown()
+                    phone.closed = True
+                    phone._wake()
+                    for call in phone.calls.values():
+                        call._wake()
+                    scope.cancel()
+

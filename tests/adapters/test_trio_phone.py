@@ -1,0 +1,249 @@
+"""The scenario suite of PHONE.md for the trio ``Phone`` over real loopback sockets, once per SIP
+transport (UDP, TCP, TLS with a run-time test CA and verification on, WS): Alice, Bob and
+Carol register with digest (SHA-256) at a registrar (``rvoip_sansio.server.Registrar`` in a
+``UserAgent`` on the trio ``open_sip_transports``); Alice calls Bob (G.722 + SDES-SRTP);
+a 440 Hz tone goes one way and a 1000 Hz tone the other, and each is measured where it
+arrives (FFT peak frequency and RMS level in dBm0, ``rvoip_sansio.media``); hold and resume;
+DTMF both ways (RFC 4733 and SIP INFO) arriving as events; Bob blind-transfers Alice to
+Carol; hang up; and leaving the ``async with`` blocks removes the registrations (the
+registrar's bindings are gone), ends the calls and closes every socket (the ports bind
+again). Plus cancellation in the middle of a call.
+
+Everything runs under ``trio.testing.MockClock(autojump_threshold=0)``: the clock jumps
+whenever every task waits, so seconds of media take no real time, while every byte still
+crosses a real socket."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Awaitable, Callable
+from contextlib import AsyncExitStack
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import trio
+import trio.testing
+
+from rvoip_sansio import phone as pe
+from rvoip_sansio.adapters.trio import open_sip_transports
+from rvoip_sansio.adapters.trio import Phone, PhoneCall, open_phone
+from rvoip_sansio.dialog import EndReason
+from rvoip_sansio.media import level_dbm0, tone
+from rvoip_sansio.sip.auth import Credentials
+from tests.adapters.test_asyncio_transports import Pki
+from tests.adapters.test_blocking_stream import registrar_ua, registrar_uri
+
+LOOP = "127.0.0.1"
+RATE = 16000
+LEVEL = -12.0  # dBm0 of the test tones
+USERS = {"alice": "a-pass", "bob": "b-pass", "carol": "c-pass"}
+TRANSPORTS = ["UDP", "TCP", "TLS", "WS"]
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
+    return Pki(Path(tmp_path_factory.mktemp("trio-phone-tls")))
+
+
+def peak_hz(pcm: np.ndarray, rate: int = RATE) -> float:
+    x = pcm.astype(np.float64)
+    spectrum = np.abs(np.fft.rfft(x * np.hanning(len(x))))
+    k = int(np.argmax(spectrum[1:-1])) + 1
+    a, b, c = np.log(spectrum[k - 1:k + 2] + 1e-12)
+    shift = 0.5 * (a - c) / (a - 2 * b + c) if a - 2 * b + c else 0.0
+    return float((k + shift) * rate / len(x))
+
+
+def uri_of(user: str, transport: str, port: int) -> str:
+    return registrar_uri(transport, port).replace(LOOP, f"{user}@{LOOP}", 1)
+
+
+def phone_kw(transport: str, pki: Pki) -> dict[str, Any]:
+    kw: dict[str, Any] = {"transport": transport, "client_ssl": pki.client(), "auto_answer": True}
+    if transport in ("TLS", "WSS"):
+        kw["server_ssl"] = pki.good
+    return kw
+
+
+async def hear(call: PhoneCall, seconds: float) -> np.ndarray:
+    """The real (decoded, not concealed or silent) audio of ``seconds`` of the call."""
+    got: list[np.ndarray] = []
+    with trio.move_on_after(seconds):
+        async for frame in call.audio.frames(rate=RATE, frame_ms=20):
+            if frame.flags.is_speech:
+                got.append(frame.samples)
+    return np.concatenate(got) if got else np.zeros(0, np.int16)
+
+
+def tone_part(pcm: np.ndarray) -> np.ndarray:
+    """From the first loud sample to the last (the idle sender's silence is real audio too,
+    and G.722 decodes it as a faint noise)."""
+    nonzero = np.flatnonzero(np.abs(pcm) > 0.2 * np.max(np.abs(pcm), initial=1))
+    return pcm[nonzero[0]:nonzero[-1] + 1] if len(nonzero) else pcm[:0]
+
+
+def check_tone(pcm: np.ndarray, freq: float, seconds: float) -> None:
+    part = tone_part(pcm)
+    assert len(part) >= (seconds - 0.1) * RATE, f"only {len(part)} samples of the tone"
+    settled = part[RATE // 10:-RATE // 20]
+    assert abs(peak_hz(settled) - freq) < 2.0
+    assert abs(level_dbm0(settled) - LEVEL) < 1.0
+
+
+def flush(call: PhoneCall) -> None:
+    while call.audio.read_nowait() is not None:
+        pass
+
+
+async def exchange(a: PhoneCall, b: PhoneCall, seconds: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+    """A 440 Hz tone from ``a`` to ``b`` and 1000 Hz back at the same time; what each heard."""
+    flush(a)
+    flush(b)
+    heard: dict[str, np.ndarray] = {}
+
+    async def listen(name: str, call: PhoneCall) -> None:
+        heard[name] = await hear(call, seconds + 0.4)
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(listen, "b", b)
+        nursery.start_soon(listen, "a", a)
+        assert await a.audio.write(tone(440.0, RATE, seconds, level_dbm0=LEVEL)) == seconds * RATE
+        assert await b.audio.write(tone(1000.0, RATE, seconds, level_dbm0=LEVEL)) == seconds * RATE
+    return heard["b"], heard["a"]
+
+
+def run(scenario: Callable[[], Awaitable[None]]) -> None:
+    trio.run(scenario, clock=trio.testing.MockClock(autojump_threshold=0))
+
+
+def port_binds(transport: str, port: int) -> bool:
+    kind = socket.SOCK_DGRAM if transport == "UDP" else socket.SOCK_STREAM
+    with socket.socket(socket.AF_INET, kind) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((LOOP, port))
+        except OSError:
+            return False
+    return True
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_phone_scenario(transport: str, pki: Pki) -> None:
+    server, registrar, spec = registrar_ua(transport, pki, USERS)
+    reg_port = spec[transport][0][1] if transport in ("TLS", "WSS") else spec[transport][1]
+    reg_uri = registrar_uri(transport, reg_port)
+    used: dict[str, tuple[int, list[int]]] = {}
+
+    async def scenario() -> None:
+        async with open_sip_transports(server, spec):
+            async with AsyncExitStack() as stack:
+                phones: dict[str, Phone] = {}
+                for user in USERS:
+                    phones[user] = await stack.enter_async_context(
+                        open_phone(user, (LOOP, 0), rtp_ports=(30000, 30999), **phone_kw(transport, pki)))
+                alice, bob, carol = phones["alice"], phones["bob"], phones["carol"]
+                with trio.fail_after(30):
+                    # ---- register with digest
+                    for user, phone in phones.items():
+                        await phone.register(reg_uri, Credentials(username=user, password=USERS[user]))
+                        port = phone.locals[transport][1]
+                        bindings = registrar.lookup(f"sip:{user}@{LOOP}", trio.current_time())
+                        assert len(bindings) == 1 and f":{port}" in bindings[0].contact
+                    # ---- call; audio both ways
+                    a_call = await alice.call(uri_of("bob", transport, bob.locals[transport][1]),
+                                              headers=[("X-Test", "scenario")])
+                    b_call = await bob.accept()
+                    assert b_call.incoming is not None and b_call.incoming.header("X-Test") == "scenario"
+                    assert a_call.answered is not None and a_call.answered.srtp and a_call.answered.codec.startswith("G722")
+                    await b_call.wait(lambda: b_call.answered is not None or b_call.ended)  # the ACK
+                    assert b_call.answered is not None and b_call.call_id == a_call.call_id
+                    at_bob, at_alice = await exchange(a_call, b_call)
+                    check_tone(at_bob, 440.0, 1.0)
+                    check_tone(at_alice, 1000.0, 1.0)
+                    quality = a_call.quality()
+                    assert quality is not None and quality.health.frames_sent == 50  # the second written
+                    assert quality.quality.mos > 4.0 and quality.health.frames_concealed == 0
+                    used[transport] = (alice.locals[transport][1],
+                                       [p.locals[transport][1] for p in phones.values()])
+                    # ---- hold: Bob's tone no longer reaches Alice; resume: it does again
+                    await a_call.hold()
+                    held = await b_call.wait_for(pe.CallHeld)
+                    assert held is not None and held.by_peer
+                    at_bob, at_alice = await exchange(a_call, b_call, 0.6)
+                    assert len(at_alice) <= RATE // 50  # nothing real (a frame in flight at most)
+                    check_tone(at_bob, 440.0, 0.6)  # Alice (sendonly) still sends
+                    await a_call.resume()
+                    resumed = await b_call.wait_for(pe.CallResumed)
+                    assert resumed is not None and resumed.by_peer
+                    at_bob, at_alice = await exchange(a_call, b_call, 0.6)
+                    check_tone(at_alice, 1000.0, 0.6)
+                    check_tone(at_bob, 440.0, 0.6)
+                    # ---- DTMF both ways, RFC 4733 and SIP INFO
+                    a_call.send_dtmf("12#", method="rfc4733")
+                    b_call.send_dtmf("*9", method="info")
+                    at_b = [await b_call.wait_for(pe.DtmfReceived) for _ in range(3)]
+                    at_a = [await a_call.wait_for(pe.DtmfReceived) for _ in range(2)]
+                    assert [(d.digit, d.method) for d in at_b if d] == [
+                        (c, pe.DtmfMethod.RFC4733) for c in "12#"]
+                    assert [(d.digit, d.method) for d in at_a if d] == [(c, pe.DtmfMethod.INFO) for c in "*9"]
+                    # ---- blind transfer: Bob sends Alice to Carol
+                    b_call.transfer(uri_of("carol", transport, carol.locals[transport][1]))
+                    asked = await a_call.wait_for(pe.TransferRequested)
+                    assert asked is not None and asked.target.startswith("sip") and "carol" in asked.target
+                    a2 = a_call.transferred_to
+                    assert a2 is not None
+                    await a2.wait_answered()
+                    c_call = await carol.accept()
+                    await c_call.wait_answered()
+                    assert c_call.call_id == a2.call_id
+                    done = await b_call.wait_for(pe.TransferProgress)
+                    while done is not None and not done.final:
+                        done = await b_call.wait_for(pe.TransferProgress)
+                    assert done is not None and done.status_code == 200
+                    at_carol, at_alice = await exchange(a2, c_call, 0.6)
+                    check_tone(at_carol, 440.0, 0.6)
+                    check_tone(at_alice, 1000.0, 0.6)
+                    # ---- hang up: Bob ends the transferred call, Alice the new one
+                    await b_call.hangup()
+                    assert (await a_call.wait_ended()).reason in (EndReason.REMOTE_HANGUP, EndReason.TRANSFERRED)
+                    assert (await a2.hangup()).reason is EndReason.LOCAL_HANGUP
+                    assert (await c_call.wait_ended()).reason is EndReason.REMOTE_HANGUP
+                    assert a2.audio.ended and await a2.audio.read() is None
+                    assert len(alice.media_sockets) == len(bob.media_sockets) == len(carol.media_sockets) == 0
+                # leaving: unregisters everybody, closes every socket
+            for user in USERS:
+                assert registrar.lookup(f"sip:{user}@{LOOP}", trio.current_time()) == []
+
+    run(scenario)
+    _, ports = used[transport]
+    assert all(port_binds(transport, p) for p in ports)
+
+
+def test_cancelled_mid_call_hangs_up_and_unregisters(pki: Pki) -> None:
+    """A cancelled ``async with`` (here a deadline) still sends BYE and un-REGISTER and
+    closes the sockets: the shutdown runs shielded, bounded by ``close_timeout``."""
+    transport = "UDP"
+    server, registrar, spec = registrar_ua(transport, pki, USERS)
+    reg_uri = registrar_uri(transport, spec[transport][1])
+    seen: list[pe.CallEnded] = []
+
+    async def scenario() -> None:
+        async with open_sip_transports(server, spec):
+            async with open_phone("bob", (LOOP, 0), **phone_kw(transport, pki)) as bob:
+                await bob.register(reg_uri, Credentials(username="bob", password=USERS["bob"]))
+                with trio.move_on_after(5) as scope:
+                    async with open_phone("alice", (LOOP, 0), **phone_kw(transport, pki)) as alice:
+                        await alice.register(reg_uri, Credentials(username="alice", password=USERS["alice"]))
+                        await alice.call(uri_of("bob", transport, bob.locals[transport][1]))
+                        await trio.sleep_forever()
+                assert scope.cancelled_caught
+                b_call = await bob.accept()
+                seen.append(await b_call.wait_ended())
+                assert registrar.lookup(f"sip:alice@{LOOP}", trio.current_time()) == []
+                assert len(registrar.lookup(f"sip:bob@{LOOP}", trio.current_time())) == 1
+                assert len(bob.media_sockets) == 0
+
+    run(scenario)
+    assert seen and seen[0].reason is EndReason.REMOTE_HANGUP
