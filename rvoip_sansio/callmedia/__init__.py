@@ -18,7 +18,8 @@ from ._keying import SAVP, SdesOffer, keys_from_answer, secure_answer, secure_of
 from ._group import CallMediaGroup
 from ._dtls import (
     DTLS_PROTOS, UDP_TLS_SAVP, UDP_TLS_SAVPF, DtlsFailure, DtlsKeyed, DtlsKeyingFailed,
-    DtlsMediaLeg, DtlsOffer, DtlsParams, DtlsSdpError, dtls_answer, dtls_from_answer, dtls_offer,
+    DtlsMediaLeg, DtlsOffer, DtlsParams, DtlsSdpError, dtls_answer, dtls_from_answer,
+    dtls_keep_association, dtls_offer,
 )
 
 __all__ = [
@@ -28,5 +29,5 @@ __all__ = [
     "SrtpKeys", "SAVP", "SdesOffer", "secure_offer", "secure_answer", "keys_from_answer",
     "DTLS_PROTOS", "UDP_TLS_SAVP", "UDP_TLS_SAVPF", "DtlsFailure", "DtlsKeyed",
     "DtlsKeyingFailed", "DtlsMediaLeg", "DtlsOffer", "DtlsParams", "DtlsSdpError",
-    "dtls_answer", "dtls_from_answer", "dtls_offer",
+    "dtls_answer", "dtls_from_answer", "dtls_keep_association", "dtls_offer",
 ]

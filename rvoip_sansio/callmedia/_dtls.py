@@ -48,7 +48,7 @@ from ._stream import CallMedia
 
 __all__ = [
     "UDP_TLS_SAVP", "UDP_TLS_SAVPF", "DTLS_PROTOS", "DtlsSdpError", "DtlsOffer", "DtlsParams",
-    "dtls_offer", "dtls_answer", "dtls_from_answer", "DtlsFailure", "DtlsKeyed",
+    "dtls_offer", "dtls_answer", "dtls_from_answer", "dtls_keep_association", "DtlsFailure", "DtlsKeyed",
     "DtlsKeyingFailed", "DtlsMediaLeg",
 ]
 
@@ -92,6 +92,19 @@ class DtlsParams:
     #: The peer's ``a=fingerprint`` values with a hash function we support.
     remote_fingerprints: tuple[Fingerprint, ...]
     remote_tls_id: str | None = None
+    #: Our ``a=tls-id`` (RFC 8842 §4): reuse it in later offers/answers of the dialog to keep
+    #: the association (``dtls_offer(..., tls_id=)``, ``dtls_answer(..., tls_id=)``).
+    local_tls_id: str | None = None
+
+    def same_association(self, later: DtlsParams) -> bool:
+        """Whether ``later`` (from a re-offer or its answer) keeps this DTLS association, so the
+        call's leg goes on: same roles, same peer fingerprints, and the peer's ``a=tls-id``
+        unchanged where both carry one (RFC 8842 §5: a new tls-id means a new association).
+        False: the owner builds a new :class:`DtlsMediaLeg` for the new association."""
+        if (later.role, later.remote_fingerprints) != (self.role, self.remote_fingerprints):
+            return False
+        return None in (self.remote_tls_id, later.remote_tls_id) or \
+            self.remote_tls_id == later.remote_tls_id
 
 
 # ------------------------------------------------------------------------------------ SDP
@@ -114,13 +127,15 @@ def _with_dtls(media: MediaCapabilities, certificate: DtlsCertificate, setup: Se
 def dtls_offer(
     media: MediaCapabilities, certificate: DtlsCertificate, *, rng: RandomSource,
     setup: Setup = Setup.ACTPASS, hash_functions: Sequence[str] = ("sha-256",),
+    tls_id: str | None = None,
 ) -> tuple[MediaCapabilities, DtlsOffer]:
     """Capabilities for a DTLS-SRTP offer: ``media`` on UDP/TLS/RTP/SAVP (RFC 5764 §8) with
     our certificate's fingerprint(s), ``a=setup:actpass`` (RFC 8842 §5.2: the offerer lets
-    the answerer choose) and a fresh ``a=tls-id``; and the pending offer to keep."""
+    the answerer choose) and a fresh ``a=tls-id`` (or ``tls_id``: the current one, in a
+    re-offer that keeps the association); and the pending offer to keep."""
     if setup is Setup.HOLDCONN:
         raise ValueError("a=setup:holdconn is not used with DTLS (RFC 8842 §5.1)")
-    tls_id = _tls_id(rng)
+    tls_id = tls_id or _tls_id(rng)
     caps, prints = _with_dtls(media, certificate, setup, tls_id, hash_functions, offer=True)
     return caps, DtlsOffer(setup=setup, fingerprints=prints, tls_id=tls_id)
 
@@ -155,7 +170,7 @@ def _role(local: Setup, remote: Setup) -> DtlsRole:
 def dtls_answer(
     media: MediaCapabilities, offer: SessionDescription | bytes, certificate: DtlsCertificate,
     *, rng: RandomSource, setup: Setup = Setup.ACTIVE,
-    hash_functions: Sequence[str] = ("sha-256",),
+    hash_functions: Sequence[str] = ("sha-256",), tls_id: str | None = None,
 ) -> tuple[MediaCapabilities, DtlsParams | None]:
     """Answer the DTLS-SRTP offer on the first m-line of ``offer`` whose media type is
     ``media.media``: the capabilities to answer with (our fingerprint, ``a=setup`` and
@@ -164,7 +179,9 @@ def dtls_answer(
     ``a=setup``: an ``actpass`` offer is answered ``setup`` (default ``active``, RFC 5763 §5:
     the answerer starts the handshake, saving a round trip); ``active`` forces ``passive`` and
     ``passive`` forces ``active``; no ``a=setup`` means ``active`` (RFC 4145 §4).
-    An offer that is not on UDP/TLS/RTP/SAVP(F) gives ``(media, None)`` unchanged. Raises
+    ``tls_id``: ours to keep (answering a re-offer of the same association, RFC 8842 §5);
+    a fresh one otherwise. An offer that is not on UDP/TLS/RTP/SAVP(F) gives
+    ``(media, None)`` unchanged. Raises
     :class:`~rvoip_sansio.ParseError` (malformed SDP) or :class:`DtlsSdpError` (missing or
     unusable fingerprint, ``holdconn``): both mean answering 488.
     """
@@ -179,23 +196,40 @@ def dtls_answer(
     if setup not in (Setup.ACTIVE, Setup.PASSIVE):
         raise ValueError("an answer's a=setup is active or passive")
     ours = setup if offered is Setup.ACTPASS else offered.answer()
-    caps, _ = _with_dtls(media, certificate, ours, _tls_id(rng), hash_functions, offer=False)
-    tls_id = stream.attribute("tls-id") or sdp.attribute("tls-id")
+    mine = tls_id or _tls_id(rng)
+    caps, _ = _with_dtls(media, certificate, ours, mine, hash_functions, offer=False)
+    theirs = stream.attribute("tls-id") or sdp.attribute("tls-id")
     return caps, DtlsParams(role=_role(ours, offered), local_setup=ours, remote_setup=offered,
-                            remote_fingerprints=fps, remote_tls_id=tls_id)
+                            remote_fingerprints=fps, remote_tls_id=theirs, local_tls_id=mine)
 
 
-def dtls_from_answer(offer: DtlsOffer, answer: NegotiatedMedia) -> DtlsParams | None:
+def dtls_keep_association(media: MediaCapabilities, params: DtlsParams) -> MediaCapabilities:
+    """``media`` (as built by :func:`dtls_offer` / :func:`dtls_answer`) with ``a=setup`` set to
+    the role negotiated in ``params``: the capabilities to keep on the dialog for every later
+    offer and answer (hold, resume, session refresh), so that a re-offer keeps our role and
+    tls-id and an automatic answer to the peer's re-offer never says ``actpass`` (RFC 8842 §5:
+    an unchanged tls-id and fingerprint keep the DTLS association)."""
+    attributes = tuple(f"setup:{params.local_setup.value}" if a.startswith("setup:") else a
+                       for a in media.attributes)
+    return attrs.evolve(media, attributes=attributes)
+
+
+def dtls_from_answer(offer: DtlsOffer, answer: NegotiatedMedia, *,
+                     remote_sdp: SessionDescription | None = None) -> DtlsParams | None:
     """The offerer's parameters from the negotiated answer stream (RFC 8842 §5.4).
 
     None when the answer is not on UDP/TLS/RTP/SAVP(F) and has no fingerprint (the peer
     answered another profile; the caller decides whether that is acceptable).
     :class:`DtlsSdpError` for a missing/unsupported fingerprint, or an answer ``a=setup``
     that does not complement ours (``actpass`` and ``holdconn`` are not answers; no
-    ``a=setup`` in an answer means ``passive``, RFC 4145 §4).
+    ``a=setup`` in an answer means ``passive``, RFC 4145 §4). ``remote_sdp`` (the answer,
+    ``NegotiatedSession.remote_sdp``) supplies the peer's ``a=tls-id`` when given.
     """
     if answer.proto.upper() not in DTLS_PROTOS and not answer.remote_fingerprints:
         return None
+    tls_id = None
+    if remote_sdp is not None and answer.index < len(remote_sdp.media):
+        tls_id = remote_sdp.media[answer.index].attribute("tls-id") or remote_sdp.attribute("tls-id")
     fps = remote_fingerprints(answer.remote_fingerprints)
     remote = answer.remote_setup or Setup.PASSIVE
     if remote in (Setup.ACTPASS, Setup.HOLDCONN):
@@ -204,7 +238,7 @@ def dtls_from_answer(offer: DtlsOffer, answer: NegotiatedMedia) -> DtlsParams | 
     if local is Setup.ACTPASS:
         local = Setup.PASSIVE if remote is Setup.ACTIVE else Setup.ACTIVE
     return DtlsParams(role=_role(local, remote), local_setup=local, remote_setup=remote,
-                      remote_fingerprints=fps)
+                      remote_fingerprints=fps, remote_tls_id=tls_id, local_tls_id=offer.tls_id)
 
 
 # ------------------------------------------------------------------------------ events

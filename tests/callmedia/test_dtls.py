@@ -19,7 +19,8 @@ import pytest
 from rvoip_sansio import Address, Event, Transmit
 from rvoip_sansio.callmedia import (
     UDP_TLS_SAVP, CallMedia, CallMediaConfig, DtlsFailure, DtlsKeyed, DtlsKeyingFailed,
-    DtlsMediaLeg, DtlsOffer, DtlsParams, DtlsSdpError, dtls_answer, dtls_from_answer, dtls_offer,
+    DtlsMediaLeg, DtlsOffer, DtlsParams, DtlsSdpError, dtls_answer, dtls_from_answer,
+    dtls_keep_association, dtls_offer,
 )
 from rvoip_sansio.sdp import PCMU, LocalCapabilities, MediaCapabilities, OfferAnswer, Setup
 from rvoip_sansio.sim import LinkConfig, Network
@@ -424,3 +425,48 @@ def test_random_datagrams_never_raise(certs: tuple[DtlsCertificate, ...]) -> Non
         assert leg.keys is None and not leg.media_dropped > len(datagrams)
 
     run()
+
+
+def test_reoffers_keep_the_association(certs: tuple[DtlsCertificate, ...]) -> None:
+    """Hold/resume re-offers after a DTLS-SRTP call is up (RFC 8842 §5): with the settled
+    capabilities each side keeps its role and tls-id, an automatic answer never says actpass,
+    and the new parameters describe the same association; a new tls-id does not."""
+    rng = random.Random(9)
+    audio, pending = dtls_offer(attrs.evolve(PLAIN, port=A[1]), certs[0], rng=rng)
+    alice = OfferAnswer(local=LocalCapabilities(address=A[0], media=(audio,)), rng=rng)
+    offer = bytes(alice.create_offer())
+    bob_audio, bob_params = dtls_answer(attrs.evolve(PLAIN, port=B[1]), offer, certs[1], rng=rng)
+    assert bob_params is not None and bob_params.local_tls_id is not None
+    bob = OfferAnswer(local=LocalCapabilities(address=B[0], media=(bob_audio,)), rng=rng)
+    answer = bob.answer_offer(offer)[0]
+    a_session = alice.process_answer(bytes(answer))
+    assert a_session.audio is not None
+    alice_params = dtls_from_answer(pending, a_session.audio, remote_sdp=a_session.remote_sdp)
+    assert alice_params is not None
+    assert alice_params.remote_tls_id == bob_params.local_tls_id
+    assert alice_params.local_tls_id == bob_params.remote_tls_id == pending.tls_id
+    # Both sides keep settled capabilities on the dialog.
+    alice.local = LocalCapabilities(address=A[0], media=(dtls_keep_association(audio, alice_params),))
+    bob.local = LocalCapabilities(address=B[0], media=(dtls_keep_association(bob_audio, bob_params),))
+    # Bob (the answerer) puts alice on hold; alice's OfferAnswer answers on its own.
+    reoffer = bytes(bob.create_offer(hold=True))
+    assert b"a=setup:active" in reoffer and f"tls-id:{bob_params.local_tls_id}".encode() in reoffer
+    reanswer = bytes(alice.answer_offer(reoffer)[0])
+    assert b"a=setup:passive" in reanswer and b"actpass" not in reanswer
+    b_neg = bob.process_answer(reanswer)
+    assert b_neg.audio is not None
+    again = dtls_from_answer(DtlsOffer(setup=Setup.ACTIVE, fingerprints=(), tls_id=bob_params.local_tls_id),
+                             b_neg.audio, remote_sdp=b_neg.remote_sdp)
+    assert again is not None and bob_params.same_association(again)
+    # Alice re-offers (resume) with her settled role; bob answers keeping his tls-id.
+    reoffer2 = bytes(alice.create_offer())
+    assert b"a=setup:passive" in reoffer2
+    _, bob_again = dtls_answer(attrs.evolve(PLAIN, port=B[1]), reoffer2, certs[1], rng=rng,
+                               tls_id=bob_params.local_tls_id)
+    assert bob_again is not None and bob_params.same_association(bob_again)
+    # A peer that restarts with a new tls-id (or another certificate) starts a new association.
+    fresh = reoffer2.replace(pending.tls_id.encode(), b"A" * 24)
+    _, new = dtls_answer(attrs.evolve(PLAIN, port=B[1]), fresh, certs[1], rng=rng)
+    assert new is not None and not bob_params.same_association(new)
+    assert not bob_params.same_association(attrs.evolve(bob_again, remote_fingerprints=(
+        certs[2].fingerprint(),)))
