@@ -511,8 +511,11 @@ async def open_phone(
                 yield phone
             finally:
                 with trio.CancelScope(shield=True):
-                    with trio.move_on_after(close_timeout):
+                    with trio.move_on_after(close_timeout) as waited:
                         await phone._shutdown()
+                    if waited.cancelled_caught:
+                        log.warning("phone %s: closed after %g s with calls %s still ending or "
+                                    "registrations not removed", user, close_timeout, phone.core.calls)
                     phone.closed = True
                     phone._wake()
                     for call in phone.calls.values():

@@ -15,6 +15,7 @@ crosses a real socket."""
 
 from __future__ import annotations
 
+import signal
 import socket
 from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
@@ -28,7 +29,7 @@ import trio.testing
 
 from rvoip_sansio import phone as pe
 from rvoip_sansio.adapters.trio import open_sip_transports
-from rvoip_sansio.adapters.trio import Phone, PhoneCall, open_phone
+from rvoip_sansio.adapters.trio import Phone, PhoneCall, PhoneError, open_phone
 from rvoip_sansio.dialog import EndReason
 from rvoip_sansio.media import level_dbm0, tone
 from rvoip_sansio.sip.auth import Credentials
@@ -247,3 +248,88 @@ def test_cancelled_mid_call_hangs_up_and_unregisters(pki: Pki) -> None:
 
     run(scenario)
     assert seen and seen[0].reason is EndReason.REMOTE_HANGUP
+
+
+def test_ctrl_c_mid_call_hangs_up_and_unregisters(pki: Pki) -> None:
+    """SIGINT in the middle of a call: ``KeyboardInterrupt`` leaves ``trio.run`` as itself,
+    and on its way out Alice's block sends BYE and un-REGISTER (Bob and the registrar, in
+    the blocks around hers, still run) and closes her sockets."""
+    transport = "UDP"
+    server, registrar, spec = registrar_ua(transport, pki, USERS)
+    reg_uri = registrar_uri(transport, spec[transport][1])
+    calls: list[PhoneCall] = []
+    ports: list[int] = []
+    times: list[float] = []
+
+    async def scenario() -> None:
+        async with open_sip_transports(server, spec):
+            async with open_phone("bob", (LOOP, 0), **phone_kw(transport, pki)) as bob:
+                await bob.register(reg_uri, Credentials(username="bob", password=USERS["bob"]))
+                async with open_phone("alice", (LOOP, 0), rtp_ports=(31000, 31999),
+                                      **phone_kw(transport, pki)) as alice:
+                    await alice.register(reg_uri, Credentials(username="alice", password=USERS["alice"]))
+                    calls.append(await alice.call(uri_of("bob", transport, bob.locals[transport][1])))
+                    calls.append(await bob.accept())
+                    await calls[1].wait_answered()
+                    assert calls[0].rtp is not None
+                    ports.extend([alice.locals[transport][1], calls[0].rtp[1]])
+                    await trio.sleep(0.5)
+                    assert len(registrar.lookup(f"sip:alice@{LOOP}", trio.current_time())) == 1
+                    times.append(trio.current_time())
+                    signal.raise_signal(signal.SIGINT)
+                    await trio.sleep_forever()
+
+    with pytest.raises(KeyboardInterrupt):
+        run(scenario)
+    alice_call, bob_call = calls
+    assert alice_call.end is not None and alice_call.end.reason is EndReason.LOCAL_HANGUP
+    assert bob_call.end is not None and bob_call.end.reason is EndReason.REMOTE_HANGUP
+    # both un-REGISTERed on the way out (the bindings would last 600 s otherwise)
+    assert registrar.lookup(f"sip:alice@{LOOP}", times[0] + 10) == []
+    assert registrar.lookup(f"sip:bob@{LOOP}", times[0] + 10) == []
+    assert port_binds("UDP", ports[0]) and port_binds("UDP", ports[1])
+
+
+def test_manual_answer_reject_headers_and_drain(pki: Pki) -> None:
+    """Without ``auto_answer``: ``async for call in phone.incoming()`` sees each call with its
+    headers; ``reject(486, headers=...)`` makes the caller's ``call`` raise; ``answer(headers=
+    ...)`` puts the headers in the 200; ``drain()`` answers new calls 503 and returns once the
+    running call has ended. The RTP socket comes from the configured range."""
+    transport = "UDP"
+    outcome: list[str] = []
+
+    async def scenario() -> None:
+        kw = phone_kw(transport, pki) | {"auto_answer": False}
+        async with open_phone("bob", (LOOP, 0), **kw) as bob, \
+                open_phone("alice", (LOOP, 0), rtp_ports=(32000, 32009), **kw) as alice:
+            target = uri_of("bob", transport, bob.locals[transport][1])
+
+            async def bob_side() -> None:
+                async for call in bob.incoming():
+                    assert call.incoming is not None
+                    if call.incoming.header("X-Try") == "1":
+                        call.reject(486, headers=[("X-Why", "busy now")])
+                    else:
+                        await call.answer(headers=[("X-Answered-By", "bob")])
+                        outcome.append("answered")
+                        return
+
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(bob_side)
+                with pytest.raises(PhoneError, match="486"):
+                    await alice.call(target, headers=[("X-Try", "1")])
+                call = await alice.call(target, headers=[("X-Try", "2")])
+            assert call.answered is not None and ("X-Answered-By", "bob") in call.answered.headers
+            assert call.rtp is not None and 32000 <= call.rtp[1] <= 32009
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(bob.drain)
+                await trio.sleep(0.1)
+                with pytest.raises(PhoneError, match="503"):
+                    await alice.call(target, headers=[("X-Try", "3")])
+                await trio.sleep(0.5)
+                await call.hangup()
+            outcome.append("drained")
+            assert isinstance(await bob.next_event(), pe.PhoneDrained)
+
+    run(scenario)
+    assert outcome == ["answered", "drained"]
