@@ -25,7 +25,8 @@ class App:
 
     def __init__(self, net: Network, name: str, address: Address, *, seed: int,
                  answer_headers: tuple[tuple[str, str], ...] = (), **config: Any) -> None:
-        self.core = PhoneCore(config=PhoneConfig(user=name, local=address, **config),
+        config.setdefault("user", name)
+        self.core = PhoneCore(config=PhoneConfig(local=address, **config),
                               rng=random.Random(seed), key_rng=random.Random(seed + 1000))
         self.net = net
         self.answer_headers = answer_headers
