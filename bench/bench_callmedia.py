@@ -11,11 +11,17 @@
      minimum 20 ms plus waiting for the next tick), and the same plus the decoder's
      algorithmic delay (G.711 Appendix I PLC 3.75 ms) and the 8 -> 16 kHz resampler delay.
    100 random phases each; mean and max reported.
-2. CPU: N calls, each one CallMedia at 16 kHz application rate (so 8 <-> 16 kHz resampling)
+2. Barge-in, in simulated time: a 2 s tone is queued, ``clear()`` is called at a random
+   instant; counted on the packets sent (decoded): tone packets after the clear (must be 0),
+   the one frame already sent in the last 20 ms, how much of the cleared tone's media time
+   lies after the clear instant, and at the far end (a second CallMedia over a 20 ms path)
+   the span of tone it delivered against the span in the packets (nothing else is heard).
+3. CPU: N calls, each one CallMedia at 16 kHz application rate (so 8 <-> 16 kHz resampling)
    with G.711 μ-law, receiving one 20 ms packet and writing 20 ms of audio per tick, reading
    every frame; SRTP (AES_CM_128_HMAC_SHA1_80) off and on. CPU seconds per media second
-   (time.process_time, single thread) give calls per core = 1 / that. Components measured
-   alone in the same run show where the time goes.
+   (time.process_time, single thread) give calls per core = 1 / that; the median of 5 runs
+   of 100 calls x 5 s (and the range) is reported. Components measured alone in the same
+   run show where the time goes.
 
     .venv/bin/python bench/bench_callmedia.py [--quick]
 """
@@ -134,6 +140,69 @@ def recv_latency(rng: random.Random, min_delay: float = 0.02) -> tuple[float, fl
     return event, signal
 
 
+# ------------------------------------------------------------------ barge-in
+def barge_in(rng: random.Random) -> tuple[int, int, float, int]:
+    """One barge-in: 2 s of a 1 kHz tone queued at once, ``clear()`` at a random instant.
+
+    Returns (tone packets sent after clear(), tone packets sent in the tick period before
+    it -- the frame "already on the wire", ms of the cleared tone on the sender's media clock
+    after the clear() instant, ms of tone the far end delivered minus ms of tone in the packets).
+    """
+    tx = CallMedia(config=CallMediaConfig(remote_rtp=B, rate=16000), rng=random.Random(4),
+                   now=0.0)
+    phase = rng.random() * 0.02
+    rx = CallMedia(config=CallMediaConfig(remote_rtp=A, rate=16000, receive_queue_frames=1000),
+                   rng=random.Random(5), now=phase)
+    t16 = np.arange(32000) / 16000
+    tone_pcm = np.round(8000 * np.sin(2 * np.pi * 1000 * t16)).astype(np.int16)
+    t_write = 0.2 + rng.random() * 0.02  # after the far end has validated the source
+    t_clear = 0.6 + rng.random() * 0.4
+    written = cleared = False
+    sent: list[tuple[float, int, bool]] = []  # (send time, RTP timestamp, carries tone)
+    pending: list[tuple[float, bytes]] = []
+    heard: list[np.ndarray] = []
+    wire: list[np.ndarray] = []
+    t_tx, t_rx, delay = 0.0, phase, 0.02
+    while min(t_tx, t_rx) < 1.5:
+        nxt_pkt = pending[0][0] if pending else float("inf")
+        t = min(t_tx, t_rx, nxt_pkt, t_clear if not cleared else float("inf"))
+        if not written and t >= t_write:
+            tx.write(tone_pcm)
+            written = True
+        if not cleared and t == t_clear:
+            tx.clear()
+            cleared = True
+        elif t == t_tx:
+            tx.handle_timeout(t)
+            for d in tx.datagrams_to_send(t):
+                if len(d.data) == 172:
+                    pcm8 = ulaw_decode(d.data[12:])
+                    wire.append(pcm8)
+                    tone = int(np.abs(pcm8.astype(np.int32)).max()) > 500
+                    sent.append((t, parse_rtp_header(d.data)[3], tone))
+                    pending.append((t + delay, d.data))
+            t_tx = tx.next_deadline() or t + 0.02
+        elif t == nxt_pkt:
+            rx.receive(pending.pop(0)[1], A, t)
+        else:
+            rx.handle_timeout(t)
+            while (f := rx.read_frame()) is not None:
+                heard.append(f.samples)
+            t_rx = rx.next_deadline() or t + 0.02
+    tone = [(when, ts) for when, ts, is_tone in sent if is_tone]
+    after = sum(1 for when, _ in tone if when > t_clear)
+    on_wire = sum(1 for when, _ in tone if t_clear - 0.02 < when <= t_clear)
+    last = max(when for when, _ in tone)
+    # The far end: from its first to its last loud sample, against the same span in the
+    # packets sent (decoded); equal to the sample if nothing but what was sent is heard.
+    def span_ms(chunks: list[np.ndarray], rate: int) -> float:
+        loud = np.nonzero(np.abs(np.concatenate(chunks).astype(np.int32)) > 500)[0]
+        return float(loud[-1] - loud[0] + 1) * 1000 / rate
+
+    return (after, on_wire, (last + 0.02 - t_clear) * 1000,
+            span_ms(heard, 16000) - span_ms(wire, 8000))
+
+
 # ------------------------------------------------------------------ CPU per call
 def _incoming(srtp: bool, ticks: int) -> list[bytes]:
     src = CallMedia(config=CallMediaConfig(remote_rtp=B, rate=8000, srtp=_keys() if srtp
@@ -240,18 +309,33 @@ def main() -> None:
         ms = [v * 1000 for v in vals]
         print(f"| {name} | {what} | {statistics.mean(ms):.1f} | {max(ms):.1f} | ≤ 40 ms |")
     print()
+    bi = [barge_in(rng) for _ in range(runs)]
+    print(f"## Barge-in: clear() at {runs} random instants during a queued 2 s tone\n")
+    print("| measure | mean | max | target |")
+    print("|---|---:|---:|---|")
+    print(f"| tone packets sent after clear() | {statistics.mean(b[0] for b in bi):.2f} | "
+          f"{max(b[0] for b in bi)} | 0 |")
+    print(f"| tone frames already on the wire at clear() (sent in the last 20 ms) | "
+          f"{statistics.mean(b[1] for b in bi):.2f} | {max(b[1] for b in bi)} | ≤ 1 |")
+    print(f"| cleared tone still heard after clear(), sender media clock (ms) | "
+          f"{statistics.mean(b[2] for b in bi):.1f} | {max(b[2] for b in bi):.1f} | ≤ 20 ms |")
+    print(f"| far end: tone heard minus tone in the packets (ms) | "
+          f"{statistics.mean(b[3] for b in bi):.2f} | {max(b[3] for b in bi):.2f} | 0 |")
+    print()
     seconds = 2.0 if args.quick else 5.0
     n = 50 if args.quick else 100
+    reps = 3 if args.quick else 5
     print("## Concurrent bot calls per core (G.711 + 8<->16 kHz, receive + send)\n")
-    print("| driving | SRTP | calls per core (best of 3) | target |")
-    print("|---|---|---:|---|")
+    print(f"| driving | SRTP | calls per core (median of {reps}) | range | target |")
+    print("|---|---|---:|---:|---|")
     for grouped in (False, True):
         for srtp in (False, True):
-            best = max(calls_per_core(n, seconds, srtp, grouped) for _ in range(3))
+            vals = sorted(calls_per_core(n, seconds, srtp, grouped) for _ in range(reps))
             target = "≥ 300 (issue 10)" + (", ≥ 500 (issue 8 §4)" if srtp else "")
-            how = f"CallMediaGroup of {n}" if grouped else "one clock per call"
-            print(f"| {how} | {'AES_CM_128_HMAC_SHA1_80' if srtp else 'off'} | {best:,.0f} | "
-                  f"{target} |")
+            how = f"CallMediaGroup of {n}" if grouped else "one CallMedia (own clock) per call"
+            print(f"| {how} | {'AES_CM_128_HMAC_SHA1_80' if srtp else 'off'} | "
+                  f"{statistics.median(vals):,.0f} | {vals[0]:,.0f}–{vals[-1]:,.0f} | {target} |",
+                  flush=True)
     print()
     comp = component_us()
     print("## Where one call's 20 ms goes (µs of CPU per frame, pieces alone)\n")
