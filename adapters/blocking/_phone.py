@@ -68,6 +68,11 @@ class PhoneCall:
         self.end: pe.CallEnded | None = None
         self.info: pe.CallAnswered | None = None  # codec, srtp, addresses, the 2xx's headers
         self.drained_marks: set[int] = set()
+        #: We put the peer on hold (accepted); the peer put us on hold.
+        self.on_hold = False
+        self.held_by_peer = False
+        #: The call placed when the peer transferred us (transferee side), once followed.
+        self.transferred_to: PhoneCall | None = None
         self._events: collections.deque[Event] = collections.deque(maxlen=EVENTS_KEPT)
 
     def __repr__(self) -> str:
@@ -148,6 +153,42 @@ class PhoneCall:
             self.phone.loop.call(lambda now: self.phone.core.hangup(self.call_id, now))
         return self.wait_ended(timeout)
 
+    def hold(self, timeout: float | None = 5.0) -> bool:
+        """Put the peer on hold (re-INVITE ``sendonly``, RFC 3264 §8.4); True once accepted
+        (``CallHeld(by_peer=False)``: from then on nothing is received)."""
+        self.phone.loop.call(lambda now: self.phone.core.hold(self.call_id, now))
+        return self.loop.wait(lambda: self.on_hold or self.ended, timeout) and self.on_hold
+
+    def resume(self, timeout: float | None = 5.0) -> bool:
+        """Take the peer off hold (re-INVITE ``sendrecv``); True once accepted."""
+        self.phone.loop.call(lambda now: self.phone.core.resume(self.call_id, now))
+        return self.loop.wait(lambda: not self.on_hold or self.ended, timeout) and not self.on_hold
+
+    def transfer(self, target: str | PhoneCall) -> None:
+        """Transfer the peer (REFER): to a URI (blind) or to the peer of another call of ours
+        (attended, Replaces). ``TransferProgress`` events follow; hang this call up when the
+        final one says 200 (or let the peer do it)."""
+        to = target.call_id if isinstance(target, PhoneCall) else target
+        self.phone.loop.call(lambda now: self.phone.core.transfer(self.call_id, to, now))
+
+    def follow_transfer(self, *, headers: Sequence[tuple[str, str]] = (), timeout: float = 10.0) -> PhoneCall:
+        """Transferee, when the phone does not follow transfers by itself
+        (``auto_follow_transfers=False``): call the target of the peer's REFER on a new RTP
+        socket and wait for the answer; returns the new call (also in :attr:`transferred_to`)."""
+        def start(now: float) -> PhoneCall:
+            return self.phone._follow(self, now, tuple(headers))
+        pc = self.phone.loop.call(start)
+        if not self.loop.wait(lambda: pc.answered or pc.ended, timeout) or not pc.answered:
+            raise PhoneError(f"transfer of {self.call_id} failed: {pc._why()}")
+        return pc
+
+    def send_dtmf(self, digits: str, *, method: str = "auto", duration: float = 0.1) -> None:
+        """Send ``digits`` (0-9 * # A-D): ``"rfc4733"`` telephone events in the RTP stream,
+        ``"info"`` SIP INFO (one at a time, in order), ``"auto"`` RFC 4733 when the peer
+        agreed to telephone-event, else INFO."""
+        self.phone.loop.call(lambda now: self.phone.core.send_dtmf(self.call_id, digits, now, method=method,
+                                                                   duration=duration))
+
     def quality(self) -> MediaReport | None:
         """Health (queues, drops, concealment) and quality (loss, jitter, RTT, MOS)."""
         def report(now: float) -> MediaReport | None:
@@ -183,6 +224,12 @@ class PhoneCall:
             self.info = event
         elif isinstance(event, pe.CallEnded):
             self.end = event
+        elif isinstance(event, (pe.CallHeld, pe.CallResumed)):
+            held = isinstance(event, pe.CallHeld)
+            if event.by_peer:
+                self.held_by_peer = held
+            else:
+                self.on_hold = held
         self._events.append(event)
 
 
@@ -355,10 +402,27 @@ class Phone:
             self._drained = True
         call_id = getattr(event, "call_id", None)
         pc = self.calls.get(call_id) if isinstance(call_id, str) else None
-        if pc is not None:
-            pc._deliver(event)
-        else:
+        if pc is None:
             self._events.append(event)
+            return
+        if isinstance(event, pe.TransferRequested) and event.auto_follow:
+            try:
+                self._follow(pc, self.loop.now)
+            except (PhoneError, LocalProtocolError) as exc:
+                log.warning("call %s: transfer not followed: %s", pc.call_id, exc, extra={"call_id": pc.call_id})
+        pc._deliver(event)
+
+    def _follow(self, pc: PhoneCall, now: float, headers: tuple[tuple[str, str], ...] = ()) -> PhoneCall:
+        """Call the target of ``pc``'s transfer on a new RTP socket (lock held)."""
+        rtp = self._bind_rtp()
+        try:
+            call_id = self.core.follow_transfer(pc.call_id, now, rtp=rtp, headers=headers)
+        except LocalProtocolError:
+            self._release_rtp(rtp)
+            raise
+        new = self.calls[call_id] = PhoneCall(self, call_id, rtp)
+        pc.transferred_to = new
+        return new
 
     def _on_incoming(self, event: pe.IncomingCall) -> None:
         now = self.loop.now

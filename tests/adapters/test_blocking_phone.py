@@ -24,6 +24,7 @@ import pytest
 
 from rvoip_sansio.adapters.blocking import PhoneCall, open_phone, open_sip_transports
 from rvoip_sansio.media import level_dbm0, tone
+from rvoip_sansio.phone import DtmfMethod, DtmfReceived, TransferProgress
 from rvoip_sansio.server import Registrar
 from rvoip_sansio.sip.auth import Credentials
 from tests.adapters.test_asyncio_transports import Pki
@@ -64,10 +65,12 @@ def collect(calls: list[PhoneCall], seconds: float) -> list[np.ndarray]:
     end = time.monotonic() + seconds
     while time.monotonic() < end:
         for i, c in enumerate(calls):
-            while (frame := c.audio.read(timeout=0)) is not None:
+            # waits for a frame (20 ms apart) on the first call, takes what is there on the others
+            frame = c.audio.read(timeout=min(0.03, max(0.0, end - time.monotonic())) if i == 0 else 0)
+            while frame is not None:
                 if frame.flags.is_speech:
                     got[i].append(frame.samples)
-        time.sleep(0.005)
+                frame = c.audio.read(timeout=0)
     return [np.concatenate(g) if g else np.zeros(0, np.int16) for g in got]
 
 
@@ -106,20 +109,32 @@ def phone_threads() -> list[str]:
     return [t.name for t in threading.enumerate() if t.name.startswith("rvoip-phone")]
 
 
+def events_of(call: PhoneCall, kind: type, count: int, timeout: float = 3.0) -> list[Any]:
+    """The next ``count`` events of ``kind`` on ``call`` (others skipped)."""
+    out: list[Any] = []
+    end = time.monotonic() + timeout
+    while len(out) < count and (left := end - time.monotonic()) > 0:
+        ev = call.next_event(left)
+        if isinstance(ev, kind):
+            out.append(ev)
+    return out
+
+
 @pytest.mark.parametrize("transport", ["UDP", "TCP", "TLS", "WS"])
 def test_scenario(transport: str, pki: Pki) -> None:
     kw = phone_kw(transport, pki)
     with pbx(transport, pki) as (registrar, registrar_at), ExitStack() as stack:
         alice = stack.enter_context(open_phone("alice", (LOOP, 0), **kw))
         bob = stack.enter_context(open_phone("bob", (LOOP, 0), rtp_ports=(42000, 42099), **kw))
-        for phone, user in ((alice, "alice"), (bob, "bob")):
+        carol = stack.enter_context(open_phone("carol", (LOOP, 0), **kw))
+        for phone, user in ((alice, "alice"), (bob, "bob"), (carol, "carol")):
             phone.register(registrar_at, Credentials(username=user, password=USERS[user]), expires=300)
         now = time.monotonic()
-        contacts = {u: [b.contact for b in registrar.lookup(f"sip:{u}@{LOOP}", now)] for u in ("alice", "bob")}
+        contacts = {u: [b.contact for b in registrar.lookup(f"sip:{u}@{LOOP}", now)] for u in USERS}
         assert all(len(c) == 1 for c in contacts.values()), contacts
         assert f":{bob.local[1]}" in contacts["bob"][0]
 
-        # Call, with a custom header each way.
+        # Call, with a custom header.
         a = alice.call(uri_of("bob", transport, bob.local[1]), headers=[("X-Case", transport)], timeout=5)
         b = bob.next_call(timeout=5)
         assert b is not None and b.call_id == a.call_id and b.header("X-Case") == transport
@@ -135,13 +150,48 @@ def test_scenario(transport: str, pki: Pki) -> None:
         quality = a.quality()
         assert quality is not None and quality.quality.packets_lost == 0
 
-        # Hang up from Alice: both sides see the end, the RTP sockets are released.
-        assert a.hangup(timeout=5)
-        assert b.wait_ended(timeout=5) and b.end is not None
-        assert b.end.reason.value == "remote hangup" and a.end is not None and a.end.reason.value == "local hangup"
-        ports = [alice.local[1], bob.local[1]]
+        # Hold: Bob's tone does not reach Alice while she holds him; it does after resume.
+        assert a.hold() and b.loop.wait(lambda: b.held_by_peer, 3)
+        collect([a], 0.1)  # what was on its way before the hold
+        b.audio.write(tone(1000.0, RATE, 0.4, level_dbm0=LEVEL))
+        held_alice, = collect([a], 0.5)
+        assert len(held_alice) == 0 or level_dbm0(held_alice) < LEVEL - 25  # no tone
+        assert a.resume() and b.loop.wait(lambda: not b.held_by_peer, 3)
+        b.audio.write(tone(1000.0, RATE, 0.8, level_dbm0=LEVEL))
+        resumed_alice, = collect([a], 1.0)
+        check_tone(resumed_alice, 1000.0)
+
+        # DTMF both ways: RFC 4733 Alice -> Bob, SIP INFO Bob -> Alice.
+        a.send_dtmf("12#", method="rfc4733")
+        got = events_of(b, DtmfReceived, 3)
+        assert [(e.digit, e.method) for e in got] == [(d, DtmfMethod.RFC4733) for d in "12#"]
+        b.send_dtmf("*9", method="info")
+        got = events_of(a, DtmfReceived, 2)
+        assert [(e.digit, e.method) for e in got] == [(d, DtmfMethod.INFO) for d in "*9"]
+
+        # Blind transfer: Bob sends Alice to Carol; Alice's phone follows on a new socket.
+        b.transfer(uri_of("carol", transport, carol.local[1]))
+        c = carol.next_call(timeout=5)
+        assert c is not None and "bob" in (c.header("Referred-By") or "")
+        assert alice.loop.wait(lambda: a.transferred_to is not None and a.transferred_to.answered, 5)
+        a2 = a.transferred_to
+        assert a2 is not None and a2.call_id == c.call_id and a2.rtp != a.rtp
+        final = b.wait_for(TransferProgress, 3)
+        while final is not None and not final.final:
+            final = b.wait_for(TransferProgress, 3)
+        assert final is not None and final.status_code == 200
+        assert b.hangup(timeout=5) and a.wait_ended(timeout=5)
+        assert a2.audio.write(tone(440.0, RATE, 0.8, level_dbm0=LEVEL)) == int(0.8 * RATE)
+        at_carol, = collect([c], 1.0)
+        check_tone(at_carol, 440.0)
+
+        # Carol hangs up: Alice's transferred call ends, every RTP socket is released.
+        assert c.hangup(timeout=5) and a2.wait_ended(timeout=5)
+        assert a2.end is not None and a2.end.reason.value == "remote hangup"
+        ports = [alice.local[1], bob.local[1], carol.local[1]]
+        rtp_ports = [p.rtp[1] for p in (a, b, a2, c) if p.rtp is not None]
+        assert alice.loop.wait(lambda: not alice._rtp, 2) and carol.loop.wait(lambda: not carol._rtp, 2)
     # Leaving the blocks: registrations removed, every socket closed, threads joined.
-    assert registrar.lookup(f"sip:alice@{LOOP}", time.monotonic()) == []
-    assert registrar.lookup(f"sip:bob@{LOOP}", time.monotonic()) == []
-    assert all(rebinds(transport, p) for p in ports) and rebinds("UDP", b.rtp[1])
+    assert all(registrar.lookup(f"sip:{u}@{LOOP}", time.monotonic()) == [] for u in USERS)
+    assert all(rebinds(transport, p) for p in ports) and all(rebinds("UDP", p) for p in rtp_ports)
     assert phone_threads() == []
