@@ -23,8 +23,8 @@ from typing import Any, TypeVar
 
 import trio
 
-from rvoip_sansio import Address, Event
-from rvoip_sansio.callmedia import CallMedia, MediaReport
+from rvoip_sansio import Address, Event, LocalProtocolError
+from rvoip_sansio.callmedia import CallMedia, MediaReport, SrtpKeys
 from rvoip_sansio.dialog import RegistrationState
 from rvoip_sansio.phone import PhoneConfig, PhoneCore
 from rvoip_sansio import phone as pe
@@ -87,6 +87,9 @@ class PhoneCall:
         self.audio = CallAudio(self, rate=phone.core.config.rate, frame_ms=phone.core.config.frame_ms)
         self.answered: pe.CallAnswered | None = None
         self.end: pe.CallEnded | None = None
+        self.keys: SrtpKeys | None = None  # the SRTP keys in use (None: plain RTP)
+        self.held = False  # we hold the peer
+        self.held_by_peer = False
         self.drained_marks: set[int] = set()
         #: Transferee: the call placed to the REFER's target (followed automatically).
         self.transferred_to: PhoneCall | None = None
@@ -97,14 +100,28 @@ class PhoneCall:
         state = "ended" if self.end else "up" if self.answered else "setup"
         return f"<PhoneCall {self.call_id} {state}>"
 
-    # ---- what CallAudio needs -----------------------------------------------------------
-
     @property
     def ended(self) -> bool:
         return self.end is not None
 
+    @property
+    def codec(self) -> str:
+        """The codec's name (``G722``, ``PCMU``...), ``-`` before the answer."""
+        return self.answered.codec.split("/")[0] if self.answered is not None else "-"
+
+    @property
+    def srtp(self) -> bool:
+        return self.keys is not None
+
+    # ---- what CallAudio needs -----------------------------------------------------------
+
     def media(self) -> CallMedia | None:
-        return None if self.end is not None else self.phone.core.media(self.call_id)
+        if self.end is not None:
+            return None
+        try:
+            return self.phone.core.media(self.call_id)
+        except LocalProtocolError:  # the core forgets a call once its socket is released
+            return None
 
     def act(self, action: Callable[[float], T]) -> T:
         return self.phone.act(action)
@@ -141,10 +158,10 @@ class PhoneCall:
             raise PhoneError(f"call {self.call_id} failed: {self._why()}")
         return self.answered
 
-    async def wait_ended(self) -> pe.CallEnded:
+    async def wait_ended(self) -> bool:
+        """Wait until the call has ended (``call.end`` says how); True."""
         await self.wait(lambda: self.ended)
-        assert self.end is not None
-        return self.end
+        return True
 
     # ---- verbs --------------------------------------------------------------------------
 
@@ -165,21 +182,25 @@ class PhoneCall:
         """Refuse an incoming call with a final response (``headers`` go into it)."""
         self.act(lambda now: self.phone.core.reject(self.call_id, now, code, reason=reason, headers=list(headers)))
 
-    async def hangup(self) -> pe.CallEnded:
-        """End the call (BYE; CANCEL before the answer) and wait until it has ended."""
+    async def hangup(self) -> bool:
+        """End the call (BYE; CANCEL before the answer) and wait until it has ended (``True``;
+        ``call.end`` says how)."""
         if not self.ended:
             self.act(lambda now: self.phone.core.hangup(self.call_id, now))
         return await self.wait_ended()
 
-    async def hold(self) -> None:
-        """Put the call on hold (re-INVITE, a=sendonly) and wait until the peer accepted."""
+    async def hold(self) -> bool:
+        """Put the peer on hold (re-INVITE ``a=sendonly``); True once the hold is accepted,
+        False if the call ended first."""
         self.act(lambda now: self.phone.core.hold(self.call_id, now))
-        await self._outcome(pe.CallHeld)
+        await self.wait(lambda: self.held or self.ended)
+        return self.held and not self.ended
 
-    async def resume(self) -> None:
-        """Take the call off hold and wait until the peer accepted."""
+    async def resume(self) -> bool:
+        """Take the peer off hold; True once the re-INVITE is accepted."""
         self.act(lambda now: self.phone.core.resume(self.call_id, now))
-        await self._outcome(pe.CallResumed)
+        await self.wait(lambda: not self.held or self.ended)
+        return not self.held and not self.ended
 
     def transfer(self, target: str | PhoneCall) -> None:
         """Transfer the peer to ``target`` (REFER): a SIP URI (blind), or another call
@@ -196,20 +217,12 @@ class PhoneCall:
     def quality(self) -> MediaReport | None:
         """Health (queues, drops, concealment) and quality (loss, jitter, RTT, MOS); None
         without media."""
-        return self.act(lambda now: self.phone.core.report(self.call_id, now))
+        def report(now: float) -> MediaReport | None:
+            media = self.media()
+            return media.report(now) if media is not None else None
+        return self.act(report)
 
     # ---- plumbing -----------------------------------------------------------------------
-
-    async def _outcome(self, kind: type[pe.CallHeld] | type[pe.CallResumed]) -> None:
-        """Wait for our own hold/resume to be accepted (the event stays in ``events()``)."""
-        seen = len(self._events)
-
-        def done() -> bool:
-            return self.ended or any(isinstance(e, kind) and not e.by_peer for e in list(self._events)[max(0, seen - 1):])
-
-        await self.wait(done)
-        if self.ended:
-            raise PhoneError(f"call {self.call_id} ended ({self._why()})")
 
     def _why(self) -> str:
         end = self.end
@@ -225,8 +238,17 @@ class PhoneCall:
             return
         if isinstance(event, pe.CallAnswered):
             self.answered = event
+            media = self.media()
+            self.keys = media.config.srtp if media is not None else None
+            self.rtp = event.local_rtp
         elif isinstance(event, pe.CallEnded):
             self.end = event
+        elif isinstance(event, (pe.CallHeld, pe.CallResumed)):
+            held = isinstance(event, pe.CallHeld)
+            if event.by_peer:
+                self.held_by_peer = held
+            else:
+                self.held = held
         self._events.append(event)
 
     def _wake(self) -> None:
@@ -308,18 +330,29 @@ class Phone:
         elif isinstance(event, pe.IncomingCall):
             call = self.calls[event.call_id] = PhoneCall(self, event.call_id, incoming=event)
             if event.auto_answer and self._media is not None:
-                rtp = call.rtp = self._media.bind()
+                try:
+                    rtp = call.rtp = self._media.bind()
+                except OSError as exc:  # NoFreePort included
+                    log.warning("call %s: no RTP socket (%s): 503", event.call_id, exc,
+                                extra={"call_id": event.call_id})
+                    self.core.reject(event.call_id, now, 503)
+                    return
                 self.core.answer(event.call_id, now, rtp=rtp)
             self._incoming.append(call)
             self._wake()
             log.info("call %s: incoming from %s", event.call_id, event.from_header,
                      extra={"call_id": event.call_id})
         elif isinstance(event, pe.TransferRequested) and event.auto_follow and self._media is not None:
-            rtp = self._media.bind()
-            new_id = self.core.follow_transfer(event.call_id, now, rtp=rtp)
-            self.calls[new_id] = PhoneCall(self, new_id, rtp=rtp)
-            if call is not None:
-                call.transferred_to = self.calls[new_id]
+            try:
+                rtp = self._media.bind()
+            except OSError as exc:
+                log.warning("call %s: transfer not followed, no RTP socket: %s", event.call_id, exc,
+                            extra={"call_id": event.call_id})
+            else:
+                new_id = self.core.follow_transfer(event.call_id, now, rtp=rtp)
+                new = self.calls.setdefault(new_id, PhoneCall(self, new_id, rtp=rtp))
+                if call is not None:
+                    call.transferred_to = new
         if call is not None:
             call._deliver(event)
         else:
@@ -362,17 +395,23 @@ class Phone:
 
     # ---- calls --------------------------------------------------------------------------
 
-    async def call(self, target: str, *, headers: Sequence[tuple[str, str]] = ()) -> PhoneCall:
-        """Call ``target`` (a SIP URI; ``headers`` such as ``X-*`` go into the INVITE) and
-        wait for the answer. Raises :class:`PhoneError` if it is refused or fails;
-        cancelling the wait (``trio.fail_after``...) cancels the call (CANCEL)."""
+    def dial(self, target: str, *, headers: Sequence[tuple[str, str]] = ()) -> PhoneCall:
+        """Send the INVITE for ``target`` and return the call at once (its events say
+        ``CallProgress``; ``await call.wait_answered()``)."""
         rtp = self.media_sockets.bind()
         try:
             call_id = self.act(lambda now: self.core.call(target, now, rtp=rtp, headers=list(headers)))
         except BaseException:
             self.media_sockets.release(rtp)
             raise
-        call = self.calls[call_id] = PhoneCall(self, call_id, rtp=rtp)
+        return self.calls.setdefault(call_id, PhoneCall(self, call_id, rtp=rtp))
+
+    async def call(self, target: str, *, headers: Sequence[tuple[str, str]] = ()) -> PhoneCall:
+        """Call ``target`` (a SIP URI; ``headers`` such as ``X-*`` go into the INVITE) and
+        wait for the answer. Raises :class:`PhoneError` if it is refused or fails;
+        cancelling the wait (``trio.fail_after``...) cancels the call (CANCEL)."""
+        call = self.dial(target, headers=headers)
+        call_id = call.call_id
         try:
             await call.wait(lambda: call.answered is not None or call.ended)
         except BaseException:

@@ -157,7 +157,8 @@ def test_phone_scenario(transport: str, pki: Pki) -> None:
                                               headers=[("X-Test", "scenario")])
                     b_call = await bob.accept()
                     assert b_call.incoming is not None and b_call.incoming.header("X-Test") == "scenario"
-                    assert a_call.answered is not None and a_call.answered.srtp and a_call.answered.codec.startswith("G722")
+                    assert a_call.answered is not None and a_call.answered.srtp and a_call.srtp
+                    assert a_call.codec == "G722"
                     await b_call.wait(lambda: b_call.answered is not None or b_call.ended)  # the ACK
                     assert b_call.answered is not None and b_call.call_id == a_call.call_id
                     at_bob, at_alice = await exchange(a_call, b_call)
@@ -169,13 +170,13 @@ def test_phone_scenario(transport: str, pki: Pki) -> None:
                     used[transport] = (alice.locals[transport][1],
                                        [p.locals[transport][1] for p in phones.values()])
                     # ---- hold: Bob's tone no longer reaches Alice; resume: it does again
-                    await a_call.hold()
+                    assert await a_call.hold() and a_call.held
                     held = await b_call.wait_for(pe.CallHeld)
                     assert held is not None and held.by_peer
                     at_bob, at_alice = await exchange(a_call, b_call, 0.6)
                     assert len(at_alice) <= RATE // 50  # nothing real (a frame in flight at most)
                     check_tone(at_bob, 440.0, 0.6)  # Alice (sendonly) still sends
-                    await a_call.resume()
+                    assert await a_call.resume() and not a_call.held
                     resumed = await b_call.wait_for(pe.CallResumed)
                     assert resumed is not None and resumed.by_peer
                     at_bob, at_alice = await exchange(a_call, b_call, 0.6)
@@ -208,9 +209,13 @@ def test_phone_scenario(transport: str, pki: Pki) -> None:
                     check_tone(at_alice, 1000.0, 0.6)
                     # ---- hang up: Bob ends the transferred call, Alice the new one
                     await b_call.hangup()
-                    assert (await a_call.wait_ended()).reason in (EndReason.REMOTE_HANGUP, EndReason.TRANSFERRED)
-                    assert (await a2.hangup()).reason is EndReason.LOCAL_HANGUP
-                    assert (await c_call.wait_ended()).reason is EndReason.REMOTE_HANGUP
+                    await a_call.wait_ended()
+                    assert a_call.end is not None
+                    assert a_call.end.reason in (EndReason.REMOTE_HANGUP, EndReason.TRANSFERRED)
+                    await a2.hangup()
+                    await c_call.wait_ended()
+                    assert a2.end is not None and a2.end.reason is EndReason.LOCAL_HANGUP
+                    assert c_call.end is not None and c_call.end.reason is EndReason.REMOTE_HANGUP
                     assert a2.audio.ended and await a2.audio.read() is None
                     assert len(alice.media_sockets) == len(bob.media_sockets) == len(carol.media_sockets) == 0
                 # leaving: unregisters everybody, closes every socket
@@ -241,7 +246,9 @@ def test_cancelled_mid_call_hangs_up_and_unregisters(pki: Pki) -> None:
                         await trio.sleep_forever()
                 assert scope.cancelled_caught
                 b_call = await bob.accept()
-                seen.append(await b_call.wait_ended())
+                await b_call.wait_ended()
+                assert b_call.end is not None
+                seen.append(b_call.end)
                 assert registrar.lookup(f"sip:alice@{LOOP}", trio.current_time()) == []
                 assert len(registrar.lookup(f"sip:bob@{LOOP}", trio.current_time())) == 1
                 assert len(bob.media_sockets) == 0
