@@ -409,7 +409,15 @@ class DtlsMediaLeg:
             self.other_dropped += 1
 
     def datagrams_to_send(self, now: float) -> list[Transmit]:
+        # Media first: at close the RTCP BYE (SRTCP) leaves before the DTLS close_notify.
         out: list[Transmit] = []
+        media = self.media
+        if media is not None:
+            produced = media.datagrams_to_send(now)
+            if self.keys is None:
+                self.media_blocked += len(produced)  # RTCP or RTP before keys: never plain
+            else:
+                out = produced
         ep = self.endpoint
         if ep is not None:
             remote = self.remote
@@ -420,16 +428,10 @@ class DtlsMediaLeg:
                 # Nowhere to send yet (no address signalled, nothing heard): keep the flight.
                 self._held = (self._held + [t.data for t in sent])[-32:]
             else:
-                out = [Transmit(data=d, dest=remote) for d in self._held] + sent
+                dtls = [Transmit(data=d, dest=remote) for d in self._held] + sent
                 self._held = []
-                self.dtls_sent += len(out)
-        media = self.media
-        if media is not None:
-            produced = media.datagrams_to_send(now)
-            if self.keys is None:
-                self.media_blocked += len(produced)  # RTCP or RTP before keys: never plain
-            else:
-                out.extend(produced)
+                self.dtls_sent += len(dtls)
+                out.extend(dtls)
         return out
 
     def next_event(self) -> Event | None:

@@ -470,3 +470,23 @@ def test_reoffers_keep_the_association(certs: tuple[DtlsCertificate, ...]) -> No
     assert new is not None and not bob_params.same_association(new)
     assert not bob_params.same_association(attrs.evolve(bob_again, remote_fingerprints=(
         certs[2].fingerprint(),)))
+
+
+def test_close_sends_srtcp_bye_then_close_notify(certs: tuple[DtlsCertificate, ...]) -> None:
+    from rvoip_sansio.srtp import DtlsClosed
+
+    net, alice, bob, la, _ = _call(certs, link=LinkConfig(delay=D))
+    net.run(until=0.5)
+
+    def hang_up(now: float) -> None:
+        alice.close(now)
+        net.poke(net.node("alice"))
+
+    net.at(0.51, hang_up)
+    net.run(until=1.0)
+    last = [d for t, d, _ in la.log if t == 0.51]
+    # RTCP (SRTCP, RFC 5761 packet type in the clear) first, then an alert record (21).
+    assert 128 <= last[0][0] <= 191 and 200 <= last[0][1] <= 204
+    assert _content_types(last[-1]) == [21]
+    assert any(isinstance(e, DtlsClosed) for e in net.events("bob"))
+    assert alice.state is DtlsState.CLOSED
