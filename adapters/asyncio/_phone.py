@@ -1,298 +1,495 @@
-"""A high-level phone on asyncio: a ``UserAgent`` on one UDP socket, one RTP socket per call.
+"""A softphone / trunk endpoint on asyncio: ``phone = await Phone.open(user, local)`` or
+``async with Phone.open(user, local) as phone:``.
 
-Everything protocol-ish lives in the core: the ``UserAgent`` (registration, digest, calls,
-SDP offer/answer), ``rvoip_sansio.callmedia`` (SDES keying in SDP: ``secure_offer``,
-``secure_answer``, ``keys_from_answer``) and ``rvoip_sansio.callmedia.CallMedia`` (RTP,
-SRTP, codec, jitter buffer, 20 ms clock). The
-phone binds sockets, waits for events and passes values from one core to the other.
+A thin host over the pure :class:`rvoip_sansio.phone.PhoneCore` (registration, calls, SDP,
+SRTP keying, every call's media on one clock): :class:`~._host.PhoneHost` runs the core's SIP
+face on the SIP transports (UDP, TCP, TLS, WS, WSS) and its media face on one UDP socket per
+call (from ``rtp_ports`` when given), pumps both after every input and keeps one timer. This
+module turns verbs into core calls with ``loop.time()`` and core events into awaitables.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
 import random
 import secrets
-from collections import deque
-from collections.abc import Sequence
+import ssl
+from collections.abc import AsyncIterator, Callable, Generator, Sequence
+from types import TracebackType
+from typing import Any, TypeVar
 
-import attrs
-import numpy as np
-import numpy.typing as npt
-
-from rvoip_sansio import Address, Event, ParseError
-from rvoip_sansio.callmedia import (SAVP, AudioFrame, CallMedia, CallMediaConfig, MediaReport, SdesOffer,
-                                    SrtpKeys, keys_from_answer, secure_answer, secure_offer)
-from rvoip_sansio.dialog import (Call, CallAnswered, CallEnded, CallState, IncomingCall, Registration,
-                                 RegistrationChanged, RegistrationState, UAConfig, UserAgent)
-from rvoip_sansio.sdp import (G722, PCMA, PCMU, Codec, LocalCapabilities, MediaCapabilities, OfferAnswerError,
-                              SessionDescription)
+from rvoip_sansio import Address, Event, LocalProtocolError
+from rvoip_sansio.callmedia import CallMedia, MediaReport, SrtpKeys
+from rvoip_sansio.dialog import RegistrationState
+from rvoip_sansio.phone import PhoneConfig, PhoneCore, SrtpMode
+from rvoip_sansio.phone import _events as pe
+from rvoip_sansio.sdp import G722, PCMA, PCMU, Codec
 from rvoip_sansio.sip.auth import Credentials
-from rvoip_sansio.srtp import SdesError
 
-from ._media import MediaSlot, TracedCore, TraceHook
-from ._udp import UdpEndpoint, open_udp_endpoint
+from ._audio import CallAudio
+from ._host import PhoneHost, free_port
+from ._media import TraceHook
 
-__all__ = ["Phone", "PhoneCall", "PhoneError"]
+__all__ = ["Phone", "PhoneCall", "PhoneError", "open_phone"]
 
-MEDIA_EVENTS_KEPT = 256
 log = logging.getLogger("rvoip_sansio.adapters.asyncio")
+
+T = TypeVar("T")
+E = TypeVar("E", bound=Event)
+#: Events kept per call (and incoming calls kept for the phone); beyond it the oldest go.
+EVENTS_KEPT = 1000
+_SECURE = ("TLS", "WSS")
 
 
 class PhoneError(Exception):
     """A registration or call did not succeed (the message says what happened)."""
 
 
-@attrs.define(slots=True, eq=False)
-class PhoneCall:
-    """One call of a :class:`Phone` with its media (``media`` is None until negotiated)."""
+async def _until(host: PhoneHost, ready: Callable[[], bool], timeout: float | None) -> bool:
+    """Wait on the host until ``ready()``; False on timeout."""
+    try:
+        await asyncio.wait_for(host.wait(ready), timeout)
+    except asyncio.TimeoutError:
+        return ready()
+    return ready()
 
-    phone: Phone
-    call: Call
-    rtp: UdpEndpoint
-    slot: MediaSlot
-    offer: SdesOffer | None = None  # our SDES offer (caller side)
-    keys: SrtpKeys | None = None
-    #: The media's latest events (QualityUpdated, MediaTimeout, SrtpDropped...), bounded.
-    media_events: deque[tuple[float, Event]] = attrs.field(factory=deque)
-    ended: asyncio.Event = attrs.field(factory=asyncio.Event)
-    up: asyncio.Event = attrs.field(factory=asyncio.Event)
-    end: CallEnded | None = None
+
+class PhoneCall:
+    """One call of a :class:`Phone` (from :meth:`Phone.call`, :meth:`Phone.dial`,
+    :meth:`Phone.accept` / :meth:`Phone.incoming`, or a followed transfer).
+
+    ``audio`` is its :class:`~._audio.CallAudio`; ``async for event in call.events()`` gives
+    its events (``DtmfReceived``, ``CallHeld``/``CallResumed``, ``TransferRequested`` /
+    ``TransferProgress``, ``MediaEvent``, ``CallEnded`` last) in order.
+    """
+
+    def __init__(self, phone: Phone, call_id: str, rtp: Address | None,
+                 incoming: pe.IncomingCall | None = None) -> None:
+        self.phone = phone
+        self.call_id = call_id
+        self.rtp = rtp  # our RTP socket's address (None until bound, callee side)
+        #: The IncomingCall event (From, To, every INVITE header incl. X-*/PAI, offered codecs).
+        self.incoming = incoming
+        self.audio = CallAudio(self, rate=phone.config.rate, frame_ms=phone.config.frame_ms)
+        self.answered: pe.CallAnswered | None = None
+        self.end: pe.CallEnded | None = None
+        self.keys: SrtpKeys | None = None  # the SRTP keys in use (None: plain RTP)
+        self.held = False  # we hold the peer
+        self.held_by_peer = False
+        #: The call this one's transfer created (transferee side, when followed).
+        self.transferred_to: PhoneCall | None = None
+        self.drained_marks: set[int] = set()
+        self._events: collections.deque[Event] = collections.deque(maxlen=EVENTS_KEPT)
+
+    def __repr__(self) -> str:
+        state = "ended" if self.ended else "up" if self.answered else "setup"
+        return f"<PhoneCall {self.call_id} {state}>"
 
     @property
-    def media(self) -> CallMedia | None:
-        return self.slot.media
+    def ended(self) -> bool:
+        return self.end is not None
+
+    @property
+    def codec(self) -> str:
+        """The codec's name (``G722``, ``PCMU``...), ``-`` before the answer."""
+        return self.answered.codec.split("/")[0] if self.answered is not None else "-"
 
     @property
     def srtp(self) -> bool:
         return self.keys is not None
 
-    @property
-    def codec(self) -> str:
-        audio = self.call.media.audio if self.call.media is not None else None
-        return audio.codec.name if audio is not None and audio.codec is not None else "-"
+    # ---- what CallAudio needs -----------------------------------------------------------
 
-    def write(self, pcm: npt.NDArray[np.int16], rate: int | None = None) -> int:
-        """Queue audio (at ``rate``, default the phone's); returns the samples accepted."""
-        media = self.media
-        return self.rtp.call(lambda now: media.write(pcm, rate)) if media is not None else 0
+    def media(self) -> CallMedia | None:
+        if self.end is not None:
+            return None
+        try:
+            return self.phone.core.media(self.call_id)
+        except LocalProtocolError:  # the core forgets a call once its socket is released
+            return None
 
-    def room(self) -> int:
-        return self.media.room() if self.media is not None else 0
+    def act(self, action: Callable[[float], T]) -> T:
+        return self.phone.host.call(action)
 
-    def read_frames(self) -> list[AudioFrame]:
-        """Every received frame waiting in the media's queue."""
-        out: list[AudioFrame] = []
-        while self.media is not None and (frame := self.media.read_frame()) is not None:
-            out.append(frame)
-        return out
+    async def wait(self, ready: Callable[[], bool]) -> None:
+        await self.phone.host.wait(ready)
 
-    def send_dtmf(self, digits: str, *, duration: float = 0.1) -> bool:
-        """Send ``digits`` as RFC 4733 telephone events on the call's media (they replace the
-        audio while they last); False when the call has no media yet."""
-        media = self.media
-        if media is None:
-            return False
-        self.rtp.call(lambda now: media.send_dtmf(digits, now, duration=duration))
-        return True
+    # ---- events -------------------------------------------------------------------------
 
-    def report(self) -> MediaReport | None:
-        media = self.media
-        return self.rtp.call(lambda now: media.report(now)) if media is not None else None
+    async def next_event(self, timeout: float | None = None) -> Event | None:
+        """The call's next event, waiting up to ``timeout`` (None: until one comes); None on
+        timeout or once none is left after the end."""
+        await _until(self.phone.host, lambda: bool(self._events) or self.ended, timeout)
+        return self._events.popleft() if self._events else None
 
-    async def hangup(self, timeout: float = 5.0) -> None:
-        if self.call.is_active:
-            self.phone.sip.call(lambda now: self.call.hangup(now))
-        await asyncio.wait_for(self.ended.wait(), timeout)
+    async def events(self) -> AsyncIterator[Event]:
+        """``async for event in call.events()``: every event until the last after the end."""
+        while (event := await self.next_event()) is not None:
+            yield event
 
-    def _start_media(self) -> None:
-        """Plug a CallMedia for the negotiated audio into the call's RTP socket."""
-        audio = self.call.media.audio if self.call.media is not None else None
-        if audio is None or self.slot.media is not None:
+    async def wait_for(self, kind: type[E], timeout: float | None = None) -> E | None:
+        """Skip events until one of ``kind`` (the others are dropped); None on timeout/end."""
+        loop = asyncio.get_running_loop()
+        until = None if timeout is None else loop.time() + timeout
+        while True:
+            left = None if until is None else until - loop.time()
+            if left is not None and left <= 0:
+                return None
+            event = await self.next_event(left)
+            if event is None:
+                return None
+            if isinstance(event, kind):
+                return event
+
+    async def wait_answered(self, timeout: float | None = None) -> pe.CallAnswered:
+        """Wait until the call is up; :class:`PhoneError` if it ends first or on timeout."""
+        await _until(self.phone.host, lambda: self.answered is not None or self.ended, timeout)
+        if self.answered is None:
+            raise PhoneError(f"call {self.call_id}: not answered ({self._why(timeout)})")
+        return self.answered
+
+    async def wait_ended(self, timeout: float | None = None) -> bool:
+        """Wait until the call has ended; False on timeout."""
+        return await _until(self.phone.host, lambda: self.ended, timeout)
+
+    # ---- verbs --------------------------------------------------------------------------
+
+    async def answer(self, *, headers: Sequence[tuple[str, str]] = (), timeout: float = 5.0) -> None:
+        """Answer an incoming call (not needed with ``auto_answer``); waits until it is up
+        (ACK received). :class:`PhoneError` when it fails (e.g. 488: our SRTP policy)."""
+        if self.rtp is None:
+            self.rtp = self.phone.host.bind_rtp()
+        rtp = self.rtp
+        self.act(lambda now: self.phone.core.answer(self.call_id, now, rtp=rtp, headers=list(headers)))
+        await self.wait_answered(timeout)
+
+    def reject(self, code: int = 486, *, headers: Sequence[tuple[str, str]] = ()) -> None:
+        """Refuse an incoming call with a final response ``code``."""
+        self.act(lambda now: self.phone.core.reject(self.call_id, now, code, headers=list(headers)))
+
+    async def hangup(self, timeout: float = 5.0) -> bool:
+        """End the call (BYE, or CANCEL before the answer); True once it has ended."""
+        if not self.ended:
+            self.act(lambda now: self.phone.core.hangup(self.call_id, now))
+        return await self.wait_ended(timeout)
+
+    async def hold(self, timeout: float = 5.0) -> bool:
+        """Put the peer on hold (re-INVITE ``a=sendonly``); True once the hold is accepted."""
+        self.act(lambda now: self.phone.core.hold(self.call_id, now))
+        return await _until(self.phone.host, lambda: self.held or self.ended, timeout) and self.held
+
+    async def resume(self, timeout: float = 5.0) -> bool:
+        """Take the peer off hold; True once the re-INVITE is accepted."""
+        self.act(lambda now: self.phone.core.resume(self.call_id, now))
+        return await _until(self.phone.host, lambda: not self.held or self.ended, timeout) and not self.held
+
+    def transfer(self, target: str | PhoneCall) -> None:
+        """Blind transfer (REFER) of the peer to ``target`` (a URI), or attended to another of
+        our calls; ``TransferProgress`` events follow (``final`` with the outcome)."""
+        to = target.call_id if isinstance(target, PhoneCall) else target
+        self.act(lambda now: self.phone.core.transfer(self.call_id, to, now))
+
+    def send_dtmf(self, digits: str, *, method: str = "rfc4733") -> None:
+        """Send ``digits`` (0-9 * # A-D) as RFC 4733 telephone events or by SIP INFO."""
+        how = pe.DtmfMethod(method)
+        self.act(lambda now: self.phone.core.send_dtmf(self.call_id, digits, now, method=how))
+
+    def quality(self) -> MediaReport | None:
+        """Health (queues, drops, concealment) and quality (loss, jitter, RTT, MOS); None
+        without media."""
+        def report(now: float) -> MediaReport | None:
+            media = self.media()
+            return media.report(now) if media is not None else None
+        return self.act(report)
+
+    # ---- internals ----------------------------------------------------------------------
+
+    def _why(self, timeout: float | None) -> str:
+        end = self.end
+        if end is None:
+            return f"no answer within {timeout:g} s" if timeout is not None else "not answered"
+        status = f" ({end.status_code})" if end.status_code else ""
+        detail = f", {end.detail}" if end.detail else ""
+        return f"{end.reason.value}{status}{detail}"
+
+    def _deliver(self, event: Event) -> None:
+        if isinstance(event, pe.AudioDrained):
+            self.drained_marks.add(event.mark)
             return
-        cfg = CallMediaConfig.from_negotiated(audio, srtp=self.keys, rate=self.phone.rate,
-                                              receive_queue_frames=self.phone.receive_queue_frames)
-        rng = random.Random(secrets.randbits(64))
-        self.rtp.call(lambda now: self.slot.attach(CallMedia(config=cfg, rng=rng, now=now)))
-        self.up.set()
-
-    def _stop_media(self, event: CallEnded) -> None:
-        self.end = event
-        media = self.media
-        if media is not None:
-            self.rtp.call(lambda now: media.close(now))  # the RTCP BYE goes out here
-        task = asyncio.ensure_future(self.rtp.close())
-        self.phone._tasks.add(task)
-        task.add_done_callback(self.phone._tasks.discard)
-        self.ended.set()
+        if isinstance(event, pe.CallAnswered):
+            self.answered = event
+            media = self.media()
+            self.keys = media.config.srtp if media is not None else None
+            self.rtp = event.local_rtp
+        elif isinstance(event, pe.CallEnded):
+            self.end = event
+        elif isinstance(event, (pe.CallHeld, pe.CallResumed)):
+            held = isinstance(event, pe.CallHeld)
+            if event.by_peer:
+                self.held_by_peer = held
+            else:
+                self.held = held
+        self._events.append(event)
 
 
 class Phone:
-    """A SIP phone: register, call, answer (automatically with ``auto_answer``), hang up.
+    """A SIP phone / trunk endpoint on asyncio; made by :meth:`open`."""
 
-    Built with :meth:`open`. Calls offer SRTP with SDES (RFC 4568) when ``srtp`` is set and
-    accept it when offered; the codecs are offered in the order given.
-    """
-
-    def __init__(self, ua: UserAgent, sip: UdpEndpoint, *, host: str, codecs: Sequence[Codec],
-                 srtp: bool, rate: int, auto_answer: bool, receive_queue_frames: int,
-                 trace: TraceHook | None, media_trace: TraceHook | None = None) -> None:
-        self.ua = ua
-        self.sip = sip
-        self.host = host
-        self.codecs = tuple(codecs)
-        self.use_srtp = srtp
-        self.rate = rate
-        self.auto_answer = auto_answer
-        self.receive_queue_frames = receive_queue_frames
-        self.trace = trace
-        self.media_trace = media_trace
+    def __init__(self, core: PhoneCore, host_factory: Callable[[Phone], PhoneHost]) -> None:
+        self.core = core
+        self.config = core.config
         self.calls: dict[str, PhoneCall] = {}
-        self.incoming: asyncio.Queue[PhoneCall] = asyncio.Queue()
-        self._registrations: dict[int, asyncio.Future[RegistrationChanged]] = {}
-        self._regs: list[Registration] = []
-        self._sdes_rng = secrets.SystemRandom()
-        self._tasks: set[asyncio.Future[None]] = set()
-
-    @classmethod
-    async def open(cls, user: str, local: Address, *, codecs: Sequence[Codec] = (G722, PCMU, PCMA),
-                   srtp: bool = True, rate: int = 16000, auto_answer: bool = True,
-                   receive_queue_frames: int = 500, trace: TraceHook | None = None,
-                   media_trace: TraceHook | None = None) -> Phone:
-        """A phone for ``user`` on the UDP address ``local`` (give a real port: it goes
-        into Via and Contact). ``trace`` sees every SIP datagram sent, ``media_trace`` every
-        RTP/RTCP datagram (as sent on the wire, SRTP included)."""
-        config = UAConfig(local=local, user=user,
-                          media=LocalCapabilities(address=local[0], media=(cls._audio(0, codecs),)))
-        ua = UserAgent(config=config, rng=random.Random(secrets.randbits(64)))
-        holder: list[Phone] = []
-        core = TracedCore(ua, local, trace) if trace is not None else ua
-        sip = await open_udp_endpoint(core, local, on_event=lambda ev, now: holder[0]._on_event(ev, now))
-        phone = cls(ua, sip, host=local[0], codecs=codecs, srtp=srtp, rate=rate,
-                    auto_answer=auto_answer, receive_queue_frames=receive_queue_frames, trace=trace,
-                    media_trace=media_trace)
-        holder.append(phone)
-        return phone
+        self.host = host_factory(self)
+        self.drained = False
+        self._incoming: collections.deque[PhoneCall] = collections.deque(maxlen=EVENTS_KEPT)
+        self._registrations: dict[int, pe.RegistrationChanged] = {}
+        self._closing = False
 
     @staticmethod
-    def _audio(port: int, codecs: Sequence[Codec]) -> MediaCapabilities:
-        return MediaCapabilities(codecs=tuple(codecs), port=port, rtcp_mux=True,
-                                 accept_protos=(SAVP,))
+    def open(user: str, local: Address, *, transport: str = "udp",
+             codecs: Sequence[Codec] = (G722, PCMU, PCMA), srtp: bool | str | SrtpMode = True,
+             rate: int = 16000, frame_ms: float = 20.0, auto_answer: bool = True,
+             rtp_ports: tuple[int, int] | None = None, server_ssl: ssl.SSLContext | None = None,
+             client_ssl: ssl.SSLContext | None = None, trace: TraceHook | None = None,
+             media_trace: TraceHook | None = None, rng: random.Random | None = None,
+             **config: Any) -> _Opening:
+        """Open a phone for ``user`` with its SIP listener on ``local`` (``transport`` udp,
+        tcp, tls, ws or wss; TLS and WSS need ``server_ssl``, our certificate; port 0 picks a
+        free one). ``phone = await Phone.open(...)`` or ``async with Phone.open(...) as
+        phone:`` (leaving the block, cancellation or Ctrl-C closes it cleanly).
+
+        ``srtp``: True / ``"sdes"`` (SDES, optional), False / ``"none"``, ``"dtls"``, or a
+        :class:`~rvoip_sansio.phone.SrtpMode`; other ``PhoneConfig`` fields by keyword
+        (``srtp_required``, ``credentials``, ``outbound_proxy``, ``max_calls``,
+        ``rtp_timeout``, ``receive_queue_frames``, ``send_policy``, ``vad``...).
+        ``rtp_ports=(low, high)``: the range the per-call RTP sockets are bound in.
+        ``client_ssl`` verifies the TLS/WSS servers we connect to (default: system CAs).
+        ``trace`` sees every SIP message sent, ``media_trace`` every RTP/RTCP datagram (as on
+        the wire, SRTP included), each as ``hook(now, source, destination, data)``."""
+        return _Opening(user, local, transport=transport, codecs=codecs, srtp=srtp, rate=rate,
+                        frame_ms=frame_ms, auto_answer=auto_answer, rtp_ports=rtp_ports,
+                        server_ssl=server_ssl, client_ssl=client_ssl, trace=trace,
+                        media_trace=media_trace, rng=rng, config=config)
+
+    # ---- registration -------------------------------------------------------------------
 
     async def register(self, registrar: str, credentials: Credentials | None = None, *,
-                       expires: int = 600, timeout: float = 5.0) -> None:
-        """Register with ``registrar`` (a SIP URI); raises :class:`PhoneError` on failure."""
-        reg = self.sip.call(lambda now: self.ua.register(registrar, now, expires=expires,
-                                                         credentials=credentials))
-        self._regs.append(reg)
-        await self._wait_registration(reg, RegistrationState.REGISTERED, timeout)
+                       expires: int = 600, timeout: float = 5.0) -> int:
+        """Register at ``registrar`` (a SIP URI; kept refreshed) and wait for the 200;
+        returns the registration's handle. :class:`PhoneError` when refused."""
+        handle = self.host.call(lambda now: self.core.register(registrar, now, credentials=credentials,
+                                                               expires=expires))
+        await self._wait_registration(handle, RegistrationState.REGISTERED, timeout)
+        return handle
 
-    async def _wait_registration(self, reg: Registration, state: RegistrationState, timeout: float) -> None:
-        while True:
-            fut: asyncio.Future[RegistrationChanged] = asyncio.get_running_loop().create_future()
-            self._registrations[id(reg)] = fut
-            ev = await asyncio.wait_for(fut, timeout)
-            if ev.state is state:
-                return
-            if ev.state in (RegistrationState.FAILED, RegistrationState.UNREGISTERED):
-                raise PhoneError(f"registration {ev.state.value} (status {ev.status_code})")
+    async def unregister(self, handle: int, *, timeout: float = 5.0) -> None:
+        self.host.call(lambda now: self.core.unregister(handle, now))
+        await self._wait_registration(handle, RegistrationState.UNREGISTERED, timeout)
 
-    async def _media_socket(self) -> tuple[UdpEndpoint, MediaSlot, deque[tuple[float, Event]]]:
-        slot = MediaSlot()
-        events: deque[tuple[float, Event]] = deque(maxlen=MEDIA_EVENTS_KEPT)
-        traced = TracedCore(slot, (self.host, 0), self.media_trace) if self.media_trace else None
-        rtp = await open_udp_endpoint(traced or slot, (self.host, 0),
-                                      on_event=lambda ev, now: events.append((now, ev)))
-        if traced is not None:
-            traced.local = rtp.local_address
-        return rtp, slot, events
+    async def _wait_registration(self, handle: int, state: RegistrationState, timeout: float) -> None:
+        settled = (state, RegistrationState.FAILED, RegistrationState.UNREGISTERED)
 
-    async def call(self, target: str, *, timeout: float = 10.0) -> PhoneCall:
-        """Call ``target`` and wait for the answer; raises :class:`PhoneError` if it is
-        refused or not answered within ``timeout`` (then it is cancelled)."""
-        rtp, slot, events = await self._media_socket()
-        audio = self._audio(rtp.local_address[1], self.codecs)
-        offer: SdesOffer | None = None
-        if self.use_srtp:
-            audio, offer = secure_offer(audio, rng=self._sdes_rng)
-        caps = LocalCapabilities(address=self.host, media=(audio,))
-        call = self.sip.call(lambda now: self.ua.invite(target, now, media=caps))
-        pc = self.calls[call.call_id] = PhoneCall(self, call, rtp, slot, offer=offer, media_events=events)
-        waits = {asyncio.ensure_future(pc.ended.wait()), asyncio.ensure_future(pc.up.wait())}
+        def ready() -> bool:
+            ev = self._registrations.get(handle)
+            return ev is not None and ev.state in settled
+
+        self._registrations.pop(handle, None)
+        if not await _until(self.host, ready, timeout):
+            raise PhoneError(f"registration at {self.core.config.user}: no answer within {timeout:g} s")
+        ev = self._registrations[handle]
+        if ev.state is not state:
+            raise PhoneError(f"registration {ev.state.value} (status {ev.status_code})")
+
+    # ---- calls --------------------------------------------------------------------------
+
+    def dial(self, target: str, *, headers: Sequence[tuple[str, str]] = ()) -> PhoneCall:
+        """Send the INVITE for ``target`` and return the call at once (its events say
+        ``CallProgress``; ``await call.wait_answered()``)."""
+        rtp = self.host.bind_rtp()
         try:
-            await asyncio.wait(waits, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for w in waits:
-                w.cancel()
-        if not pc.up.is_set():
-            if call.is_active:
-                self.sip.call(lambda now: call.hangup(now))  # CANCEL
-            reason = pc.end.reason.value if pc.end else f"no answer within {timeout:g} s"
-            code = f" ({pc.end.status_code})" if pc.end and pc.end.status_code else ""
-            await rtp.close()
-            raise PhoneError(f"call to {target} failed: {reason}{code}")
+            call_id = self.host.call(lambda now: self.core.call(target, now, rtp=rtp, headers=list(headers)))
+        except BaseException:
+            self.host.release_rtp(rtp)
+            raise
+        return self.calls.setdefault(call_id, PhoneCall(self, call_id, rtp))
+
+    async def call(self, target: str, *, headers: Sequence[tuple[str, str]] = (),
+                   timeout: float = 10.0) -> PhoneCall:
+        """Call ``target`` and wait for the answer; :class:`PhoneError` if it is refused or not
+        answered within ``timeout`` (then it is cancelled)."""
+        pc = self.dial(target, headers=headers)
+        try:
+            await pc.wait_answered(timeout)
+        except PhoneError:
+            why = pc._why(timeout)
+            if not pc.ended:
+                await pc.hangup(timeout=5.0)  # CANCEL
+            raise PhoneError(f"call to {target} failed: {why}") from None
+        except BaseException:  # cancelled: do not leave the INVITE running
+            if not pc.ended:
+                pc.act(lambda now: self.core.hangup(pc.call_id, now))
+            raise
         return pc
 
-    async def _answer(self, pc: PhoneCall, offer: SessionDescription | bytes) -> None:
-        audio = self._audio(pc.rtp.local_address[1], self.codecs)
-        if self.use_srtp:
-            audio, pc.keys = secure_answer(audio, offer, rng=self._sdes_rng)
-        caps = LocalCapabilities(address=self.host, media=(audio,))
-        self.sip.call(lambda t: pc.call.answer(t, media=caps))
-        pc._start_media()
+    async def accept(self, timeout: float | None = None) -> PhoneCall:
+        """The next incoming call (already answered with ``auto_answer``; otherwise ringing:
+        ``await call.answer()`` or ``call.reject()``); ``asyncio.TimeoutError`` on timeout,
+        :class:`PhoneError` when the phone is closed."""
+        if not await _until(self.host, lambda: bool(self._incoming) or self.host.closed, timeout):
+            raise asyncio.TimeoutError
+        if not self._incoming:
+            raise PhoneError("the phone is closed")
+        return self._incoming.popleft()
 
-    def _on_event(self, event: Event, now: float) -> None:
-        if isinstance(event, RegistrationChanged):
-            fut = self._registrations.get(id(event.registration))
-            if fut is not None and not fut.done():
-                fut.set_result(event)
-        elif isinstance(event, IncomingCall):
-            task = asyncio.ensure_future(self._incoming(event))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
-        elif isinstance(event, CallAnswered):
-            pc = self.calls.get(event.call_id)
-            if pc is not None and pc.offer is not None and pc.keys is None and event.media is not None:
-                audio = event.media.audio
-                if audio is not None:
-                    pc.keys = keys_from_answer(pc.offer, audio)
-            if pc is not None:
-                pc._start_media()
-        elif isinstance(event, CallEnded):
-            pc = self.calls.get(event.call_id)
-            if pc is not None:
-                pc._stop_media(event)
-
-    async def _incoming(self, event: IncomingCall) -> None:
-        rtp, slot, events = await self._media_socket()
-        pc = self.calls[event.call_id] = PhoneCall(self, event.call, rtp, slot, media_events=events)
-        if self.auto_answer and event.call.state in (CallState.INCOMING, CallState.EARLY):
-            offer = event.offer  # parsed once here; None falls back to the body (488 if bad)
+    async def incoming(self) -> AsyncIterator[PhoneCall]:
+        """``async for call in phone.incoming()``: incoming calls until the phone closes."""
+        while True:
             try:
-                await self._answer(pc, offer if offer is not None else event.request.body)
-            except (ParseError, SdesError, OfferAnswerError) as exc:
-                # RFC 3261 §21.4.26 / RFC 4568 §7.1.3: an offer we cannot accept is a 488.
-                log.warning("call %s refused: %s", event.call_id, exc)
-                if event.call.state in (CallState.INCOMING, CallState.EARLY):
-                    self.sip.call(lambda now: event.call.reject(now, code=488))
-                await rtp.close()
+                yield await self.accept()
+            except PhoneError:
                 return
-        self.incoming.put_nowait(pc)
+
+    # ---- shutdown -----------------------------------------------------------------------
+
+    async def drain(self, timeout: float | None = None) -> bool:
+        """Refuse new calls (503) and wait until the running ones have ended; True then."""
+        self.host.call(self.core.drain)
+        return await _until(self.host, lambda: self.drained or not self.core.calls, timeout)
 
     async def close(self, timeout: float = 3.0) -> None:
-        """Hang up every call, remove every registration, close the sockets."""
-        for pc in list(self.calls.values()):
-            if pc.call.is_active:
-                await pc.hangup(timeout)
-        for reg in self._regs:
-            self.sip.call(lambda now: reg.unregister(now))
+        """Hang up every call, remove every registration (waiting up to ``timeout`` for
+        both), then close every socket. Safe to call twice; cancellation-safe (the sockets
+        are closed whatever happens)."""
+        if self._closing:
+            await self.host.close()
+            return
+        self._closing = True
+        try:
+            if not self.host.closed:
+                self.host.call(self.core.close)
+                await _until(self.host, self._closed_cleanly, timeout)
+        finally:
+            await self.host.close()
+
+    def _closed_cleanly(self) -> bool:
+        if any(not pc.ended for pc in self.calls.values()):
+            return False
+        if self.host.rtp_sockets:
+            return False
+        return all(ev.state in (RegistrationState.UNREGISTERED, RegistrationState.FAILED)
+                   for ev in self._registrations.values())
+
+    async def __aenter__(self) -> Phone:
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        await self.close()
+
+    # ---- core events --------------------------------------------------------------------
+
+    def _on_event(self, event: Event, now: float) -> None:
+        call_id = getattr(event, "call_id", None)
+        if isinstance(event, pe.RegistrationChanged):
+            self._registrations[event.registration] = event
+        elif isinstance(event, pe.IncomingCall):
+            self._on_incoming(event, now)
+        elif isinstance(event, pe.MediaSocketReleased):
+            self.host.release_rtp(event.local)
+        elif isinstance(event, pe.PhoneDrained):
+            self.drained = True
+        elif isinstance(call_id, str):
+            pc = self.calls.get(call_id)
+            if pc is None:
+                log.debug("event for unknown call %s: %s", call_id, type(event).__name__)
+                return
+            pc._deliver(event)
+            if isinstance(event, pe.TransferRequested) and event.auto_follow:
+                self._follow(pc, event, now)
+
+    def _on_incoming(self, event: pe.IncomingCall, now: float) -> None:
+        pc = self.calls[event.call_id] = PhoneCall(self, event.call_id, None, incoming=event)
+        if event.auto_answer:
             try:
-                await self._wait_registration(reg, RegistrationState.UNREGISTERED, timeout)
-            except (asyncio.TimeoutError, PhoneError):
-                pass
-        for pc in self.calls.values():
-            if not pc.ended.is_set():
-                await pc.rtp.close()
-        if self._tasks:
-            await asyncio.wait(set(self._tasks), timeout=timeout)
-        await self.sip.close()
+                pc.rtp = self.host.bind_rtp()
+            except OSError as exc:
+                log.warning("call %s: no RTP socket (%s): 503", event.call_id, exc,
+                            extra={"call_id": event.call_id})
+                self.core.reject(event.call_id, now, 503)
+                return
+            self.core.answer(event.call_id, now, rtp=pc.rtp)
+        self._incoming.append(pc)
+
+    def _follow(self, pc: PhoneCall, event: pe.TransferRequested, now: float) -> None:
+        """Transferee: call the REFER's target on a new RTP socket."""
+        try:
+            rtp = self.host.bind_rtp()
+        except OSError as exc:
+            log.warning("call %s: transfer not followed, no RTP socket: %s", pc.call_id, exc,
+                        extra={"call_id": pc.call_id})
+            return
+        new_id = self.core.follow_transfer(pc.call_id, now, rtp=rtp)
+        pc.transferred_to = self.calls.setdefault(new_id, PhoneCall(self, new_id, rtp))
+
+
+class _Opening:
+    """``await Phone.open(...)`` or ``async with Phone.open(...) as phone``."""
+
+    def __init__(self, user: str, local: Address, **kw: Any) -> None:
+        self._user, self._local, self._kw = user, local, kw
+        self._phone: Phone | None = None
+
+    def __await__(self) -> Generator[Any, None, Phone]:
+        return self._open().__await__()
+
+    async def __aenter__(self) -> Phone:
+        self._phone = await self._open()
+        return self._phone
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        if self._phone is not None:
+            await self._phone.close()
+
+    async def _open(self) -> Phone:
+        kw = self._kw
+        transport = str(kw["transport"]).upper()
+        host, port = self._local
+        if port == 0:
+            port = free_port(host, "UDP" if transport == "UDP" else "TCP")
+        local = (host, port)
+        srtp = kw["srtp"]
+        mode = srtp if isinstance(srtp, SrtpMode) else (
+            SrtpMode(srtp) if isinstance(srtp, str) else SrtpMode.SDES if srtp else SrtpMode.NONE)
+        config = PhoneConfig(user=self._user, local=local, transport=transport.lower(),
+                             codecs=tuple(kw["codecs"]), srtp=mode, rate=kw["rate"],
+                             frame_ms=kw["frame_ms"], auto_answer=kw["auto_answer"], **kw["config"])
+        rng = kw["rng"] if kw["rng"] is not None else random.Random(secrets.randbits(64))
+        core = PhoneCore(config=config, rng=rng)
+
+        def make_host(phone: Phone) -> PhoneHost:
+            return PhoneHost(core, on_event=phone._on_event, media_host=host_name,
+                             rtp_ports=kw["rtp_ports"], client_ssl=kw["client_ssl"], trace=kw["trace"],
+                             media_trace=kw["media_trace"])
+
+        host_name = local[0]
+        if host_name in ("0.0.0.0", "::", "") and config.media_address is None:
+            raise ValueError("a phone listening on a wildcard address needs media_address= "
+                             "(the address put into SDP; RTP sockets bind on the wildcard)")
+        phone = Phone(core, make_host)
+        server_ssl = kw["server_ssl"]
+        if transport in _SECURE and server_ssl is None:
+            raise ValueError(f"a {transport} phone needs server_ssl (its certificate)")
+        spec: Address | tuple[Address, ssl.SSLContext] = (local, server_ssl) if transport in _SECURE else local
+        try:
+            await phone.host.listen({transport: spec})
+        except BaseException:
+            await phone.host.close()
+            raise
+        return phone
+
+
+#: ``async with open_phone(user, local, ...) as phone:`` (the same as ``Phone.open``).
+open_phone = Phone.open

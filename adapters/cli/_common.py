@@ -78,7 +78,7 @@ def measure(frames: list[AudioFrame], rate: int) -> tuple[float, float, int]:
 
 def quality_line(t: float, name: str, pc: PhoneCall) -> str:
     """One line of live call quality (codec, loss, jitter, RTT, MOS) for ``pc``."""
-    report = pc.report()
+    report = pc.quality()
     if report is None:
         return f"{t:5.1f}s {name}: no media"
     q, h = report.quality, report.health

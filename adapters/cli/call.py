@@ -19,8 +19,9 @@ from typing import TypeVar
 import numpy as np
 import numpy.typing as npt
 
+from rvoip_sansio import LocalProtocolError
 from rvoip_sansio.callmedia import AudioFrame
-from rvoip_sansio.dialog import CallState
+from rvoip_sansio.phone import CallProgress
 from rvoip_sansio.media import ToneSource, wav_bytes
 from rvoip_sansio.sdp import G722, PCMA, PCMU
 from rvoip_sansio.sip.auth import Credentials
@@ -103,9 +104,9 @@ async def _call(args: argparse.Namespace, source: tuple[npt.NDArray[np.int16], i
         _say(f"calling {args.uri} from {local[0]}:{local[1]}...")
         pc = await _until(_dial(phone, args.uri, args.timeout), stop)
         srtp = f"SRTP {pc.keys.tx.profile.name}" if pc.keys is not None else "plain RTP"
-        _say(f"answered: codec {pc.codec}, {srtp}, Call-ID {pc.call.call_id}")
+        _say(f"answered: codec {pc.codec}, {srtp}, Call-ID {pc.call_id}")
         await _talk(pc, args, source, heard, stop)
-        if pc.call.is_active:
+        if not pc.ended:
             await pc.hangup()
             _say("hung up")
         else:
@@ -119,11 +120,7 @@ async def _call(args: argparse.Namespace, source: tuple[npt.NDArray[np.int16], i
     except asyncio.CancelledError:  # stop was set while waiting: Ctrl-C
         status = 130
     finally:
-        try:
-            await phone.close()
-        except asyncio.TimeoutError:  # e.g. a cancelled INVITE to a peer that never answers
-            _say("warning: a call or registration did not end within 3 s; sockets closed anyway")
-            await phone.sip.close()
+        await phone.close()  # hangs up, unregisters (3 s at most), closes the sockets
     if args.record and heard:
         with open(args.record, "wb") as out:
             out.write(wav_bytes(np.concatenate([f.samples for f in heard]), RATE))
@@ -155,18 +152,26 @@ async def _until(aw: Awaitable[T], stop: asyncio.Event) -> T:
 
 async def _dial(phone: Phone, uri: str, timeout: float) -> PhoneCall:
     """``phone.call`` with progress: says "ringing" once the far end sends a provisional."""
-    task = asyncio.ensure_future(phone.call(uri, timeout=timeout))
+    loop = asyncio.get_running_loop()
+    pc = phone.dial(uri)
+    until = loop.time() + timeout
     rang = False
     try:
-        while not task.done():
-            await asyncio.wait({task}, timeout=0.05)
-            if not rang and any(pc.call.state is CallState.EARLY for pc in phone.calls.values()):
+        while pc.answered is None and not pc.ended and (left := until - loop.time()) > 0:
+            event = await pc.next_event(left)
+            if isinstance(event, CallProgress) and not rang:
                 rang = True
                 _say("ringing...")
+        if pc.answered is None:
+            why = pc._why(timeout)
+            if not pc.ended:
+                await pc.hangup()  # CANCEL
+            raise PhoneError(f"call to {uri} failed: {why}")
     except asyncio.CancelledError:
-        task.cancel()
+        if not pc.ended:
+            pc.act(lambda now: phone.core.hangup(pc.call_id, now))
         raise
-    return task.result()
+    return pc
 
 
 async def _talk(pc: PhoneCall, args: argparse.Namespace, source: tuple[npt.NDArray[np.int16], int] | None,
@@ -181,18 +186,21 @@ async def _talk(pc: PhoneCall, args: argparse.Namespace, source: tuple[npt.NDArr
     written = 0
     start = loop.time()
     next_report, next_digit = 1.0, 0.5
-    while (t := loop.time() - start) < args.duration and not stop.is_set() and not pc.ended.is_set():
+    while (t := loop.time() - start) < args.duration and not stop.is_set() and not pc.ended:
         want = min(int((t + AHEAD) * rate), len(pcm)) - written
         if want > 0:
-            written += pc.write(pcm[written:written + want], rate=rate)
+            written += pc.audio.write_nowait(pcm[written:written + want], rate=rate)
         if digits and t >= next_digit:
             digit = digits.pop(0)
-            if pc.send_dtmf(digit):
+            try:
+                pc.send_dtmf(digit)
                 _say(f"{t:5.1f}s sent DTMF {digit}")
+            except LocalProtocolError as exc:  # e.g. the peer did not agree to telephone-event
+                _say(f"{t:5.1f}s DTMF {digit} not sent: {exc}")
             next_digit += 0.25
-        heard += pc.read_frames()
+        heard += pc.audio.read_all()
         if t >= next_report:
             _say(quality_line(t, args.user, pc))
             next_report += 1.0
         await asyncio.sleep(0.02)
-    heard += pc.read_frames()
+    heard += pc.audio.read_all()

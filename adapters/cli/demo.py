@@ -104,12 +104,17 @@ async def _demo(args: argparse.Namespace) -> int:
             await phone.register(f"sip:{host}:{pbx_port}", Credentials(username=user, password=ACCOUNTS[user]))
             print(f"{user} registered (digest MD5)", flush=True)
         a_call = await alice.call(f"sip:bob@{host}:{pbx_port}")
-        b_call = await asyncio.wait_for(bob.incoming.get(), 5)
-        await asyncio.wait_for(b_call.up.wait(), 5)
+        b_call = await bob.accept(5)
+        await b_call.wait_answered(5)
         failures += _describe_call(a_call, b_call, srtp)
         heard = await _talk(a_call, b_call, args.tones, args.duration, loop.time, stop, args.wav)
+        for name, pc in (("alice", a_call), ("bob", b_call)):
+            health = pc.audio.health()
+            if health is not None and health.srtp_errors:
+                failures.append(f"{name}: {health.srtp_errors} SRTP packets failed to authenticate")
         await a_call.hangup()
-        await asyncio.wait_for(b_call.ended.wait(), 5)
+        if not await b_call.wait_ended(5):
+            raise asyncio.TimeoutError
         print(f"alice hung up; bob saw: {b_call.end.reason.value if b_call.end else '?'}")
         if stop.is_set():
             failures.append("interrupted: the call was hung up and the phones unregistered")
@@ -121,10 +126,6 @@ async def _demo(args: argparse.Namespace) -> int:
             with open(args.record, "wb") as out:
                 out.write(wav_bytes(np.concatenate([fr.samples for fr in heard["bob"]]), RATE))
             print(f"what bob heard is in {args.record}")
-        for name, pc in (("alice", a_call), ("bob", b_call)):
-            media = pc.media
-            if media is not None and media.health().srtp_errors:
-                failures.append(f"{name}: {media.health().srtp_errors} SRTP packets failed to authenticate")
     except PhoneError as exc:
         failures.append(str(exc))
     except asyncio.TimeoutError:
@@ -163,7 +164,7 @@ async def _talk(a: PhoneCall, b: PhoneCall, tones: tuple[float, float], duration
                "bob": ToneSource(freqs=(tones[1],), rate=RATE, level_dbm0=LEVEL_DBM0)}
     calls = {"alice": a, "bob": b}
     if wav is not None:  # the whole file at once (its rate; the media resamples and paces it)
-        a.write(wav[0][:int(duration * wav[1])], rate=wav[1])
+        a.audio.write_nowait(wav[0][:int(duration * wav[1])], rate=wav[1])
         calls_writing: tuple[str, ...] = ("bob",)
     else:
         calls_writing = ("alice", "bob")
@@ -176,15 +177,15 @@ async def _talk(a: PhoneCall, b: PhoneCall, tones: tuple[float, float], duration
             # keep ~0.3 s queued ahead of the media clock, never more than the call lasts
             want = min(int((t + 0.3) * RATE), int(duration * RATE)) - written[name]
             if want > 0 and name in calls_writing:
-                written[name] += pc.write(sources[name].read(want))
-            heard[name] += pc.read_frames()
+                written[name] += pc.audio.write_nowait(sources[name].read(want))
+            heard[name] += pc.audio.read_all()
         if t >= next_report:
             for name, pc in calls.items():
                 print(quality_line(t, name, pc), flush=True)
             next_report += 1.0
         await asyncio.sleep(0.05)
     for name, pc in calls.items():
-        heard[name] += pc.read_frames()
+        heard[name] += pc.audio.read_all()
         print(quality_line(clock() - start, name, pc))
     return heard
 

@@ -25,7 +25,7 @@ from rvoip_sansio.adapters.cli._common import free_ports, measure
 from rvoip_sansio.adapters.cli.main import main
 from rvoip_sansio.callmedia import AudioFlags, AudioFrame
 from rvoip_sansio.media import ToneSource, read_wav_bytes
-from rvoip_sansio.rtp import DtmfReceived
+from rvoip_sansio.phone import DtmfReceived
 from rvoip_sansio.sip.auth import Credentials
 
 LO = "127.0.0.1"
@@ -84,15 +84,12 @@ def test_call_through_serve_records_the_far_tone(server: Server, tmp_path: Path)
                 *RVOIP, "call", f"sip:bob@{LO}:{server.port}", "--from", "alice", "--password", "alice-pw",
                 "--registrar", f"{LO}:{server.port}", "--record", str(recorded), "--duration", "2.5",
                 "--dtmf", "1#", stderr=asyncio.subprocess.PIPE)
-            b = await asyncio.wait_for(bob.incoming.get(), 10)
-            await asyncio.wait_for(b.up.wait(), 5)
-            b.write(ToneSource(freqs=(1000.0,), rate=16000, level_dbm0=-10.0).read(16000 * 4))
-            heard: list[AudioFrame] = []
-            while not b.ended.is_set():
-                heard += b.read_frames()
-                await asyncio.sleep(0.05)
+            b = await bob.accept(10)
+            await b.wait_answered(5)
+            b.audio.write_nowait(ToneSource(freqs=(1000.0,), rate=16000, level_dbm0=-10.0).read(16000 * 4))
+            heard = [frame async for frame in b.audio.frames()]  # until alice hangs up
             _, err = await asyncio.wait_for(proc.communicate(), 10)
-            digits = "".join(ev.digit for _, ev in b.media_events if isinstance(ev, DtmfReceived))
+            digits = "".join([ev.digit async for ev in b.events() if isinstance(ev, DtmfReceived)])
             assert proc.returncode is not None
             return proc.returncode, err.decode(), heard, digits
         finally:
@@ -163,15 +160,15 @@ async def _call_bob_then(server: Server, act: str) -> tuple[int, str, str]:
         proc = await asyncio.create_subprocess_exec(
             *RVOIP, "call", f"sip:bob@{LO}:{server.port}", "--from", "alice", "--password", "alice-pw",
             "--registrar", f"{LO}:{server.port}", "--duration", "20", stderr=asyncio.subprocess.PIPE)
-        b = await asyncio.wait_for(bob.incoming.get(), 10)
-        await asyncio.wait_for(b.up.wait(), 5)
+        b = await bob.accept(10)
+        await b.wait_answered(5)
         await asyncio.sleep(0.5)
         if act == "sigint-call":
             proc.send_signal(signal.SIGINT)
         else:
             await asyncio.get_running_loop().run_in_executor(None, server.stop)
         _, err = await asyncio.wait_for(proc.communicate(), 10)
-        await asyncio.wait_for(b.ended.wait(), 5)
+        assert await b.wait_ended(5)
         assert proc.returncode is not None and b.end is not None
         return proc.returncode, err.decode(), b.end.reason.value
     finally:

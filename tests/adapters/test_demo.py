@@ -99,12 +99,14 @@ def test_phone_sends_srtp_that_libsrtp_decrypts_and_spandsp_decodes() -> None:
         bob = await Phone.open("bob", (LO, bob_port))
         try:
             a = await alice.call(f"sip:bob@{LO}:{bob_port}")
-            b = await asyncio.wait_for(bob.incoming.get(), 5)
+            b = await bob.accept(5)
             assert a.codec == "G722" and a.srtp and b.srtp
-            a.write(ToneSource(freqs=(440.0,), rate=16000, level_dbm0=-10.0).read(24000))
+            media = a.media()
+            assert media is not None
+            pt = media.config.payload_type
+            a.audio.write_nowait(ToneSource(freqs=(440.0,), rate=16000, level_dbm0=-10.0).read(24000))
             await asyncio.sleep(1.8)
             await a.hangup()
-            pt = a.call.media.audio.payload_type if a.call.media and a.call.media.audio else -1
             return wire, b.keys, pt
         finally:
             await alice.close()
@@ -193,9 +195,8 @@ def test_phone_call_not_answered_in_time_is_cancelled() -> None:
         try:
             with pytest.raises(PhoneError) as info:
                 await alice.call(f"sip:bob@{LO}:{bob_port}", timeout=0.5)
-            ringing = await asyncio.wait_for(bob.incoming.get(), 2)
-            await asyncio.wait_for(ringing.ended.wait(), 5)
-            assert ringing.end is not None
+            ringing = await bob.accept(2)
+            assert await ringing.wait_ended(5) and ringing.end is not None
             return str(info.value), ringing.end.reason.value
         finally:
             await alice.close()

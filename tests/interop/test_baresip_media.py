@@ -149,11 +149,11 @@ async def talk(pc: PhoneCall, seconds: float) -> tuple[list[AudioFrame], MediaRe
     while (t := loop.time() - start) < seconds:
         want = min(int((t + 0.3) * RATE), int(seconds * RATE)) - written
         if want > 0:
-            written += pc.write(source.read(want), RATE)
-        frames += pc.read_frames()
+            written += pc.audio.write_nowait(source.read(want), RATE)
+        frames += pc.audio.read_all()
         await asyncio.sleep(0.05)
-    frames += pc.read_frames()
-    report = pc.report()
+    frames += pc.audio.read_all()
+    report = pc.quality()
     assert report is not None
     return frames, report
 
@@ -216,8 +216,8 @@ def test_baresip_calls_us(tmp_path: Path, codec: Codec) -> None:
         phone = await Phone.open("alice", ("127.0.0.1", port), codecs=(codec,), srtp=False, rate=RATE)
         try:
             with baresip(tmp_path, codec, dial=f"sip:alice@127.0.0.1:{port}") as peer:
-                pc = await asyncio.wait_for(phone.incoming.get(), 8)
-                await asyncio.wait_for(pc.up.wait(), 2)
+                pc = await phone.accept(8)
+                await pc.wait_answered(2)
                 assert pc.codec == codec.name and not pc.srtp
                 frames, report = await talk(pc, TALK)
                 await pc.hangup()
