@@ -87,6 +87,51 @@ def _ssl() -> Any:
     return SSL
 
 
+def _records(blob: bytes) -> list[bytes]:
+    """The DTLS records in ``blob`` (RFC 6347 §4.1: 13-byte header ending in a length)."""
+    out, pos = [], 0
+    while pos + 13 <= len(blob):
+        end = pos + 13 + int.from_bytes(blob[pos + 11 : pos + 13], "big")
+        out.append(blob[pos:end])
+        pos = end
+    return out
+
+
+def _handshake_seq(record: bytes) -> int | None:
+    # An epoch-0 handshake record: message_seq from the fragment header (RFC 6347 §4.2.2:
+    # msg_type 1, length 3, message_seq 2 bytes).
+    if record[0] == 22 and record[3:5] == b"\x00\x00" and len(record) >= 19:
+        return int.from_bytes(record[17:19], "big")
+    return None
+
+
+def strip_resent_flight(blob: bytes, flight: Sequence[bytes]) -> tuple[bytes, int]:
+    """``blob`` without a leading re-send of ``flight`` (our last flight's datagrams), and the
+    number of records dropped.
+
+    OpenSSL re-sends the last flight by itself when its own timer, which reads the system
+    clock, has expired by the time the peer's next flight is read (``dtls1_handle_timeout``
+    inside the read), fragmenting it anew. Retransmission here is driven by ``now`` only
+    (``handle_timeout``), so such a re-send is removed: its handshake messages carry
+    message_seq values of the last flight, new ones are higher (RFC 6347 §4.2.2); when the
+    last flight ended with ChangeCipherSpec + Finished, those follow the stale messages.
+    """
+    sent = [_records(d) for d in flight]
+    seqs = [q for rs in sent for r in rs if (q := _handshake_seq(r)) is not None]
+    if not seqs:
+        return blob, 0
+    last_seq = max(seqs)
+    had_ccs = any(r[0] == 20 for rs in sent for r in rs)
+    records = _records(blob)
+    n = 0
+    while n < len(records) and (q := _handshake_seq(records[n])) is not None and q <= last_seq:
+        n += 1
+    if n and had_ccs:
+        while n < len(records) and (records[n][0] == 20 or records[n][3:5] != b"\x00\x00"):
+            n += 1
+    return (b"".join(records[n:]), n) if n else (blob, 0)
+
+
 def _split_records(blob: bytes, mtu: int) -> list[bytes]:
     """Cut OpenSSL's output into DTLS records (RFC 6347 §4.1: 13-byte header with a length)
     and pack whole records into datagrams of at most ``mtu`` bytes."""
@@ -305,6 +350,9 @@ class DtlsSrtpEndpoint:
             if not chunk:
                 break
             blob += chunk
+        blob, dropped = strip_resent_flight(blob, self._flight)
+        if dropped:
+            log.debug("DTLS: OpenSSL's wall-clock re-send of %d records dropped", dropped)
         if not blob:
             return
         datagrams = _split_records(blob, self._mtu)

@@ -4,7 +4,7 @@ simulated time: a lost flight is retransmitted, SRTP flows both ways, wrong fing
 from __future__ import annotations
 
 import random
-from typing import Callable
+from typing import Any, Callable
 
 import pytest
 
@@ -93,7 +93,7 @@ def _pair(certs: tuple[DtlsCertificate, ...], *, wrong: bool = False,
     a_cert, b_cert, other = certs
     # SDP: a offers actpass, b answers active (RFC 5763 §5) → b is the DTLS client.
     b_setup = answer_setup("actpass")
-    kw = {} if profiles is None else {"profiles": profiles}
+    kw: dict[str, Any] = {} if profiles is None else {"profiles": profiles}
     a = DtlsSrtpEndpoint(role=dtls_role("actpass", b_setup), certificate=a_cert,
                          remote_fingerprints=[(other if wrong else b_cert).fingerprint()], **kw)
     b = DtlsSrtpEndpoint(role=dtls_role(b_setup, "actpass"), certificate=b_cert,
@@ -197,7 +197,7 @@ def test_fingerprint_given_late(certs: tuple[DtlsCertificate, ...]) -> None:
     t = link.run()
     assert b.state is DtlsState.CONNECTED and a.state is DtlsState.HANDSHAKING
     a.set_remote_fingerprints([b_cert.fingerprint()], t)
-    assert a.state is DtlsState.CONNECTED
+    assert a.state.value == DtlsState.CONNECTED.value  # (mypy narrowed it to HANDSHAKING)
     assert isinstance(a.next_event(), DtlsConnected)
     assert a.result is not None and a.result.profile is SrtpProfile.AES_CM_128_HMAC_SHA1_80
     _media_flows(a, b)
@@ -275,3 +275,39 @@ def test_small_mtu_fragments_flights_into_several_datagrams(certs: tuple[DtlsCer
     assert a.state is b.state is DtlsState.CONNECTED
     assert max(sizes) <= 300 and len(sizes) > 6
     _media_flows(a, b)
+
+
+def _record(ctype: int, epoch: int, body: bytes) -> bytes:
+    # RFC 6347 §4.1 record header: type, version (DTLS 1.2), epoch, 48-bit sequence, length.
+    return bytes([ctype, 0xFE, 0xFD]) + epoch.to_bytes(2, "big") + bytes(6) + \
+        len(body).to_bytes(2, "big") + body
+
+
+def _hs(msg_type: int, seq: int, fragment: bytes) -> bytes:
+    # RFC 6347 §4.2.2 handshake header: type, length, message_seq, fragment offset, length.
+    return _record(22, 0, bytes([msg_type]) + len(fragment).to_bytes(3, "big") +
+                   seq.to_bytes(2, "big") + bytes(3) + len(fragment).to_bytes(3, "big") + fragment)
+
+
+def test_openssl_wall_clock_resend_is_stripped() -> None:
+    """OpenSSL re-sends the last flight on its own when its wall-clock timer expired before
+    the peer's next flight is read (measured: a server whose peer answered after 1.2 s put
+    flight 2 again, re-fragmented, before flight 4: 1,296 bytes instead of 620). Only the
+    `now`-driven timer may retransmit, so that re-send is dropped, however fragmented."""
+    from rvoip_sansio.srtp._dtls import strip_resent_flight
+
+    flight2 = [_hs(2, 0, bytes(80)) + _hs(11, 1, bytes(150)) + _hs(11, 1, bytes(170)),
+               _hs(14, 2, b"")]
+    resend = _hs(2, 0, bytes(80)) + _hs(11, 1, bytes(240)) + _hs(11, 1, bytes(80)) + _hs(14, 2, b"")
+    flight4 = _hs(4, 3, bytes(40)) + _record(20, 0, b"\x01") + _record(22, 1, bytes(48))
+    assert strip_resent_flight(resend + flight4, flight2) == (flight4, 4)
+    assert strip_resent_flight(flight4, flight2) == (flight4, 0)
+    # A client whose final flight (…, ChangeCipherSpec, Finished) is re-sent: all of it goes.
+    flight3 = [_hs(16, 1, bytes(60)) + _record(20, 0, b"\x01") + _record(22, 1, bytes(48))]
+    stale = _hs(16, 1, bytes(30)) + _hs(16, 1, bytes(30)) + _record(20, 0, b"\x01") + \
+        _record(22, 1, bytes(48))
+    assert strip_resent_flight(stale, flight3) == (b"", 4)
+    # Nothing sent yet (first flight), or an alert after the handshake: untouched.
+    assert strip_resent_flight(resend, []) == (resend, 0)
+    alert = _record(21, 1, bytes(26))
+    assert strip_resent_flight(alert, flight3) == (alert, 0)
