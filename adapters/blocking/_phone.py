@@ -64,12 +64,12 @@ class PhoneCall:
         #: ``offered_codecs``, ``srtp_offered``...).
         self.incoming = incoming
         self.audio = CallAudio(self)
-        self.answered = False
+        #: The ``CallAnswered`` event once the call is up (codec, srtp, addresses, 2xx headers).
+        self.answered: pe.CallAnswered | None = None
         self.end: pe.CallEnded | None = None
-        self.info: pe.CallAnswered | None = None  # codec, srtp, addresses, the 2xx's headers
         self.drained_marks: set[int] = set()
         #: We put the peer on hold (accepted); the peer put us on hold.
-        self.on_hold = False
+        self.held = False
         self.held_by_peer = False
         #: The call placed when the peer transferred us (transferee side), once followed.
         self.transferred_to: PhoneCall | None = None
@@ -89,7 +89,22 @@ class PhoneCall:
         return self.end is not None
 
     def media(self) -> CallMedia | None:
-        return None if self.end is not None else self.phone.core.media(self.call_id)
+        if self.end is not None:
+            return None
+        try:
+            return self.phone.core.media(self.call_id)
+        except LocalProtocolError:  # the core forgets a call once its socket is released
+            return None
+
+    @property
+    def codec(self) -> str:
+        """The codec's name (``G722``, ``PCMU``...), ``-`` before the answer."""
+        return self.answered.codec.split("/")[0] if self.answered is not None else "-"
+
+    @property
+    def srtp(self) -> bool:
+        """The media is SRTP (SDES keyed)."""
+        return self.answered is not None and self.answered.srtp
 
     # ---- events ---------------------------------------------------------------------------
 
@@ -125,7 +140,15 @@ class PhoneCall:
             if isinstance(event, kind):
                 return event  # type: ignore[return-value]
 
+    def wait_answered(self, timeout: float | None = None) -> pe.CallAnswered:
+        """Wait until the call is up; :class:`PhoneError` if it ended or timed out first."""
+        self.loop.wait(lambda: self.answered is not None or self.ended, timeout)
+        if self.answered is None:
+            raise PhoneError(f"call {self.call_id} not answered: {self._why()}")
+        return self.answered
+
     def wait_ended(self, timeout: float | None = None) -> bool:
+        """Wait until the call has ended; True then (False on timeout)."""
         return self.loop.wait(lambda: self.ended, timeout)
 
     # ---- verbs ----------------------------------------------------------------------------
@@ -138,8 +161,7 @@ class PhoneCall:
                 self.rtp = self.phone._bind_rtp()
             self.phone.core.answer(self.call_id, now, rtp=self.rtp, headers=tuple(headers))
         self.phone.loop.call(start)
-        if not self.loop.wait(lambda: self.answered or self.ended, timeout) or not self.answered:
-            raise PhoneError(f"call {self.call_id}: answer failed ({self._why()})")
+        self.wait_answered(timeout)
 
     def reject(self, code: int = 486, *, reason: str | None = None,
                headers: Sequence[tuple[str, str]] = ()) -> None:
@@ -157,12 +179,12 @@ class PhoneCall:
         """Put the peer on hold (re-INVITE ``sendonly``, RFC 3264 §8.4); True once accepted
         (``CallHeld(by_peer=False)``: from then on nothing is received)."""
         self.phone.loop.call(lambda now: self.phone.core.hold(self.call_id, now))
-        return self.loop.wait(lambda: self.on_hold or self.ended, timeout) and self.on_hold
+        return self.loop.wait(lambda: self.held or self.ended, timeout) and self.held
 
     def resume(self, timeout: float | None = 5.0) -> bool:
         """Take the peer off hold (re-INVITE ``sendrecv``); True once accepted."""
         self.phone.loop.call(lambda now: self.phone.core.resume(self.call_id, now))
-        return self.loop.wait(lambda: not self.on_hold or self.ended, timeout) and not self.on_hold
+        return self.loop.wait(lambda: not self.held or self.ended, timeout) and not self.held
 
     def transfer(self, target: str | PhoneCall) -> None:
         """Transfer the peer (REFER): to a URI (blind) or to the peer of another call of ours
@@ -178,11 +200,10 @@ class PhoneCall:
         def start(now: float) -> PhoneCall:
             return self.phone._follow(self, now, tuple(headers))
         pc = self.phone.loop.call(start)
-        if not self.loop.wait(lambda: pc.answered or pc.ended, timeout) or not pc.answered:
-            raise PhoneError(f"transfer of {self.call_id} failed: {pc._why()}")
+        pc.wait_answered(timeout)
         return pc
 
-    def send_dtmf(self, digits: str, *, method: str = "auto", duration: float = 0.1) -> None:
+    def send_dtmf(self, digits: str, *, method: str = "rfc4733", duration: float = 0.1) -> None:
         """Send ``digits`` (0-9 * # A-D): ``"rfc4733"`` telephone events in the RTP stream,
         ``"info"`` SIP INFO (one at a time, in order), ``"auto"`` RFC 4733 when the peer
         agreed to telephone-event, else INFO."""
@@ -201,7 +222,7 @@ class PhoneCall:
         """The INVITE's headers (calls to us) or the 2xx's (our calls), in order."""
         if self.incoming is not None:
             return self.incoming.headers
-        return self.info.headers if self.info is not None else ()
+        return self.answered.headers if self.answered is not None else ()
 
     def header(self, name: str) -> str | None:
         low = name.lower()
@@ -220,8 +241,7 @@ class PhoneCall:
             self.drained_marks.add(event.mark)
             return
         if isinstance(event, pe.CallAnswered):
-            self.answered = True
-            self.info = event
+            self.answered = event
         elif isinstance(event, pe.CallEnded):
             self.end = event
         elif isinstance(event, (pe.CallHeld, pe.CallResumed)):
@@ -229,7 +249,7 @@ class PhoneCall:
             if event.by_peer:
                 self.held_by_peer = held
             else:
-                self.on_hold = held
+                self.held = held
         self._events.append(event)
 
 
@@ -293,6 +313,24 @@ class Phone:
         """Call ``target`` (a SIP URI; ``headers`` such as ``X-*`` or ``P-Asserted-Identity``
         go into the INVITE) and wait for the answer. Raises :class:`PhoneError` if refused
         or not answered within ``timeout`` (the call is then cancelled)."""
+        pc = self.dial(target, headers=headers, expires=expires)
+        try:
+            pc.wait_answered(timeout)
+        except PhoneError:
+            why = pc._why()
+            if not pc.ended:
+                pc.hangup(timeout=2.0)  # CANCEL
+            raise PhoneError(f"call to {target} failed: {why}") from None
+        except BaseException:  # Ctrl-C: do not leave the INVITE running
+            if not pc.ended and not self.loop.closed:
+                self.loop.call(lambda now: self.core.hangup(pc.call_id, now))
+            raise
+        return pc
+
+    def dial(self, target: str, *, headers: Sequence[tuple[str, str]] = (),
+             expires: int | None = None) -> PhoneCall:
+        """Send the INVITE and return the call at once (``CallProgress`` events follow;
+        ``call.wait_answered(timeout)``)."""
         def start(now: float) -> PhoneCall:
             rtp = self._bind_rtp()
             try:
@@ -300,15 +338,8 @@ class Phone:
             except LocalProtocolError as exc:
                 self._release_rtp(rtp)
                 raise PhoneError(str(exc)) from None
-            pc = self.calls[call_id] = PhoneCall(self, call_id, rtp)
-            return pc
-        pc = self.loop.call(start)
-        if not self.loop.wait(lambda: pc.answered or pc.ended, timeout) or not pc.answered:
-            why = pc._why()
-            if not pc.ended:
-                pc.hangup(timeout=2.0)  # CANCEL
-            raise PhoneError(f"call to {target} failed: {why}")
-        return pc
+            return self.calls.setdefault(call_id, PhoneCall(self, call_id, rtp))
+        return self.loop.call(start)
 
     def next_call(self, timeout: float | None = None) -> PhoneCall | None:
         """The next incoming call (answered already when ``auto_answer``; else call

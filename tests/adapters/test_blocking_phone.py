@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from rvoip_sansio.adapters.blocking import PhoneCall, open_phone, open_sip_transports
+from rvoip_sansio.adapters.blocking import PhoneCall, PhoneError, open_phone, open_sip_transports
 from rvoip_sansio.media import level_dbm0, tone
 from rvoip_sansio.phone import DtmfMethod, DtmfReceived, TransferProgress
 from rvoip_sansio.server import Registrar
@@ -139,7 +139,7 @@ def test_scenario(transport: str, pki: Pki) -> None:
         b = bob.next_call(timeout=5)
         assert b is not None and b.call_id == a.call_id and b.header("X-Case") == transport
         assert b.rtp is not None and 42000 <= b.rtp[1] <= 42099  # from the configured range
-        assert a.info is not None and a.info.srtp  # SDES offered and accepted by default
+        assert a.srtp and a.codec == "G722"  # SDES offered and accepted by default
 
         # Audio both ways: 440 Hz Alice -> Bob, 1000 Hz Bob -> Alice, 1 s each, measured.
         assert a.audio.write(tone(440.0, RATE, 1.0, level_dbm0=LEVEL)) == RATE
@@ -173,7 +173,7 @@ def test_scenario(transport: str, pki: Pki) -> None:
         b.transfer(uri_of("carol", transport, carol.local[1]))
         c = carol.next_call(timeout=5)
         assert c is not None and "bob" in (c.header("Referred-By") or "")
-        assert alice.loop.wait(lambda: a.transferred_to is not None and a.transferred_to.answered, 5)
+        assert alice.loop.wait(lambda: a.transferred_to is not None and a.transferred_to.answered is not None, 5)
         a2 = a.transferred_to
         assert a2 is not None and a2.call_id == c.call_id and a2.rtp != a.rtp
         final = b.wait_for(TransferProgress, 3)
@@ -195,3 +195,71 @@ def test_scenario(transport: str, pki: Pki) -> None:
     assert all(registrar.lookup(f"sip:{u}@{LOOP}", time.monotonic()) == [] for u in USERS)
     assert all(rebinds(transport, p) for p in ports) and all(rebinds("UDP", p) for p in rtp_ports)
     assert phone_threads() == []
+
+
+@pytest.mark.parametrize("background", [True, False], ids=["thread", "caller"])
+def test_ctrl_c_mid_call_hangs_up_unregisters_and_closes(background: bool, pki: Pki) -> None:
+    """SIGINT while Alice's program waits (in a call, registered): KeyboardInterrupt leaves
+    the ``with`` as itself, after the phone sent BYE and un-REGISTER and closed its sockets."""
+    main = threading.get_ident()
+    up = threading.Event()
+
+    def press_ctrl_c() -> None:
+        if up.wait(10):
+            time.sleep(0.2)  # let the main thread block in next_call
+            signal.pthread_kill(main, signal.SIGINT)  # what the terminal does on Ctrl-C
+
+    presser = threading.Thread(target=press_ctrl_c)
+    with pbx("UDP", pki) as (registrar, registrar_at), open_phone("bob", (LOOP, 0), auto_answer=True) as bob:
+        with pytest.raises(KeyboardInterrupt):
+            with open_phone("alice", (LOOP, 0), background=background) as alice:
+                port = alice.local[1]
+                alice.register(registrar_at, Credentials(username="alice", password=USERS["alice"]))
+                a = alice.call(f"sip:bob@{LOOP}:{bob.local[1]}", timeout=5)
+                assert a.rtp is not None
+                presser.start()
+                up.set()
+                alice.next_call(timeout=10)  # interrupted while waiting
+        presser.join()
+        b = bob.next_call(timeout=1)
+        assert b is not None and b.wait_ended(timeout=2)
+        assert b.end is not None and b.end.reason.value == "remote hangup"
+        assert registrar.lookup(f"sip:alice@{LOOP}", time.monotonic()) == []
+    assert rebinds("UDP", port) and rebinds("UDP", a.rtp[1])
+    assert phone_threads() == []
+
+
+def test_caller_driven_phone_calls_with_audio(pki: Pki) -> None:
+    """``background=False``: no thread; waiting calls (``call``, ``read``, ``next_event``) run
+    the loop in the caller's thread."""
+    with open_phone("bob", (LOOP, 0), auto_answer=True) as bob, \
+            open_phone("alice", (LOOP, 0), background=False) as alice:
+        assert [t for t in phone_threads() if "alice" in t] == []
+        a = alice.call(f"sip:bob@{LOOP}:{bob.local[1]}", timeout=5)
+        b = bob.next_call(timeout=2)
+        assert b is not None
+        b.audio.write(tone(440.0, RATE, 1.0, level_dbm0=LEVEL))
+        at_alice, = collect([a], 1.3)
+        check_tone(at_alice, 440.0)
+        b.send_dtmf("5")
+        assert [e.digit for e in events_of(a, DtmfReceived, 1)] == ["5"]
+        assert a.hangup(timeout=3) and b.wait_ended(timeout=3)
+
+
+def test_refused_call_drain_and_exception_close(pki: Pki) -> None:
+    """A call rejected with a custom header raises PhoneError naming the status; a drained
+    phone refuses new calls with 503; an exception leaving the block still closes everything."""
+    with open_phone("bob", (LOOP, 0)) as bob, open_phone("alice", (LOOP, 0)) as alice:
+        refusing = threading.Thread(target=lambda: (c := bob.next_call(5)) and c.reject(486, headers=[("X-Why", "busy")]))
+        refusing.start()
+        with pytest.raises(PhoneError, match="486"):
+            alice.call(f"sip:bob@{LOOP}:{bob.local[1]}", timeout=5)
+        refusing.join()
+        assert bob.drain(timeout=1)
+        with pytest.raises(PhoneError, match="503"):
+            alice.call(f"sip:bob@{LOOP}:{bob.local[1]}", timeout=5)
+    with pytest.raises(RuntimeError, match="boom"):
+        with open_phone("carol", (LOOP, 0)) as carol:
+            port = carol.local[1]
+            raise RuntimeError("boom")
+    assert rebinds("UDP", port) and phone_threads() == []
