@@ -231,6 +231,12 @@ class Call:
         from . import _reoffer
         _reoffer.reoffer(self.ua, self, now, sdp)
 
+    def use_media(self, media: LocalCapabilities) -> None:
+        """Capabilities for this call's later offers and answers (hold/resume re-offers, the
+        answer to a peer's re-offer) without sending anything; e.g. the DTLS-SRTP role fixed
+        after the first exchange (RFC 8842 §5)."""
+        self._set_media(media)
+
     def _set_media(self, media: LocalCapabilities) -> None:
         from ._media import offer_answer
         oa = offer_answer(self.ua, self)  # built from the old capabilities (replay)

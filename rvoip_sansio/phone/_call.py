@@ -8,12 +8,16 @@ import logging
 import attrs
 
 from .._core import Address, RandomSource
-from ..callmedia import SAVP, CallMedia, SdesOffer, SrtpKeys, secure_answer, secure_offer
+from ..callmedia import (DTLS_PROTOS, SAVP, CallMedia, DtlsMediaLeg, DtlsOffer, DtlsParams,
+                         SdesOffer, SrtpKeys, dtls_answer, dtls_offer, secure_answer,
+                         secure_offer)
 from ..dialog import Call
 from ..sdp import LocalCapabilities, MediaCapabilities, SessionDescription
+from ..srtp import DtlsCertificate
 from ._config import PhoneConfig, SrtpMode
 
-__all__ = ["PhoneCall", "call_log", "offer_caps", "answer_caps", "offered_codecs", "Refused"]
+__all__ = ["PhoneCall", "call_log", "offer_caps", "answer_caps", "offered_codecs", "Refused",
+           "Offer", "Answer"]
 
 log = logging.getLogger("rvoip_sansio.phone")
 
@@ -38,6 +42,11 @@ class PhoneCall:
     remote: Address | None = None  # the signalled remote RTP address
     media: CallMedia | None = None
     sdes: SdesOffer | None = None  # our SDES offer, until the answer
+    dtls: DtlsOffer | None = None  # our DTLS-SRTP offer, until the answer
+    #: DTLS-SRTP: the leg that owns the RTP socket (handshake + the media inside it).
+    leg: DtlsMediaLeg | None = None
+    #: "none", "sdes" or "dtls": how the call's media is keyed.
+    keying: str = "none"
     keys: SrtpKeys | None = None
     grouped: bool = False
     answered: bool = False
@@ -55,6 +64,12 @@ class PhoneCall:
     info_handle: int | None = None
 
 
+    @property
+    def socket(self) -> DtlsMediaLeg | CallMedia | None:
+        """What owns the RTP socket: the DTLS leg, else the media."""
+        return self.leg if self.leg is not None else self.media
+
+
 def call_log(call_id: str) -> logging.LoggerAdapter[logging.Logger]:
     """A logger whose records all carry ``extra={"call_id": ...}``."""
     return logging.LoggerAdapter(log, {"call_id": call_id})
@@ -67,23 +82,42 @@ def _host(config: PhoneConfig, rtp: Address) -> str:
 def _audio(config: PhoneConfig, rtp: Address) -> MediaCapabilities:
     # RFC 5761: RTP and RTCP share the call's one socket (a=rtcp-mux offered and answered).
     accept: tuple[str, ...] = ()
-    if config.srtp is SrtpMode.SDES:
+    if config.srtp is not SrtpMode.NONE:
         accept = (SAVP,)
     return MediaCapabilities(codecs=config.codecs, port=rtp[1], rtcp_mux=True, accept_protos=accept)
 
 
-def offer_caps(config: PhoneConfig, rtp: Address, *,
-               rng: RandomSource) -> tuple[LocalCapabilities, SdesOffer | None]:
-    """Capabilities for our offer from the RTP socket ``rtp``, and the pending SDES offer."""
+@attrs.frozen
+class Offer:
+    caps: LocalCapabilities
+    sdes: SdesOffer | None = None
+    dtls: DtlsOffer | None = None
+
+
+@attrs.frozen
+class Answer:
+    caps: LocalCapabilities
+    keys: SrtpKeys | None = None
+    dtls: DtlsParams | None = None
+
+
+def offer_caps(config: PhoneConfig, rtp: Address, *, rng: RandomSource,
+               certificate: DtlsCertificate | None = None) -> Offer:
+    """Capabilities for our offer from the RTP socket ``rtp``, and the pending keying."""
     audio = _audio(config, rtp)
-    pending: SdesOffer | None = None
+    sdes: SdesOffer | None = None
+    dtls: DtlsOffer | None = None
     if config.srtp is SrtpMode.SDES:
-        audio, pending = secure_offer(audio, rng=rng)
+        audio, sdes = secure_offer(audio, rng=rng)
         if not config.srtp_required:
             # Best-effort SRTP: crypto lines on RTP/AVP, so a peer without SRTP can still
             # answer plain (the common practice for optional SDES).
             audio = attrs.evolve(audio, proto="RTP/AVP", accept_protos=(SAVP,))
-    return LocalCapabilities(address=_host(config, rtp), media=(audio,)), pending
+    elif config.srtp is SrtpMode.DTLS:
+        assert certificate is not None
+        # RFC 5763 §5: UDP/TLS/RTP/SAVP, a=fingerprint, a=setup:actpass (RFC 8842 a=tls-id).
+        audio, dtls = dtls_offer(audio, certificate, rng=rng)
+    return Offer(LocalCapabilities(address=_host(config, rtp), media=(audio,)), sdes, dtls)
 
 
 def _offer_has_crypto(offer: SessionDescription) -> bool:
@@ -91,13 +125,27 @@ def _offer_has_crypto(offer: SessionDescription) -> bool:
     return stream is not None and bool(stream.crypto)
 
 
+def _offer_is_dtls(offer: SessionDescription) -> bool:
+    stream = next((m for m in offer.media if m.media == "audio"), None)
+    return stream is not None and stream.proto.upper() in DTLS_PROTOS
+
+
 def answer_caps(config: PhoneConfig, rtp: Address, offer: SessionDescription | None, *,
-                rng: RandomSource) -> tuple[LocalCapabilities, SrtpKeys | None]:
-    """Capabilities to answer ``offer`` with, and the call's SDES keys (None: plain RTP).
-    Raises :class:`Refused` when our SRTP policy and the offer do not meet."""
+                rng: RandomSource, certificate: DtlsCertificate | None = None) -> Answer:
+    """Capabilities to answer ``offer`` with and the call's keying (SDES keys, or DTLS
+    parameters). Raises :class:`Refused` when our SRTP policy and the offer do not meet:
+    SDES and DTLS offers are accepted in either SRTP mode, plain ones unless required."""
     audio = _audio(config, rtp)
-    keys: SrtpKeys | None = None
-    if offer is not None and config.srtp is SrtpMode.SDES and _offer_has_crypto(offer):
+    host = _host(config, rtp)
+    if offer is not None and config.srtp is not SrtpMode.NONE and _offer_is_dtls(offer):
+        if certificate is None:
+            raise Refused("srtp refused: DTLS-SRTP offered, no certificate")
+        try:
+            audio, params = dtls_answer(audio, offer, certificate, rng=rng)
+        except ValueError as exc:  # ParseError, DtlsSdpError
+            raise Refused(f"srtp refused: {exc}") from exc
+        return Answer(LocalCapabilities(address=host, media=(audio,)), dtls=params)
+    if offer is not None and config.srtp is not SrtpMode.NONE and _offer_has_crypto(offer):
         try:
             audio, keys = secure_answer(audio, offer, rng=rng)
         except ValueError as exc:  # ParseError and SdesError are ValueErrors
@@ -105,9 +153,10 @@ def answer_caps(config: PhoneConfig, rtp: Address, offer: SessionDescription | N
         stream = next(m for m in offer.media if m.media == "audio")
         if stream.proto.upper() != SAVP:
             audio = attrs.evolve(audio, proto=stream.proto, accept_protos=(SAVP,))
-    elif config.srtp_required:
+        return Answer(LocalCapabilities(address=host, media=(audio,)), keys=keys)
+    if config.srtp_required:
         raise Refused("srtp refused: the offer has no keys")
-    return LocalCapabilities(address=_host(config, rtp), media=(audio,)), keys
+    return Answer(LocalCapabilities(address=host, media=(audio,)))
 
 
 def offered_codecs(offer: SessionDescription | None) -> tuple[str, ...]:

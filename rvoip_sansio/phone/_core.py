@@ -14,12 +14,14 @@ import secrets
 from collections import deque
 from collections.abc import Iterable
 
+import attrs
 import numpy as np
 import numpy.typing as npt
 
 from .._core import Address, Event, LocalProtocolError, RandomSource, Transmit
 from ..callmedia import (AudioFrame, CallMedia, CallMediaConfig, CallMediaGroup, Drained,
-                         HealthReport, MediaReport, keys_from_answer)
+                         DtlsKeyed, DtlsKeyingFailed, DtlsMediaLeg, HealthReport, MediaReport,
+                         dtls_from_answer, dtls_keep_association, keys_from_answer)
 from ..dialog import Call, CallState, EndReason, Registration, UAConfig, UserAgent
 from ..dialog import _events as dev
 from ..rtp import DtmfReceived as RtpDtmf
@@ -27,9 +29,10 @@ from ..rtp import MediaTimeout
 from ..sdp import LocalCapabilities, MediaCapabilities
 from ..sip import HeaderValue
 from ..sip.auth import Credentials, DigestServer
+from ..srtp import DtlsCertificate
 from ..transaction import EndpointConfig
 from . import _events as ev
-from ._call import PhoneCall, Refused, answer_caps, call_log, offer_caps, offered_codecs
+from ._call import Offer, PhoneCall, Refused, answer_caps, call_log, offer_caps, offered_codecs
 from ._config import PhoneConfig, SrtpMode
 
 __all__ = ["PhoneCore"]
@@ -38,6 +41,11 @@ log = logging.getLogger("rvoip_sansio.phone")
 PCM = npt.NDArray[np.int16]
 Headers = Iterable[tuple[str, HeaderValue]]
 _DTMF = frozenset("0123456789*#ABCD")
+
+
+def _dtls_offer(pc: PhoneCall) -> bool:
+    stream = next((m for m in pc.offer.media if m.media == "audio"), None) if pc.offer else None
+    return stream is not None and stream.proto.upper().startswith("UDP/TLS/")
 
 
 def _state(call: Call) -> CallState:
@@ -50,8 +58,11 @@ class PhoneCore:
     ``random.Random`` in tests only). ``auth`` challenges incoming INVITEs (digest)."""
 
     def __init__(self, *, config: PhoneConfig, rng: RandomSource,
-                 key_rng: RandomSource | None = None, auth: DigestServer | None = None) -> None:
+                 key_rng: RandomSource | None = None, auth: DigestServer | None = None,
+                 certificate: DtlsCertificate | None = None) -> None:
         self.config = config
+        #: DTLS-SRTP certificate (its fingerprint goes into SDP); made on first need.
+        self.certificate = certificate
         self.rng = rng
         self.key_rng: RandomSource = key_rng if key_rng is not None else secrets.SystemRandom()
         transport = config.transport.upper()
@@ -115,10 +126,11 @@ class PhoneCore:
     def media_receive(self, local: Address, data: bytes, source: Address, now: float) -> None:
         """A datagram on the RTP socket bound at ``local``."""
         pc = self._by_local.get(local)
-        if pc is None or pc.media is None or pc.releasing:
+        sock = pc.socket if pc is not None and not pc.releasing else None
+        if sock is None:
             self.media_dropped += 1
             return
-        pc.media.receive(data, source, now)
+        sock.receive(data, source, now)
         self._process(now)
 
     def media_datagrams_to_send(self, now: float) -> list[tuple[Address, Transmit]]:
@@ -127,8 +139,9 @@ class PhoneCore:
         out: list[tuple[Address, Transmit]] = []
         released: list[PhoneCall] = []
         for local, pc in self._by_local.items():
-            if pc.media is not None:
-                for t in pc.media.datagrams_to_send(now):
+            sock = pc.socket
+            if sock is not None:
+                for t in sock.datagrams_to_send(now):
                     out.append((local, t))
             if pc.releasing:
                 released.append(pc)
@@ -139,8 +152,9 @@ class PhoneCore:
     def media_transport_error(self, local: Address, dest: Address, now: float) -> None:
         """A send from ``local`` to ``dest`` was refused (ICMP unreachable...)."""
         pc = self._by_local.get(local)
-        if pc is not None and pc.media is not None:
-            pc.media.transport_error(dest, now)
+        sock = pc.socket if pc is not None else None
+        if sock is not None:
+            sock.transport_error(dest, now)
             self._process(now)
 
     # ================================================================ shared
@@ -154,8 +168,9 @@ class PhoneCore:
             if g is not None and (best is None or g < best):
                 best = g
         for pc in self._by_local.values():
-            if pc.media is not None and not pc.releasing:
-                d = pc.media.next_deadline()
+            sock = pc.socket
+            if sock is not None and not pc.releasing:
+                d = sock.next_deadline()
                 if d is not None and (best is None or d < best):
                     best = d
         return best
@@ -168,10 +183,11 @@ class PhoneCore:
             if g is not None and g <= now:
                 group.handle_timeout(now)
         for pc in list(self._by_local.values()):
-            if pc.media is not None and not pc.releasing:
-                d = pc.media.next_deadline()
+            sock = pc.socket
+            if sock is not None and not pc.releasing:
+                d = sock.next_deadline()
                 if d is not None and d <= now:
-                    pc.media.handle_timeout(now)
+                    sock.handle_timeout(now)
         self._process(now)
 
     # ================================================================ registration
@@ -220,12 +236,9 @@ class PhoneCore:
             raise LocalProtocolError("phone: draining, no new calls")
         if rtp in self._by_local:
             raise LocalProtocolError(f"phone: RTP socket {rtp} is already used by a call")
-        caps, pending = offer_caps(self.config, rtp, rng=self.key_rng)
-        c = self.ua.invite(target, now, media=caps, headers=tuple(headers), expires=expires)
-        pc = PhoneCall(call_id=c.call_id, call=c, log=call_log(c.call_id), incoming=False,
-                       sdes=pending)
-        self._calls[c.call_id] = pc
-        self._bind(pc, rtp)
+        offer = self._offer(rtp)
+        c = self.ua.invite(target, now, media=offer.caps, headers=tuple(headers), expires=expires)
+        pc = self._outgoing(c, offer, rtp)
         pc.log.info("call %s: calling %s (rtp %s:%d)", c.call_id, target, *rtp)
         self._process(now)
         return c.call_id
@@ -239,7 +252,8 @@ class PhoneCore:
                                      f"({pc.call.state.value})")
         self._bind(pc, rtp)
         try:
-            caps, pc.keys = answer_caps(self.config, rtp, pc.offer, rng=self.key_rng)
+            ans = answer_caps(self.config, rtp, pc.offer, rng=self.key_rng,
+                              certificate=self._certificate() if _dtls_offer(pc) else None)
         except Refused as exc:
             pc.detail = str(exc)
             pc.log.warning("call %s refused: %s", call_id, exc)
@@ -247,9 +261,19 @@ class PhoneCore:
             self._process(now)
             return
         call: Call = pc.call
-        call.answer(now, media=caps, headers=tuple(headers))
+        call.answer(now, media=ans.caps, headers=tuple(headers))
         if _state(call) is CallState.ANSWERED:
+            pc.keys = ans.keys
+            pc.keying = "sdes" if ans.keys is not None else "none"
+            if ans.dtls is not None:
+                pc.keying = "dtls"
+                # RFC 8842 §5: later offers/answers keep the negotiated role (no actpass).
+                call.use_media(attrs.evolve(ans.caps, media=(
+                    dtls_keep_association(ans.caps.media[0], ans.dtls),)))
             self._start_media(pc, now)
+            if ans.dtls is not None:
+                pc.leg = DtlsMediaLeg(certificate=self._certificate(), media=pc.media,
+                                      params=ans.dtls, now=now, call_id=call_id)
             pc.log.info("call %s: answered (rtp %s:%d)", call_id, *rtp)
         else:
             pc.detail = pc.detail or "no common codec"
@@ -298,12 +322,9 @@ class PhoneCore:
         pc = self._pc(call_id)
         if rtp in self._by_local:
             raise LocalProtocolError(f"phone: RTP socket {rtp} is already used by a call")
-        caps, pending = offer_caps(self.config, rtp, rng=self.key_rng)
-        new = pc.call.follow_transfer(now, media=caps)
-        npc = PhoneCall(call_id=new.call_id, call=new, log=call_log(new.call_id),
-                        incoming=False, sdes=pending)
-        self._calls[new.call_id] = npc
-        self._bind(npc, rtp)
+        offer = self._offer(rtp)
+        new = pc.call.follow_transfer(now, media=offer.caps)
+        npc = self._outgoing(new, offer, rtp)
         npc.log.info("call %s: following the transfer of call %s", new.call_id, call_id)
         self._process(now)
         return new.call_id
@@ -410,6 +431,28 @@ class PhoneCore:
         return m.report(now) if m is not None else None
 
     # ================================================================ internals
+    def _certificate(self) -> DtlsCertificate:
+        if self.certificate is None:
+            self.certificate = DtlsCertificate.generate(rng=self.key_rng)
+        return self.certificate
+
+    def _offer(self, rtp: Address) -> Offer:
+        if rtp in self._by_local:
+            raise LocalProtocolError(f"phone: RTP socket {rtp} is already used by a call")
+        cert = self._certificate() if self.config.srtp is SrtpMode.DTLS else None
+        return offer_caps(self.config, rtp, rng=self.key_rng, certificate=cert)
+
+    def _outgoing(self, c: Call, offer: Offer, rtp: Address) -> PhoneCall:
+        pc = PhoneCall(call_id=c.call_id, call=c, log=call_log(c.call_id), incoming=False,
+                       sdes=offer.sdes, dtls=offer.dtls)
+        if offer.dtls is not None:
+            # RFC 5763 §5: the answerer's ClientHello may beat the 200 OK: the leg listens
+            # from now on (it keeps early DTLS until it knows its role).
+            pc.leg = DtlsMediaLeg(certificate=self._certificate(), call_id=c.call_id)
+        self._calls[c.call_id] = pc
+        self._bind(pc, rtp)
+        return pc
+
     def _start_media(self, pc: PhoneCall, now: float) -> None:
         session = pc.call.media
         audio = session.audio if session is not None else None
@@ -456,10 +499,10 @@ class PhoneCore:
                 busy = True
                 self._on_sip(e, now)
             for pc in list(self._by_local.values()):
-                media = pc.media
-                if media is None:
+                sock = pc.socket
+                if sock is None:
                     continue
-                while (m := media.next_event()) is not None:
+                while (m := sock.next_event()) is not None:
                     busy = True
                     self._on_media(pc, m, now)
             if not busy:
@@ -525,13 +568,28 @@ class PhoneCore:
     def _answered(self, pc: PhoneCall, e: dev.CallAnswered, now: float) -> None:
         if not pc.incoming:
             audio = e.media.audio if e.media is not None else None
-            if pc.sdes is not None and audio is not None:
-                try:
+            try:
+                if pc.sdes is not None and audio is not None:
                     pc.keys = keys_from_answer(pc.sdes, audio)
-                except ValueError as exc:  # SdesError: a crypto answer we did not offer
-                    self._fail(pc, f"srtp refused: {exc}", now)
-                    return
-            if self.config.srtp_required and pc.keys is None:
+                    pc.keying = "sdes" if pc.keys is not None else "none"
+                if pc.dtls is not None and audio is not None and pc.leg is not None:
+                    params = dtls_from_answer(pc.dtls, audio)
+                    if params is not None:
+                        pc.keying = "dtls"
+                        self._start_media(pc, now)
+                        if pc.media is not None:
+                            pc.leg.attach(pc.media)
+                        pc.leg.set_params(params, now)
+                        local = pc.call.local_media
+                        if local is not None and local.media:
+                            pc.call.use_media(attrs.evolve(local, media=(
+                                dtls_keep_association(local.media[0], params),)))
+                    else:
+                        pc.leg = None  # a plain answer: no DTLS on this socket
+            except ValueError as exc:  # SdesError, DtlsSdpError: an answer we cannot use
+                self._fail(pc, f"srtp refused: {exc}", now)
+                return
+            if self.config.srtp_required and pc.keying == "none":
                 self._fail(pc, "srtp refused: the answer has no keys", now)
                 return
             self._start_media(pc, now)
@@ -542,7 +600,7 @@ class PhoneCore:
         codec = pc.media.config.rtpmap
         headers = tuple(e.response.headers) if e.response is not None else ()
         self._events.append(ev.CallAnswered(
-            call_id=pc.call_id, codec=codec, srtp=pc.keys is not None,
+            call_id=pc.call_id, codec=codec, srtp=pc.keying != "none", keying=pc.keying,
             local_rtp=pc.local_rtp or ("", 0), remote_rtp=pc.media.config.remote_rtp,
             headers=headers))
 
@@ -563,7 +621,12 @@ class PhoneCore:
                                          status_code=e.status_code, detail=pc.detail))
         media = pc.media
         if media is not None:
-            media.close(now)  # RFC 3550 §6.6: the RTCP BYE goes out with the next flush
+            # RFC 3550 §6.6: the RTCP BYE goes out with the next flush (then DTLS
+            # close_notify, RFC 6347, when the leg has one).
+            if pc.leg is not None:
+                pc.leg.close(now)
+            else:
+                media.close(now)
             if pc.grouped and self._group is not None:
                 self._group.remove(media)
             pc.releasing = True
@@ -606,6 +669,12 @@ class PhoneCore:
             self._events.append(ev.MediaEvent(call_id=pc.call_id, event=m))
             if isinstance(m, MediaTimeout):
                 self._rtp_timeout(pc, m, now)
+            elif isinstance(m, DtlsKeyingFailed):
+                # RFC 5763 §6.7.1: a certificate that does not match the fingerprint (or no
+                # handshake at all) must not carry media: end the call.
+                self._fail(pc, f"dtls failed: {m.kind.value}", now)
+            elif isinstance(m, DtlsKeyed):
+                pc.log.info("call %s: DTLS-SRTP keyed (%s)", pc.call_id, m.profile.value)
 
     def _rtp_timeout(self, pc: PhoneCall, m: MediaTimeout, now: float) -> None:
         # Issue 10 §2: a dead call (no RTP for rtp_timeout) is ended with BYE. Not while on

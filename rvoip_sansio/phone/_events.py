@@ -89,11 +89,14 @@ class CallAnswered(Event):
 
     call_id: str
     codec: str
+    #: SRTP negotiated (SDES keyed, or DTLS-SRTP: keyed at ``MediaEvent(DtlsKeyed)``).
     srtp: bool
     local_rtp: Address
     remote_rtp: Address | None
     #: Headers of the 2xx (caller side); empty on the callee side.
     headers: tuple[tuple[str, str], ...] = ()
+    #: ``"none"``, ``"sdes"`` or ``"dtls"``.
+    keying: str = "none"
 
 
 @attrs.frozen(kw_only=True)
