@@ -24,7 +24,7 @@ import pytest
 
 from rvoip_sansio.adapters.blocking import PhoneCall, PhoneError, open_phone, open_sip_transports
 from rvoip_sansio.media import level_dbm0, tone
-from rvoip_sansio.phone import DtmfMethod, DtmfReceived, TransferProgress
+from rvoip_sansio.phone import DtmfMethod, DtmfReceived, PhoneDrained, TransferProgress
 from rvoip_sansio.server import Registrar
 from rvoip_sansio.sip.auth import Credentials
 from tests.adapters.test_asyncio_transports import Pki
@@ -206,7 +206,6 @@ def test_ctrl_c_mid_call_hangs_up_unregisters_and_closes(background: bool, pki: 
 
     def press_ctrl_c() -> None:
         if up.wait(10):
-            time.sleep(0.2)  # let the main thread block in next_call
             signal.pthread_kill(main, signal.SIGINT)  # what the terminal does on Ctrl-C
 
     presser = threading.Thread(target=press_ctrl_c)
@@ -246,18 +245,33 @@ def test_caller_driven_phone_calls_with_audio(pki: Pki) -> None:
         assert a.hangup(timeout=3) and b.wait_ended(timeout=3)
 
 
-def test_refused_call_drain_and_exception_close(pki: Pki) -> None:
-    """A call rejected with a custom header raises PhoneError naming the status; a drained
-    phone refuses new calls with 503; an exception leaving the block still closes everything."""
+def test_manual_answer_reject_drain_and_exception_close(pki: Pki) -> None:
+    """Without auto-answer: a call rejected with a custom header raises PhoneError naming the
+    status; one answered by hand carries the 200's header back; a drained phone refuses new
+    calls with 503; an exception leaving the block still closes everything."""
     with open_phone("bob", (LOOP, 0)) as bob, open_phone("alice", (LOOP, 0)) as alice:
-        refusing = threading.Thread(target=lambda: (c := bob.next_call(5)) and c.reject(486, headers=[("X-Why", "busy")]))
-        refusing.start()
+        def callee() -> None:
+            first = bob.next_call(5)
+            assert first is not None and first.answered is None and first.rtp is None  # ringing
+            first.reject(486, headers=[("X-Why", "busy")])
+            second = bob.next_call(5)
+            assert second is not None
+            second.answer(headers=[("X-Answered-By", "bob")])
+        answering = threading.Thread(target=callee)
+        answering.start()
+        target = f"sip:bob@{LOOP}:{bob.local[1]}"
         with pytest.raises(PhoneError, match="486"):
-            alice.call(f"sip:bob@{LOOP}:{bob.local[1]}", timeout=5)
-        refusing.join()
-        assert bob.drain(timeout=1)
+            alice.call(target, timeout=5)
+        a = alice.call(target, timeout=5)
+        answering.join()
+        assert a.header("X-Answered-By") == "bob"
+        draining = threading.Thread(target=lambda: bob.drain(timeout=5))
+        draining.start()
         with pytest.raises(PhoneError, match="503"):
-            alice.call(f"sip:bob@{LOOP}:{bob.local[1]}", timeout=5)
+            alice.call(target, timeout=5)  # refused while the running call goes on
+        assert a.hangup(timeout=3)
+        draining.join()
+        assert any(isinstance(e, PhoneDrained) for e in iter(lambda: bob.next_event(0), None))
     with pytest.raises(RuntimeError, match="boom"):
         with open_phone("carol", (LOOP, 0)) as carol:
             port = carol.local[1]
