@@ -17,7 +17,7 @@ from ..srtp import DtlsCertificate
 from ._config import PhoneConfig, SrtpMode
 
 __all__ = ["PhoneCall", "call_log", "offer_caps", "answer_caps", "offered_codecs", "Refused",
-           "Offer", "Answer"]
+           "Offer", "Answer", "next_info", "info_done"]
 
 log = logging.getLogger("rvoip_sansio.phone")
 
@@ -173,3 +173,26 @@ def offered_codecs(offer: SessionDescription | None) -> tuple[str, ...]:
         if name is not None:
             out.append(name)
     return tuple(out)
+
+
+def next_info(pc: PhoneCall, now: float, in_flight: dict[int, PhoneCall]) -> None:
+    """Send the call's next queued DTMF digit by SIP INFO (``application/dtmf-relay``).
+    RFC 6086 §4.2 leaves ordering to CSeq; one INFO in flight at a time keeps the digits in
+    order even when a datagram is lost and retransmitted."""
+    if pc.info_handle is not None or not pc.info_queue or not pc.call.is_active:
+        return
+    digit, ms = pc.info_queue.pop(0)
+    body = f"Signal={digit}\r\nDuration={ms}\r\n".encode()
+    pc.info_handle = pc.call.send_info(now, content_type="application/dtmf-relay", body=body)
+    in_flight[pc.info_handle] = pc
+
+
+def info_done(handle: int, status: int, now: float, in_flight: dict[int, PhoneCall]) -> None:
+    """An INFO of ours got its final response: send the next digit."""
+    pc = in_flight.pop(handle, None)
+    if pc is None:
+        return
+    pc.info_handle = None
+    if status >= 300:
+        pc.log.warning("call %s: DTMF INFO answered %d", pc.call_id, status)
+    next_info(pc, now, in_flight)

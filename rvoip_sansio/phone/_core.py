@@ -2,7 +2,7 @@
 
 One object, one clock, one deadline: the :class:`~rvoip_sansio.dialog.UserAgent` (SIP face)
 and every call's :class:`~rvoip_sansio.callmedia.CallMedia` (media face), with the keying
-between them (SDES, RFC 4568). The adapter binds the sockets (one SIP transport, one RTP
+between them (SDES, RFC 4568; DTLS-SRTP, RFC 5763/5764, through ``DtlsMediaLeg``). The adapter binds the sockets (one SIP transport, one RTP
 socket per call), feeds both faces, sends what both give back, keeps one timer at
 ``next_deadline()`` and hands ``next_event()`` to the application. See docs/phone.md.
 """
@@ -15,14 +15,12 @@ from collections import deque
 from collections.abc import Iterable
 
 import attrs
-import numpy as np
-import numpy.typing as npt
 
 from .._core import Address, Event, LocalProtocolError, RandomSource, Transmit
-from ..callmedia import (AudioFrame, CallMedia, CallMediaConfig, CallMediaGroup, Drained,
-                         DtlsKeyed, DtlsKeyingFailed, DtlsMediaLeg, HealthReport, MediaReport,
-                         dtls_from_answer, dtls_keep_association, keys_from_answer)
-from ..dialog import Call, CallState, EndReason, Registration, UAConfig, UserAgent
+from ..callmedia import (CallMedia, CallMediaConfig, CallMediaGroup, Drained, DtlsKeyed,
+                         DtlsKeyingFailed, DtlsMediaLeg, dtls_from_answer, dtls_keep_association,
+                         keys_from_answer)
+from ..dialog import Call, CallState, Registration, UAConfig, UserAgent
 from ..dialog import _events as dev
 from ..rtp import DtmfReceived as RtpDtmf
 from ..rtp import MediaTimeout
@@ -32,13 +30,14 @@ from ..sip.auth import Credentials, DigestServer
 from ..srtp import DtlsCertificate
 from ..transaction import EndpointConfig
 from . import _events as ev
-from ._call import Offer, PhoneCall, Refused, answer_caps, call_log, offer_caps, offered_codecs
+from ._audio import AudioVerbs
+from ._call import (Offer, PhoneCall, Refused, answer_caps, call_log, info_done, next_info,
+                    offer_caps, offered_codecs)
 from ._config import PhoneConfig, SrtpMode
 
 __all__ = ["PhoneCore"]
 
 log = logging.getLogger("rvoip_sansio.phone")
-PCM = npt.NDArray[np.int16]
 Headers = Iterable[tuple[str, HeaderValue]]
 _DTMF = frozenset("0123456789*#ABCD")
 
@@ -52,7 +51,7 @@ def _state(call: Call) -> CallState:
     return call.state  # read again after a verb (mypy narrows the attribute otherwise)
 
 
-class PhoneCore:
+class PhoneCore(AudioVerbs):
     """The pure phone (see module docs). ``rng`` drives SIP tags, branches, SSRCs;
     ``key_rng`` makes SRTP keys (default ``secrets.SystemRandom()``: pass a seeded
     ``random.Random`` in tests only). ``auth`` challenges incoming INVITEs (digest)."""
@@ -353,7 +352,7 @@ class PhoneCore:
             if pc.call.state is not CallState.CONFIRMED:
                 raise LocalProtocolError(f"phone: call {call_id} is not established")
             pc.info_queue.extend((d, round(duration * 1000)) for d in digits)
-            self._next_info(pc, now)
+            next_info(pc, now, self._info_calls)
         else:
             raise LocalProtocolError(f"phone: unknown DTMF method {how!r}")
         self._process(now)
@@ -379,56 +378,11 @@ class PhoneCore:
                 reg.unregister(now)
         self._process(now)
 
-    # ================================================================ audio (delegates)
+    # ================================================================ audio
     def media(self, call_id: str) -> CallMedia | None:
         """The call's ``CallMedia`` (None before the answer and after the end)."""
         pc = self._pc(call_id)
         return None if pc.releasing or pc.ended else pc.media
-
-    def _media(self, call_id: str) -> CallMedia:
-        m = self.media(call_id)
-        if m is None:
-            raise LocalProtocolError(f"phone: call {call_id} has no media")
-        return m
-
-    def read_frame(self, call_id: str) -> AudioFrame | None:
-        m = self.media(call_id)
-        return m.read_frame() if m is not None else None
-
-    def write(self, call_id: str, pcm: PCM, rate: int | None = None) -> int:
-        """Queue audio for the call; returns the samples accepted (0 without media)."""
-        m = self.media(call_id)
-        return m.write(pcm, rate) if m is not None else 0
-
-    def room(self, call_id: str) -> int:
-        m = self.media(call_id)
-        return m.room() if m is not None else 0
-
-    def mark(self, call_id: str) -> int:
-        """A checkpoint: ``AudioDrained(mark=...)`` when all written before it is sent."""
-        return self._media(call_id).mark()
-
-    def clear(self, call_id: str) -> int:
-        """Barge-in: drop everything queued; returns the frames dropped."""
-        m = self.media(call_id)
-        return m.clear() if m is not None else 0
-
-    def mute(self, call_id: str, muted: bool = True) -> None:
-        self._media(call_id).mute(muted)
-
-    def pause(self, call_id: str) -> None:
-        self._media(call_id).pause()
-
-    def resume_audio(self, call_id: str) -> None:
-        self._media(call_id).resume()
-
-    def health(self, call_id: str) -> HealthReport | None:
-        m = self.media(call_id)
-        return m.health() if m is not None else None
-
-    def report(self, call_id: str, now: float) -> MediaReport | None:
-        m = self.media(call_id)
-        return m.report(now) if m is not None else None
 
     # ================================================================ internals
     def _certificate(self) -> DtlsCertificate:
@@ -523,7 +477,7 @@ class PhoneCore:
         pc = self._calls.get(cid) if isinstance(cid, str) else None
         if pc is None:
             if isinstance(e, dev.RequestCompleted):
-                self._info_done(e, now)
+                info_done(e.handle, e.status_code, now, self._info_calls)
             return
         if isinstance(e, dev.CallProgress):
             self._events.append(ev.CallProgress(call_id=pc.call_id, status_code=e.status_code,
@@ -684,23 +638,3 @@ class PhoneCore:
         if pc.media is not None and not pc.media.receiving:
             return
         self._fail(pc, "rtp timeout", now)
-
-    def _next_info(self, pc: PhoneCall, now: float) -> None:
-        # RFC 6086 §4.2 leaves ordering to CSeq; one INFO in flight at a time keeps the
-        # digits in order even when a datagram is lost and retransmitted.
-        if pc.info_handle is not None or not pc.info_queue or not pc.call.is_active:
-            return
-        digit, ms = pc.info_queue.pop(0)
-        body = f"Signal={digit}\r\nDuration={ms}\r\n".encode()
-        handle = pc.call.send_info(now, content_type="application/dtmf-relay", body=body)
-        pc.info_handle = handle
-        self._info_calls[handle] = pc
-
-    def _info_done(self, e: dev.RequestCompleted, now: float) -> None:
-        pc = self._info_calls.pop(e.handle, None)
-        if pc is None:
-            return
-        pc.info_handle = None
-        if e.status_code >= 300:
-            pc.log.warning("call %s: DTMF INFO answered %d", pc.call_id, e.status_code)
-        self._next_info(pc, now)
