@@ -137,9 +137,12 @@ class SipSockets:
     def reading(self, on: bool) -> None:
         if on != self._reading:
             self._reading = on
-            for sock in [self.udp] + [s for s, _, _ in self._listeners] + [c.sock for c in self._live]:
+            for sock in [self.udp] + [s for s, _, _ in self._listeners]:
                 if sock is not None:
                     self._sync(sock)
+            for conn in self._live:
+                if conn.state in ("open", "closing"):
+                    self._watch(conn)
 
     @property
     def flushed(self) -> bool:
@@ -202,7 +205,7 @@ class SipSockets:
         if err not in (0, errno.EINPROGRESS, errno.EWOULDBLOCK):
             self._fail(conn, errno.errorcode.get(err, str(err)))
             return
-        self._sync(conn.sock)
+        self._watch(conn)
 
     def _data(self, conn: _Conn, data: bytes, now: float) -> None:
         self.core.data_received(conn.peer, conn.name, data, now)
@@ -260,10 +263,10 @@ class SipSockets:
         try:
             conn.sock.do_handshake()
         except ssl.SSLWantReadError:
-            self._sync(conn.sock, R)
+            self._watch(conn, R)
             return
         except ssl.SSLWantWriteError:
-            self._sync(conn.sock, W)
+            self._watch(conn, W)
             return
         except (OSError, ValueError) as exc:  # ssl.SSLError (verification...) is an OSError
             self._fail(conn, str(exc))
@@ -282,7 +285,7 @@ class SipSockets:
                 self._close(old)
             self.conns[key] = conn
             conn.known = True
-        self._sync(conn.sock)
+        self._watch(conn)
         self.loop.call(lambda now: self.core.connection_made(conn.peer, conn.name, now))
         if conn.out:
             self._flush(conn)
@@ -329,7 +332,7 @@ class SipSockets:
         if not conn.out and conn.state == "closing":
             self._close(conn)
         else:
-            self._sync(conn.sock)
+            self._watch(conn)
 
     def _fail(self, conn: _Conn, why: str, *, later: bool = False) -> None:
         """The socket is gone or unusable: close it and tell the core (once)."""
@@ -359,26 +362,25 @@ class SipSockets:
 
     # ---- interest -----------------------------------------------------------------------
 
-    def _sync(self, sock: socket.socket, handshake: int = 0) -> None:
-        """Watch ``sock`` for what it needs now."""
+    def _sync(self, sock: socket.socket) -> None:
+        """Watch the UDP socket or a listener for reading (while ``reading``)."""
         if sock is self.udp:
             self.loop.watch(sock, R if self._reading else 0, self._on_udp)
             return
         for listener, name, ctx in self._listeners:
             if listener is sock:
-                self.loop.watch(sock, R if self._reading else 0,
-                                partial(self._accept, listener, name, ctx))
+                self.loop.watch(sock, R if self._reading else 0, partial(self._accept, listener, name, ctx))
                 return
-        conn = next((c for c in self._live if c.sock is sock), None)
-        if conn is None:
-            return
+
+    def _watch(self, conn: _Conn, handshake: int = 0) -> None:
+        """Watch a connection for what it needs now."""
         if conn.state == "connecting":
             mask = W
         elif conn.state == "handshake":
             mask = handshake or R
         else:
             mask = (R if self._reading else 0) | (W if conn.out else 0)
-        self.loop.watch(sock, mask, partial(self._on_ready, conn))
+        self.loop.watch(conn.sock, mask, partial(self._on_ready, conn))
 
     def _on_udp(self, mask: int) -> None:
         assert self.udp is not None
