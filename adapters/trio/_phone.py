@@ -263,6 +263,7 @@ class Phone:
         self.core = core
         self.host = host
         self.auto_answer = auto_answer
+        #: The calls not ended yet, by Call-ID.
         self.calls: dict[str, PhoneCall] = {}
         self.registrations: dict[int, pe.RegistrationChanged | None] = {}
         self._transports: SipTransports | None = None
@@ -353,9 +354,16 @@ class Phone:
                 new = self.calls.setdefault(new_id, PhoneCall(self, new_id, rtp=rtp))
                 if call is not None:
                     call.transferred_to = new
-        if call is not None:
+        if isinstance(call_id, str) and not isinstance(event, pe.IncomingCall):
+            if call is None:
+                log.debug("call %s: event for a call no longer kept: %s", call_id, type(event).__name__,
+                          extra={"call_id": call_id})
+                return
             call._deliver(event)
-        else:
+            if isinstance(event, pe.CallEnded):
+                call._wake()
+                del self.calls[call_id]  # the application keeps its own reference
+        elif call_id is None:
             self._events.append(event)
 
     def _wake(self) -> None:

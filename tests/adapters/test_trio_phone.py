@@ -223,6 +223,7 @@ def test_phone_scenario(transport: str, clock: str, pki: Pki) -> None:
                     assert c_call.end is not None and c_call.end.reason is EndReason.REMOTE_HANGUP
                     assert a2.audio.ended and await a2.audio.read() is None
                     assert len(alice.media_sockets) == len(bob.media_sockets) == len(carol.media_sockets) == 0
+                    assert not alice.calls and not bob.calls and not carol.calls  # ended calls not kept
                 # leaving: unregisters everybody, closes every socket
             for user in USERS:
                 assert registrar.lookup(f"sip:{user}@{LOOP}", trio.current_time()) == []
