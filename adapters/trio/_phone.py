@@ -87,7 +87,7 @@ class PhoneCall:
         self.audio = CallAudio(self, rate=phone.core.config.rate, frame_ms=phone.core.config.frame_ms)
         self.answered: pe.CallAnswered | None = None
         self.end: pe.CallEnded | None = None
-        self.keys: SrtpKeys | None = None  # the SRTP keys in use (None: plain RTP)
+        self.keys: SrtpKeys | None = None  # the SDES keys in use (None: plain RTP or DTLS-SRTP)
         self.held = False  # we hold the peer
         self.held_by_peer = False
         self.drained_marks: set[int] = set()
@@ -111,7 +111,8 @@ class PhoneCall:
 
     @property
     def srtp(self) -> bool:
-        return self.keys is not None
+        """The media is SRTP (SDES or DTLS-SRTP keying; ``answered.keying`` says which)."""
+        return self.answered is not None and self.answered.srtp
 
     # ---- what CallAudio needs -----------------------------------------------------------
 

@@ -346,3 +346,30 @@ def test_manual_answer_reject_headers_and_drain(pki: Pki) -> None:
 
     run(scenario)
     assert outcome == ["answered", "drained"]
+
+
+def test_dtls_srtp_call(pki: Pki) -> None:
+    """DTLS-SRTP (RFC 5763/5764, ``SrtpMode.DTLS`` required on both phones): the handshake runs
+    on each call's RTP socket inside the core (the host only carries datagrams), the call is
+    keyed from it, and the tones go both ways."""
+    transport = "UDP"
+    outcome: list[bool] = []
+
+    async def scenario() -> None:
+        kw = phone_kw(transport, pki) | {"srtp": pe.SrtpMode.DTLS, "srtp_required": True}
+        async with open_phone("bob", (LOOP, 0), **kw) as bob, open_phone("alice", (LOOP, 0), **kw) as alice:
+            with trio.fail_after(20):
+                a_call = await alice.call(uri_of("bob", transport, bob.locals[transport][1]))
+                b_call = await bob.accept()
+                await b_call.wait_answered()
+                at_bob, at_alice = await exchange(a_call, b_call)
+                check_tone(at_bob, 440.0, 1.0)
+                check_tone(at_alice, 1000.0, 1.0)
+                assert a_call.answered is not None and a_call.answered.keying == "dtls"
+                outcome.append(a_call.srtp and b_call.srtp)
+                quality = a_call.quality()
+                assert quality is not None and quality.health.srtp_errors == 0
+                await a_call.hangup()
+
+    run(scenario)
+    assert outcome == [True]
