@@ -41,6 +41,8 @@ DEFAULT_DTLS_PROFILES: tuple[SrtpProfile, ...] = (
 _EXPORTER_LABEL = b"EXTRACTOR-dtls_srtp"  # RFC 5764 §4.2
 _INITIAL_TIMEOUT = 1.0  # RFC 6347 §4.2.4.1
 _MAX_TIMEOUT = 60.0  # RFC 6347 §4.2.4.1
+#: How long a due retransmission may wait for OpenSSL's own timer (see handle_timeout).
+_OPENSSL_SLACK = 0.05
 
 
 class DtlsState(enum.Enum):
@@ -157,7 +159,7 @@ class DtlsSrtpEndpoint:
     __slots__ = (
         "role", "remote", "state", "_remote_fps", "_mtu", "_max_retransmits", "_window",
         "_events", "_out", "_flight", "_deadline", "_timeout", "_retransmits",
-        "_sent_last_flight", "_peer_der", "_result", "_handshake_complete", "_conn",
+        "_sent_last_flight", "_peer_der", "_result", "_handshake_complete", "_conn", "_waited",
     )
 
     def __init__(
@@ -188,6 +190,7 @@ class DtlsSrtpEndpoint:
         self._flight: list[bytes] = []
         self._deadline: float | None = None
         self._timeout = _INITIAL_TIMEOUT
+        self._waited = False
         self._retransmits = 0
         self._sent_last_flight = False
         self._peer_der: bytes | None = None
@@ -280,7 +283,18 @@ class DtlsSrtpEndpoint:
         return self._deadline
 
     def handle_timeout(self, now: float) -> None:
-        """Re-send the last flight when its deadline has passed (RFC 6347 §4.2.4)."""
+        """Re-send the last flight when its deadline has passed (RFC 6347 §4.2.4).
+
+        A retransmitted record needs a new record sequence number (RFC 6347 §4.1): an OpenSSL
+        peer drops a copy of a record it has seen as a replay, so a client whose flight
+        arrived but whose server's final flight was lost would never hear from it again.
+        Only OpenSSL can renumber (and re-encrypt the Finished), and it does so only once its
+        own timer on the system clock has expired. So: when that timer is about to expire
+        (real time: it started a moment after ``now`` was taken), the deadline waits for it
+        (at most ``_OPENSSL_SLACK``); when it has expired, OpenSSL re-sends the flight; when it
+        is far from expiry (simulated time), the stored flight is re-sent as it was, which
+        serves every case but that one.
+        """
         if self._deadline is None or now < self._deadline:
             return
         if self.state is not DtlsState.HANDSHAKING:
@@ -289,11 +303,41 @@ class DtlsSrtpEndpoint:
         if self._retransmits >= self._max_retransmits:
             self._fail("DTLS handshake timed out", "timeout")
             return
+        left = self._conn.DTLSv1_get_timeout()  # seconds on OpenSSL's system-clock timer
+        if left is not None and 0 < left <= _OPENSSL_SLACK and not self._waited:
+            self._waited = True
+            self._deadline = now + left + 0.001
+            return
+        self._waited = False
         self._retransmits += 1
         self._timeout = min(self._timeout * 2, _MAX_TIMEOUT)
         self._deadline = now + self._timeout
-        log.debug("DTLS retransmits its flight (%d) at %.3f", self._retransmits, now)
-        self._out.extend(self._flight)
+        fresh = self._openssl_retransmit(now) if left is not None and left <= 0 else []
+        if self.state is not DtlsState.HANDSHAKING:
+            return
+        if fresh:
+            self._flight = fresh
+        log.debug("DTLS retransmits its flight (%d, %s) at %.3f", self._retransmits,
+                  "renumbered by OpenSSL" if fresh else "as sent", now)
+        self._out.extend(fresh or self._flight)
+
+    def _openssl_retransmit(self, now: float) -> list[bytes]:
+        SSL = _ssl()
+        try:
+            self._conn.DTLSv1_handle_timeout()
+        except SSL.Error as exc:
+            self._fail(f"DTLS retransmission failed: {exc}")
+            return []
+        blob = b""
+        while True:
+            try:
+                chunk = self._conn.bio_read(65536)
+            except SSL.WantReadError:
+                break
+            if not chunk:
+                break
+            blob += chunk
+        return _split_records(blob, self._mtu) if blob else []
 
     def close(self, now: float) -> None:
         """Send close_notify and stop."""
@@ -364,6 +408,7 @@ class DtlsSrtpEndpoint:
             if not self._handshake_complete:
                 # RFC 6347 §4.2.4.1: a new flight starts from the initial timer value.
                 self._timeout = _INITIAL_TIMEOUT
+                self._waited = False
                 self._deadline = now + self._timeout
 
     def _finish(self, now: float) -> None:
