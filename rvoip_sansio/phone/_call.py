@@ -49,6 +49,8 @@ class PhoneCall:
     keying: str = "none"
     keys: SrtpKeys | None = None
     grouped: bool = False
+    #: The deadline of its socket (leg or media) as armed in the core's timer heap.
+    deadline: float | None = None
     answered: bool = False
     ended: bool = False
     #: The media was closed; MediaSocketReleased goes out once its datagrams are flushed.

@@ -9,6 +9,7 @@ socket per call), feeds both faces, sends what both give back, keeps one timer a
 
 from __future__ import annotations
 
+import heapq
 import logging
 import secrets
 from collections import deque
@@ -84,6 +85,14 @@ class PhoneCore(AudioVerbs):
         self._next_reg = 0
         self._events: deque[Event] = deque()
         self._group: CallMediaGroup | None = None
+        self._grouped: dict[PhoneCall, None] = {}  # calls on the group's clock
+        #: Calls whose media changed since the last _process / media_datagrams_to_send
+        #: (dicts as ordered sets: deterministic order), and per-call timers (lazy heap).
+        self._touched: dict[PhoneCall, None] = {}
+        self._sending: dict[PhoneCall, None] = {}
+        self._timers: list[tuple[float, int, PhoneCall]] = []
+        self._seq = 0
+        self._now = 0.0
         self.draining = False
         self._drained_sent = False
         #: Datagrams that arrived on an RTP socket with no media yet (before the answer).
@@ -126,38 +135,44 @@ class PhoneCore(AudioVerbs):
         """A datagram on the RTP socket bound at ``local``."""
         pc = self._by_local.get(local)
         sock = pc.socket if pc is not None and not pc.releasing else None
-        if sock is None:
+        if pc is None or sock is None:
             self.media_dropped += 1
             return
         sock.receive(data, source, now)
+        self._touch(pc)
         self._process(now)
 
     def media_datagrams_to_send(self, now: float) -> list[tuple[Address, Transmit]]:
         """``(local RTP socket, datagram)`` pairs to send. Once a finished call's last datagram
         (its RTCP BYE) is out, ``MediaSocketReleased`` is queued for that socket."""
+        if self._touched:
+            self._process(now)
         out: list[tuple[Address, Transmit]] = []
-        released: list[PhoneCall] = []
-        for local, pc in self._by_local.items():
-            sock = pc.socket
-            if sock is not None:
+        # Only sockets touched since the last call can have something to send (an input, a
+        # timer, a verb): a packet on one call costs nothing for the others.
+        pending, self._sending = self._sending, {}
+        for pc in pending:
+            sock, local = pc.socket, pc.local_rtp
+            if sock is not None and local is not None:
                 for t in sock.datagrams_to_send(now):
                     out.append((local, t))
             if pc.releasing:
-                released.append(pc)
-        for pc in released:
-            self._release(pc)
+                self._release(pc)
         return out
 
     def media_transport_error(self, local: Address, dest: Address, now: float) -> None:
         """A send from ``local`` to ``dest`` was refused (ICMP unreachable...)."""
         pc = self._by_local.get(local)
         sock = pc.socket if pc is not None else None
-        if sock is not None:
+        if pc is not None and sock is not None:
             sock.transport_error(dest, now)
+            self._touch(pc)
             self._process(now)
 
     # ================================================================ shared
     def next_event(self) -> Event | None:
+        if self._touched:  # the application used a call's media directly (mark, write...)
+            self._process(self._now)
         return self._events.popleft() if self._events else None
 
     def next_deadline(self) -> float | None:
@@ -166,27 +181,31 @@ class PhoneCore(AudioVerbs):
             g = self._group.next_deadline()
             if g is not None and (best is None or g < best):
                 best = g
-        for pc in self._by_local.values():
-            sock = pc.socket
-            if sock is not None and not pc.releasing:
-                d = sock.next_deadline()
-                if d is not None and (best is None or d < best):
-                    best = d
+        heap = self._timers
+        while heap and (heap[0][2].deadline != heap[0][0] or heap[0][2].releasing):
+            heapq.heappop(heap)  # stale: that call's deadline moved since
+        if heap and (best is None or heap[0][0] < best):
+            best = heap[0][0]
         return best
 
     def handle_timeout(self, now: float) -> None:
+        self._now = now
         self.ua.handle_timeout(now)
         group = self._group
         if group is not None:
             g = group.next_deadline()
             if g is not None and g <= now:
-                group.handle_timeout(now)
-        for pc in list(self._by_local.values()):
+                group.handle_timeout(now)  # every grouped call's media tick
+                for pc in self._grouped:
+                    self._touch(pc)
+        heap = self._timers
+        while heap and heap[0][0] <= now:
+            d, _, pc = heapq.heappop(heap)
             sock = pc.socket
-            if sock is not None and not pc.releasing:
-                d = sock.next_deadline()
-                if d is not None and d <= now:
-                    sock.handle_timeout(now)
+            if pc.deadline == d and sock is not None and not pc.releasing:
+                pc.deadline = None
+                sock.handle_timeout(now)  # RTCP, DTMF, DTLS retransmission, own ticks
+                self._touch(pc)
         self._process(now)
 
     # ================================================================ registration
@@ -219,6 +238,7 @@ class PhoneCore(AudioVerbs):
         pc = self._calls.get(call_id)
         if pc is None:
             raise LocalProtocolError(f"phone: no call {call_id!r}")
+        self._touch(pc)  # a verb may change its media: events, datagrams, deadline
         return pc
 
     def _bind(self, pc: PhoneCall, rtp: Address) -> None:
@@ -226,6 +246,7 @@ class PhoneCore(AudioVerbs):
             raise LocalProtocolError(f"phone: RTP socket {rtp} is already used by a call")
         pc.local_rtp = rtp
         self._by_local[rtp] = pc
+        self._touch(pc)
 
     def call(self, target: str, now: float, *, rtp: Address, headers: Headers = (),
              expires: int | None = None) -> str:
@@ -285,7 +306,10 @@ class PhoneCore(AudioVerbs):
         self._process(now)
 
     def hangup(self, call_id: str, now: float, *, headers: Headers = ()) -> None:
-        """End the call whatever its state (CANCEL, 603 or BYE); no-op if it already ended."""
+        """End the call whatever its state (CANCEL, 603 or BYE); a no-op for a call that
+        already ended (even once forgotten: hang-ups race with the peer's)."""
+        if call_id not in self._calls:
+            return
         pc = self._pc(call_id)
         if pc.call.is_active:
             pc.call.hangup(now, headers=tuple(headers))
@@ -424,6 +448,7 @@ class PhoneCore(AudioVerbs):
                 self._group = CallMediaGroup(now=now)
             self._group.add(media)
             pc.grouped = True
+            self._grouped[pc] = None
         pc.media = media
         pc.remote = cfg.remote_rtp
         pc.log.info("call %s: media %s pt %d to %s, srtp %s", pc.call_id, cfg.rtpmap,
@@ -431,11 +456,14 @@ class PhoneCore(AudioVerbs):
 
     def _release(self, pc: PhoneCall) -> None:
         local = pc.local_rtp
+        self._grouped.pop(pc, None)
+        pc.deadline = None
         if local is not None and self._by_local.get(local) is pc:
             del self._by_local[local]
             self._events.append(ev.MediaSocketReleased(call_id=pc.call_id, local=local))
         pc.releasing = False
         pc.media = None
+        pc.leg = None
         if self._calls.get(pc.call_id) is pc:
             del self._calls[pc.call_id]
         self._check_drained()
@@ -445,20 +473,33 @@ class PhoneCore(AudioVerbs):
             self._drained_sent = True
             self._events.append(ev.PhoneDrained())
 
+    def _touch(self, pc: PhoneCall) -> None:
+        self._touched[pc] = None
+
     def _process(self, now: float) -> None:
-        """Turn dialog and media events into phone events (and act on some)."""
+        """Turn dialog and media events into phone events (and act on some); re-arm the
+        timers of the calls touched and queue them for ``media_datagrams_to_send``."""
+        self._now = now
         for _ in range(1000):
             busy = False
             while (e := self.ua.next_event()) is not None:
                 busy = True
                 self._on_sip(e, now)
-            for pc in list(self._by_local.values()):
+            touched, self._touched = self._touched, {}
+            for pc in touched:
+                busy = True
+                self._sending[pc] = None
                 sock = pc.socket
                 if sock is None:
                     continue
                 while (m := sock.next_event()) is not None:
-                    busy = True
                     self._on_media(pc, m, now)
+                d = None if pc.releasing else sock.next_deadline()
+                if d != pc.deadline:
+                    pc.deadline = d
+                    if d is not None:
+                        self._seq += 1
+                        heapq.heappush(self._timers, (d, self._seq, pc))
             if not busy:
                 return
 
@@ -475,7 +516,9 @@ class PhoneCore(AudioVerbs):
             return
         cid = getattr(e, "call_id", None)
         pc = self._calls.get(cid) if isinstance(cid, str) else None
-        if pc is None:
+        if pc is not None:
+            self._touch(pc)
+        else:
             if isinstance(e, dev.RequestCompleted):
                 info_done(e.handle, e.status_code, now, self._info_calls)
             return
@@ -547,6 +590,8 @@ class PhoneCore(AudioVerbs):
                 self._fail(pc, "srtp refused: the answer has no keys", now)
                 return
             self._start_media(pc, now)
+        else:
+            self._start_media(pc, now)  # an offerless INVITE: the answer came in the ACK
         if pc.media is None:
             self._fail(pc, "no audio in the answer", now)
             return
@@ -583,6 +628,7 @@ class PhoneCore(AudioVerbs):
                 media.close(now)
             if pc.grouped and self._group is not None:
                 self._group.remove(media)
+                self._grouped.pop(pc, None)
             pc.releasing = True
         else:
             self._release(pc)
