@@ -250,7 +250,7 @@ class Phone:
     @staticmethod
     def open(user: str, local: Address, *, transport: str = "udp",
              codecs: Sequence[Codec] = (G722, PCMU, PCMA), srtp: bool | str | SrtpMode = True,
-             rate: int = 16000, frame_ms: float = 20.0, auto_answer: bool = True,
+             rate: int = 16000, frame_ms: float = 20.0,
              rtp_ports: tuple[int, int] | None = None, server_ssl: ssl.SSLContext | None = None,
              client_ssl: ssl.SSLContext | None = None, trace: TraceHook | None = None,
              media_trace: TraceHook | None = None, rng: random.Random | None = None,
@@ -262,14 +262,15 @@ class Phone:
 
         ``srtp``: True / ``"sdes"`` (SDES, optional), False / ``"none"``, ``"dtls"``, or a
         :class:`~rvoip_sansio.phone.SrtpMode`; other ``PhoneConfig`` fields by keyword
-        (``srtp_required``, ``credentials``, ``outbound_proxy``, ``max_calls``,
-        ``rtp_timeout``, ``receive_queue_frames``, ``send_policy``, ``vad``...).
+        (``auto_answer``: incoming calls answered at once, default False: they ring until
+        ``await call.answer()``; ``srtp_required``, ``credentials``, ``outbound_proxy``,
+        ``max_calls``, ``rtp_timeout``, ``receive_queue_frames``, ``send_policy``, ``vad``...).
         ``rtp_ports=(low, high)``: the range the per-call RTP sockets are bound in.
         ``client_ssl`` verifies the TLS/WSS servers we connect to (default: system CAs).
         ``trace`` sees every SIP message sent, ``media_trace`` every RTP/RTCP datagram (as on
         the wire, SRTP included), each as ``hook(now, source, destination, data)``."""
         return _Opening(user, local, transport=transport, codecs=codecs, srtp=srtp, rate=rate,
-                        frame_ms=frame_ms, auto_answer=auto_answer, rtp_ports=rtp_ports,
+                        frame_ms=frame_ms, rtp_ports=rtp_ports,
                         server_ssl=server_ssl, client_ssl=client_ssl, trace=trace,
                         media_trace=media_trace, rng=rng, config=config)
 
@@ -465,7 +466,7 @@ class _Opening:
             SrtpMode(srtp) if isinstance(srtp, str) else SrtpMode.SDES if srtp else SrtpMode.NONE)
         config = PhoneConfig(user=self._user, local=local, transport=transport.lower(),
                              codecs=tuple(kw["codecs"]), srtp=mode, rate=kw["rate"],
-                             frame_ms=kw["frame_ms"], auto_answer=kw["auto_answer"], **kw["config"])
+                             frame_ms=kw["frame_ms"], **kw["config"])
         rng = kw["rng"] if kw["rng"] is not None else random.Random(secrets.randbits(64))
         core = PhoneCore(config=config, rng=rng)
 

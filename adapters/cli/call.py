@@ -91,7 +91,7 @@ async def _call(args: argparse.Namespace, source: tuple[npt.NDArray[np.int16], i
     first = CODECS[args.codec]
     codecs = (first, *(c for c in (G722, PCMU, PCMA) if c is not first))
     phone = await Phone.open(args.user, local, codecs=codecs, srtp=not args.no_srtp, rate=RATE,
-                             auto_answer=False)
+                             )
     heard: list[AudioFrame] = []
     status = 0
     try:

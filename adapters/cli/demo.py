@@ -95,7 +95,7 @@ async def _demo(args: argparse.Namespace) -> int:
     codecs = (first, *(c for c in (G722, PCMU, PCMA) if c is not first))
     srtp = not args.no_srtp
     alice = await Phone.open("alice", alice_addr, codecs=codecs, srtp=srtp, rate=RATE, trace=hook)
-    bob = await Phone.open("bob", bob_addr, codecs=codecs, srtp=srtp, rate=RATE, trace=hook)
+    bob = await Phone.open("bob", bob_addr, codecs=codecs, srtp=srtp, rate=RATE, trace=hook, auto_answer=True)
     print(f"registrar/B2BUA on {host}:{pbx_port}, alice on {alice_port}, bob on {bob_port}")
     failures: list[str] = []
     stop = stop_on_signals()  # Ctrl-C / SIGTERM: end the call cleanly, skip the checks

@@ -14,8 +14,10 @@ from __future__ import annotations
 import asyncio
 import math
 import random
+import signal
 import socket
 import ssl
+import sys
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
@@ -138,7 +140,7 @@ def phone(user: str, transport: str, pki: Pki, **kw: Any) -> Any:
     ssl_kw: dict[str, ssl.SSLContext] = {}
     if transport in SECURE:
         ssl_kw = {"server_ssl": pki.good, "client_ssl": pki.client()}
-    return Phone.open(user, (LO, 0), transport=transport.lower(), rate=RATE, **ssl_kw, **kw)
+    return Phone.open(user, (LO, 0), transport=transport.lower(), rate=RATE, auto_answer=True, **ssl_kw, **kw)
 
 
 def port_of(p: Phone) -> int:
@@ -240,7 +242,7 @@ def test_scenario(transport: str, pki: Pki) -> None:
 async def pair(**kw: Any) -> AsyncIterator[tuple[PhoneCall, PhoneCall]]:
     """Alice calls Bob over UDP (plain RTP, PCMU unless told otherwise)."""
     async with Phone.open("alice", (LO, 0), srtp=False, **kw) as alice, \
-            Phone.open("bob", (LO, 0), srtp=False, **kw) as bob:
+            Phone.open("bob", (LO, 0), srtp=False, auto_answer=True, **kw) as bob:
         a = await alice.call(f"sip:bob@{LO}:{port_of(bob)}")
         b = await bob.accept(5)
         yield a, b
@@ -364,7 +366,7 @@ def test_rtp_port_range() -> None:
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as taken:
             taken.bind((LO, low + 2))
             async with Phone.open("alice", (LO, 0), srtp=False, rtp_ports=(low, low + 2)) as alice, \
-                    Phone.open("bob", (LO, 0), srtp=False) as bob:
+                    Phone.open("bob", (LO, 0), srtp=False, auto_answer=True) as bob:
                 target = f"sip:bob@{LO}:{port_of(bob)}"
                 calls = [await alice.call(target), await alice.call(target)]
                 assert sorted(c.rtp[1] for c in calls if c.rtp) == [low, low + 1]
@@ -385,7 +387,7 @@ def test_rtp_port_range() -> None:
 def test_drain_refuses_new_calls_and_waits_for_running_ones() -> None:
     async def main() -> None:
         async with Phone.open("alice", (LO, 0), srtp=False) as alice, \
-                Phone.open("bob", (LO, 0), srtp=False) as bob, \
+                Phone.open("bob", (LO, 0), srtp=False, auto_answer=True) as bob, \
                 Phone.open("carol", (LO, 0), srtp=False) as carol:
             a = await alice.call(f"sip:bob@{LO}:{port_of(bob)}")
             drain = asyncio.ensure_future(bob.drain())
@@ -405,7 +407,7 @@ def test_cancelled_in_a_call_hangs_up_unregisters_and_closes(pki: Pki) -> None:
         ua, reg, spec = registrar("UDP", pki)
         server = await open_sip_transports(ua, spec)
         try:
-            async with Phone.open("bob", (LO, 0), srtp=False) as bob:
+            async with Phone.open("bob", (LO, 0), srtp=False, auto_answer=True) as bob:
                 up = asyncio.Event()
                 ports: list[int] = []
 
@@ -436,3 +438,45 @@ def test_cancelled_in_a_call_hangs_up_unregisters_and_closes(pki: Pki) -> None:
             await server.close()
 
     asyncio.run(main())
+
+
+CTRL_C_SCRIPT = """
+import asyncio, sys
+from rvoip_sansio.adapters.asyncio import Phone
+
+async def main():
+    async with Phone.open("alice", ("127.0.0.1", 0), srtp=False) as alice:
+        await alice.call(sys.argv[1])
+        print("up", flush=True)
+        await asyncio.sleep(60)
+
+asyncio.run(main())
+"""
+
+
+@pytest.mark.timeout(30)
+def test_ctrl_c_in_a_call_hangs_up_before_exiting() -> None:
+    """A program with no signal handling of its own: Ctrl-C makes ``asyncio.run`` cancel the
+    main task, the ``async with`` ends the call (the far end sees the BYE), then the
+    KeyboardInterrupt leaves as itself."""
+
+    async def main() -> tuple[int, bytes, EndReason | None]:
+        async with Phone.open("bob", (LO, 0), srtp=False, auto_answer=True) as bob:
+            proc = await asyncio.create_subprocess_exec(
+                sys.executable, "-c", CTRL_C_SCRIPT, f"sip:bob@{LO}:{port_of(bob)}",
+                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+            assert proc.stdout is not None
+            assert await asyncio.wait_for(proc.stdout.readline(), 10) == b"up\n"
+            b = await bob.accept(2)
+            proc.send_signal(signal.SIGINT)
+            _, err = await asyncio.wait_for(proc.communicate(), 10)
+            assert await b.wait_ended(2)
+            assert proc.returncode is not None
+            return proc.returncode, err, b.end.reason if b.end else None
+
+    rc, err, reason = asyncio.run(main())
+    assert reason is EndReason.REMOTE_HANGUP  # the BYE went out before the process ended
+    # Python ends an uncaught KeyboardInterrupt by re-raising SIGINT on itself.
+    assert rc == -2 and err.rstrip().endswith(b"KeyboardInterrupt"), (rc, err[-500:])
+    for trouble in (b"PhoneError", b"OSError", b"never retrieved", b"Exception in callback"):
+        assert trouble not in err, err[-800:]  # nothing else went wrong on the way out

@@ -77,7 +77,7 @@ def test_call_through_serve_records_the_far_tone(server: Server, tmp_path: Path)
     recorded = tmp_path / "heard.wav"
 
     async def scenario() -> tuple[int, str, list[AudioFrame], str]:
-        bob = await Phone.open("bob", (LO, free_ports(1)[0]))
+        bob = await Phone.open("bob", (LO, free_ports(1)[0]), auto_answer=True)
         try:
             await bob.register(f"sip:{LO}:{server.port}", Credentials(username="bob", password="bob-pw"))
             proc = await asyncio.create_subprocess_exec(
@@ -154,7 +154,7 @@ def test_accounts_from_toml_and_bad_files(tmp_path: Path) -> None:
 async def _call_bob_then(server: Server, act: str) -> tuple[int, str, str]:
     """Bob (a Phone) registered; ``rvoip call`` for 20 s as alice; once bob's call is up,
     ``act``: "sigint-call" interrupts the caller, "sigterm-server" stops the server."""
-    bob = await Phone.open("bob", (LO, free_ports(1)[0]))
+    bob = await Phone.open("bob", (LO, free_ports(1)[0]), auto_answer=True)
     try:
         await bob.register(f"sip:{LO}:{server.port}", Credentials(username="bob", password="bob-pw"))
         proc = await asyncio.create_subprocess_exec(

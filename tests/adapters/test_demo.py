@@ -96,7 +96,7 @@ def test_phone_sends_srtp_that_libsrtp_decrypts_and_spandsp_decodes() -> None:
         wire: list[bytes] = []
         alice = await Phone.open("alice", (LO, alice_port),
                                  media_trace=lambda now, src, dst, data: wire.append(data))
-        bob = await Phone.open("bob", (LO, bob_port))
+        bob = await Phone.open("bob", (LO, bob_port), auto_answer=True)
         try:
             a = await alice.call(f"sip:bob@{LO}:{bob_port}")
             b = await bob.accept(5)
@@ -191,7 +191,7 @@ def test_phone_call_not_answered_in_time_is_cancelled() -> None:
     async def scenario() -> tuple[str, str]:
         alice_port, bob_port = demo._free_ports(2)
         alice = await Phone.open("alice", (LO, alice_port))
-        bob = await Phone.open("bob", (LO, bob_port), auto_answer=False)
+        bob = await Phone.open("bob", (LO, bob_port))
         try:
             with pytest.raises(PhoneError) as info:
                 await alice.call(f"sip:bob@{LO}:{bob_port}", timeout=0.5)

@@ -213,7 +213,8 @@ def check_baresip_heard(peer: Baresip, report: MediaReport) -> dict[str, float]:
 def test_baresip_calls_us(tmp_path: Path, codec: Codec) -> None:
     async def main() -> tuple[dict[str, float], dict[str, float]]:
         port = _free_port()
-        phone = await Phone.open("alice", ("127.0.0.1", port), codecs=(codec,), srtp=False, rate=RATE)
+        phone = await Phone.open("alice", ("127.0.0.1", port), codecs=(codec,), srtp=False, rate=RATE,
+                                 auto_answer=True)
         try:
             with baresip(tmp_path, codec, dial=f"sip:alice@127.0.0.1:{port}") as peer:
                 pc = await phone.accept(8)
@@ -235,8 +236,10 @@ def test_baresip_calls_us(tmp_path: Path, codec: Codec) -> None:
 def _we_call(tmp: Path, codec: Codec, *, srtp: bool, **baresip_kw: Any
              ) -> tuple[dict[str, float], dict[str, float]]:
     async def main() -> tuple[dict[str, float], dict[str, float]]:
+        # SRTP mandatory on our side too: RTP/SAVP (optional SDES offers RTP/AVP + a=crypto,
+        # which baresip's srtp-mand refuses with 488).
         phone = await Phone.open("alice", ("127.0.0.1", _free_port()), codecs=(codec,), srtp=srtp,
-                                 rate=RATE)
+                                 srtp_required=srtp, rate=RATE)
         try:
             with baresip(tmp, codec, **baresip_kw) as peer:
                 await peer.ready()
