@@ -81,6 +81,16 @@ class SendQueue:
         t_max = (rs.samples_out + room) * down // up
         return max(0, t_max - rs.samples_in)
 
+    def _surely_fits(self) -> int:
+        """A lower bound of ``room()`` without the resampler's counts: the free samples at
+        the codec rate times M/L, rounded down. (``room()`` is floor((out + free)·M/L) - in
+        with out >= in·L/M, so it is at least floor(free·M/L).)"""
+        free = (self.limit - len(self._frames)) * self.frame_samples - len(self._pending)
+        if free <= 0:
+            return 0
+        up, down = self._ratio
+        return free * down // up
+
     # ---------------------------------------------------------------- input
     def write(self, pcm: PCM, rate: int | None = None) -> int:
         """Queue ``pcm``; returns how many samples were accepted (all, unless REJECT and
@@ -91,7 +101,7 @@ class SendQueue:
         if x.dtype != np.int16 or x.ndim != 1:
             raise ValueError("write() takes mono numpy int16 samples, shape (n,)")
         n = len(x)
-        if self.policy is SendPolicy.REJECT:
+        if self.policy is SendPolicy.REJECT and n > self._surely_fits():
             room = self.room()
             if n > room:
                 self.rejected += n - room
