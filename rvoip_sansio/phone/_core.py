@@ -18,13 +18,9 @@ from collections.abc import Iterable
 import attrs
 
 from .._core import Address, Event, LocalProtocolError, RandomSource, Transmit
-from ..callmedia import (CallMedia, CallMediaConfig, CallMediaGroup, Drained, DtlsKeyed,
-                         DtlsKeyingFailed, DtlsMediaLeg, dtls_from_answer, dtls_keep_association,
-                         keys_from_answer)
+from ..callmedia import (CallMedia, CallMediaConfig, CallMediaGroup, DtlsMediaLeg,
+                         dtls_keep_association)
 from ..dialog import Call, CallState, Registration, UAConfig, UserAgent
-from ..dialog import _events as dev
-from ..rtp import DtmfReceived as RtpDtmf
-from ..rtp import MediaTimeout
 from ..sdp import LocalCapabilities, MediaCapabilities
 from ..sip import HeaderValue
 from ..sip.auth import Credentials, DigestServer
@@ -32,8 +28,8 @@ from ..srtp import DtlsCertificate
 from ..transaction import EndpointConfig
 from . import _events as ev
 from ._audio import AudioVerbs
-from ._call import (Offer, PhoneCall, Refused, answer_caps, call_log, info_done, next_info,
-                    offer_caps, offered_codecs)
+from ._react import Reactions
+from ._call import Offer, PhoneCall, Refused, answer_caps, call_log, next_info, offer_caps
 from ._config import PhoneConfig, SrtpMode
 
 __all__ = ["PhoneCore"]
@@ -52,7 +48,7 @@ def _state(call: Call) -> CallState:
     return call.state  # read again after a verb (mypy narrows the attribute otherwise)
 
 
-class PhoneCore(AudioVerbs):
+class PhoneCore(AudioVerbs, Reactions):
     """The pure phone (see module docs). ``rng`` drives SIP tags, branches, SSRCs;
     ``key_rng`` makes SRTP keys (default ``secrets.SystemRandom()``: pass a seeded
     ``random.Random`` in tests only). ``auth`` challenges incoming INVITEs (digest)."""
@@ -502,185 +498,3 @@ class PhoneCore(AudioVerbs):
                         heapq.heappush(self._timers, (d, self._seq, pc))
             if not busy:
                 return
-
-    def _on_sip(self, e: Event, now: float) -> None:
-        if isinstance(e, dev.RegistrationChanged):
-            rid = self._reg_ids.get(id(e.registration))
-            if rid is not None:
-                self._events.append(ev.RegistrationChanged(
-                    registration=rid, registrar=self._regs[rid][1], state=e.state,
-                    status_code=e.status_code, expires=e.expires))
-            return
-        if isinstance(e, dev.IncomingCall):
-            self._incoming(e, now)
-            return
-        cid = getattr(e, "call_id", None)
-        pc = self._calls.get(cid) if isinstance(cid, str) else None
-        if pc is not None:
-            self._touch(pc)
-        else:
-            if isinstance(e, dev.RequestCompleted):
-                info_done(e.handle, e.status_code, now, self._info_calls)
-            return
-        if isinstance(e, dev.CallProgress):
-            self._events.append(ev.CallProgress(call_id=pc.call_id, status_code=e.status_code,
-                                                reason=e.reason))
-        elif isinstance(e, dev.CallAnswered):
-            self._answered(pc, e, now)
-        elif isinstance(e, dev.CallEnded):
-            self._ended(pc, e, now)
-        elif isinstance(e, (dev.MediaUpdated, dev.CallHeld, dev.CallResumed)):
-            self._media_changed(pc, e)
-        elif isinstance(e, dev.DtmfReceived):
-            self._events.append(ev.DtmfReceived(call_id=pc.call_id, digit=e.digit,
-                                                duration=e.duration_ms / 1000.0,
-                                                method=ev.DtmfMethod.INFO))
-        elif isinstance(e, dev.TransferRequested):
-            self._events.append(ev.TransferRequested(
-                call_id=pc.call_id, target=e.target, replaces=e.replaces,
-                auto_follow=self.config.auto_follow_transfers))
-        elif isinstance(e, dev.TransferProgress):
-            self._events.append(ev.TransferProgress(call_id=pc.call_id,
-                                                    status_code=e.status_code, final=e.final))
-
-    def _incoming(self, e: dev.IncomingCall, now: float) -> None:
-        offer = e.offer
-        pc = PhoneCall(call_id=e.call_id, call=e.call, log=call_log(e.call_id), incoming=True,
-                       offer=offer)
-        self._calls[e.call_id] = pc
-        stream = next((m for m in offer.media if m.media == "audio"), None) if offer else None
-        srtp_offered = stream is not None and (bool(stream.crypto) or any(
-            a.name == "fingerprint" for a in stream.attributes))
-        auto = self.config.auto_answer
-        pc.log.info("call %s: incoming from %s", e.call_id, e.request.get("from"))
-        if not auto and self.config.ring:
-            e.call.ring(now)
-        self._events.append(ev.IncomingCall(
-            call_id=e.call_id, from_header=e.request.get("from") or "",
-            to_header=e.request.get("to") or "", headers=tuple(e.request.headers),
-            offered_codecs=offered_codecs(offer), source=e.source, auto_answer=auto,
-            srtp_offered=srtp_offered,
-            replaces=e.replaces.call_id if e.replaces is not None else None))
-
-    def _answered(self, pc: PhoneCall, e: dev.CallAnswered, now: float) -> None:
-        if not pc.incoming:
-            audio = e.media.audio if e.media is not None else None
-            try:
-                if pc.sdes is not None and audio is not None:
-                    pc.keys = keys_from_answer(pc.sdes, audio)
-                    pc.keying = "sdes" if pc.keys is not None else "none"
-                if pc.dtls is not None and audio is not None and pc.leg is not None:
-                    params = dtls_from_answer(pc.dtls, audio)
-                    if params is not None:
-                        pc.keying = "dtls"
-                        self._start_media(pc, now)
-                        if pc.media is not None:
-                            pc.leg.attach(pc.media)
-                        pc.leg.set_params(params, now)
-                        local = pc.call.local_media
-                        if local is not None and local.media:
-                            pc.call.use_media(attrs.evolve(local, media=(
-                                dtls_keep_association(local.media[0], params),)))
-                    else:
-                        pc.leg = None  # a plain answer: no DTLS on this socket
-            except ValueError as exc:  # SdesError, DtlsSdpError: an answer we cannot use
-                self._fail(pc, f"srtp refused: {exc}", now)
-                return
-            if self.config.srtp_required and pc.keying == "none":
-                self._fail(pc, "srtp refused: the answer has no keys", now)
-                return
-            self._start_media(pc, now)
-        else:
-            self._start_media(pc, now)  # an offerless INVITE: the answer came in the ACK
-        if pc.media is None:
-            self._fail(pc, "no audio in the answer", now)
-            return
-        pc.answered = True
-        codec = pc.media.config.rtpmap
-        headers = tuple(e.response.headers) if e.response is not None else ()
-        self._events.append(ev.CallAnswered(
-            call_id=pc.call_id, codec=codec, srtp=pc.keying != "none", keying=pc.keying,
-            local_rtp=pc.local_rtp or ("", 0), remote_rtp=pc.media.config.remote_rtp,
-            headers=headers))
-
-    def _fail(self, pc: PhoneCall, detail: str, now: float) -> None:
-        pc.detail = detail
-        pc.log.warning("call %s: %s: hanging up", pc.call_id, detail)
-        if pc.call.is_active:
-            pc.call.hangup(now)
-
-    def _ended(self, pc: PhoneCall, e: dev.CallEnded, now: float) -> None:
-        if pc.ended:
-            return
-        pc.ended = True
-        pc.log.info("call %s: ended (%s%s%s)", pc.call_id, e.reason.value,
-                    f" {e.status_code}" if e.status_code else "",
-                    f", {pc.detail}" if pc.detail else "")
-        self._events.append(ev.CallEnded(call_id=pc.call_id, reason=e.reason,
-                                         status_code=e.status_code, detail=pc.detail))
-        media = pc.media
-        if media is not None:
-            # RFC 3550 §6.6: the RTCP BYE goes out with the next flush (then DTLS
-            # close_notify, RFC 6347, when the leg has one).
-            if pc.leg is not None:
-                pc.leg.close(now)
-            else:
-                media.close(now)
-            if pc.grouped and self._group is not None:
-                self._group.remove(media)
-                self._grouped.pop(pc, None)
-            pc.releasing = True
-        else:
-            self._release(pc)
-
-    def _media_changed(self, pc: PhoneCall, e: Event) -> None:
-        session = pc.call.media
-        audio = session.audio if session is not None else None
-        media = pc.media
-        if audio is not None and media is not None:
-            # RFC 3264 §8.4 / §5.1: the negotiated direction decides who sends.
-            media.set_direction(send=audio.direction.sends, receive=audio.direction.receives)
-            if audio.remote_address and audio.remote_port and isinstance(e, dev.MediaUpdated):
-                remote = (audio.remote_address, audio.remote_port)
-                if remote != pc.remote:
-                    pc.remote = remote
-                    media.set_remote(remote)
-        if isinstance(e, dev.CallHeld):
-            pc.held_by_peer = True
-            self._events.append(ev.CallHeld(call_id=pc.call_id, by_peer=True))
-        elif isinstance(e, dev.CallResumed):
-            pc.held_by_peer = False
-            self._events.append(ev.CallResumed(call_id=pc.call_id, by_peer=True))
-        elif pc.call.on_hold != pc.holding:
-            pc.holding = pc.call.on_hold
-            cls = ev.CallHeld if pc.holding else ev.CallResumed
-            self._events.append(cls(call_id=pc.call_id, by_peer=False))
-
-    def _on_media(self, pc: PhoneCall, m: Event, now: float) -> None:
-        if isinstance(m, Drained):
-            self._events.append(ev.AudioDrained(call_id=pc.call_id, mark=m.mark,
-                                                cleared=m.cleared, time=m.time))
-        elif isinstance(m, RtpDtmf):
-            if m.digit is not None:
-                self._events.append(ev.DtmfReceived(call_id=pc.call_id, digit=m.digit,
-                                                    duration=m.duration_s,
-                                                    method=ev.DtmfMethod.RFC4733))
-        else:
-            self._events.append(ev.MediaEvent(call_id=pc.call_id, event=m))
-            if isinstance(m, MediaTimeout):
-                self._rtp_timeout(pc, m, now)
-            elif isinstance(m, DtlsKeyingFailed):
-                # RFC 5763 §6.7.1: a certificate that does not match the fingerprint (or no
-                # handshake at all) must not carry media: end the call.
-                self._fail(pc, f"dtls failed: {m.kind.value}", now)
-            elif isinstance(m, DtlsKeyed):
-                pc.log.info("call %s: DTLS-SRTP keyed (%s)", pc.call_id, m.profile.value)
-
-    def _rtp_timeout(self, pc: PhoneCall, m: MediaTimeout, now: float) -> None:
-        # Issue 10 §2: a dead call (no RTP for rtp_timeout) is ended with BYE. Not while on
-        # hold either way: a held peer legitimately sends nothing (RFC 3264 §8.4).
-        if pc.call.state is not CallState.CONFIRMED or pc.holding or pc.held_by_peer:
-            return
-        if pc.media is not None and not pc.media.receiving:
-            return
-        self._fail(pc, "rtp timeout", now)
