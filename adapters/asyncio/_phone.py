@@ -240,6 +240,7 @@ class Phone:
     def __init__(self, core: PhoneCore, host_factory: Callable[[Phone], PhoneHost]) -> None:
         self.core = core
         self.config = core.config
+        #: The calls not finished yet (a call leaves once its RTP socket is released).
         self.calls: dict[str, PhoneCall] = {}
         self.host = host_factory(self)
         self.drained = False
@@ -398,7 +399,10 @@ class Phone:
         elif isinstance(event, pe.IncomingCall):
             self._on_incoming(event, now)
         elif isinstance(event, pe.MediaSocketReleased):
+            # The call's last event: the socket closes, the phone forgets the call (the
+            # application's PhoneCall object keeps its state and remaining events).
             self.host.release_rtp(event.local)
+            self.calls.pop(event.call_id, None)
         elif isinstance(event, pe.PhoneDrained):
             self.drained = True
         elif isinstance(call_id, str):
@@ -407,7 +411,9 @@ class Phone:
                 log.debug("event for unknown call %s: %s", call_id, type(event).__name__)
                 return
             pc._deliver(event)
-            if isinstance(event, pe.TransferRequested) and event.auto_follow:
+            if isinstance(event, pe.CallEnded) and pc.rtp is None:  # never had a socket
+                del self.calls[call_id]
+            elif isinstance(event, pe.TransferRequested) and event.auto_follow:
                 self._follow(pc, event, now)
 
     def _on_incoming(self, event: pe.IncomingCall, now: float) -> None:
