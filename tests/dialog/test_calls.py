@@ -322,3 +322,24 @@ def test_glare_resolves_under_loss(seed: int) -> None:
     net.run(until=80.0)
     assert bob_call.held_by_peer and alice_call.held_by_peer, net.ladder(start=11)
     assert alice_call.state is bob_call.state is CallState.CONFIRMED
+
+
+def test_use_media_changes_later_offers_without_sending() -> None:
+    """``call.use_media(caps)`` sends nothing; the next re-offer (hold) and the answer to the
+    peer's re-offer are made from the new capabilities (the phone keeps DTLS roles this way)."""
+    from .helpers import caps
+
+    net, a, b, alice_call, bob_call = established()
+    before = len(net.trace)
+    net.at(2.0, lambda t: alice_call.use_media(caps(ALICE, port=41000)))
+    net.run(until=3.0)
+    assert len(net.trace) == before  # nothing on the wire
+    net.at(3.0, lambda t: alice_call.hold(t))
+    net.run(until=5.0)
+    reinvite = [parse_message(e.data) for e in net.trace if e.src == ALICE][-2]
+    assert reinvite.method == "INVITE" and b"m=audio 41000 " in reinvite.body
+    net.at(6.0, lambda t: bob_call.hold(t))  # the peer re-offers: our answer uses them too
+    net.run(until=8.0)
+    answer = next(parse_message(e.data) for e in reversed(net.trace)
+                  if e.src == ALICE and e.data.startswith(b"SIP/2.0 200") and b"m=audio" in e.data)
+    assert b"m=audio 41000 " in answer.body
