@@ -250,8 +250,11 @@ class DtlsSrtpEndpoint:
         if self.state is DtlsState.HANDSHAKING:
             self._step(now)
             return
-        # Connected: a retransmitted handshake flight means our final flight was lost.
-        if data[0] in (20, 22) and self._sent_last_flight and self._flight:
+        # Connected: a retransmitted handshake flight means our final flight was lost. The
+        # flight may come in several datagrams: answer once, on its Finished (the encrypted
+        # handshake record that ends it, epoch >= 1).
+        if self._sent_last_flight and self._flight and any(
+                r[0] == 22 and r[3:5] != b"\x00\x00" for r in _records(bytes(data))):
             if self._retransmits < self._max_retransmits:
                 self._retransmits += 1
                 self._out.extend(self._flight)

@@ -79,22 +79,35 @@ class Baresip(MediaBaresip):
                                          stderr=subprocess.STDOUT)
 
 
-class DropIncoming:
-    """The leg, with incoming datagrams for which ``drop(data)`` is true lost (once each
-    rule fires: the rule decides), as a lossy network would."""
+class Lossy:
+    """The leg, with the incoming datagrams for which ``drop(data)`` is true and the outgoing
+    ones for which ``drop_out(data)`` is true lost, as a lossy network would lose them."""
 
-    def __init__(self, leg: DtlsMediaLeg, drop: Callable[[bytes], bool]) -> None:
-        self.leg, self.drop = leg, drop
+    def __init__(self, leg: DtlsMediaLeg, drop: Callable[[bytes], bool],
+                 drop_out: Callable[[bytes], bool]) -> None:
+        self.leg, self.drop, self.drop_out = leg, drop, drop_out
         self.dropped: list[bytes] = []
+        #: DTLS datagrams seen: (now, "in"/"out"/"lost in"/"lost out", size)
+        self.dtls: list[tuple[float, str, int]] = []
 
     def receive(self, data: bytes, source: Address, now: float) -> None:
-        if self.drop(data):
+        lost = self.drop(data)
+        if 20 <= data[0] <= 63:
+            self.dtls.append((now, "lost in" if lost else "in", len(data)))
+        if lost:
             self.dropped.append(data)
             return
         self.leg.receive(data, source, now)
 
     def datagrams_to_send(self, now: float) -> list[Transmit]:
-        return self.leg.datagrams_to_send(now)
+        out = []
+        for t in self.leg.datagrams_to_send(now):
+            lost = self.drop_out(t.data)
+            if 20 <= t.data[0] <= 63:
+                self.dtls.append((now, "lost out" if lost else "out", len(t.data)))
+            if not lost:
+                out.append(t)
+        return out
 
     def next_event(self) -> Event | None:
         return self.leg.next_event()
@@ -122,13 +135,15 @@ def _has_ccs(data: bytes) -> bool:
 class OurSide:
     """A UserAgent on one UDP socket and one DTLS-SRTP media leg on another."""
 
-    def __init__(self, drop: Callable[[bytes], bool] | None = None) -> None:
+    def __init__(self, drop: Callable[[bytes], bool] | None = None,
+                 drop_out: Callable[[bytes], bool] | None = None) -> None:
         self.cert = DtlsCertificate.generate(rng=random.Random(5))
         self.rng = random.Random(6)
         self.sip_events: asyncio.Queue[Event] = asyncio.Queue()
         self.media_events: list[tuple[float, Event]] = []
         self.leg = DtlsMediaLeg(certificate=self.cert, call_id="interop")
-        self.filter = DropIncoming(self.leg, drop or (lambda data: False))
+        self.filter = Lossy(self.leg, drop or (lambda data: False),
+                            drop_out or (lambda data: False))
         self.ua: UserAgent
         self.sip: UdpEndpoint
         self.rtp: UdpEndpoint
@@ -231,43 +246,70 @@ def check(ours: OurSide, frames: list[AudioFrame], peer: Baresip, keyed: DtlsKey
     return dict(profile=keyed.profile.value, role=keyed.role.value,
                 handshake_ms=round(keyed.handshake_seconds * 1000, 1),
                 dtls_sent=keyed.datagrams_sent, dtls_received=keyed.datagrams_received,
+                dtls_total=(ours.leg.dtls_sent, ours.leg.dtls_received),
+                dtls_ladder=[(round(t - ours.filter.dtls[0][0], 3), d, n) for t, d, n in ours.filter.dtls],
                 rtp_before_keys=ours.leg.media_dropped, we_heard=(round(freq, 1), round(level, 1)),
                 baresip_heard=(round(tfreq, 1), round(tlevel, 1)))
 
 
 def _run(tmp: Path, scenario: Callable[[OurSide, Path], Any],
-         drop: Callable[[bytes], bool] | None = None) -> dict[str, Any]:
+         drop: Callable[[bytes], bool] | None = None,
+         drop_out: Callable[[bytes], bool] | None = None) -> dict[str, Any]:
     require_module("OpenSSL")
     if not MODULE.exists():
         pytest.skip("baresip's dtls_srtp module not found")
-    return asyncio.run(asyncio.wait_for(scenario(OurSide(drop), tmp), 30))
+    return asyncio.run(asyncio.wait_for(scenario(OurSide(drop, drop_out), tmp), 30))
+
+
+async def _we_call_baresip(ours: OurSide, tmp: Path) -> dict[str, Any]:
+    await ours.open()
+    peer = Baresip(tmp)
+    try:
+        call, pending, neg = await ours.call(peer)
+        assert neg.proto == UDP_TLS_SAVP and neg.codec is not None and neg.codec.name == "PCMU"
+        params = dtls_from_answer(pending, neg)
+        assert params is not None
+        ours.start_media(neg, params)
+        keyed = await ours.keyed()
+        frames = await ours.talk(TALK)
+        ours.sip.call(lambda now: call.hangup(now))
+        await ours.next_sip(CallEnded)
+        await ours.close()
+        await asyncio.sleep(0.3)  # baresip closes its recording on the BYE
+        result = check(ours, frames, peer, keyed, peer.stop())
+        result["baresip_setup"] = params.remote_setup.value
+        return result
+    finally:
+        peer.stop()
 
 
 def test_we_call_baresip_dtls_srtp(tmp_path: Path) -> None:
     """We offer UDP/TLS/RTP/SAVP with a=setup:actpass; baresip answers (its role decides ours)."""
-    async def scenario(ours: OurSide, tmp: Path) -> dict[str, Any]:
-        await ours.open()
-        peer = Baresip(tmp)
-        try:
-            call, pending, neg = await ours.call(peer)
-            assert neg.proto == UDP_TLS_SAVP and neg.codec is not None and neg.codec.name == "PCMU"
-            params = dtls_from_answer(pending, neg)
-            assert params is not None
-            ours.start_media(neg, params)
-            keyed = await ours.keyed()
-            frames = await ours.talk(TALK)
-            ours.sip.call(lambda now: call.hangup(now))
-            await ours.next_sip(CallEnded)
-            await ours.close()
-            await asyncio.sleep(0.3)  # baresip closes its recording on the BYE
-            result = check(ours, frames, peer, keyed, peer.stop())
-            result["baresip_setup"] = params.remote_setup.value
-            return result
-        finally:
-            peer.stop()
-
-    result = _run(tmp_path, scenario)
+    result = _run(tmp_path, _we_call_baresip)
     print(f"\nwe call baresip, DTLS-SRTP: {result}")
+
+
+def test_our_final_flight_lost_baresip_retransmits(tmp_path: Path) -> None:
+    """We are the DTLS server (baresip answers active) and our final flight is lost once:
+    baresip re-sends its flight after its timer, we answer with our final flight again
+    (RFC 6347 §4.2.4), and baresip decodes our audio from then on."""
+    lost: list[bool] = []
+
+    def drop_out(data: bytes) -> bool:
+        if not lost and _has_ccs(data):
+            lost.append(True)
+            return True
+        return False
+
+    result = _run(tmp_path, _we_call_baresip, drop_out=drop_out)
+    assert lost and result["role"] == "server", result
+    # One re-send of our final flight, when baresip's retransmitted flight (several
+    # datagrams) ends with its Finished about 1 s later; the last "out" is close_notify.
+    ladder = result["dtls_ladder"]
+    lost_at = next(t for t, d, _ in ladder if d == "lost out")
+    resent = [t for t, d, _ in ladder[:-2] if d == "out" and t > lost_at]
+    assert len(resent) == 1 and 0.9 <= resent[0] - lost_at < 1.5, ladder  # its 1 s timer
+    print(f"\nour final flight lost once: {result}")
 
 
 async def _baresip_calls_us(ours: OurSide, tmp: Path, max_dropped: int = 5) -> dict[str, Any]:
