@@ -21,6 +21,15 @@ Public API (stable names)::
     msg.set(name, value | [values]), msg.add(name, value, first=False), msg.remove(name),
     msg.remove_first_value(name)
     msg.top_via -> Via            (the first Via only, parsed alone)
+    Other typed headers (parsed on each read, None / [] when absent; _accessors.py):
+    msg.expires, .min_expires, .min_se, .rseq -> int | None;  msg.date -> SipDate;
+    msg.require, .proxy_require, .supported, .unsupported, .allow, .content_encoding,
+    .allow_events, .privacy -> list[str];  msg.accept -> list[MediaType];
+    msg.media_type -> MediaType (Content-Type);  msg.content_disposition;  msg.retry_after;
+    msg.session_expires;  msg.rack;  msg.event -> EventHeader;  msg.subscription_state;
+    msg.refer_to, msg.referred_by -> NameAddr;  msg.reasons -> list[Reason];
+    msg.p_asserted_identity, msg.p_preferred_identity -> list[NameAddr];
+    msg.replaces -> Replaces;  msg.timestamp;  msg.user_agent, msg.server -> list[Product]
     msg.validate()                # ParseError for semantic problems (missing mandatory
                                   # headers, repeated single-value headers, CSeq/method
                                   # mismatch, version != SIP/2.0 ("505 ..."), bad Date...)
@@ -57,6 +66,22 @@ from ._headers import (
     parse_via,
     split_list,
 )
+from ._hdrvalues import (
+    ContentDisposition,
+    EventHeader,
+    MediaType,
+    Product,
+    RAck,
+    Reason,
+    Replaces,
+    RetryAfter,
+    SessionExpires,
+    SipDate,
+    SubscriptionState,
+    Timestamp,
+    parse_media_type,
+    parse_replaces,
+)
 from ._message import REASON_PHRASES, HeaderValue, Message, Request, Response, parse_message
 from ._uri import AbsoluteUri, SipUri, TelUri, Uri, parse_uri
 from ._validate import validate
@@ -87,4 +112,18 @@ __all__ = [
     "StreamFramer",
     "KeepAlive",
     "validate",
+    "MediaType",
+    "ContentDisposition",
+    "SipDate",
+    "RetryAfter",
+    "SessionExpires",
+    "RAck",
+    "EventHeader",
+    "SubscriptionState",
+    "Reason",
+    "Replaces",
+    "Timestamp",
+    "Product",
+    "parse_media_type",
+    "parse_replaces",
 ]

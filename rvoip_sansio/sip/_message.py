@@ -15,6 +15,7 @@ import attrs
 
 from rvoip_sansio._core import ParseError
 
+from ._accessors import HeaderAccessors
 from ._headers import (
     COMPACT_FORMS,
     MULTI_VALUE_HEADERS,
@@ -90,7 +91,7 @@ def _key(name: str) -> str:
 
 
 @attrs.define(slots=True, init=False, eq=False, repr=False)
-class Message:
+class Message(HeaderAccessors):
     """What requests and responses share: headers in order, body, lazy typed accessors.
 
     A parsed message starts in *raw mode*: ``_text`` holds the decoded header section (checked
