@@ -26,7 +26,7 @@ from collections.abc import Sequence
 
 import attrs
 
-from .._core import Address, Event, RandomSource, Transmit
+from .._core import Address, Event, LocalProtocolError, RandomSource, Transmit
 from ..sdp import Fingerprint as SdpFingerprint
 from ..sdp import MediaCapabilities, NegotiatedMedia, SessionDescription, Setup, parse_sdp
 from ..srtp import (
@@ -370,7 +370,9 @@ class DtlsMediaLeg:
         """Start the handshake with the negotiated role and the peer's fingerprints; any
         DTLS datagrams that arrived before are processed now."""
         if self.endpoint is not None:
-            raise DtlsError("this leg's DTLS association has already started")
+            raise LocalProtocolError(
+                f"callmedia DTLS leg {self.call_id!r}: set_params in state {self.state.value}: "
+                "the association has started (a new one needs a new leg)")
         if remote is not None:
             self._remote = remote
         self.params = params

@@ -16,7 +16,7 @@ import attrs
 import numpy as np
 import pytest
 
-from rvoip_sansio import Address, Event, Transmit
+from rvoip_sansio import Address, Event, LocalProtocolError, Transmit
 from rvoip_sansio.callmedia import (
     UDP_TLS_SAVP, CallMedia, CallMediaConfig, DtlsFailure, DtlsKeyed, DtlsKeyingFailed,
     DtlsMediaLeg, DtlsOffer, DtlsParams, DtlsSdpError, dtls_answer, dtls_from_answer,
@@ -389,6 +389,8 @@ def test_demux_and_order_of_attach(certs: tuple[DtlsCertificate, ...]) -> None:
                 dst.receive(sent.data, addr, now)
         now += 0.01
     assert alice.keys is not None and bob.keys is not None
+    with pytest.raises(LocalProtocolError, match="set_params in state connected"):
+        alice.set_params(a_params, now)
     media = _media(a_neg, 3)
     alice.attach(media)  # keyed after the handshake: keys go in at once
     b_media = _media(b_neg, 4)
