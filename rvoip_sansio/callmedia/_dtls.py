@@ -48,7 +48,8 @@ from ._stream import CallMedia
 
 __all__ = [
     "UDP_TLS_SAVP", "UDP_TLS_SAVPF", "DTLS_PROTOS", "DtlsSdpError", "DtlsOffer", "DtlsParams",
-    "dtls_offer", "dtls_answer", "dtls_from_answer", "dtls_keep_association", "DtlsFailure", "DtlsKeyed",
+    "dtls_offer", "dtls_answer", "dtls_from_answer", "dtls_keep_association",
+    "DtlsFailure", "DtlsKeyed",
     "DtlsKeyingFailed", "DtlsMediaLeg",
 ]
 
@@ -229,7 +230,8 @@ def dtls_from_answer(offer: DtlsOffer, answer: NegotiatedMedia, *,
         return None
     tls_id = None
     if remote_sdp is not None and answer.index < len(remote_sdp.media):
-        tls_id = remote_sdp.media[answer.index].attribute("tls-id") or remote_sdp.attribute("tls-id")
+        m = remote_sdp.media[answer.index]
+        tls_id = m.attribute("tls-id") or remote_sdp.attribute("tls-id")
     fps = remote_fingerprints(answer.remote_fingerprints)
     remote = answer.remote_setup or Setup.PASSIVE
     if remote in (Setup.ACTPASS, Setup.HOLDCONN):
