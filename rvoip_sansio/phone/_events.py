@@ -76,11 +76,14 @@ class IncomingCall(Event):
 
 @attrs.frozen(kw_only=True)
 class CallProgress(Event):
-    """A provisional response to our call (180 ringing, 183 session progress)."""
+    """A provisional response to our call (180 ringing, 183 session progress).
+    ``early_media``: it carried an SDP answer and the call's media runs from now on (an
+    announcement or ringback from the network can be read before the answer)."""
 
     call_id: str
     status_code: int
     reason: str
+    early_media: bool = False
 
 
 @attrs.frozen(kw_only=True)

@@ -15,6 +15,7 @@ from ..dialog import CallState, Registration
 from ..dialog import _events as dev
 from ..rtp import DtmfReceived as RtpDtmf
 from ..rtp import MediaTimeout
+from ..sdp import NegotiatedMedia
 from . import _events as ev
 from ._call import PhoneCall, call_log, info_done, offered_codecs
 from ._config import PhoneConfig
@@ -63,8 +64,7 @@ class Reactions:
                 info_done(e.handle, e.status_code, now, self._info_calls)
             return
         if isinstance(e, dev.CallProgress):
-            self._events.append(ev.CallProgress(call_id=pc.call_id, status_code=e.status_code,
-                                                reason=e.reason))
+            self._progress(pc, e, now)
         elif isinstance(e, dev.CallAnswered):
             self._answered(pc, e, now)
         elif isinstance(e, dev.CallEnded):
@@ -105,31 +105,10 @@ class Reactions:
     def _answered(self, pc: PhoneCall, e: dev.CallAnswered, now: float) -> None:
         if not pc.incoming:
             audio = e.media.audio if e.media is not None else None
-            try:
-                if pc.sdes is not None and audio is not None:
-                    pc.keys = keys_from_answer(pc.sdes, audio)
-                    pc.keying = "sdes" if pc.keys is not None else "none"
-                if pc.dtls is not None and audio is not None and pc.leg is not None:
-                    params = dtls_from_answer(pc.dtls, audio)
-                    if params is not None:
-                        pc.keying = "dtls"
-                        self._start_media(pc, now)
-                        if pc.media is not None:
-                            pc.leg.attach(pc.media)
-                        pc.leg.set_params(params, now)
-                        local = pc.call.local_media
-                        if local is not None and local.media:
-                            pc.call.use_media(attrs.evolve(local, media=(
-                                dtls_keep_association(local.media[0], params),)))
-                    else:
-                        pc.leg = None  # a plain answer: no DTLS on this socket
-            except ValueError as exc:  # SdesError, DtlsSdpError: an answer we cannot use
-                self._fail(pc, f"srtp refused: {exc}", now)
+            if audio is None or not self._negotiated(pc, audio, now):
+                if audio is None:
+                    self._fail(pc, "no audio in the answer", now)
                 return
-            if self.config.srtp_required and pc.keying == "none":
-                self._fail(pc, "srtp refused: the answer has no keys", now)
-                return
-            self._start_media(pc, now)
         else:
             self._start_media(pc, now)  # an offerless INVITE: the answer came in the ACK
         if pc.media is None:
@@ -142,6 +121,54 @@ class Reactions:
             call_id=pc.call_id, codec=codec, srtp=pc.keying != "none", keying=pc.keying,
             local_rtp=pc.local_rtp or ("", 0), remote_rtp=pc.media.config.remote_rtp,
             headers=headers))
+
+    def _progress(self, pc: PhoneCall, e: dev.CallProgress, now: float) -> None:
+        audio = e.media.audio if e.media is not None else None
+        early = False
+        if audio is not None and not pc.incoming and pc.call.is_active:
+            # RFC 3261 §13.2.1 / RFC 3960: an answer in a 183 starts early media (carrier
+            # announcements, ringback); the final answer then keeps or updates it.
+            early = self._negotiated(pc, audio, now) and pc.media is not None
+        self._events.append(ev.CallProgress(call_id=pc.call_id, status_code=e.status_code,
+                                            reason=e.reason, early_media=early))
+
+    def _negotiated(self, pc: PhoneCall, audio: NegotiatedMedia, now: float) -> bool:
+        """Caller: key and start (or update) the media from an answer (early or final).
+        False when the call is being ended instead."""
+        try:
+            if pc.sdes is not None:
+                keys = keys_from_answer(pc.sdes, audio)
+                if keys is not None and keys != pc.keys:
+                    pc.keys, pc.keying = keys, "sdes"
+                    if pc.media is not None:
+                        pc.media.set_srtp(keys)  # the final answer re-keyed (RFC 4568 §7.1.4)
+            leg = pc.leg
+            if pc.dtls is not None and leg is not None and leg.params is None:
+                params = dtls_from_answer(pc.dtls, audio)
+                if params is None:
+                    pc.leg = None  # a plain answer: no DTLS on this socket
+                else:
+                    pc.keying = "dtls"
+                    self._start_media(pc, now)
+                    if pc.media is not None:
+                        leg.attach(pc.media)
+                    leg.set_params(params, now)
+                    local = pc.call.local_media
+                    if local is not None and local.media:
+                        # RFC 8842 §5: later offers keep the role (no actpass again).
+                        pc.call.use_media(attrs.evolve(local, media=(
+                            dtls_keep_association(local.media[0], params),)))
+        except ValueError as exc:  # SdesError, DtlsSdpError: an answer we cannot use
+            self._fail(pc, f"srtp refused: {exc}", now)
+            return False
+        if self.config.srtp_required and pc.keying == "none":
+            self._fail(pc, "srtp refused: the answer has no keys", now)
+            return False
+        if pc.media is None:
+            self._start_media(pc, now)
+        else:
+            self._apply(pc, audio, True)  # the final answer after early media
+        return True
 
     def _fail(self, pc: PhoneCall, detail: str, now: float) -> None:
         pc.detail = detail
@@ -173,18 +200,21 @@ class Reactions:
         else:
             self._release(pc)
 
-    def _media_changed(self, pc: PhoneCall, e: Event) -> None:
-        session = pc.call.media
-        audio = session.audio if session is not None else None
+    def _apply(self, pc: PhoneCall, audio: NegotiatedMedia | None, remote_too: bool) -> None:
         media = pc.media
         if audio is not None and media is not None:
             # RFC 3264 §8.4 / §5.1: the negotiated direction decides who sends.
             media.set_direction(send=audio.direction.sends, receive=audio.direction.receives)
-            if audio.remote_address and audio.remote_port and isinstance(e, dev.MediaUpdated):
+            if audio.remote_address and audio.remote_port and remote_too:
                 remote = (audio.remote_address, audio.remote_port)
                 if remote != pc.remote:
                     pc.remote = remote
                     media.set_remote(remote)
+
+    def _media_changed(self, pc: PhoneCall, e: Event) -> None:
+        session = pc.call.media
+        self._apply(pc, session.audio if session is not None else None,
+                    isinstance(e, dev.MediaUpdated))
         if isinstance(e, dev.CallHeld):
             pc.held_by_peer = True
             self._events.append(ev.CallHeld(call_id=pc.call_id, by_peer=True))
