@@ -194,7 +194,9 @@ def test_sipp_registers_and_calls_through_serve_with_rtp_echo(tmp_path: Path, tr
     (sent, sent_health), (heard, _) = ((r.quality, r.health) for r in bob.reports)
     # Every packet we sent came back (SIPp echoes RTP as is); none lost, reordered or broken.
     assert sent_health.frames_sent >= 0.9 * HOLD_MS / 20, sent_health
-    assert sent_health.frames_sent - 3 <= heard.packets_received <= sent_health.frames_sent, (heard, sent_health)
+    # (frames_sent counts the tone's frames; a silence packet or two may follow before the BYE.)
+    assert heard.packets_received >= sent_health.frames_sent - 3, (heard, sent_health)
+    assert heard.packets_received == heard.packets_expected, heard  # no gap in the sequence
     assert heard.packets_lost == 0 and heard.duplicates == 0 and heard.malformed == 0, heard
     assert heard.jitter_ms < 10.0, heard  # loopback: scheduling noise only
     assert sent.codec == heard.codec == "PCMU"

@@ -40,6 +40,14 @@ class Server:
     def log(self) -> str:
         return self.log_path.read_text()
 
+    def wait_log(self, *texts: str, timeout: float = 5.0) -> str:
+        """The log once every one of ``texts`` is in it (the server logs on its own time)."""
+        deadline = time.monotonic() + timeout
+        while not all(t in (log := self.log()) for t in texts):
+            assert time.monotonic() < deadline, (texts, log)
+            time.sleep(0.05)
+        return log
+
     def stop(self) -> str:
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)

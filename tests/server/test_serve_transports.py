@@ -110,6 +110,12 @@ async def _call(caller: Phone, callee: Phone, srv: Server, hangup: Phone) -> str
     assert len(incoming) == 1
     leg_b = incoming[0].call
     await callee.until(lambda: leg_b.state is CallState.CONFIRMED)  # the B2BUA's ACK came
+    # and the caller's ACK reached the B2BUA (else a BYE from the callee may overtake it)
+    answered = f"call {calls[0].call_id}: answered (caller leg)"
+    for _ in range(100):
+        if answered in srv.log():
+            break
+        await asyncio.sleep(0.05)
     # The SDP went through verbatim both ways (no media anchoring).
     assert leg_b.remote_sdp == calls[0].local_sdp and calls[0].remote_sdp == leg_b.local_sdp
     if hangup is caller:
@@ -141,10 +147,10 @@ def test_tcp_caller_reaches_udp_callee(server: Server, pki: Pki, hangup: str) ->
             for p in (alice, bob):
                 assert p.t is not None
                 await p.t.close()
-        log = server.log()
+        leg_b = bob.of(IncomingCall)[0].call_id
+        log = server.wait_log(f"call {call_id}: ended", f"call {leg_b}: ended")
         assert f"REGISTER sip:alice@{LO} from {LO}:" in log and f"REGISTER sip:bob@{LO} from {LO}:{bob.local[1]}: registered" in log
         alice_port = int(log.split(f"TCP connection from {LO}:")[1].split()[0])
-        leg_b = bob.of(IncomingCall)[0].call_id
         assert (f"call {call_id}: sip:alice@{LO} -> sip:bob@{LO}:{server.udp};transport=tcp from {LO}:"
                 f"{alice_port} (TCP); leg B {leg_b} to sip:bob@{LO}:{bob.local[1]}") in log, log
         assert f"call {call_id}: answered (caller leg)" in log and f"call {call_id}: ended" in log
@@ -169,7 +175,7 @@ def test_udp_caller_reaches_stream_registered_callee(server: Server, pki: Pki, t
             for p in (alice, bob):
                 assert p.t is not None
                 await p.t.close()
-        assert f"{transport} connection to {LO}:{alice.local[1]}" in server.log()
+        server.wait_log(f"{transport} connection to {LO}:{alice.local[1]}")
 
     _run(main)
 
