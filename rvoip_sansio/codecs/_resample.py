@@ -331,7 +331,7 @@ class BatchResampler:
     """
 
     __slots__ = ("rate_in", "rate_out", "frame_in", "frame_out", "_m", "_taps", "_hist",
-                 "_free")
+                 "_free", "_blk")
 
     def __init__(self, rate_in: int, rate_out: int, frame_in: int) -> None:
         if rate_in <= 0 or rate_out <= 0 or frame_in <= 0:
@@ -342,37 +342,57 @@ class BatchResampler:
         self.rate_in, self.rate_out, self.frame_in = rate_in, rate_out, frame_in
         self.frame_out = frame_in * up // down
         self._taps = taps
-        # Every frame is a whole number of output periods, so each starts at phase offset 0.
-        self._m = _build_matrix(rate_in, rate_out, 0, frame_in, _shared_cache(rate_in, rate_out))
-        self._hist = np.zeros((taps - 1, 8), np.float64)
+        # Every frame is a whole number of output periods, so each starts at phase offset 0:
+        # the block product of Resampler (each stream's windows times one small matrix)
+        # when the frame fills whole block rows, else the frame's banded matrix.
+        k = max(1, _BLOCK_OUTPUTS // up)
+        self._blk: tuple[npt.NDArray[np.float64], int, int] | None = None
+        self._m: npt.NDArray[np.float64] | None = None
+        if up <= 8 and self.frame_out % (up * k) == 0:
+            self._blk = _block_matrix(rate_in, rate_out, 0, k)
+        else:
+            self._m = _build_matrix(rate_in, rate_out, 0, frame_in,
+                                    _shared_cache(rate_in, rate_out))
+        self._hist = np.zeros((8, taps - 1), np.float64)  # row = slot
         self._free = list(range(7, -1, -1))
 
     def allocate(self) -> int:
         """A new stream's slot (its filter history zeroed); capacity doubles as needed."""
         if not self._free:
-            n = self._hist.shape[1]
-            self._hist = np.concatenate((self._hist, np.zeros_like(self._hist)), axis=1)
+            n = self._hist.shape[0]
+            self._hist = np.concatenate((self._hist, np.zeros_like(self._hist)))
             self._free = list(range(2 * n - 1, n - 1, -1))
         slot = self._free.pop()
-        self._hist[:, slot] = 0.0
+        self._hist[slot] = 0.0
         return slot
 
     def release(self, slot: int) -> None:
-        self._hist[:, slot] = 0.0
+        self._hist[slot] = 0.0
         self._free.append(slot)
 
     def process(self, slots: Sequence[int], frames: Sequence[PCM]) -> PCM:
         """One int16 frame (``frame_in`` samples) per listed slot -> int16 array of shape
-        ``(frame_out, len(slots))``, column ``j`` the output of ``slots[j]``."""
+        ``(frame_out, len(slots))``, column ``j`` the output of ``slots[j]`` (the columns
+        are contiguous in memory)."""
         hist = self._hist
         idx = np.asarray(slots, np.intp)
-        ext = np.empty((self._taps - 1 + self.frame_in, len(idx)), np.float64)
-        ext[: self._taps - 1] = hist[:, idx]
-        ext[self._taps - 1 :] = np.stack(frames, axis=1)
-        acc: npt.NDArray[np.float64] = self._m @ ext
+        n, h = len(idx), self._taps - 1
+        ext = np.empty((n, h + self.frame_in), np.float64)  # row j: slot j's history + frame
+        ext[:, :h] = hist[idx]
+        ext[:, h:] = np.stack(frames)
+        hist[idx] = ext[:, self.frame_in :]
+        if self._blk is not None:
+            bt, width, stride = self._blk
+            nb = self.frame_out // bt.shape[1]
+            row = ext.shape[1] * 8
+            win = np.ndarray((n, nb, width), np.float64, ext, 0, (row, stride * 8, 8))
+            acc: npt.NDArray[np.float64] = np.ascontiguousarray(win).reshape(n * nb, width) @ bt
+            _to_int16(acc, scaled=True)
+            return acc.reshape(n, self.frame_out).T.astype(_I16)
+        assert self._m is not None
+        acc = ext @ self._m.T
         _to_int16(acc)
-        hist[:, idx] = ext[self.frame_in :]
-        return acc.astype(np.int16)
+        return acc.T.astype(_I16)
 
 
 def resample(pcm: PCM, rate_in: int, rate_out: int, *, channels: int = 1) -> PCM:
