@@ -1,123 +1,459 @@
-"""SIPp OPTIONS load against the SIP Endpoint on each adapter (asyncio, trio, blocking thread,
-blocking caller-driven), and against SIPp's own UAS, at the same target rates in one run.
-Achieved rate = completed / SIPp wall time; CPU µs per transaction of the server process."""
+"""The adapters under load on 127.0.0.1 (issue 8 §4). Three parts, each printing a table:
+
+1. ``calls``: SIPp's built-in ``uac`` (INVITE, 200, ACK, BYE, 200; 1 s calls) against a
+   ``UserAgent`` answering every call, on each adapter: asyncio, asyncio on uvloop (when
+   installed), trio, blocking (reader thread). Rates rise until a run fails; a rate counts
+   when every call succeeded (SIPp FailedCall = 0, SuccessfulCall = all) with at most 1 % of
+   messages retransmitted by SIPp. CPU = our process's user+system time per call.
+2. ``media``: N concurrent calls with G.711 (PCMU) RTP both ways, SRTP (AES_CM_128_HMAC_SHA1_80)
+   on or off, in real time on real sockets. Two worker processes, each one thread (so at most
+   one core; ``PIN=1`` pins them to cores 0 and 1), each holding one end of every call: N ``CallMedia`` on N UDP
+   sockets (the asyncio adapter's ``UdpEndpoint``), writing a tone and reading every frame at
+   the application rate (8 kHz: no resampling). Driving: one media clock per call (what the
+   asyncio ``Phone`` does now) or one ``CallMediaGroup`` per process (one timer for all).
+   After 2 s of warm-up, over the measured window a worker "sustains" N calls when its CPU
+   stays under 90 % of its core, no media tick was skipped (the clock never fell 200 ms
+   behind), it received ≥ 99 % of the packets due and no SRTP packet failed. Frames
+   concealed or late, and the event loop's worst wake-up lag, are printed beside it (on a
+   shared machine they follow other processes' load). N rises until a worker fails.
+3. ``options``: SIPp OPTIONS at fixed rates to the transaction ``Endpoint`` on each adapter
+   and to SIPp's own UAS (the earlier table of this script).
+
+    .venv/bin/python bench/bench_adapters.py [calls|media|options|all] [--quick] [--seconds S]
+"""
+
 from __future__ import annotations
-import asyncio, random, shutil, subprocess, sys, threading, time
+
+import argparse
+import asyncio
+import contextlib
+import csv
+import json
+import os
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Coroutine
 from pathlib import Path
-import trio
-from rvoip_sansio.transaction import Endpoint, EndpointConfig
-from tests.interop._sipp import Answerer, run_sipp, free_udp_port, SCENARIOS, LOOPBACK
+from typing import Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # for tests.interop._sipp
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+from rvoip_sansio import Event  # noqa: E402
+from rvoip_sansio.adapters.cli._common import free_ports  # noqa: E402
+from rvoip_sansio.callmedia import CallMedia, CallMediaConfig, CallMediaGroup, SrtpKeys  # noqa: E402
+from rvoip_sansio.dialog import IncomingCall, UAConfig, UserAgent  # noqa: E402
+from rvoip_sansio.media import ToneSource  # noqa: E402
+from rvoip_sansio.sdp import PCMA, PCMU, LocalCapabilities, MediaCapabilities  # noqa: E402
+from rvoip_sansio.srtp import SrtpPolicy  # noqa: E402
+from rvoip_sansio.transaction import Endpoint, EndpointConfig  # noqa: E402
+from tests.interop._sipp import SCENARIOS, Answerer  # noqa: E402
+
+LO = "127.0.0.1"
 SIPP = shutil.which("sipp")
-RATES = [int(r) for r in sys.argv[1].split(",")] if len(sys.argv) > 1 else [1000, 4000, 8000, 12000]
-SECONDS = 3.0
-BUF = 4194304
+BUF = 4 * 1024 * 1024
+try:
+    import uvloop
+except ImportError:  # reported separately when installed
+    uvloop = None
 
-def core_tu():
-    core = Endpoint(local=(LOOPBACK, 0), rng=random.Random(1), config=EndpointConfig(max_transactions=200_000))
-    return core, Answerer(endpoint=core)
 
-import csv, tempfile
-class Res:
-    pass
-def sipp_popen(target, rate):
-    """SIPp as a plain child process (no reader thread in our process): stats to a file."""
-    tmp = tempfile.mkdtemp()
-    stf = Path(tmp) / "stats.csv"
-    args = [SIPP, f"{target[0]}:{target[1]}", "-sf", str(SCENARIOS / "options_uac.xml"), "-i", LOOPBACK,
-            "-p", str(free_udp_port()), "-m", str(int(rate * SECONDS)), "-r", str(rate), "-nostdin",
-            "-timeout", f"{int(SECONDS + 12)}s", "-timeout_error", "-trace_stat", "-stf", str(stf),
-            "-buff_size", str(BUF)]
-    proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=tmp)
-    proc.started = time.monotonic(); proc.stf = stf
-    return proc
-def sipp_result(proc):
-    r = Res(); r.elapsed = time.monotonic() - proc.started
-    last = list(csv.DictReader(proc.stf.read_text().splitlines(), delimiter=";"))[-1]
-    r.successful = int(last["SuccessfulCall(C)"]); r.failed = int(last["FailedCall(C)"])
-    return r
-def sipp_job(target, rate):
-    return run_sipp(SIPP, target, scenario="options_uac.xml", calls=int(rate * SECONDS), rate=rate, timeout=SECONDS + 12)
+def run_loop(main: Callable[[], Coroutine[Any, Any, Any]], uv: bool) -> Any:
+    return uvloop.run(main()) if uv else asyncio.run(main())
 
-def measure(run):
-    cpu0 = time.process_time()
-    res = run()
-    return res, (time.process_time() - cpu0) / max(res.successful, 1) * 1e6
 
-def on_asyncio(rate):
+# ---- SIPp ---------------------------------------------------------------------------------
+
+class Sipp:
+    """SIPp as a plain child process; its statistics CSV read when it has exited."""
+
+    def __init__(self, target: tuple[str, int], scenario: list[str], calls: int, rate: int,
+                 timeout: float, extra: list[str] = ()) -> None:  # type: ignore[assignment]
+        assert SIPP, "sipp is not installed (Debian: sip-tester)"
+        self.tmp = tempfile.mkdtemp()
+        self.stf = Path(self.tmp) / "stats.csv"
+        self.calls = calls
+        args = [SIPP, f"{target[0]}:{target[1]}", *scenario, "-i", LO, "-p", str(free_ports(1)[0]),
+                "-m", str(calls), "-r", str(rate), "-nostdin", "-timeout", f"{int(timeout)}s",
+                "-timeout_error", "-trace_stat", "-stf", str(self.stf), "-buff_size", str(BUF), *extra]
+        self.started = time.monotonic()
+        self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL, cwd=self.tmp)
+
+    def result(self) -> tuple[int, int, int, float]:
+        """(successful, failed, retransmissions, seconds) once SIPp has exited."""
+        self.proc.wait()
+        elapsed = time.monotonic() - self.started
+        rows = list(csv.DictReader(self.stf.read_text().splitlines(), delimiter=";")) if self.stf.exists() else []
+        shutil.rmtree(self.tmp, ignore_errors=True)
+        if not rows:
+            return 0, self.calls, 0, elapsed
+        last = rows[-1]
+        return (int(last["SuccessfulCall(C)"]), int(last["FailedCall(C)"]),
+                int(last.get("Retransmissions(C)") or 0), elapsed)
+
+
+def calls_sipp(target: tuple[str, int], rate: int, seconds: float) -> Sipp:
+    # Built-in uac: INVITE (PCMU offer) -> 100/180 -> 200 -> ACK -> (-d) -> BYE -> 200.
+    return Sipp(target, ["-sn", "uac", "-s", "bench"], int(rate * seconds), rate, seconds + 20,
+                ["-d", "1000", "-l", str(rate * 3 + 100)])
+
+
+def options_sipp(target: tuple[str, int], rate: int, seconds: float) -> Sipp:
+    return Sipp(target, ["-sf", str(SCENARIOS / "options_uac.xml")], int(rate * seconds), rate, seconds + 12)
+
+
+# ---- the servers: a UA answering calls, or an Endpoint answering OPTIONS, on each adapter ----
+
+def answering_ua(port: int) -> tuple[UserAgent, Callable[[Event, float], None]]:
+    caps = LocalCapabilities(address=LO, media=(MediaCapabilities(codecs=(PCMU, PCMA), port=40000),))
+    ua = UserAgent(config=UAConfig(local=(LO, port), user="bench", media=caps,
+                                   endpoint=EndpointConfig(max_transactions=500_000)),
+                   rng=random.Random(1))
+
+    def on_event(ev: Event, now: float) -> None:
+        if isinstance(ev, IncomingCall):
+            ev.call.answer(now)
+    return ua, on_event
+
+
+def options_endpoint(port: int) -> tuple[Endpoint, Callable[[Event, float], None]]:
+    core = Endpoint(local=(LO, port), rng=random.Random(1), config=EndpointConfig(max_transactions=200_000))
+    return core, Answerer(endpoint=core).on_event
+
+
+Server = Callable[[int], tuple[Any, Callable[[Event, float], None]]]
+Load = Callable[[tuple[str, int], int, float], Sipp]
+
+
+def on_asyncio(server: Server, load: Load, rate: int, seconds: float, uv: bool = False) -> tuple[Sipp, float]:
     from rvoip_sansio.adapters.asyncio import open_udp_endpoint
-    async def main():
-        core, tu = core_tu()
-        udp = await open_udp_endpoint(core, (LOOPBACK, 0), on_event=tu.on_event, buffer_size=BUF)
+    port = free_ports(1)[0]
+
+    async def main() -> tuple[Sipp, float]:
+        core, on_event = server(port)
+        udp = await open_udp_endpoint(core, (LO, port), on_event=on_event, buffer_size=BUF)
         try:
-            return await sipp_job(udp.local_address, rate)
+            cpu = time.process_time()
+            sipp = load((LO, port), rate, seconds)
+            await asyncio.get_running_loop().run_in_executor(None, sipp.proc.wait)  # a thread in waitpid
+            return sipp, time.process_time() - cpu
         finally:
             await udp.close()
-    return measure(lambda: asyncio.run(main()))
+    return run_loop(main, uv)  # type: ignore[no-any-return]
 
-def on_trio(rate):
+
+def on_trio(server: Server, load: Load, rate: int, seconds: float) -> tuple[Sipp, float]:
+    import trio
+
     from rvoip_sansio.adapters.trio import open_udp_endpoint
-    async def main():
-        core, tu = core_tu()
-        async with open_udp_endpoint(core, (LOOPBACK, 0), on_event=tu.on_event, buffer_size=BUF) as udp:
-            proc = sipp_popen(udp.local_address, rate)
-            await trio.to_thread.run_sync(proc.wait)  # blocked in waitpid: no GIL traffic
-            return sipp_result(proc)
-    return measure(lambda: trio.run(main))
+    port = free_ports(1)[0]
 
-def on_blocking(rate, background):
+    async def main() -> tuple[Sipp, float]:
+        core, on_event = server(port)
+        async with open_udp_endpoint(core, (LO, port), on_event=on_event, buffer_size=BUF):
+            cpu = time.process_time()
+            sipp = load((LO, port), rate, seconds)
+            await trio.to_thread.run_sync(sipp.proc.wait)
+            return sipp, time.process_time() - cpu
+    return trio.run(main)  # type: ignore[no-any-return]
+
+
+def on_blocking(server: Server, load: Load, rate: int, seconds: float) -> tuple[Sipp, float]:
     from rvoip_sansio.adapters.blocking import open_udp_endpoint
-    def main():
-        core, tu = core_tu()
-        with open_udp_endpoint(core, (LOOPBACK, 0), on_event=tu.on_event, buffer_size=BUF, background=background) as udp:
-            proc = sipp_popen(udp.local_address, rate)
-            if background:
-                proc.wait()
-            else:
-                while proc.poll() is None:
-                    udp.poll(0.05)
-            return sipp_result(proc)
-    return measure(main)
+    port = free_ports(1)[0]
+    core, on_event = server(port)
+    with open_udp_endpoint(core, (LO, port), on_event=on_event, buffer_size=BUF, background=True):
+        cpu = time.process_time()
+        sipp = load((LO, port), rate, seconds)
+        sipp.proc.wait()
+        return sipp, time.process_time() - cpu
 
-def proc_cpu(pid):
-    f = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    import os
-    return (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
 
-def on_sipp_uas(rate):
-    port = free_udp_port()
-    uas = subprocess.Popen([SIPP, "-sf", str(SCENARIOS / "options_uas.xml"), "-i", LOOPBACK, "-p", str(port),
-                            "-nostdin", "-buff_size", str(BUF)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    time.sleep(0.5)
-    try:
-        c0 = proc_cpu(uas.pid)
-        res = asyncio.run(sipp_job((LOOPBACK, port), rate))
-        return res, (proc_cpu(uas.pid) - c0) / max(res.successful, 1) * 1e6
-    finally:
-        uas.kill(); uas.wait()
+ADAPTERS: list[tuple[str, Callable[[Server, Load, int, float], tuple[Sipp, float]]]] = [
+    ("asyncio", on_asyncio),
+    *([("asyncio + uvloop", lambda s, ld, r, sec: on_asyncio(s, ld, r, sec, uv=True))] if uvloop else []),
+    ("trio", on_trio),
+    ("blocking (thread)", on_blocking),
+]
 
-ALL = [("asyncio", on_asyncio), ("trio", on_trio), ("blocking (thread)", lambda r: on_blocking(r, True)),
-           ("blocking (caller-driven)", lambda r: on_blocking(r, False)), ("SIPp UAS", on_sipp_uas)]
-import os
-SERVERS = [x for x in ALL if x[0] in os.environ.get("ONLY", "asyncio,trio,blocking (thread),blocking (caller-driven),SIPp UAS").split(",")]
-print(f"SIPp UAC OPTIONS, {SECONDS:.0f} s per target rate, 4 MB socket buffers, 127.0.0.1")
-print("| target/s | " + " | ".join(n for n, _ in SERVERS) + " |")
-print("|---|" + "---|" * len(SERVERS))
-best = {n: (0.0, 1e9) for n, _ in SERVERS}
-for rate in RATES:
-    cells = []
-    for name, fn in SERVERS:
-        res, cpu = fn(rate)
-        ach = res.successful / res.elapsed if res.elapsed else 0
-        total = int(rate * SECONDS)
-        cells.append(f"{ach:,.0f}/s, {res.failed} failed{'' if res.successful == total else f' ({res.successful}/{total} done)'}, {cpu:.0f} µs")
-        if res.failed == 0 and res.successful == total:
-            b = best[name]; best[name] = (max(b[0], ach), min(b[1], cpu))
-    print(f"| {rate:,} | " + " | ".join(cells) + " |", flush=True)
-print()
-print("| server | best clean achieved tx/s | least CPU µs/tx | rate vs asyncio | CPU vs asyncio |")
-print("|---|---|---|---|---|")
-ra, ca = best.get("asyncio", (1, 1))
-for name, _ in SERVERS:
-    r, c = best[name]
-    print(f"| {name} | {r:,.0f} | {c:.0f} | {r / ra:.2f} | {c / ca:.2f} |")
+
+def part_calls(rates: list[int], seconds: float) -> None:
+    print(f"\n## Calls per second: SIPp uac -> UserAgent answering (1 s calls, {seconds:.0f} s per rate)\n")
+    print("| adapter | " + " | ".join(f"{r:,}/s" for r in rates) + " | best clean calls/s | CPU µs/call there |")
+    print("|---|" + "---|" * (len(rates) + 2))
+    for name, run in ADAPTERS:
+        cells, best, best_cpu = [], 0, 0.0
+        for rate in rates:
+            sipp, cpu = run(answering_ua, calls_sipp, rate, seconds)
+            ok, failed, retrans, elapsed = sipp.result()
+            total = int(rate * seconds)
+            clean = failed == 0 and ok == total and retrans <= 0.01 * 5 * total
+            cells.append(f"{'ok' if clean else 'FAIL'} ({ok}/{total}, {failed} failed, {retrans} retr.)")
+            if not clean:
+                break
+            best, best_cpu = rate, cpu / ok * 1e6
+        cells += ["-"] * (len(rates) - len(cells))
+        print(f"| {name} | " + " | ".join(cells) + f" | {best:,} | {best_cpu:.0f} |", flush=True)
+
+
+def part_options(rates: list[int], seconds: float) -> None:
+    print(f"\n## OPTIONS transactions per second: SIPp uac -> Endpoint ({seconds:.0f} s per rate)\n")
+    print("| adapter | " + " | ".join(f"{r:,}/s" for r in rates) + " |")
+    print("|---|" + "---|" * len(rates))
+    for name, run in ADAPTERS:
+        cells = []
+        for rate in rates:
+            sipp, cpu = run(options_endpoint, options_sipp, rate, seconds)
+            ok, failed, _, elapsed = sipp.result()
+            cells.append(f"{ok / elapsed:,.0f}/s, {failed} failed, {cpu / max(ok, 1) * 1e6:.0f} µs")
+        print(f"| {name} | " + " | ".join(cells) + " |", flush=True)
+
+
+# ---- part 2: concurrent calls with RTP both ways, one worker process per core --------------
+
+KEY = bytes(range(30))
+PROFILE = "AES_CM_128_HMAC_SHA1_80"
+RATE = 8000
+WARMUP = 2.0
+
+
+def _totals(medias: list[CallMedia], now: float) -> dict[str, float]:
+    out = dict(received=0.0, lost=0.0, concealed=0.0, late=0.0, skipped=0.0, sent=0.0, delivered=0.0,
+               srtp_errors=0.0, jb_dropped=0.0)
+    for m in medias:
+        h, q = m.health(), m.report(now).quality
+        out["received"] += q.packets_received
+        out["lost"] += q.packets_lost
+        out["concealed"] += h.frames_concealed
+        out["late"] += h.packets_late
+        out["skipped"] += h.ticks_skipped
+        out["sent"] += h.frames_sent
+        out["delivered"] += h.frames_delivered
+        out["srtp_errors"] += h.srtp_errors
+        out["jb_dropped"] += q.jitter_buffer_overflow
+    return out
+
+
+class _Slot:
+    """A datagram core that forwards to a CallMedia attached after the socket is bound."""
+
+    media: CallMedia | None = None
+
+    def attach(self, media: CallMedia) -> None:
+        self.media = media
+
+    def receive(self, data: bytes, source: tuple[str, int], now: float) -> None:
+        if self.media is not None:
+            self.media.receive(data, source, now)
+
+    def datagrams_to_send(self, now: float) -> list[Any]:
+        return self.media.datagrams_to_send(now) if self.media is not None else []
+
+    def next_event(self) -> Event | None:
+        return self.media.next_event() if self.media is not None else None
+
+    def next_deadline(self) -> float | None:
+        return self.media.next_deadline() if self.media is not None else None
+
+    def handle_timeout(self, now: float) -> None:
+        if self.media is not None:
+            self.media.handle_timeout(now)
+
+    def transport_error(self, dest: tuple[str, int], now: float) -> None:
+        if self.media is not None:
+            self.media.transport_error(dest, now)
+
+
+async def media_worker(spec: dict[str, Any]) -> dict[str, float]:
+    from rvoip_sansio.adapters.asyncio import UdpEndpoint, open_udp_endpoint
+    loop = asyncio.get_running_loop()
+    # 1. Bind every socket (an empty MediaSlot on each), then say so and wait for the start
+    #    time, so that both ends' media clocks start together whatever their start-up took.
+    slots = [_Slot() for _ in range(spec["n"])]
+    eps: list[UdpEndpoint] = [await open_udp_endpoint(slot, (LO, 0), buffer_size=256 * 1024) for slot in slots]
+    print(json.dumps([ep.local_address[1] for ep in eps]), flush=True)
+    order = json.loads(await loop.run_in_executor(None, sys.stdin.readline))  # the peer's ports, the start
+    start = loop.time() + (order["start"] - time.time())
+    # 2. One CallMedia per call, on the common start instant (and one group clock if asked).
+    keys = SrtpKeys(tx=SrtpPolicy.from_key(PROFILE, KEY), rx=SrtpPolicy.from_key(PROFILE, KEY)) if spec["srtp"] else None
+    tone = ToneSource((440.0 if spec["role"] == "a" else 1000.0,), RATE, -10.0).read(RATE)
+    chunk = RATE // 10
+    group = CallMediaGroup(now=start) if spec["group"] else None
+    medias: list[CallMedia] = []
+    for i, (slot, theirs) in enumerate(zip(slots, order["remote"])):
+        cfg = CallMediaConfig(rtpmap="PCMU/8000", payload_type=0, rate=RATE, frame_ms=20, remote_rtp=(LO, theirs),
+                              srtp=keys, receive_queue_frames=50)
+        media = CallMedia(config=cfg, rng=random.Random(i * 2 + (spec["role"] == "b")), now=start)
+        if group is not None:
+            group.add(media)  # before anything is queued
+        media.write(tone[:3 * chunk])
+        medias.append(media)
+        slot.attach(media)
+    stopped = False
+
+    def noop(now: float) -> None:
+        return None
+
+    def tick() -> None:  # the group's one timer: every call's tick, then each socket drained
+        assert group is not None
+        if stopped:
+            return
+        group.handle_timeout(loop.time())
+        for ep in eps:
+            ep.call(noop)
+        deadline = group.next_deadline()
+        if deadline is not None:
+            loop.call_at(deadline, tick)
+
+    if group is not None:
+        loop.call_at(start, tick)
+    else:
+        for ep in eps:
+            ep.call(noop)  # arm each call's own clock
+
+    async def application() -> None:  # every 100 ms: read every frame, write 100 ms of tone
+        k = 0
+        while True:
+            await asyncio.sleep(0.1)
+            k = (k + 1) % 10
+            for m in medias:
+                while m.read_frame() is not None:
+                    pass
+                m.write(tone[k * chunk:(k + 1) * chunk])
+
+    lag = [0.0]
+
+    async def monitor() -> None:  # how late the loop wakes up: stalls of the whole process
+        while True:
+            t = loop.time()
+            await asyncio.sleep(0.005)
+            lag[0] = max(lag[0], loop.time() - t - 0.005)
+
+    tasks = [asyncio.ensure_future(application()), asyncio.ensure_future(monitor())]
+    await asyncio.sleep(max(0.0, start + WARMUP - loop.time()))
+    t0, cpu0, before = loop.time(), time.process_time(), _totals(medias, loop.time())
+    lag[0] = 0.0
+    await asyncio.sleep(spec["seconds"])
+    t1, cpu1, after = loop.time(), time.process_time(), _totals(medias, loop.time())
+    for task in tasks:
+        task.cancel()
+    stopped = True
+    for ep in eps:
+        await ep.close()
+    out = {k: after[k] - before[k] for k in after}
+    out.update(cpu=(cpu1 - cpu0) / (t1 - t0), wall=t1 - t0, due=len(medias) * (t1 - t0) * 50,
+               max_lag_ms=lag[0] * 1000)
+    return out
+
+
+def sustains(r: dict[str, float]) -> bool:
+    """Kept up in real time: CPU headroom, no media tick skipped, every packet due arrived,
+    no SRTP failure. (Concealment is printed beside it: on a shared machine it follows
+    stalls of the whole process caused by other load, shown as the loop's worst wake-up lag.)"""
+    return r["cpu"] < 0.9 and r["skipped"] == 0 and r["received"] >= 0.99 * r["due"] and r["srtp_errors"] == 0
+
+
+_FAILED = dict(received=0.0, lost=0.0, concealed=0.0, late=0.0, skipped=-1.0, sent=0.0, delivered=0.0,
+               srtp_errors=0.0, jb_dropped=0.0, cpu=1.0, wall=0.0, due=1.0, max_lag_ms=-1.0)
+
+
+def _pct(r: dict[str, float]) -> str:
+    return f"{(r['concealed'] + r['late']) / max(r['delivered'], 1.0):.2%}"
+
+
+def media_run(n: int, srtp: bool, group: bool, uv: bool, seconds: float) -> tuple[dict[str, float], dict[str, float]]:
+    procs = []
+    for role in ("a", "b"):
+        spec = dict(role=role, n=n, srtp=srtp, group=group, uv=uv, seconds=seconds)
+        procs.append(subprocess.Popen([sys.executable, __file__, "--media-worker", json.dumps(spec)],
+                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True))
+    ports = []
+    for p in procs:  # each binds its N sockets (port 0) and names them
+        assert p.stdout is not None
+        ports.append(json.loads(p.stdout.readline()))
+    start_wall = time.time() + 0.3 + n / 1000  # time to build the CallMedia objects
+    for p, theirs in zip(procs, reversed(ports)):
+        assert p.stdin is not None
+        p.stdin.write(json.dumps({"start": start_wall, "remote": theirs}) + "\n")
+        p.stdin.flush()
+    results = []
+    for p in procs:
+        try:
+            out, _ = p.communicate(timeout=seconds + 30 + n / 10)
+            results.append(json.loads(out.strip().splitlines()[-1]))
+        except (subprocess.TimeoutExpired, ValueError, IndexError):  # a worker that never finished
+            p.kill()
+            p.communicate()
+            results.append(dict(_FAILED))
+    return results[0], results[1]
+
+
+def part_media(counts: list[int], seconds: float) -> None:
+    print(f"\n## Concurrent G.711 calls with RTP both ways in real time, one process (one thread) per end "
+          f"({WARMUP:.0f} s warm-up, {seconds:.0f} s measured)\n")
+    print("| loop | driving | SRTP | N calls | CPU of one core (end A / B) | received / due | "
+          "concealed or late frames | worst loop lag ms | ticks skipped | sustained |")
+    print("|---|---|---|---:|---|---|---|---|---|---|")
+    loops = [False] + ([True] if uvloop else [])
+    best: list[tuple[str, str, str, int, int, float]] = []
+    for uv in loops:
+        for group in (False, True):
+            for srtp in (True, False) if group else (True,):
+                clean, fits, fits_cpu = 0, 0, 0.0
+                for n in counts:
+                    a, b = media_run(n, srtp, group, uv, seconds)
+                    ok = sustains(a) and sustains(b)
+                    cpu = max(a["cpu"], b["cpu"])
+                    print(f"| {'uvloop' if uv else 'asyncio'} | {'CallMediaGroup' if group else 'clock per call'} "
+                          f"| {'on' if srtp else 'off'} | {n} | {a['cpu']:.0%} / {b['cpu']:.0%} | "
+                          f"{a['received'] / a['due']:.3f} / {b['received'] / b['due']:.3f} | "
+                          f"{_pct(a)} / {_pct(b)} | {a['max_lag_ms']:.0f} / {b['max_lag_ms']:.0f} | "
+                          f"{int(a['skipped'])} / {int(b['skipped'])} | {'yes' if ok else 'no'} |", flush=True)
+                    if ok:
+                        clean = n
+                    if cpu >= 0.9:
+                        break
+                    fits, fits_cpu = n, cpu
+                best.append(("uvloop" if uv else "asyncio", "CallMediaGroup" if group else "clock per call",
+                             "on" if srtp else "off", clean, fits, fits_cpu))
+    print("\n| loop | driving | SRTP | most calls sustained (all criteria) | most calls under 90 % CPU "
+          "| CPU there | calls per core (N / CPU) |")
+    print("|---|---|---|---:|---:|---|---:|")
+    for loop_name, driving, srtp_name, clean, fits, cpu in best:
+        per_core = f"{fits / cpu:,.0f}" if fits and cpu else "-"
+        print(f"| {loop_name} | {driving} | {srtp_name} | {clean} | {fits} | {cpu:.0%} | {per_core} |")
+
+
+def main() -> None:
+    if len(sys.argv) > 2 and sys.argv[1] == "--media-worker":
+        spec = json.loads(sys.argv[2])
+        with contextlib.suppress(OSError, AttributeError):
+            if os.environ.get("PIN"):
+                os.sched_setaffinity(0, {(spec["role"] == "b") % (os.cpu_count() or 1)})
+        print(json.dumps(run_loop(lambda: media_worker(spec), spec["uv"])), flush=True)
+        return
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("part", nargs="?", default="all", choices=["calls", "media", "options", "all"])
+    parser.add_argument("--quick", action="store_true", help="fewer steps")
+    parser.add_argument("--seconds", type=float, default=3.0, help="seconds per SIPp run (calls, options)")
+    parser.add_argument("--media-seconds", type=float, default=6.0, help="measured seconds per media run")
+    args = parser.parse_args()
+    with open("/proc/loadavg") as f:
+        load = f.read().split()[:3]
+    print(f"127.0.0.1, {os.cpu_count()} cores, load average {' '.join(load)} at start; "
+          f"uvloop {'installed' if uvloop else 'not installed'}")
+    if args.part in ("calls", "all"):
+        part_calls([250, 1000] if args.quick else [250, 500, 1000, 1500, 2000, 2500], args.seconds)
+    if args.part in ("media", "all"):
+        part_media([100, 300] if args.quick else [100, 250, 500, 750, 1000, 1250], args.media_seconds)
+    if args.part in ("options", "all"):
+        part_options([1000, 4000] if args.quick else [1000, 4000, 8000], args.seconds)
+
+
+if __name__ == "__main__":
+    main()
