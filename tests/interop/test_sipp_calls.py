@@ -1,5 +1,7 @@
 """SIPp 3.6.1 through ``rvoip serve`` (issue 8 §3): SIPp registers as alice with MD5 digest,
-then calls bob through the B2BUA, over UDP and over TCP, with RTP.
+then calls bob through the B2BUA, over UDP and over TCP, with RTP; and once over TCP with
+``rvoip serve --auth-calls``, where SIPp's INVITE is challenged too (401, ACK, INVITE with
+credentials).
 
 Bob is our answering side in this process: a ``UserAgent`` on a UDP socket, registered at the
 same ``rvoip serve`` (digest), and a ``CallMedia`` on the call's RTP socket that sends a
@@ -37,7 +39,7 @@ from .test_sipp_ua import distinct_udp_ports
 
 pytestmark = pytest.mark.interop
 
-SCENARIO = Path(__file__).resolve().parent / "sipp_calls" / "register_call_uac.xml"
+SCENARIOS = Path(__file__).resolve().parent / "sipp_calls"
 ACCOUNTS = {"realm": "sipp.test", "users": {"alice": "alice-pw", "bob": "bob-pw"}}
 HOLD_MS = 3000      # SIPp's pause between ACK and BYE
 TONE_HZ = 1000.0
@@ -145,10 +147,13 @@ class Bob:
 
 
 @pytest.mark.timeout(60)
-@pytest.mark.parametrize("transport", ["udp", "tcp"])
-def test_sipp_registers_and_calls_through_serve_with_rtp_echo(tmp_path: Path, transport: str) -> None:
+@pytest.mark.parametrize(("transport", "auth_calls"), [("udp", False), ("tcp", False), ("tcp", True)],
+                         ids=["udp", "tcp", "tcp-auth-calls"])
+def test_sipp_registers_and_calls_through_serve_with_rtp_echo(tmp_path: Path, transport: str,
+                                                               auth_calls: bool) -> None:
     sipp = require_program("sipp")
-    server = Server(tmp_path, ACCOUNTS)
+    server = Server(tmp_path, ACCOUNTS, *(["--auth-calls"] if auth_calls else []))
+    scenario_file = SCENARIOS / ("register_auth_call_uac.xml" if auth_calls else "register_call_uac.xml")
     sip_port, rtp_port, sipp_port, sipp_media = distinct_udp_ports(4)
 
     async def scenario() -> tuple[Bob, object]:
@@ -160,7 +165,7 @@ def test_sipp_registers_and_calls_through_serve_with_rtp_echo(tmp_path: Path, tr
             await bob.until(lambda: bob.of(RegistrationChanged))
             assert [e.state for e in bob.of(RegistrationChanged)] == [RegistrationState.REGISTERED]
             result = await run_sipp(
-                sipp, (LOOPBACK, server.udp), scenario=str(SCENARIO), calls=1, rate=1, timeout=20,
+                sipp, (LOOPBACK, server.udp), scenario=str(scenario_file), calls=1, rate=1, timeout=20,
                 extra=("-t", "u1" if transport == "udp" else "t1", "-key", "caller", "alice",
                        "-au", "alice", "-ap", "alice-pw", "-s", "bob", "-d", str(HOLD_MS),
                        "-rtp_echo", "-mi", LOOPBACK, "-mp", str(sipp_media)))
@@ -182,6 +187,8 @@ def test_sipp_registers_and_calls_through_serve_with_rtp_echo(tmp_path: Path, tr
     assert "REGISTER sip:alice@127.0.0.1 from 127.0.0.1:" in log and ": challenged (401)" in log
     assert log.count("REGISTER sip:alice@127.0.0.1") == 2 and "registered" in log
     assert f"({transport.upper()}); leg B" in log and "-> sip:bob@127.0.0.1" in log
+    # With --auth-calls the first INVITE got a 401 and never reached the B2BUA's bridging.
+    assert log.count("; leg B ") == 1, log
     assert [e.reason for e in bob.of(CallEnded)] == [EndReason.REMOTE_HANGUP]
     # Media: what came back through SIPp's echo, decoded by our recorder.
     tap = bob.tap
