@@ -170,7 +170,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     try:
         return asyncio.run(_serve(listen, accounts, realm, client_ssl=client_ssl, auth_calls=args.auth_calls))
-    except OSError as exc:
+    except (OSError, LocalProtocolError) as exc:  # a port in use; WS without the wsproto extra
         print(f"rvoip serve: cannot listen: {exc}", file=sys.stderr)
         return 2
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import socket
 import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -224,3 +225,11 @@ def test_listener_table_and_bad_tls_options() -> None:
     # From the command line: exit 2 with the reason, before listening anywhere.
     out = subprocess.run([*RVOIP, "serve", "--listen", f"{LO}:0", "--wss"], capture_output=True, text=True, timeout=20)
     assert out.returncode == 2 and "--wss needs --cert and --key" in out.stderr
+    # A TCP port already taken: exit 2 with the reason, no traceback.
+    with socket.socket() as taken:
+        taken.bind((LO, 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        out = subprocess.run([*RVOIP, "serve", "--listen", f"{LO}:{free_ports(1)[0]}", "--tcp", f"{LO}:{port}"],
+                             capture_output=True, text=True, timeout=20)
+    assert out.returncode == 2 and "cannot listen" in out.stderr and "Traceback" not in out.stderr, out.stderr
