@@ -30,6 +30,12 @@ Public API (stable names)::
     msg.refer_to, msg.referred_by -> NameAddr;  msg.reasons -> list[Reason];
     msg.p_asserted_identity, msg.p_preferred_identity -> list[NameAddr];
     msg.replaces -> Replaces;  msg.timestamp;  msg.user_agent, msg.server -> list[Product]
+    msg.multipart -> Multipart | None   (RFC 2046 / RFC 5621 bodies: .parts, .find(mime),
+                                         .walk(), .by_content_id(); BodyPart .headers .body
+                                         .multipart (nested) .decoded())
+    Multipart(parts, boundary, subtype="mixed"): bytes(mp), mp.content_type;
+    BodyPart.of(content_type, body_or_multipart, *headers); parse_multipart(body, ctype);
+    make_boundary(rng)
     msg.validate()                # ParseError for semantic problems (missing mandatory
                                   # headers, repeated single-value headers, CSeq/method
                                   # mismatch, version != SIP/2.0 ("505 ..."), bad Date...)
@@ -82,6 +88,7 @@ from ._hdrvalues import (
     parse_media_type,
     parse_replaces,
 )
+from ._multipart import BodyPart, Multipart, make_boundary, parse_multipart
 from ._message import REASON_PHRASES, HeaderValue, Message, Request, Response, parse_message
 from ._uri import AbsoluteUri, SipUri, TelUri, Uri, parse_uri
 from ._validate import validate
@@ -126,4 +133,8 @@ __all__ = [
     "Product",
     "parse_media_type",
     "parse_replaces",
+    "BodyPart",
+    "Multipart",
+    "parse_multipart",
+    "make_boundary",
 ]

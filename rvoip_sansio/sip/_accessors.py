@@ -52,6 +52,7 @@ from ._hdrvalues import (
     parse_token_list,
 )
 from ._headers import NameAddr
+from ._multipart import Multipart, parse_multipart
 
 __all__ = ["HeaderAccessors"]
 
@@ -84,6 +85,9 @@ class HeaderAccessors:
     if TYPE_CHECKING:
         def _entries(self, key: str) -> list[tuple[int, str]]: ...
         def _typed_error(self, loc: int, exc: ParseError) -> ParseError: ...
+        @property
+        def body(self) -> bytes: ...
+        def __bytes__(self) -> bytes: ...
 
     def _one(self, key: str, parse: Callable[[str], _V]) -> _V | None:
         entries = self._entries(key)
@@ -155,6 +159,20 @@ class HeaderAccessors:
     def media_type(self) -> MediaType | None:
         """Content-Type parsed (§20.15): ``.mime``, ``.boundary``, ``.charset``, params."""
         return self._one("content-type", parse_media_type)
+
+    @property
+    def multipart(self) -> Multipart | None:
+        """The body split into its parts when the Content-Type is ``multipart/*`` (RFC 2046
+        §5.1, RFC 5621), nested multiparts too; None for any other body. ParseError (offset
+        in the message) for a malformed multipart body."""
+        media = self.media_type
+        if media is None or media.type != "multipart":
+            return None
+        body = self.body
+        try:
+            return parse_multipart(body, media)
+        except ParseError as exc:
+            raise ParseError(exc.reason, len(bytes(self)) - len(body) + exc.offset) from None
 
     @property
     def content_disposition(self) -> ContentDisposition | None:

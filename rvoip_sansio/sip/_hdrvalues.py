@@ -76,9 +76,10 @@ def _stripped(value: str, start: int, end: int) -> tuple[int, str]:
 def _head_params(pattern: re.Pattern[str], value: str, what: str
                  ) -> tuple[re.Match[str], dict[str, str | None]]:
     """Match ``pattern`` at the start of ``value``; the rest must be header parameters."""
-    m = pattern.match(value)
+    lead = len(value) - len(value.lstrip())
+    m = pattern.match(value, lead)
     if m is None:
-        raise ParseError(f"invalid {what} {value[:80]!r}", 0)
+        raise ParseError(f"invalid {what} {value[:80]!r}", lead)
     rest = value[m.end():]
     return m, (parse_params(rest, m.end()) if rest else {})
 
@@ -93,6 +94,8 @@ def parse_delta(value: str, what: str = "delta-seconds", offset: int = 0) -> int
     Used for Expires, Min-Expires and parameters."""
     text = value.strip()
     if _DELTA_RE.fullmatch(text) is None:
+        if text.isascii() and text.isdigit():
+            raise ParseError(f"{what} out of range: {text[:40]}", offset)
         raise ParseError(f"invalid {what} {value[:40]!r}", offset)
     n = int(text)
     if n >= 2**32:
@@ -189,7 +192,11 @@ class MediaType:
     def q(self) -> float:
         """The Accept q-value (1.0 when absent)."""
         value = self.params.get("q")
-        return 1.0 if value is None else float(value)
+        if value is None:
+            return 1.0
+        if _QVALUE_RE.fullmatch(value) is None:
+            raise ParseError(f"invalid q-value {value[:20]!r}", 0)
+        return float(value)
 
     def __str__(self) -> str:
         return self.mime + _format_params(self.params)

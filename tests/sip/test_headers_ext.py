@@ -312,3 +312,30 @@ def test_linear_time_on_long_values() -> None:
             except ParseError:
                 pass
         assert time.perf_counter() - t0 < 5.0
+
+
+def _rfc4475(name: str) -> Message:
+    from tests.conftest import DATA
+
+    return parse_message((DATA / "rfc4475" / f"{name}.dat").read_bytes())
+
+
+def test_rfc4475_messages_through_the_typed_accessors() -> None:
+    bext = _rfc4475("bext01")                    # §3.3.7: unknown extensions required
+    assert bext.require == ["nothingSupportsThis", "nothingSupportsThisEither"]
+    assert bext.proxy_require == ["noProxiesSupportThis", "norDoAnyProxiesSupportThis"]
+    semi = _rfc4475("semiuri")                   # §3.1.1.7: Accept folded over three lines
+    assert [a.mime for a in semi.accept] == [
+        "application/sdp", "application/pkcs7-mime", "multipart/mixed", "multipart/signed",
+        "message/sip", "message/sipfrag"]
+    mpart = _rfc4475("mpart01")                  # §3.1.1.11
+    assert mpart.date is not None and mpart.date.datetime == dt.datetime(
+        2005, 10, 15, 4, 44, 56, tzinfo=dt.timezone.utc)
+    mt = mpart.media_type
+    assert mt is not None and mt.boundary == "7a9cbec02ceef655"
+    with pytest.raises(ParseError, match="Date"):
+        _ = _rfc4475("baddate").date             # §3.1.2.12: EST, not GMT
+    with pytest.raises(ParseError, match="out of range"):
+        _ = _rfc4475("scalar02").expires         # §3.1.2.4: Expires of 100 digits
+    with pytest.raises(ParseError, match="out of range"):
+        _ = _rfc4475("scalarlg").retry_after     # §3.1.2.5: Retry-After overlarge
