@@ -75,7 +75,7 @@ class PhoneCall:
         self.audio = CallAudio(self, rate=phone.config.rate, frame_ms=phone.config.frame_ms)
         self.answered: pe.CallAnswered | None = None
         self.end: pe.CallEnded | None = None
-        self.keys: SrtpKeys | None = None  # the SRTP keys in use (None: plain RTP)
+        self.keys: SrtpKeys | None = None  # SDES keys in use (None: plain RTP or DTLS-SRTP)
         self.held = False  # we hold the peer
         self.held_by_peer = False
         #: The call this one's transfer created (transferee side, when followed).
@@ -98,7 +98,13 @@ class PhoneCall:
 
     @property
     def srtp(self) -> bool:
-        return self.keys is not None
+        """SRTP negotiated (SDES keys, or DTLS-SRTP keyed on the RTP socket)."""
+        return self.answered is not None and self.answered.srtp
+
+    @property
+    def keying(self) -> str:
+        """``"none"``, ``"sdes"`` or ``"dtls"`` (``"-"`` before the answer)."""
+        return self.answered.keying if self.answered is not None else "-"
 
     # ---- what CallAudio needs -----------------------------------------------------------
 

@@ -38,6 +38,7 @@ from rvoip_sansio.phone import (CallHeld, CallResumed, DtmfMethod, DtmfReceived,
                                 TransferRequested)
 from rvoip_sansio.server import Registrar
 from rvoip_sansio.sip.auth import Algorithm, Credentials, DigestServer, DigestServerConfig, InMemoryCredentialStore
+from rvoip_sansio.sdp import G722
 from rvoip_sansio.transaction import EndpointConfig
 from tests.adapters.test_asyncio_transports import Pki
 
@@ -240,9 +241,10 @@ def test_scenario(transport: str, pki: Pki) -> None:
 
 @asynccontextmanager
 async def pair(**kw: Any) -> AsyncIterator[tuple[PhoneCall, PhoneCall]]:
-    """Alice calls Bob over UDP (plain RTP, PCMU unless told otherwise)."""
-    async with Phone.open("alice", (LO, 0), srtp=False, **kw) as alice, \
-            Phone.open("bob", (LO, 0), srtp=False, auto_answer=True, **kw) as bob:
+    """Alice calls Bob over UDP (plain RTP unless told otherwise)."""
+    kw.setdefault("srtp", False)
+    async with Phone.open("alice", (LO, 0), **kw) as alice, \
+            Phone.open("bob", (LO, 0), auto_answer=True, **kw) as bob:
         a = await alice.call(f"sip:bob@{LO}:{port_of(bob)}")
         b = await bob.accept(5)
         yield a, b
@@ -480,3 +482,20 @@ def test_ctrl_c_in_a_call_hangs_up_before_exiting() -> None:
     assert rc == -2 and err.rstrip().endswith(b"KeyboardInterrupt"), (rc, err[-500:])
     for trouble in (b"PhoneError", b"OSError", b"never retrieved", b"Exception in callback"):
         assert trouble not in err, err[-800:]  # nothing else went wrong on the way out
+
+
+@pytest.mark.timeout(30)
+def test_dtls_srtp_call() -> None:
+    """DTLS-SRTP (RFC 5763/5764): the handshake runs in the core on each call's RTP socket;
+    the host only carries the datagrams. Both tones arrive, nothing failed to authenticate."""
+    async def main() -> None:
+        async with pair(srtp="dtls", srtp_required=True, codecs=(G722,)) as (a, b):
+            assert a.srtp and b.srtp and a.keying == b.keying == "dtls"
+            heard_a, heard_b = await exchange(a, b, 440.0, 1000.0, 0.8)
+            check_tone(heard_b, 440.0, least=0.4)
+            check_tone(heard_a, 1000.0, least=0.4)
+            for c in (a, b):
+                health = c.audio.health()
+                assert health is not None and health.srtp_errors == 0
+
+    asyncio.run(main())
