@@ -75,6 +75,7 @@ class Loop:
         self._later: collections.deque[Callable[[float], object]] = collections.deque()
         self._draining = False
         self._again = False
+        self._touched = False
         self._thread: threading.Thread | None = None
         self._error: BaseException | None = None
 
@@ -134,6 +135,11 @@ class Loop:
         """An input for the core as soon as the current drain has finished."""
         self._later.append(action)
         self._again = True
+
+    def touched(self) -> None:
+        """A handler gave the core input without draining (a batch of media datagrams): the
+        loop drains once after this round of handlers."""
+        self._touched = True
 
     def call_at(self, when: float, action: Callable[[float], object]) -> Timer:
         """An adapter timer: ``action(now)`` (lock held, drained after) at ``when``."""
@@ -222,7 +228,8 @@ class Loop:
                 now = max(due, time.monotonic())  # the wait may end a clock tick early
                 self._timeout_fn(now)
                 fired = True
-            if fired or self._later:
+            if fired or self._later or self._touched:
+                self._touched = False
                 self.drain(now)
             self.changed.notify_all()  # a flush or close may be what a waiter waits for
 

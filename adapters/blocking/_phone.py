@@ -508,9 +508,10 @@ class Phone:
             except OSError as exc:  # an ICMP error queued on the socket
                 log.debug("RTP receive error on %s: %s", local, exc)
                 continue
-            now = time.monotonic()
-            self.core.media_receive(local, data, (str(addr[0]), int(addr[1])), now)
-            self.loop.drain(now)
+            # Media datagrams are fed in a batch and drained once after this round of
+            # ready sockets (Loop.touched): the drain scans every call, a datagram does not.
+            self.core.media_receive(local, data, (str(addr[0]), int(addr[1])), time.monotonic())
+            self.loop.touched()
 
     def _send_media(self, now: float) -> None:
         for local, transmit in self.core.media_datagrams_to_send(now):
