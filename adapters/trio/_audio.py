@@ -4,7 +4,7 @@
 A thin wrapper around the call's pure :class:`~rvoip_sansio.callmedia.CallMedia` (framing,
 resampling, pacing on the 20 ms media clock, bounded queues, barge-in, marks): every verb runs
 through the host (``act``: the call with ``trio.current_time()``, then a pump of both faces),
-and every wait parks until a pump has changed something (``wait``). Waits are plain trio
+and every wait is a pure condition the host checks after each pump (``wait``). Waits are plain trio
 checkpoints: bound them with ``trio.move_on_after`` / ``trio.fail_after``, cancel them with
 their scope.
 """
@@ -37,7 +37,8 @@ class AudioOwner(Protocol):
 
     def act(self, action: Callable[[float], T]) -> T: ...
 
-    async def wait(self, ready: Callable[[], bool]) -> None: ...
+    async def wait(self, ready: Callable[[], bool]) -> None:
+        """Return once ``ready()`` holds; ``ready`` is pure (the host may evaluate it)."""
 
 
 class FrameStream:
@@ -99,17 +100,11 @@ class CallAudio:
 
     async def read(self) -> AudioFrame | None:
         """The next received frame, waiting for it; None once the call has ended."""
-        got: list[AudioFrame] = []
-
-        def ready() -> bool:
+        while True:
             frame = self.read_nowait()
-            if frame is not None:
-                got.append(frame)
-                return True
-            return self._owner.ended
-
-        await self._owner.wait(ready)
-        return got[0] if got else None
+            if frame is not None or self._owner.ended:
+                return frame
+            await self._owner.wait(self._has_frame)
 
     def read_nowait(self) -> AudioFrame | None:
         """The oldest received frame, or None when none is waiting."""
@@ -187,6 +182,10 @@ class CallAudio:
         return self._with(lambda m: m.health(), None)
 
     # ---- plumbing -----------------------------------------------------------------------
+
+    def _has_frame(self) -> bool:
+        media = self._owner.media()
+        return self._owner.ended or (media is not None and media.frames_available > 0)
 
     def _has_room(self) -> bool:
         media = self._owner.media()

@@ -51,6 +51,8 @@ class CoreDriver:
         self._events_in, self._events_out = trio.open_memory_channel[Event](math.inf)
         self._space = trio.lowlevel.ParkingLot()
         self._timer: trio.CancelScope | None = None
+        #: How many times the timer has fired (a host can tell a timer pump from others).
+        self.timeouts = 0
         self._deadline: float | None = None
 
     def call(self, action: Callable[[float], T]) -> T:
@@ -96,6 +98,7 @@ class CoreDriver:
             # have moved since (an input re-armed it), hence the check.
             now = trio.current_time()
             if self._deadline is not None and now >= self._deadline:
+                self.timeouts += 1
                 self.core.handle_timeout(now)
                 self.drain(now)
 

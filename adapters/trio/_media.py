@@ -128,19 +128,24 @@ class MediaSockets:
                     sock.close()
 
     def _read(self, sock: socket.socket, local: Address) -> bool:
-        """Feed up to a batch of datagrams; True when the socket was found empty."""
+        """Feed up to a batch of datagrams, then pump once (media packets only fill the
+        jitter buffer: nothing in between needs the pump); True when the socket was empty."""
+        now: float | None = None
+        empty = False
         for _ in range(READ_BATCH):
             try:
                 data, addr = sock.recvfrom(_MAX_DATAGRAM)
             except BlockingIOError:
-                return True
+                empty = True
+                break
             except OSError as exc:  # an ICMP error queued on the socket
                 log.debug("RTP receive error on %s: %s", local, exc)
                 continue
             now = trio.current_time()
             self._receive(local, data, (str(addr[0]), int(addr[1])), now)
+        if now is not None:
             self._drain(now)
-        return False
+        return empty
 
     def _later(self, action: Callable[[float], object]) -> None:
         """An input after the current pump (never re-enter the core from inside it)."""

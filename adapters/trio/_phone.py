@@ -34,6 +34,7 @@ from ._audio import CallAudio
 from ._drive import single_exceptions
 from ._media import MediaSockets
 from ._stream import SipTransports, open_sip_transports
+from ._waiters import Waiters
 
 __all__ = ["Phone", "PhoneCall", "PhoneError", "open_phone"]
 
@@ -94,7 +95,7 @@ class PhoneCall:
         #: Transferee: the call placed to the REFER's target (followed automatically).
         self.transferred_to: PhoneCall | None = None
         self._events: collections.deque[Event] = collections.deque(maxlen=EVENTS_KEPT)
-        self._lot = trio.lowlevel.ParkingLot()
+        self._waiters = Waiters()
 
     def __repr__(self) -> str:
         state = "ended" if self.end else "up" if self.answered else "setup"
@@ -128,9 +129,9 @@ class PhoneCall:
         return self.phone.act(action)
 
     async def wait(self, ready: Callable[[], bool]) -> None:
-        """Park until ``ready()`` (re-checked after every pump of the phone)."""
-        while not ready():
-            await self._lot.park()
+        """Wait until ``ready()`` holds (a pure condition, checked after every pump)."""
+        self.phone._waiting.add(self)
+        await self._waiters.wait(ready)
 
     # ---- events -------------------------------------------------------------------------
 
@@ -252,9 +253,6 @@ class PhoneCall:
                 self.held = held
         self._events.append(event)
 
-    def _wake(self) -> None:
-        if self._lot.statistics().tasks_waiting:
-            self._lot.unpark_all()
 
 
 class Phone:
@@ -272,7 +270,11 @@ class Phone:
         self._nursery: trio.Nursery | None = None
         self._incoming: collections.deque[PhoneCall] = collections.deque(maxlen=EVENTS_KEPT)
         self._events: collections.deque[Event] = collections.deque(maxlen=EVENTS_KEPT)
-        self._lot = trio.lowlevel.ParkingLot()
+        self._waiters = Waiters()  # the phone's own (registration, incoming, drain, close)
+        self._waiting: set[PhoneCall] = set()  # calls with waiting tasks
+        self._dirty: set[PhoneCall] = set()  # calls that had events since the last check
+        self._full_check = False  # a verb ran: check every waiting call
+        self._timeouts = 0  # the timer firings seen (media ticks change every call)
         self.closed = False
 
     # ---- the host -----------------------------------------------------------------------
@@ -290,6 +292,7 @@ class Phone:
     def act(self, action: Callable[[float], T]) -> T:
         """Run ``action(now)`` on the core, then pump both faces and re-arm the timer."""
         assert self._transports is not None, "the phone is not running"
+        self._full_check = True
         return self._transports.call(action)
 
     def _after_pump(self, now: float) -> None:
@@ -305,10 +308,23 @@ class Phone:
             delivered = True
         if delivered:
             self._later()  # a reaction to them (an answer...) is pumped right after
-        for call in self.calls.values():
-            call._wake()
-        if self._lot.statistics().tasks_waiting:
-            self._lot.unpark_all()
+        timeouts = self._transports.timeouts if self._transports is not None else 0
+        self._check_waiters(full=self._full_check or timeouts != self._timeouts)
+        self._timeouts = timeouts
+
+    def _check_waiters(self, *, full: bool = True) -> None:
+        """Wake the tasks whose condition now holds (and only those). What a call's waiters
+        wait for (frames, room, events, the end) changes with its events, a media tick (a
+        timer firing) or a verb; a pump for a datagram of another call changes nothing, so
+        only calls with events are checked then (``full=False``)."""
+        self._waiters.check()
+        calls = self._waiting if full else self._dirty & self._waiting
+        for call in list(calls):
+            call._waiters.check()
+            if not call._waiters:
+                self._waiting.discard(call)
+        self._dirty.clear()
+        self._full_check = False
 
     def _later(self) -> None:
         async def pump() -> None:
@@ -341,7 +357,6 @@ class Phone:
                     return
                 self.core.answer(event.call_id, now, rtp=rtp)
             self._incoming.append(call)
-            self._wake()
             log.info("call %s: incoming from %s", event.call_id, event.from_header,
                      extra={"call_id": event.call_id})
         elif isinstance(event, pe.TransferRequested) and event.auto_follow and self._media is not None:
@@ -361,19 +376,14 @@ class Phone:
                           extra={"call_id": call_id})
                 return
             call._deliver(event)
+            self._dirty.add(call)
             if isinstance(event, pe.CallEnded):
-                call._wake()
                 del self.calls[call_id]  # the application keeps its own reference
         elif call_id is None:
             self._events.append(event)
 
-    def _wake(self) -> None:
-        if self._lot.statistics().tasks_waiting:
-            self._lot.unpark_all()
-
     async def _wait(self, ready: Callable[[], bool]) -> None:
-        while not ready():
-            await self._lot.park()
+        await self._waiters.wait(ready)
 
     # ---- registration -------------------------------------------------------------------
 
@@ -565,8 +575,6 @@ async def open_phone(
                         log.warning("phone %s: closed after %g s with calls %s still ending or "
                                     "registrations not removed", user, close_timeout, phone.core.calls)
                     phone.closed = True
-                    phone._wake()
-                    for call in phone.calls.values():
-                        call._wake()
+                    phone._check_waiters()
                     scope.cancel()
 

@@ -86,6 +86,11 @@ class SipTransports:
     def events(self) -> CoreDriver:
         return self._driver
 
+    @property
+    def timeouts(self) -> int:
+        """How many times the timer has fired so far."""
+        return self._driver.timeouts
+
     def pump(self, now: float) -> None:
         """After an input given to the core directly at ``now`` (a second face of the same
         core, e.g. the phone's media sockets): carry out its output and re-arm the timer."""
