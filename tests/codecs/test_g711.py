@@ -127,3 +127,14 @@ def test_decode_any_bytes(data: bytes) -> None:
     for codec in (get_codec("PCMU"), get_codec("PCMA", plc=False)):
         out = codec.decode(data)
         assert out.dtype == np.int16 and len(out) == len(data)
+
+
+def test_long_payloads_decode_through_code_pairs_exactly() -> None:
+    # Even payloads of 400 codes or more take the two-codes-per-lookup table.
+    _, _, ud, ad = tables("g191")
+    rng = np.random.default_rng(11)
+    for n in (398, 399, 400, 401, 402, 16000):
+        codes = rng.integers(0, 256, n).astype(np.uint8)
+        assert np.array_equal(ulaw_decode(codes.tobytes()), ud[codes]), n
+        assert np.array_equal(alaw_decode(bytearray(codes.tobytes())), ad[codes]), n
+    assert ulaw_decode(bytes(range(256)) * 2).flags.writeable
