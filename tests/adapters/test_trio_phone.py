@@ -373,3 +373,27 @@ def test_dtls_srtp_call(pki: Pki) -> None:
 
     run(scenario)
     assert outcome == [True]
+
+
+def test_close_is_bounded_when_the_registrar_is_gone(pki: Pki, caplog: pytest.LogCaptureFixture) -> None:
+    """The registrar disappears before the phone closes: the un-REGISTER goes unanswered
+    (retransmitted), and closing gives up after ``close_timeout`` with a warning, sockets
+    closed all the same."""
+    transport = "UDP"
+    server, registrar, spec = registrar_ua(transport, pki, USERS)
+    reg_uri = registrar_uri(transport, spec[transport][1])
+    spent: list[float] = []
+    ports: list[int] = []
+
+    async def scenario() -> None:
+        async with open_phone("alice", (LOOP, 0), close_timeout=2.0, **phone_kw(transport, pki)) as alice:
+            async with open_sip_transports(server, spec):
+                await alice.register(reg_uri, Credentials(username="alice", password=USERS["alice"]))
+            ports.append(alice.locals[transport][1])
+            spent.append(trio.current_time())
+        spent.append(trio.current_time())
+
+    run(scenario)
+    assert 2.0 <= spent[1] - spent[0] < 2.1  # mock seconds: the close_timeout, then gave up
+    assert any("closed after 2 s" in r.getMessage() for r in caplog.records)
+    assert port_binds(transport, ports[0])
