@@ -162,15 +162,17 @@ class Call:
     # ---- verbs -------------------------------------------------------------------------
 
     def ring(self, now: float, *, code: int = 180, early_media: bool = False,
-             sdp: bytes | None = None, headers: Headers = ()) -> None:
+             sdp: bytes | None = None, media: LocalCapabilities | None = None,
+             headers: Headers = ()) -> None:
         """Send a provisional response: 180 Ringing, or 183 with early media when
-        ``early_media`` (SDP answer from our capabilities) or ``sdp`` (verbatim) is given."""
+        ``early_media`` (SDP answer from our capabilities, or from ``media``: they then stay
+        the call's) or ``sdp`` (verbatim) is given."""
         self._check("ring")
         if not 101 <= code <= 199:
             raise LocalProtocolError(f"dialog layer: ring needs a code 101-199, not {code}")
         from . import _invite
         _invite.send_provisional(self.ua, self, now, code, early_media or sdp is not None, sdp,
-                                 tuple(headers))
+                                 tuple(headers), media)
 
     def answer(self, now: float, *, sdp: bytes | None = None, media: LocalCapabilities | None = None,
                headers: Headers = ()) -> None:

@@ -365,7 +365,8 @@ def _option_tags(msg: Request | Response, header: str) -> list[str]:
 
 
 def send_provisional(ua: UserAgent, call: Call, now: float, code: int, early_media: bool,
-                     sdp: bytes | None, headers: Headers) -> None:
+                     sdp: bytes | None, headers: Headers,
+                     media: LocalCapabilities | None = None) -> None:
     dialog = call.dialog
     invite = call.invite
     assert dialog is not None and invite is not None
@@ -373,7 +374,7 @@ def send_provisional(ua: UserAgent, call: Call, now: float, code: int, early_med
     body = b""
     if early_media:
         try:
-            body = local_body(ua, call, sdp, None)
+            body = local_body(ua, call, sdp, media)
         except (ParseError, OfferAnswerError) as exc:
             reject(ua, call, now, 488, f"Not Acceptable Here ({exc})"[:80], ())
             return

@@ -29,7 +29,7 @@ from ..transaction import EndpointConfig
 from . import _events as ev
 from ._audio import AudioVerbs
 from ._react import Reactions
-from ._call import Offer, PhoneCall, Refused, answer_caps, call_log, next_info, offer_caps
+from ._call import Answer, Offer, PhoneCall, Refused, answer_caps, call_log, next_info, offer_caps
 from ._config import PhoneConfig, SrtpMode
 
 __all__ = ["PhoneCore"]
@@ -259,41 +259,87 @@ class PhoneCore(AudioVerbs, Reactions):
         self._process(now)
         return c.call_id
 
-    def answer(self, call_id: str, now: float, *, rtp: Address, headers: Headers = ()) -> None:
-        """Answer an incoming call (200 OK; ``headers`` go into it) with media on ``rtp``.
-        An offer our SRTP policy cannot meet is answered 488 instead (``CallEnded`` follows)."""
-        pc = self._pc(call_id)
-        if not pc.incoming or pc.call.state not in (CallState.INCOMING, CallState.EARLY):
-            raise LocalProtocolError(f"phone: call {call_id} cannot be answered "
-                                     f"({pc.call.state.value})")
-        self._bind(pc, rtp)
-        try:
-            ans = answer_caps(self.config, rtp, pc.offer, rng=self.key_rng,
-                              certificate=self._certificate() if _dtls_offer(pc) else None)
-        except Refused as exc:
-            pc.detail = str(exc)
-            pc.log.warning("call %s refused: %s", call_id, exc)
-            pc.call.reject(now, code=488)
+    def ring(self, call_id: str, now: float, *, rtp: Address | None = None,
+             headers: Headers = ()) -> None:
+        """180 Ringing; or, with ``rtp``, 183 Session Progress carrying our SDP answer, the
+        media running from now (early media, RFC 3960: an announcement or a prompt before
+        answering). ``answer`` later needs no ``rtp`` then."""
+        pc = self._incoming_pc(call_id, "rung")
+        if rtp is None:
+            pc.call.ring(now, headers=tuple(headers))
+        else:
+            ans = self._accept(pc, rtp, now)
+            if ans is not None:
+                call: Call = pc.call
+                call.ring(now, code=183, early_media=True, media=ans.caps, headers=tuple(headers))
+                if _state(call) is CallState.EARLY:
+                    self._media_up(pc, ans, now)
+                    pc.log.info("call %s: early media (rtp %s:%d)", call_id, *rtp)
+                else:
+                    pc.detail = pc.detail or "no common codec"
+        self._process(now)
+
+    def answer(self, call_id: str, now: float, *, rtp: Address | None = None,
+               headers: Headers = ()) -> None:
+        """Answer an incoming call (200 OK; ``headers`` go into it) with media on ``rtp``
+        (not needed after ``ring(..., rtp=...)``: the early media goes on). An offer our SRTP
+        policy cannot meet is answered 488 instead (``CallEnded`` follows)."""
+        pc = self._incoming_pc(call_id, "answered")
+        call: Call = pc.call
+        if pc.media is not None or pc.leg is not None:  # early media: same SDP, same media
+            call.answer(now, headers=tuple(headers))
+            params = pc.leg.params if pc.leg is not None else None
+            if params is not None and _state(call) is CallState.ANSWERED:
+                local = call.local_media
+                if local is not None and local.media:
+                    call.use_media(attrs.evolve(local, media=(
+                        dtls_keep_association(local.media[0], params),)))
             self._process(now)
             return
-        call: Call = pc.call
+        if rtp is None:
+            raise LocalProtocolError(f"phone: call {call_id}: answer needs an RTP socket (rtp=)")
+        ans = self._accept(pc, rtp, now)
+        if ans is None:
+            self._process(now)
+            return
         call.answer(now, media=ans.caps, headers=tuple(headers))
         if _state(call) is CallState.ANSWERED:
-            pc.keys = ans.keys
-            pc.keying = "sdes" if ans.keys is not None else "none"
+            self._media_up(pc, ans, now)
             if ans.dtls is not None:
-                pc.keying = "dtls"
                 # RFC 8842 §5: later offers/answers keep the negotiated role (no actpass).
                 call.use_media(attrs.evolve(ans.caps, media=(
                     dtls_keep_association(ans.caps.media[0], ans.dtls),)))
-            self._start_media(pc, now)
-            if ans.dtls is not None:
-                pc.leg = DtlsMediaLeg(certificate=self._certificate(), media=pc.media,
-                                      params=ans.dtls, now=now, call_id=call_id)
             pc.log.info("call %s: answered (rtp %s:%d)", call_id, *rtp)
         else:
             pc.detail = pc.detail or "no common codec"
         self._process(now)
+
+    def _incoming_pc(self, call_id: str, verb: str) -> PhoneCall:
+        pc = self._pc(call_id)
+        if not pc.incoming or pc.call.state not in (CallState.INCOMING, CallState.EARLY):
+            raise LocalProtocolError(f"phone: call {call_id} cannot be {verb} "
+                                     f"({pc.call.state.value})")
+        return pc
+
+    def _accept(self, pc: PhoneCall, rtp: Address, now: float) -> Answer | None:
+        """Bind ``rtp`` and make our answer's capabilities; None: refused with 488."""
+        self._bind(pc, rtp)
+        try:
+            return answer_caps(self.config, rtp, pc.offer, rng=self.key_rng,
+                               certificate=self._certificate() if _dtls_offer(pc) else None)
+        except Refused as exc:
+            pc.detail = str(exc)
+            pc.log.warning("call %s refused: %s", pc.call_id, exc)
+            pc.call.reject(now, code=488)
+            return None
+
+    def _media_up(self, pc: PhoneCall, ans: Answer, now: float) -> None:
+        pc.keys = ans.keys
+        pc.keying = "dtls" if ans.dtls is not None else "sdes" if ans.keys is not None else "none"
+        self._start_media(pc, now)
+        if ans.dtls is not None:
+            pc.leg = DtlsMediaLeg(certificate=self._certificate(), media=pc.media,
+                                  params=ans.dtls, now=now, call_id=pc.call_id)
 
     def reject(self, call_id: str, now: float, code: int = 486, *, reason: str | None = None,
                headers: Headers = ()) -> None:

@@ -343,3 +343,22 @@ def test_use_media_changes_later_offers_without_sending() -> None:
     answer = next(parse_message(e.data) for e in reversed(net.trace)
                   if e.src == ALICE and e.data.startswith(b"SIP/2.0 200") and b"m=audio" in e.data)
     assert b"m=audio 41000 " in answer.body
+
+
+def test_ring_with_media_answers_in_the_183_from_those_capabilities() -> None:
+    """``ring(code=183, early_media=True, media=caps)``: the 183's SDP answer comes from the
+    given capabilities (the callee's own RTP port), and the 200 OK repeats it."""
+    from .helpers import caps
+
+    def bob_app(node, event, now):  # type: ignore[no-untyped-def]
+        if isinstance(event, IncomingCall):
+            event.call.ring(now, code=183, early_media=True, media=caps(BOB, port=52000))
+            net.at(now + 1.0, lambda t: event.call.answer(t))
+
+    net, a, b, holder = setup_call(bob_app=bob_app)
+    net.run(until=3.0)
+    bodies = [parse_message(e.data).body for e in net.trace if e.src == BOB
+              and e.data.startswith((b"SIP/2.0 183", b"SIP/2.0 200")) and b"m=audio" in e.data]
+    assert len(bodies) >= 2 and len(set(bodies)) == 1 and b"m=audio 52000 " in bodies[0]
+    assert len(of(net, "alice", CallAnswered)) == 1
+    assert of(net, "alice", CallProgress)[0].media.audio.remote_port == 52000
