@@ -20,7 +20,7 @@ import attrs
 from .._core import Address, Event, LocalProtocolError, RandomSource, Transmit
 from ..callmedia import (CallMedia, CallMediaConfig, CallMediaGroup, DtlsMediaLeg,
                          dtls_keep_association)
-from ..dialog import Call, CallState, Registration, UAConfig, UserAgent
+from ..dialog import Call, CallState, Registration, RegistrationState, UAConfig, UserAgent
 from ..sdp import LocalCapabilities, MediaCapabilities
 from ..sip import HeaderValue
 from ..sip.auth import Credentials, DigestServer
@@ -217,6 +217,8 @@ class PhoneCore(AudioVerbs, Reactions):
         return self._next_reg
 
     def unregister(self, registration: int, now: float) -> None:
+        if registration not in self._regs:
+            raise LocalProtocolError(f"phone: no registration {registration}")
         reg, _ = self._regs[registration]
         reg.unregister(now)
         self._process(now)
@@ -440,7 +442,7 @@ class PhoneCore(AudioVerbs, Reactions):
                 pc.detail = pc.detail or "closing"
                 pc.call.hangup(now)
         for reg, _ in self._regs.values():
-            if reg.expires > 0 or reg.state.value in ("registering", "registered"):
+            if reg.state in (RegistrationState.REGISTERING, RegistrationState.REGISTERED):
                 reg.unregister(now)
         self._process(now)
 

@@ -16,6 +16,7 @@ from ..dialog import _events as dev
 from ..rtp import DtmfReceived as RtpDtmf
 from ..rtp import MediaTimeout
 from ..sdp import NegotiatedMedia
+from ..transaction import ConnectionClosed, ConnectionOpened
 from . import _events as ev
 from ._call import PhoneCall, call_log, info_done, offered_codecs
 from ._config import PhoneConfig
@@ -54,6 +55,9 @@ class Reactions:
             return
         if isinstance(e, dev.IncomingCall):
             self._incoming(e, now)
+            return
+        if isinstance(e, (ConnectionOpened, ConnectionClosed, dev.MessageReceived)):
+            self._events.append(e)  # passed on as they are (transport hosts, chat)
             return
         cid = getattr(e, "call_id", None)
         pc = self._calls.get(cid) if isinstance(cid, str) else None

@@ -159,3 +159,16 @@ def test_one_deadline_covers_sip_and_media() -> None:
     assert deadline is not None and deadline <= (ua if ua is not None else deadline)
     # The media clock ticks every 20 ms: the one deadline is never more than 20 ms away.
     assert deadline - net.now <= 0.02 + 1e-9
+
+
+def test_sip_message_is_passed_on() -> None:
+    from rvoip_sansio.dialog import MessageReceived
+
+    net = network()
+    alice = App(net, "alice", ALICE, seed=1)
+    App(net, "bob", BOB, seed=2)
+    net.at(0.0, lambda now: net.node("bob").endpoint.owner.core.ua.send_message(  # type: ignore[attr-defined]
+        "sip:alice@10.0.0.1", "hello", now))
+    net.run(until=1.0)
+    (msg,) = alice.events(MessageReceived)
+    assert msg.body == b"hello"
