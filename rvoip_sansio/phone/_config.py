@@ -86,6 +86,9 @@ class PhoneConfig:
     #: and calls ``follow_transfer`` at once).
     auto_follow_transfers: bool = True
     # ---- trunk / registration ----
+    #: IP-authenticated trunk: accept INVITEs only from these hosts (IP literals as they
+    #: appear as the datagram/connection source); others are answered 403. Empty: anyone.
+    trusted_sources: tuple[str, ...] = ()
     #: Every out-of-dialog request goes through this SIP URI (a loose route, RFC 3261 §8.1.2).
     outbound_proxy: str | None = None
     #: Digest credentials (the auth user may differ from ``user``, the URI user).

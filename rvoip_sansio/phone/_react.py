@@ -88,6 +88,14 @@ class Reactions:
                                                     status_code=e.status_code, final=e.final))
 
     def _incoming(self, e: dev.IncomingCall, now: float) -> None:
+        trusted = self.config.trusted_sources
+        if trusted and e.source[0] not in trusted:
+            # An IP-authenticated trunk takes calls from its carrier's addresses only
+            # (RFC 3261 §21.4.4 403); the application never sees the call.
+            call_log(e.call_id).warning("call %s: refused, untrusted source %s", e.call_id,
+                                        e.source[0])
+            e.call.reject(now, code=403)
+            return
         offer = e.offer
         pc = PhoneCall(call_id=e.call_id, call=e.call, log=call_log(e.call_id), incoming=True,
                        offer=offer)

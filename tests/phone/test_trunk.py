@@ -215,3 +215,21 @@ def test_health_and_quality_reports() -> None:
     assert q.packets_lost == 0 and q.loss_percent == 0
     updates = [e for e in alice.events(MediaEvent) if isinstance(e.event, QualityUpdated)]
     assert updates and all(e.call_id == ids[0] for e in updates)
+
+
+def test_trunk_takes_calls_only_from_trusted_sources() -> None:
+
+    net = network()
+    carol_addr = ("10.0.0.3", 5060)
+    bob = App(net, "bob", BOB, seed=2, auto_answer=True, trusted_sources=("10.0.0.1",))
+    alice = App(net, "alice", ALICE, seed=1)
+    carol = App(net, "carol", carol_addr, seed=3)
+    ids: list[str] = []
+    alice.call(0.0, "sip:bob@10.0.0.2", ids)
+    carol.call(0.0, "sip:bob@10.0.0.2", ids)
+    net.run(until=3.0)
+    assert len(alice.events(CallAnswered)) == 1
+    (end,) = carol.events(CallEnded)
+    assert end.status_code == 403
+    assert [i.source[0] for i in bob.events(IncomingCall)] == ["10.0.0.1"]
+    assert not bob.events(CallEnded)
