@@ -285,6 +285,10 @@ class Via:
                 f"{_format_params(self.params)}")
 
 
+#: The slot's own setter: cheaper than ``object.__setattr__`` by name on the hot paths.
+set_via_lazy = Via.__dict__["_lazy"].__set__
+
+
 def via_from_groups(groups: tuple[str | None, ...]) -> Via | None:
     """A lazily filled Via from the groups of :data:`VIA_BODY`, or None when a number is out
     of range (the general parser then reports it)."""
@@ -295,7 +299,7 @@ def via_from_groups(groups: tuple[str | None, ...]) -> Via | None:
             or (ttl is not None and len(ttl) == 3 and ttl > "255"):
         return None
     via: Via = _new(Via)
-    _set(via, "_lazy", groups)
+    set_via_lazy(via, groups)
     return via
 
 
@@ -376,11 +380,15 @@ class CSeq:
         return f"{self.number} {self.method}"
 
 
+set_cseq_number = CSeq.__dict__["number"].__set__
+set_cseq_method = CSeq.__dict__["method"].__set__
+
+
 def cseq_of(number: int, method: str) -> CSeq:
     """A CSeq from already validated parts, without the generated __init__ (hot path)."""
     cseq: CSeq = _new(CSeq)
-    _set(cseq, "number", number)
-    _set(cseq, "method", method)
+    set_cseq_number(cseq, number)
+    set_cseq_method(cseq, method)
     return cseq
 
 
@@ -533,10 +541,13 @@ _FAST_NAME_ADDR_RE = re.compile(
 _FAST_ADDR_SPEC_RE = re.compile(r'([A-Za-z][A-Za-z0-9+\-.]*:[^\s<>";,?]+)(' + _FAST_PARAMS + r")")
 
 
+set_name_addr_lazy = NameAddr.__dict__["_lazy"].__set__
+
+
 def name_addr_from_groups(groups: tuple[str | None, ...]) -> NameAddr:
     """A lazily filled NameAddr from the groups of :data:`NAME_ADDR_BODY`."""
     addr: NameAddr = _new(NameAddr)
-    _set(addr, "_lazy", groups)
+    set_name_addr_lazy(addr, groups)
     return addr
 
 

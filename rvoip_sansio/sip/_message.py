@@ -26,6 +26,9 @@ from ._headers import (
     parse_cseq,
     parse_name_addr,
     parse_via,
+    set_cseq_method,
+    set_cseq_number,
+    set_name_addr_lazy,
     split_list,
     via_from_groups,
 )
@@ -59,7 +62,6 @@ _DIGITS_RE = re.compile(r"[ \t]*([0-9]{1,10})[ \t]*")
 _NAME_RE = re.compile(r"\r\n([A-Za-z0-9\-.!%*_+`'~]+)[ \t]*:")
 _COMPACT_NAMES = frozenset(COMPACT_FORMS)
 _new = object.__new__
-_set = object.__setattr__
 
 #: RFC 3261 §21 default reason phrases (plus a few later ones).
 REASON_PHRASES: dict[int, str] = {
@@ -448,8 +450,8 @@ class Message(HeaderAccessors):
                     n = int(number)
                     if n < 2147483648:  # RFC 3261 §8.1.1.5: less than 2**31
                         c = self._c_cseq = _new(CSeq)
-                        _set(c, "number", n)
-                        _set(c, "method", groups[G_CSEQ + 1])
+                        set_cseq_number(c, n)
+                        set_cseq_method(c, groups[G_CSEQ + 1])
                         return c
                 if groups[G_CSEQ_SEEN] is None:
                     raise ParseError("missing CSeq header", 0)
@@ -496,7 +498,7 @@ class Message(HeaderAccessors):
             if groups is not None:
                 if groups[G_FROM_OK] is not None:
                     f = self._c_from = _new(NameAddr)
-                    _set(f, "_lazy", groups[G_FROM:G_FROM + 7])
+                    set_name_addr_lazy(f, groups[G_FROM:G_FROM + 7])
                     return f
                 if groups[G_FROM_SEEN] is None:
                     raise ParseError("missing From header", 0)
@@ -512,7 +514,7 @@ class Message(HeaderAccessors):
             if groups is not None:
                 if groups[G_TO_OK] is not None:
                     t = self._c_to = _new(NameAddr)
-                    _set(t, "_lazy", groups[G_TO:G_TO + 7])
+                    set_name_addr_lazy(t, groups[G_TO:G_TO + 7])
                     return t
                 if groups[G_TO_SEEN] is None:
                     raise ParseError("missing To header", 0)

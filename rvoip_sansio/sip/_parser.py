@@ -109,7 +109,14 @@ def parse_message(data: bytes | bytearray | memoryview) -> Request | Response:
     cl_text = groups[G_CL]
     if not body_start:
         body_start = hend + 4
-    return _frame(msg, data, body_start, None if cl_text is None else int(cl_text), skip)
+    if cl_text is None:
+        return _frame(msg, data, body_start, None, skip)
+    length = int(cl_text)
+    if body_start + length == len(data):  # the usual datagram: framed exactly
+        msg._body = data[body_start:]
+        msg._raw = data
+        return msg
+    return _frame(msg, data, body_start, length, skip)
 
 
 def _frame(msg: Request | Response, data: bytes, body_start: int, length: int | None,
