@@ -232,7 +232,7 @@ async def _scenario(transport: str, pki: Pki) -> None:
 
 
 @pytest.mark.timeout(30)
-@pytest.mark.parametrize("transport", ["UDP", "TCP", "TLS", "WS"])
+@pytest.mark.parametrize("transport", ["UDP", "TCP", "TLS", "WS", "WSS"])
 def test_scenario(transport: str, pki: Pki) -> None:
     asyncio.run(asyncio.wait_for(_scenario(transport, pki), 25))
 
@@ -497,5 +497,35 @@ def test_dtls_srtp_call() -> None:
             for c in (a, b):
                 health = c.audio.health()
                 assert health is not None and health.srtp_errors == 0
+
+    asyncio.run(main())
+
+
+@pytest.mark.timeout(30)
+def test_manual_answer_reject_headers_and_max_calls() -> None:
+    """Issue 10 §2 through the asyncio Phone: custom headers set on the INVITE are read on the
+    incoming call, headers set on the 200 / on a rejection reach the caller; a ringing call is
+    answered by hand; beyond ``max_calls`` new calls get 503."""
+    async def main() -> None:
+        async with Phone.open("alice", (LO, 0), srtp=False) as alice, \
+                Phone.open("bob", (LO, 0), srtp=False, max_calls=1) as bob:
+            target = f"sip:bob@{LO}:{port_of(bob)}"
+            first = alice.dial(target, headers=[("X-Case", "reject-me")])
+            ringing = await bob.accept(2)
+            assert ringing.incoming is not None and ringing.incoming.header("x-case") == "reject-me"
+            ringing.reject(486, headers=[("X-Why", "busy-test")])
+            with pytest.raises(PhoneError, match=r"rejected \(486\)"):
+                await first.wait_answered(2)
+            second = alice.dial(target, headers=[("P-Asserted-Identity", "<sip:+15551234@example.com>")])
+            ringing = await bob.accept(2)
+            assert ringing.incoming is not None
+            assert ringing.incoming.header("P-Asserted-Identity") == "<sip:+15551234@example.com>"
+            assert not ringing.answered and ringing.rtp is None  # ringing: no socket yet
+            await ringing.answer(headers=[("X-Answered-By", "test")])
+            answered = await second.wait_answered(2)
+            assert ("X-Answered-By", "test") in answered.headers
+            with pytest.raises(PhoneError, match=r"rejected \(503\)"):
+                await alice.call(target, timeout=2)
+            assert await second.hangup()
 
     asyncio.run(main())
