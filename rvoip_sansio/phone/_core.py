@@ -21,7 +21,7 @@ from .._core import Address, Event, LocalProtocolError, RandomSource, Transmit
 from ..callmedia import (CallMedia, CallMediaConfig, CallMediaGroup, DtlsMediaLeg,
                          dtls_keep_association)
 from ..dialog import Call, CallState, Registration, RegistrationState, UAConfig, UserAgent
-from ..sdp import LocalCapabilities, MediaCapabilities
+from ..sdp import Codec, LocalCapabilities, MediaCapabilities
 from ..sip import HeaderValue
 from ..sip.auth import Credentials, DigestServer
 from ..srtp import DtlsCertificate
@@ -368,6 +368,19 @@ class PhoneCore(AudioVerbs, Reactions):
     def resume(self, call_id: str, now: float) -> None:
         """Take the peer off hold (re-INVITE ``sendrecv``); ``CallResumed(by_peer=False)``."""
         self._pc(call_id).call.resume(now)
+        self._process(now)
+
+    def set_codecs(self, call_id: str, codecs: Iterable[Codec], now: float) -> None:
+        """Re-offer the call with ``codecs`` (re-INVITE, RFC 3264 §8.3.2), e.g. G.711 only;
+        when the answer agrees on another codec the call's media is rebuilt for it (same
+        socket and keys, a new SSRC). A peer's re-offer with a new codec does the same."""
+        pc = self._pc(call_id)
+        local = pc.call.local_media
+        wanted = tuple(codecs)
+        if local is None or not local.media or not wanted:
+            raise LocalProtocolError(f"phone: call {call_id} has no media to re-offer")
+        audio = attrs.evolve(local.media[0], codecs=wanted)
+        pc.call.reinvite(now, media=attrs.evolve(local, media=(audio, *local.media[1:])))
         self._process(now)
 
     def transfer(self, call_id: str, target: str, now: float) -> None:

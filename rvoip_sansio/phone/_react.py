@@ -74,7 +74,7 @@ class Reactions:
         elif isinstance(e, dev.CallEnded):
             self._ended(pc, e, now)
         elif isinstance(e, (dev.MediaUpdated, dev.CallHeld, dev.CallResumed)):
-            self._media_changed(pc, e)
+            self._media_changed(pc, e, now)
         elif isinstance(e, dev.DtmfReceived):
             self._events.append(ev.DtmfReceived(call_id=pc.call_id, digit=e.digit,
                                                 duration=e.duration_ms / 1000.0,
@@ -223,10 +223,17 @@ class Reactions:
                     pc.remote = remote
                     media.set_remote(remote)
 
-    def _media_changed(self, pc: PhoneCall, e: Event) -> None:
+    def _media_changed(self, pc: PhoneCall, e: Event, now: float) -> None:
         session = pc.call.media
-        self._apply(pc, session.audio if session is not None else None,
-                    isinstance(e, dev.MediaUpdated))
+        audio = session.audio if session is not None else None
+        media = pc.media
+        if isinstance(e, dev.MediaUpdated) and audio is not None and media is not None:
+            codec = audio.codec
+            if codec is not None and (codec.payload_type != media.config.payload_type or
+                                      not media.config.rtpmap.upper().startswith(
+                                          f"{codec.name}/{codec.clock_rate}".upper())):
+                self._restart_media(pc, now)  # RFC 3264 §8.3.2: a new codec by re-offer
+        self._apply(pc, audio, isinstance(e, dev.MediaUpdated))
         if isinstance(e, dev.CallHeld):
             pc.held_by_peer = True
             self._events.append(ev.CallHeld(call_id=pc.call_id, by_peer=True))
@@ -237,6 +244,22 @@ class Reactions:
             pc.holding = pc.call.on_hold
             cls = ev.CallHeld if pc.holding else ev.CallResumed
             self._events.append(cls(call_id=pc.call_id, by_peer=False))
+
+    def _restart_media(self, pc: PhoneCall, now: float) -> None:
+        """A new CallMedia for a new codec (same socket, same keys, a new SSRC)."""
+        old = pc.media
+        if old is None:
+            return
+        if pc.grouped and self._group is not None:
+            self._group.remove(old)
+            self._grouped.pop(pc, None)
+            pc.grouped = False
+        pc.media = None
+        pc.remote = None
+        self._start_media(pc, now)
+        if pc.leg is not None and pc.media is not None:
+            pc.leg.attach(pc.media)
+        pc.log.info("call %s: codec changed by re-offer", pc.call_id)
 
     def _on_media(self, pc: PhoneCall, m: Event, now: float) -> None:
         if isinstance(m, Drained):

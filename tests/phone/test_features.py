@@ -147,3 +147,26 @@ def test_attended_transfer() -> None:
     ended = {e.call_id: e.reason for e in carol.events(CallEnded)}
     assert ended[consult[0]] is EndReason.REPLACED
     assert new[0] in carol.core.calls and new[0] in alice.core.calls
+
+
+def test_codec_change_by_reoffer_rebuilds_the_media_on_both_sides() -> None:
+    from rvoip_sansio.sdp import G722, PCMU
+
+    from .helpers import peak_frequency, speech, tone, tone_segment
+
+    net = network()
+    alice, bob, cid = established(net, codecs=(G722, PCMU), receive_queue_frames=200)
+    assert alice.core.media(cid).config.rtpmap == "G722/8000"  # type: ignore[union-attr]
+    alice.act(1.0, lambda core, now: core.set_codecs(cid, (PCMU,), now))
+    net.run(until=2.0)
+    for app in (alice, bob):
+        media = app.core.media(cid)
+        assert media is not None and (media.config.rtpmap, media.config.payload_type) == ("PCMU/8000", 0)
+    invites = [parse_message(e.data) for e in net.trace if e.data.startswith(b"INVITE")]
+    assert b"m=audio 40000 RTP/AVP 0 " in invites[-1].body
+    alice.core.write(cid, tone(440, 16000, 0.6))
+    bob.core.write(cid, tone(1000, 16000, 0.6))
+    net.run(until=3.0)
+    assert abs(peak_frequency(tone_segment(speech(bob.core, cid), seconds=0.4), 16000) - 440) < 5
+    assert abs(peak_frequency(tone_segment(speech(alice.core, cid), seconds=0.4), 16000) - 1000) < 5
+    assert not alice.events(CallEnded)
