@@ -432,7 +432,12 @@ class Phone:
                             extra={"call_id": event.call_id})
                 self.core.reject(event.call_id, now, 503)
                 return
-            self.core.answer(event.call_id, now, rtp=pc.rtp)
+            try:
+                self.core.answer(event.call_id, now, rtp=pc.rtp)
+            except LocalProtocolError as exc:  # e.g. the caller cancelled in the same input
+                self.host.release_rtp(pc.rtp)
+                pc.rtp = None
+                log.info("call %s: not answered: %s", event.call_id, exc, extra={"call_id": event.call_id})
         self._incoming.append(pc)
 
     def _follow(self, pc: PhoneCall, event: pe.TransferRequested, now: float) -> None:
@@ -443,7 +448,12 @@ class Phone:
             log.warning("call %s: transfer not followed, no RTP socket: %s", pc.call_id, exc,
                         extra={"call_id": pc.call_id})
             return
-        new_id = self.core.follow_transfer(pc.call_id, now, rtp=rtp)
+        try:
+            new_id = self.core.follow_transfer(pc.call_id, now, rtp=rtp)
+        except LocalProtocolError as exc:
+            self.host.release_rtp(rtp)
+            log.warning("call %s: transfer not followed: %s", pc.call_id, exc, extra={"call_id": pc.call_id})
+            return
         pc.transferred_to = self.calls.setdefault(new_id, PhoneCall(self, new_id, rtp))
 
 
