@@ -13,11 +13,12 @@ from ._stream import SipSockets, SipTransports, StreamCore, open_sip_transports
 from ._audio import CallAudio
 from ._phone import Phone, PhoneCall, PhoneError, open_phone
 from ._sources import (AudioDeviceError, BufferSink, BufferSource, CallbackSink, CallbackSource, SilenceSource,
-                       Sink, SoundCardSink, SoundCardSource, Source, ToneSource, WavSink, WavSource, stream)
+                       Sink, SoundCardSink, SoundCardSource, Source, ToneSource, WavSink, WavSource, play, record,
+                       stream)
 
 __all__ = ["UdpEndpoint", "open_udp_endpoint", "bind_udp_socket", "DEFAULT_MAX_PENDING_EVENTS",
            "StreamCore", "SipSockets", "SipTransports", "open_sip_transports",
            "Phone", "PhoneCall", "PhoneError", "open_phone", "CallAudio",
            "Source", "Sink", "WavSource", "ToneSource", "SilenceSource", "BufferSource", "CallbackSource",
            "SoundCardSource", "WavSink", "BufferSink", "CallbackSink", "SoundCardSink", "stream",
-           "AudioDeviceError"]
+           "play", "record", "AudioDeviceError"]

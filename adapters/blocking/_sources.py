@@ -26,7 +26,7 @@ from ._audio import CallAudio
 
 __all__ = ["Source", "Sink", "WavSource", "ToneSource", "SilenceSource", "BufferSource", "CallbackSource",
            "SoundCardSource", "WavSink", "BufferSink", "CallbackSink", "SoundCardSink", "stream",
-           "AudioDeviceError"]
+           "play", "record", "AudioDeviceError"]
 
 Pcm = npt.NDArray[np.int16]
 
@@ -229,3 +229,13 @@ def stream(audio: CallAudio, *, source: Source | None = None, sink: Sink | None 
     finally:
         if sink is not None:
             sink.close()
+
+
+def play(audio: CallAudio, source: Source, *, lead: float = 0.2) -> None:
+    """Play ``source`` into the call until it ends and has been sent (or the call ends)."""
+    stream(audio, source=source, lead=lead)
+
+
+def record(audio: CallAudio, sink: Sink, *, duration: float | None = None) -> None:
+    """Record the call into ``sink`` for ``duration`` seconds (None: until the call ends)."""
+    stream(audio, sink=sink, duration=duration)

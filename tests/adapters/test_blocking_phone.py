@@ -277,3 +277,14 @@ def test_manual_answer_reject_drain_and_exception_close(pki: Pki) -> None:
             port = carol.local[1]
             raise RuntimeError("boom")
     assert rebinds("UDP", port) and phone_threads() == []
+
+
+def test_docs_example_runs(capsys: pytest.CaptureFixture[str]) -> None:
+    """The blocking Phone example of docs/adapters.md runs as written."""
+    text = (Path(__file__).parents[2] / "docs" / "adapters.md").read_text()
+    section = text[text.index("## blocking: the Phone"):]
+    code = section[section.index("```python\n") + 10:]
+    code = code[:code.index("```")]
+    exec(compile(code, "docs/adapters.md blocking Phone", "exec"), {"__name__": "docs"})
+    assert capsys.readouterr().out.split() == ["7", "G722", "True"]
+    assert phone_threads() == []
