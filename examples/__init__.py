@@ -1,0 +1,1 @@
+"""Runnable examples of rvoip-sansio (``python -m examples.voice_bot --help``)."""
