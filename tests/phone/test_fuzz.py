@@ -78,3 +78,71 @@ def test_verbs_on_unknown_calls_are_local_errors() -> None:
         with pytest.raises(LocalProtocolError):
             verb()
     core.hangup("nope", 0.0)  # a no-op: hang-ups race with the peer's
+
+
+_VERBS = ["call", "answer", "ring", "ring_rtp", "reject", "hangup", "hold", "resume", "dtmf",
+          "dtmf_info", "transfer", "codecs", "mark", "clear", "drain"]
+
+
+@settings(max_examples=int(__import__("os").environ.get("PHONE_FUZZ", "60")), deadline=None)
+@given(steps=st.lists(st.tuples(st.sampled_from(_VERBS), st.booleans(), st.integers(0, 3),
+                                st.floats(0.0, 0.3)), min_size=1, max_size=14))
+def test_random_verbs_in_any_state_fail_only_as_local_errors(steps) -> None:  # type: ignore[no-untyped-def]
+    """Whatever the state, a verb either works or raises LocalProtocolError; the phones keep
+    running (hypothesis picks verbs, sides, calls and delays)."""
+    from rvoip_sansio import LocalProtocolError
+    from rvoip_sansio.sdp import PCMU
+
+    net = network()
+    apps = [App(net, "alice", ALICE, seed=1), App(net, "bob", BOB, seed=2)]
+    ids: list[str] = []
+
+    def act(verb: str, app: App, k: int, now: float) -> None:
+        core, other = app.core, apps[1] if app is apps[0] else apps[0]
+        cid = ids[k % len(ids)] if ids else "none"
+        try:
+            if verb == "call":
+                ids.append(core.call(f"sip:x@{other.node.node.address[0]}", now, rtp=app.node.bind()))
+            elif verb == "answer":
+                core.answer(cid, now, rtp=app.node.bind())
+            elif verb == "ring":
+                core.ring(cid, now)
+            elif verb == "ring_rtp":
+                core.ring(cid, now, rtp=app.node.bind())
+            elif verb == "reject":
+                core.reject(cid, now)
+            elif verb == "hangup":
+                core.hangup(cid, now)
+            elif verb == "hold":
+                core.hold(cid, now)
+            elif verb == "resume":
+                core.resume(cid, now)
+            elif verb == "dtmf":
+                core.send_dtmf(cid, "1", now)
+            elif verb == "dtmf_info":
+                core.send_dtmf(cid, "2", now, method="info")
+            elif verb == "transfer":
+                core.transfer(cid, ids[0] if ids else "sip:c@10.0.0.3", now)
+            elif verb == "codecs":
+                core.set_codecs(cid, (PCMU,), now)
+            elif verb == "mark":
+                core.mark(cid)
+            elif verb == "clear":
+                core.clear(cid)
+            elif verb == "drain":
+                core.drain(now)
+        except LocalProtocolError:
+            pass
+
+    t = 0.0
+    for verb, side, k, delay in steps:
+        t += delay
+        app = apps[int(side)]
+        net.at(t, lambda now, v=verb, a=app, k=k: act(v, a, k, now))
+    net.run(until=t + 40.0)
+    for app in apps:
+        for cid in app.core.calls:  # anything left can still be hung up cleanly
+            app.core.hangup(cid, net.now)
+            net.poke(app.node.node)
+    net.run(until=net.now + 40.0)
+    assert apps[0].core.calls == [] and apps[1].core.calls == []
