@@ -1,5 +1,5 @@
 """The scenario suite of PHONE.md for the blocking ``Phone`` over real loopback sockets, once per
-SIP transport (UDP, TCP, TLS with a run-time test CA and verification on, WS): Alice, Bob and
+SIP transport (UDP, TCP, TLS with a run-time test CA and verification on, WS, WSS): Alice, Bob and
 Carol register with digest at a registrar (``rvoip_sansio.server`` on a blocking endpoint);
 Alice calls Bob; a 440 Hz tone goes each way and its frequency and level are measured on
 arrival; hold and resume (no tone while held, tone again after); DTMF both ways (RFC 4733 and
@@ -120,7 +120,7 @@ def events_of(call: PhoneCall, kind: type, count: int, timeout: float = 3.0) -> 
     return out
 
 
-@pytest.mark.parametrize("transport", ["UDP", "TCP", "TLS", "WS"])
+@pytest.mark.parametrize("transport", ["UDP", "TCP", "TLS", "WS", "WSS"])
 def test_scenario(transport: str, pki: Pki) -> None:
     kw = phone_kw(transport, pki)
     with pbx(transport, pki) as (registrar, registrar_at), ExitStack() as stack:
