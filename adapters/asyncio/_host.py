@@ -174,7 +174,7 @@ class PhoneHost:
     ``on_event(event, now)`` receives every core event synchronously inside the pump (so it
     may bind a socket and answer at once). :meth:`input`/:meth:`call` act on the core and
     drain both faces; :meth:`wait` parks a coroutine until a predicate holds, re-checked
-    after every pump that ran a timer or delivered an event.
+    after every pump that delivered an event (and, for audio waits, that ran a timer).
     """
 
     def __init__(self, core: MediaCore, *, on_event: Callable[[Event, float], object],
@@ -194,7 +194,8 @@ class PhoneHost:
         self._faces = _Faces(core, self)
         self._rtp: dict[Address, _RtpSocket] = {}
         self._next_port = 0
-        self._waiters: list[asyncio.Future[None]] = []
+        self._waiters: list[asyncio.Future[None]] = []  # woken by ticks and events
+        self._event_waiters: list[asyncio.Future[None]] = []  # woken by events only
         self._delivered = False
         self.sip = SipTransports(self._faces, on_event=self._deliver, client_ssl=client_ssl,
                                  connect_timeout=connect_timeout, settle=self._settle)
@@ -221,20 +222,25 @@ class PhoneHost:
     def input(self, action: Callable[[float], object]) -> None:
         self.sip.call(action)
 
-    async def wait(self, ready: Callable[[], bool]) -> None:
-        """Return once ``ready()`` is true (checked after every pump that ran a timer or
-        delivered an event, and at once), or when the host closes."""
+    async def wait(self, ready: Callable[[], bool], *, media: bool = True) -> None:
+        """Return once ``ready()`` is true, or when the host closes. It is checked at once,
+        after every pump that delivered an event, and (``media``: audio waits) after every
+        pump that ran a timer (the media ticks that fill and empty the audio queues)."""
         while not ready() and not self.closed:
             fut: asyncio.Future[None] = self.loop.create_future()
-            self._waiters.append(fut)
+            (self._waiters if media else self._event_waiters).append(fut)
             try:
                 await fut
             finally:
                 if not fut.done():
                     fut.cancel()
 
-    def wake(self) -> None:
+    def wake(self, *, events: bool = True) -> None:
+        """Resolve the audio waits (and with ``events`` the event waits) to re-check."""
         waiters, self._waiters = self._waiters, []
+        if events:
+            waiters += self._event_waiters
+            self._event_waiters = []
         for fut in waiters:
             if not fut.done():
                 fut.set_result(None)
@@ -301,8 +307,8 @@ class PhoneHost:
         """After each pump: wake the waiters if something may have changed; pump again when
         the last flush sent media (its events are delivered by the next pump)."""
         if self._delivered or self._faces.ticked:
+            self.wake(events=self._delivered)
             self._delivered = self._faces.ticked = False
-            self.wake()
         return self._faces.flushed
 
     # ---- shutdown -------------------------------------------------------------------------

@@ -48,9 +48,9 @@ class PhoneError(Exception):
 
 
 async def _until(host: PhoneHost, ready: Callable[[], bool], timeout: float | None) -> bool:
-    """Wait on the host until ``ready()``; False on timeout."""
+    """Wait until ``ready()``, a condition that only events change; False on timeout."""
     try:
-        await asyncio.wait_for(host.wait(ready), timeout)
+        await asyncio.wait_for(host.wait(ready, media=False), timeout)
     except asyncio.TimeoutError:
         return ready()
     return ready()
