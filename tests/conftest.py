@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # as the CLI does: no BLAS spin threads
+
 import shutil
 from pathlib import Path
 

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-import argparse
+import os
+
+# numpy's BLAS (the resamplers' small matrix products) must not spin worker threads: with
+# several calls per process they cost 2-3x the CPU of the work itself. Set before numpy loads.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+import argparse  # noqa: E402
 import importlib
 import sys
 from typing import Callable, Sequence

@@ -1,4 +1,4 @@
-"""(A bench script, not a test: to move to bench/bench_phone.py.) PhoneCore concurrent calls per core: N calls between two PhoneCores on rvoip_sansio.sim
+"""PhoneCore concurrent calls per core: N calls between two PhoneCores on rvoip_sansio.sim
 (no trace), each end writing 20 ms of 16 kHz audio per tick and reading every frame
 (8<->16 kHz resampling both ways); CPU time of the whole run (both cores + the simulated
 network). calls per core = 2 ends x N x media seconds / CPU seconds."""
