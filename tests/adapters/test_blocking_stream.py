@@ -259,3 +259,33 @@ def test_user_agent_registers_with_digest(transport: str, pki: Pki) -> None:
             ev = at.next_event(5)
         assert isinstance(ev, RegistrationChanged) and ev.state is RegistrationState.UNREGISTERED
         assert registrar.lookup(f"sip:alice@{LOOP}", time.monotonic()) == []
+
+
+@pytest.mark.interop
+@pytest.mark.parametrize("background", [True, False], ids=["thread", "caller"])
+def test_sipp_options_over_tcp(background: bool) -> None:
+    """SIPp 3.6's UAC sends 150 OPTIONS over one TCP connection to a blocking endpoint."""
+    import asyncio
+
+    from tests.conftest import require_program
+    from tests.interop._sipp import run_sipp
+
+    sipp = require_program("sipp")
+    b = Endpoint(local=(LOOP, 0), rng=random.Random(2), config=EndpointConfig())
+    seen: list[Event] = []
+    with open_sip_transports(b, {"TCP": (LOOP, 0)}, on_event=answerer(b, seen), background=background) as bt:
+        job = run_sipp(sipp, bt.locals["TCP"], scenario="options_uac.xml", calls=150, rate=150,
+                       timeout=10, extra=("-t", "t1"))
+        if background:
+            result = asyncio.run(job)
+        else:  # the caller drives the endpoint while SIPp runs in another thread
+            out: list[object] = []
+            runner = threading.Thread(target=lambda: out.append(asyncio.run(job)))
+            runner.start()
+            while runner.is_alive():
+                bt.poll(0.05)
+            result = out[0]  # type: ignore[assignment]
+    assert (result.returncode, result.successful, result.failed) == (0, 150, 0), result.stdout
+    assert [e.request.method for e in seen if isinstance(e, RequestReceived)] == ["OPTIONS"] * 150
+    assert b.stats.retransmissions_absorbed == 0 and b.stats.sent == 150
+    assert len([e for e in seen if isinstance(e, ConnectionOpened)]) == 1  # SIPp -t t1: one connection
