@@ -19,6 +19,7 @@ Behaviour:
 from __future__ import annotations
 
 import logging
+import math
 import threading
 from collections import deque
 
@@ -27,7 +28,7 @@ import numpy as np
 import numpy.typing as npt
 
 from rvoip_sansio.callmedia import AudioFrame
-from rvoip_sansio.media import SpeechEnded, SpeechStarted, tone
+from rvoip_sansio.media import SpeechEnded, SpeechStarted, level_dbov, tone
 from rvoip_sansio.phone import CallEnded, DtmfReceived, MediaEvent
 
 __all__ = ["BotConfig", "Journal", "Entry", "BargeIn", "BotCall", "Say", "Clear", "HangUp",
@@ -65,6 +66,11 @@ class BotConfig:
     max_echo: float = 5.0        # longest utterance echoed (seconds)
     preroll: float = 0.1         # audio kept from before the VAD fired (its onset latency)
     hangup_digit: str = "#"
+    #: The VAD's SpeechStarted is taken for speech only when the last ``speech_window`` of the
+    #: caller's audio is at least this loud: a codec's idle-channel noise (G.722 decoding
+    #: digital silence is ~-70 dBov) must not stop the greeting.
+    min_speech_dbov: float = -55.0
+    speech_window: float = 0.04
 
 
 @attrs.frozen(kw_only=True)
@@ -93,7 +99,7 @@ Action = Say | Clear | HangUp
 class Entry:
     time: float     # the runner's clock (the phone's ``now`` scale)
     call_id: str
-    kind: str       # answered, say, clear, digit, speech, silence, barge-in, hangup, ended
+    kind: str       # answered, say, clear, digit, speech, noise, silence, barge-in, hangup, ended
     detail: str = ""
 
 
@@ -163,6 +169,8 @@ class BotCall:
         return []
 
     def event(self, event: object, now: float) -> list[Action]:
+        """One call event. Feed the frames received so far first (``read_all()``): the VAD's
+        events come with the frame they fired on, and the bot looks at that audio."""
         if isinstance(event, CallEnded):
             self._done = True
             self.journal.add(now, self.call_id, "ended", f"{event.reason.name} {event.detail}".strip())
@@ -178,14 +186,19 @@ class BotCall:
                 return [Clear(why="hangup"), HangUp(why=f"digit {event.digit}")]
             return [Clear(why="digit"), Say(pcm=beep(self.config.rate), what=f"beep {event.digit}")]
         if isinstance(event, MediaEvent) and isinstance(event.event, SpeechStarted):
-            self.journal.add(now, self.call_id, "speech")
+            recent = list(self._ring)[-max(1, round(self.config.speech_window * 1000 / self.config.frame_ms)):]
+            level = level_dbov(np.concatenate([f.samples for f in recent])) if recent else -math.inf
+            if level < self.config.min_speech_dbov:
+                self.journal.add(now, self.call_id, "noise", f"VAD ignored at {level:.1f} dBov")
+                return []
+            self.journal.add(now, self.call_id, "speech", f"{level:.1f} dBov")
             self._speech_at, self._echo = now, None
             keep = int(self.config.preroll * 1000 / self.config.frame_ms)
             self._utterance = list(self._ring)[-keep:] if keep else []
             return [Clear(why="speech")]
         if isinstance(event, MediaEvent) and isinstance(event.event, SpeechEnded):
-            self.journal.add(now, self.call_id, "silence")
             if self._utterance is not None:
+                self.journal.add(now, self.call_id, "silence")
                 self._finish_utterance(self._ring[-1].time if self._ring else now)
             return []
         return []

@@ -45,6 +45,8 @@ def handle_call(call: PhoneCall, config: BotConfig, journal: Journal) -> None:
         if frame is not None:
             apply(bot.frame(frame))
         while (event := call.next_event(timeout=0)) is not None:
+            while (more := call.audio.read(timeout=0)) is not None:  # the audio the VAD fired on
+                apply(bot.frame(more))
             apply(bot.event(event, time.monotonic()))
         if call.ended and frame is None:
             break

@@ -47,6 +47,8 @@ async def handle_call(call: PhoneCall, config: BotConfig, journal: Journal) -> N
         nursery.start_soon(listen)
         await apply(bot.answered(trio.current_time()))
         async for event in call.events():
+            for frame in call.audio.read_all():  # the audio up to this event first (the VAD fired on it)
+                await apply(bot.frame(frame))
             await apply(bot.event(event, trio.current_time()))
         nursery.cancel_scope.cancel()
 
