@@ -24,7 +24,7 @@ import pytest
 
 from rvoip_sansio.adapters.blocking import PhoneCall, PhoneError, open_phone, open_sip_transports
 from rvoip_sansio.media import level_dbm0, tone
-from rvoip_sansio.phone import DtmfMethod, DtmfReceived, PhoneDrained, TransferProgress
+from rvoip_sansio.phone import DtmfMethod, DtmfReceived, MediaEvent, PhoneDrained, SrtpMode, TransferProgress
 from rvoip_sansio.server import Registrar
 from rvoip_sansio.sip.auth import Credentials
 from tests.adapters.test_asyncio_transports import Pki
@@ -288,3 +288,21 @@ def test_docs_example_runs(capsys: pytest.CaptureFixture[str]) -> None:
     exec(compile(code, "docs/adapters.md blocking Phone", "exec"), {"__name__": "docs"})
     assert capsys.readouterr().out.split() == ["7", "G722", "True"]
     assert phone_threads() == []
+
+
+def test_dtls_srtp_call() -> None:
+    """DTLS-SRTP (RFC 5763/5764): the core runs the handshake on the call's RTP socket; the
+    blocking host only carries its datagrams. 440 Hz arrives, keyed by DTLS."""
+    with open_phone("alice", (LOOP, 0), srtp=SrtpMode.DTLS) as alice, \
+            open_phone("bob", (LOOP, 0), srtp=SrtpMode.DTLS, auto_answer=True) as bob:
+        a = alice.call(f"sip:bob@{LOOP}:{bob.local[1]}", timeout=5)
+        b = bob.next_call(timeout=5)
+        assert b is not None and a.answered is not None and a.answered.keying == "dtls" and a.srtp
+        a.audio.write(tone(440.0, RATE, 1.0, level_dbm0=LEVEL))
+        at_bob, = collect([b], 1.3)
+        check_tone(at_bob, 440.0)
+        keyed = b.wait_for(MediaEvent, 1)
+        while keyed is not None and type(keyed.event).__name__ != "DtlsKeyed":
+            keyed = b.wait_for(MediaEvent, 1)
+        assert keyed is not None
+        assert a.hangup(timeout=3) and b.wait_ended(timeout=3)
