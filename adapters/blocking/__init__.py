@@ -11,7 +11,8 @@ from ._socket import bind_udp_socket
 from ._udp import DEFAULT_MAX_PENDING_EVENTS, UdpEndpoint, open_udp_endpoint
 from ._stream import SipSockets, SipTransports, StreamCore, open_sip_transports
 from ._audio import CallAudio
-from ._phone import Phone, PhoneCall, PhoneError, open_phone
+from ._call import PhoneCall, PhoneError
+from ._phone import Phone, open_phone
 from ._sources import (AudioDeviceError, BufferSink, BufferSource, CallbackSink, CallbackSource, SilenceSource,
                        Sink, SoundCardSink, SoundCardSource, Source, ToneSource, WavSink, WavSource, play, record,
                        stream)

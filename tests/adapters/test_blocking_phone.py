@@ -25,6 +25,7 @@ import pytest
 from rvoip_sansio.adapters.blocking import PhoneCall, PhoneError, open_phone, open_sip_transports
 from rvoip_sansio.media import level_dbm0, tone
 from rvoip_sansio.phone import DtmfMethod, DtmfReceived, MediaEvent, PhoneDrained, SrtpMode, TransferProgress
+from rvoip_sansio.sdp import PCMU
 from rvoip_sansio.server import Registrar
 from rvoip_sansio.sip.auth import Credentials
 from tests.adapters.test_asyncio_transports import Pki
@@ -306,3 +307,25 @@ def test_dtls_srtp_call() -> None:
             keyed = b.wait_for(MediaEvent, 1)
         assert keyed is not None
         assert a.hangup(timeout=3) and b.wait_ended(timeout=3)
+
+
+def test_early_media_and_codec_change() -> None:
+    """Bob rings with early media (183 + SDP) and plays a prompt Alice hears before the
+    answer; after the answer Alice re-offers G.711 only and the media follows (PCMU)."""
+    with open_phone("bob", (LOOP, 0)) as bob, open_phone("alice", (LOOP, 0)) as alice:
+        a = alice.dial(f"sip:bob@{LOOP}:{bob.local[1]}")
+        b = bob.next_call(timeout=5)
+        assert b is not None
+        b.ring(early_media=True)
+        b.audio.write(tone(880.0, RATE, 1.0, level_dbm0=LEVEL))
+        early, = collect([a], 1.3)
+        assert a.answered is None  # still ringing: what came is early media
+        check_tone(early, 880.0)
+        b.answer(timeout=5)
+        assert a.wait_answered(timeout=5).codec.startswith("G722")
+        a.set_codecs([PCMU])
+        assert a.loop.wait(lambda: a.media() is not None and a.media().config.rtpmap.startswith("PCMU"), 5)  # type: ignore[union-attr]
+        b.audio.write(tone(440.0, RATE, 1.0, level_dbm0=LEVEL))
+        after, = collect([a], 1.3)
+        check_tone(after, 440.0)
+        assert a.hangup(timeout=3)
