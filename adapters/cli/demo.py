@@ -47,6 +47,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--codec", choices=sorted(CODECS), default="g722",
                         help="codec offered first (default g722; the others follow as fallback)")
     parser.add_argument("--no-srtp", action="store_true", help="plain RTP instead of SRTP (SDES)")
+    parser.add_argument("--dtls", action="store_true",
+                        help="key SRTP with DTLS-SRTP (RFC 5763/5764) instead of SDES")
     parser.add_argument("--tones", type=float, nargs=2, default=(440.0, 1000.0), metavar=("A", "B"),
                         help="tone alice plays and tone bob plays, in Hz (default 440 1000)")
     parser.add_argument("--no-ladder", action="store_true", help="do not print the ladder diagram")
@@ -94,8 +96,9 @@ async def _demo(args: argparse.Namespace) -> int:
     first = CODECS[args.codec]
     codecs = (first, *(c for c in (G722, PCMU, PCMA) if c is not first))
     srtp = not args.no_srtp
-    alice = await Phone.open("alice", alice_addr, codecs=codecs, srtp=srtp, rate=RATE, trace=hook)
-    bob = await Phone.open("bob", bob_addr, codecs=codecs, srtp=srtp, rate=RATE, trace=hook, auto_answer=True)
+    mode: str | bool = ("dtls" if args.dtls else "sdes") if srtp else False
+    alice = await Phone.open("alice", alice_addr, codecs=codecs, srtp=mode, rate=RATE, trace=hook)
+    bob = await Phone.open("bob", bob_addr, codecs=codecs, srtp=mode, rate=RATE, trace=hook, auto_answer=True)
     print(f"registrar/B2BUA on {host}:{pbx_port}, alice on {alice_port}, bob on {bob_port}")
     failures: list[str] = []
     stop = stop_on_signals()  # Ctrl-C / SIGTERM: end the call cleanly, skip the checks
@@ -147,8 +150,10 @@ async def _demo(args: argparse.Namespace) -> int:
 
 def _describe_call(a: PhoneCall, b: PhoneCall, srtp_wanted: bool) -> list[str]:
     failures = []
-    if a.keys is not None and b.keys is not None:
-        print(f"call up: codec {a.codec}, SRTP {a.keys.tx.profile.name} keyed by SDES (RFC 4568)")
+    if a.srtp and b.srtp:
+        how = "DTLS-SRTP (RFC 5764)" if a.keying == "dtls" else "SDES (RFC 4568)"
+        suite = f" {a.keys.tx.profile.name}" if a.keys is not None else ""
+        print(f"call up: codec {a.codec}, SRTP{suite} keyed by {how}")
     else:
         print(f"call up: codec {a.codec}, plain RTP (SRTP not negotiated)")
         if srtp_wanted:

@@ -63,6 +63,16 @@ def test_demo_plain_pcmu(capsys: pytest.CaptureFixture[str]) -> None:
     assert "Signalling" not in out
 
 
+def test_demo_dtls_srtp(capsys: pytest.CaptureFixture[str]) -> None:
+    """--dtls: both phones key SRTP with a DTLS handshake on the RTP socket (through the B2BUA,
+    which relays the fingerprints), and each side still hears the other's tone."""
+    assert main(["demo", "--duration", "1.5", "--dtls", "--no-ladder"]) == 0
+    out = capsys.readouterr().out
+    assert "call up: codec G722, SRTP keyed by DTLS-SRTP (RFC 5764)" in out
+    checks = _checks(out)
+    assert abs(checks["alice"][0] - 1000) <= 5 and abs(checks["bob"][0] - 440) <= 5
+
+
 def test_demo_refuses_a_too_short_duration(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["demo", "--duration", "0.2"]) == 2
     assert "--duration" in capsys.readouterr().err
