@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 from collections.abc import Sequence
 from pathlib import Path
@@ -17,7 +18,7 @@ from rvoip_sansio.sip.auth import Credentials
 
 from .bot import BotConfig
 
-__all__ = ["BotOptions", "parse_args", "ADAPTERS"]
+__all__ = ["BotOptions", "parse_args", "cli", "ADAPTERS"]
 
 ADAPTERS = ("asyncio", "trio", "blocking")
 CODECS: dict[str, Codec] = {"PCMU": PCMU, "PCMA": PCMA, "G722": G722, "OPUS": OPUS}
@@ -97,3 +98,13 @@ def parse_args(argv: Sequence[str] | None, *, adapter: str | None = None) -> tup
                       echo_delay=a.echo_delay, register=a.register, auth_user=a.auth_user,
                       password=a.password, rtp_ports=a.rtp_ports, max_calls=a.max_calls)
     return (adapter or a.adapter), opts
+
+
+def cli(argv: Sequence[str] | None = None, *, adapter: str | None = None) -> None:
+    """The command line: parse it, print where the bot listens, answer calls until Ctrl-C."""
+    from . import runner
+
+    name, options = parse_args(argv, adapter=adapter)
+    with contextlib.suppress(KeyboardInterrupt):
+        runner(name)(options, ready=lambda a: print(f"voice bot ({name}) on sip:{options.user}@{a[0]}:{a[1]}",
+                                                    flush=True))

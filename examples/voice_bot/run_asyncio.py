@@ -19,7 +19,7 @@ else:  # installed, adapters/ is rvoip_sansio.adapters
     from rvoip_sansio.adapters.asyncio import Phone, PhoneCall
 
 from .bot import Action, BotCall, BotConfig, Clear, Journal, Say
-from .options import BotOptions, parse_args
+from .options import BotOptions, cli
 
 Address = tuple[str, int]
 
@@ -100,9 +100,7 @@ def serve(options: BotOptions, journal: Journal | None = None, *, stop: threadin
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    _, options = parse_args(argv, adapter="asyncio")
-    with contextlib.suppress(KeyboardInterrupt):
-        serve(options, ready=lambda a: print(f"voice bot (asyncio) on sip:{options.user}@{a[0]}:{a[1]}"))
+    cli(argv, adapter="asyncio")
 
 
 if __name__ == "__main__":

@@ -7,7 +7,6 @@ carries out what the shared :class:`~.bot.BotCall` returns.
 
 from __future__ import annotations
 
-import contextlib
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -19,7 +18,7 @@ else:  # installed, adapters/ is rvoip_sansio.adapters
     from rvoip_sansio.adapters.blocking import PhoneCall, open_phone
 
 from .bot import Action, BotCall, BotConfig, Clear, Journal, Say
-from .options import BotOptions, parse_args
+from .options import BotOptions, cli
 
 Address = tuple[str, int]
 
@@ -78,9 +77,7 @@ def serve(options: BotOptions, journal: Journal | None = None, *, stop: threadin
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    _, options = parse_args(argv, adapter="blocking")
-    with contextlib.suppress(KeyboardInterrupt):
-        serve(options, ready=lambda a: print(f"voice bot (blocking) on sip:{options.user}@{a[0]}:{a[1]}"))
+    cli(argv, adapter="blocking")
 
 
 if __name__ == "__main__":

@@ -6,7 +6,6 @@ the call's audio frames and one its events, both carrying out what the bot retur
 
 from __future__ import annotations
 
-import contextlib
 import threading
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
@@ -19,7 +18,7 @@ else:  # installed, adapters/ is rvoip_sansio.adapters
     from rvoip_sansio.adapters.trio import PhoneCall, open_phone
 
 from .bot import Action, BotCall, BotConfig, Clear, Journal, Say
-from .options import BotOptions, parse_args
+from .options import BotOptions, cli
 
 Address = tuple[str, int]
 
@@ -84,9 +83,7 @@ def serve(options: BotOptions, journal: Journal | None = None, *, stop: threadin
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    _, options = parse_args(argv, adapter="trio")
-    with contextlib.suppress(KeyboardInterrupt):
-        serve(options, ready=lambda a: print(f"voice bot (trio) on sip:{options.user}@{a[0]}:{a[1]}"))
+    cli(argv, adapter="trio")
 
 
 if __name__ == "__main__":

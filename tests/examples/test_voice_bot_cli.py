@@ -44,7 +44,7 @@ def test_cli_bot_answers_greets_and_hangs_up_on_hash(tmp_path: Path, adapter: st
         assert bot.stdout.readline().strip() == f"voice bot ({adapter}) on sip:bot@127.0.0.1:{port}"
         with open_phone("alice", ("127.0.0.1", 0), codecs=(PCMU,), srtp=False) as alice:
             call = alice.call(f"sip:bot@127.0.0.1:{port}", timeout=5)
-            heard = []
+            heard: list[np.ndarray] = []
             while len(heard) < 60 and (frame := call.audio.read(timeout=2)) is not None:
                 if frame.flags.is_speech:
                     heard.append(frame.samples)

@@ -19,7 +19,6 @@ baresip's ctrl_tcp (``sndcode 1``, ``sndcode #``: RFC 4733 events). Checked:
 from __future__ import annotations
 
 import json
-import math
 import random
 import socket
 import string
@@ -34,8 +33,9 @@ import pytest
 
 from examples.voice_bot import BotOptions, Journal, runner
 from examples.voice_bot.bot import BEEP_HZ, GREETING_HZ
-from rvoip_sansio.media import level_dbm0, read_wav_bytes, speech_like, wav_bytes
+from rvoip_sansio.media import speech_like, wav_bytes
 from tests.conftest import require_program
+from tests.interop import test_baresip_media
 
 pytestmark = pytest.mark.interop
 
@@ -49,7 +49,7 @@ DIGIT_AT = 4.0  # seconds after the answer: "1", then "#" 0.6 s later
 FREQ_TOL, LEVEL_TOL = 5.0, 2.0  # Hz, dB
 
 
-def _free_port(kind: int = socket.SOCK_DGRAM) -> int:
+def _free_port(kind: int = socket.SOCK_DGRAM) -> int:  # the media test's, for TCP too
     with socket.socket(socket.AF_INET, kind) as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
@@ -64,8 +64,9 @@ def caller_audio(rate: int) -> tuple[npt.NDArray[np.int16], slice]:
     return pcm, slice(start, start + len(speech))
 
 
-class Baresip:
-    """One baresip that dials ``target``; ``send`` runs a command on its ctrl_tcp port."""
+class Baresip(test_baresip_media.Baresip):
+    """One baresip that dials ``target`` (the media test's harness: ``stop``, ``heard``);
+    ``send`` runs a command on its ctrl_tcp port."""
 
     def __init__(self, tmp: Path, codec: str, target: str) -> None:
         self.rate = RATES[codec]
@@ -74,8 +75,8 @@ class Baresip:
         self.played, self.speech = caller_audio(self.rate)
         source = tmp / "caller.wav"
         source.write_bytes(wav_bytes(self.played, self.rate, 1))
-        self.ctrl_port = _free_port(socket.SOCK_STREAM)
-        values = dict(sip_port=_free_port(), ctrl_port=self.ctrl_port, source_wav=source,
+        self.port, self.ctrl_port = _free_port(), _free_port(socket.SOCK_STREAM)
+        values = dict(sip_port=self.port, ctrl_port=self.ctrl_port, source_wav=source,
                       record_dir=self.record, codecs=SDP_NAMES[codec])
         cfg = tmp / "baresip"
         cfg.mkdir()
@@ -99,20 +100,8 @@ class Baresip:
     def stop(self) -> str:
         if self.ctrl is not None:
             self.ctrl.close()
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        return self.log.read_text(errors="replace")
-
-    def heard(self) -> npt.NDArray[np.int16]:
-        (wav,) = self.record.glob("dump-*-dec.wav")  # the sndfile module: what it decoded
-        pcm, rate, channels = read_wav_bytes(wav.read_bytes())
-        assert rate == self.rate, rate
-        return pcm if channels == 1 else pcm[:, 0]
+            self.ctrl = None
+        return super().stop()
 
 
 def tone_power(pcm: npt.NDArray[np.int16], rate: int, freq: float) -> npt.NDArray[np.float64]:
@@ -131,31 +120,22 @@ def runs(mask: npt.NDArray[np.bool_]) -> list[tuple[int, int]]:
     return list(zip(edges[::2].tolist(), edges[1::2].tolist()))
 
 
-def measure_tone(pcm: npt.NDArray[np.int16], rate: int) -> tuple[float, float]:
-    """Peak frequency (Hz, parabolic interpolation) and level (dBm0) of ``pcm``."""
-    x = pcm.astype(np.float64)
-    spectrum = np.abs(np.fft.rfft(x * np.hanning(len(x))))
-    k = int(np.argmax(spectrum[1:-1])) + 1
-    a, b, c = np.log(spectrum[k - 1:k + 2] + 1e-12)
-    shift = 0.5 * (a - c) / (a - 2 * b + c) if a - 2 * b + c else 0.0
-    return (k + shift) * rate / len(x), level_dbm0(x)
-
-
 def check_heard(peer: Baresip) -> dict[str, float]:
-    rate, pcm = peer.rate, peer.heard()
+    pcm, rate = peer.heard()
+    assert rate == peer.rate, rate
     ms = 1000 // 50
     greet = tone_power(pcm, rate, GREETING_HZ) > 0.8
     greeting_runs = [r for r in runs(greet) if r[1] - r[0] >= 10]
     assert greeting_runs, "baresip never heard the greeting tone"
     g0, g1 = greeting_runs[0]
     n = rate // 50
-    freq, level = measure_tone(pcm[(g0 + 5) * n:(g1 - 2) * n], rate)
+    freq, level, _ = test_baresip_media.tone(pcm[g0 * n:g1 * n], rate)  # its first 0.3 s skipped
     assert abs(freq - GREETING_HZ) <= FREQ_TOL, f"greeting heard at {freq:.1f} Hz"
     assert abs(level - (-10.0)) <= LEVEL_TOL, f"greeting heard at {level:.1f} dBm0"
     heard_for = (g1 - g0) * ms / 1000
     # Barge-in: the greeting (3 s) stopped soon after the caller started talking (QUIET s into
     # the call on baresip's side; both ends start their audio at the answer).
-    assert QUIET - 0.2 < heard_for < QUIET + 0.4, f"greeting heard for {heard_for:.2f} s"
+    assert QUIET - 0.1 < heard_for < QUIET + 0.25, f"greeting heard for {heard_for:.2f} s"
     assert len(greeting_runs) == 1, greeting_runs
     # The echo: the caller's own speech, back after its end + hangover + echo_delay.
     said = peer.played[peer.speech].astype(np.float64)
