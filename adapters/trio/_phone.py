@@ -27,6 +27,7 @@ from rvoip_sansio import Address, Event, LocalProtocolError
 from rvoip_sansio.callmedia import CallMedia, MediaReport, SrtpKeys
 from rvoip_sansio.dialog import RegistrationState
 from rvoip_sansio.phone import PhoneConfig, PhoneCore
+from rvoip_sansio.sdp import Codec
 from rvoip_sansio import phone as pe
 from rvoip_sansio.sip.auth import Credentials
 
@@ -112,8 +113,13 @@ class PhoneCall:
 
     @property
     def srtp(self) -> bool:
-        """The media is SRTP (SDES or DTLS-SRTP keying; ``answered.keying`` says which)."""
+        """The media is SRTP (SDES or DTLS-SRTP keying; :attr:`keying` says which)."""
         return self.answered is not None and self.answered.srtp
+
+    @property
+    def keying(self) -> str:
+        """``"none"``, ``"sdes"`` or ``"dtls"`` (``"-"`` before the answer)."""
+        return self.answered.keying if self.answered is not None else "-"
 
     # ---- what CallAudio needs -----------------------------------------------------------
 
@@ -179,6 +185,19 @@ class PhoneCall:
         if self.answered is None:
             raise PhoneError(f"call {self.call_id}: answer failed ({self._why()})")
 
+    def ring(self, *, early_media: bool = False, headers: Sequence[tuple[str, str]] = ()) -> None:
+        """An incoming call not answered yet: 180 Ringing, or with ``early_media`` 183
+        Session Progress with our SDP, the media running from now (a prompt played with
+        ``call.audio`` before :meth:`answer`, which then keeps the same media)."""
+        core = self.phone.core
+        if not early_media:
+            self.act(lambda now: core.ring(self.call_id, now, headers=list(headers)))
+            return
+        if self.rtp is None:
+            self.rtp = self.phone.media_sockets.bind()
+        rtp = self.rtp
+        self.act(lambda now: core.ring(self.call_id, now, rtp=rtp, headers=list(headers)))
+
     def reject(self, code: int = 486, *, reason: str | None = None,
                headers: Sequence[tuple[str, str]] = ()) -> None:
         """Refuse an incoming call with a final response (``headers`` go into it)."""
@@ -203,6 +222,27 @@ class PhoneCall:
         self.act(lambda now: self.phone.core.resume(self.call_id, now))
         await self.wait(lambda: not self.held or self.ended)
         return not self.held and not self.ended
+
+    def set_codecs(self, codecs: Sequence[Codec]) -> None:
+        """Re-offer the call with ``codecs`` (re-INVITE, e.g. G.711 only); when the answer
+        agrees on another codec the media is rebuilt for it (same socket and keys)."""
+        self.act(lambda now: self.phone.core.set_codecs(self.call_id, tuple(codecs), now))
+
+    async def follow_transfer(self, *, headers: Sequence[tuple[str, str]] = ()) -> PhoneCall:
+        """Transferee, when the phone does not follow transfers by itself
+        (``auto_follow_transfers=False``): call the target of the peer's REFER on a new RTP
+        socket and wait for the answer; returns the new call (also :attr:`transferred_to`)."""
+        phone = self.phone
+        rtp = phone.media_sockets.bind()
+        try:
+            new_id = self.act(lambda now: phone.core.follow_transfer(self.call_id, now, rtp=rtp,
+                                                                     headers=list(headers)))
+        except BaseException:
+            phone.media_sockets.release(rtp)
+            raise
+        new = self.transferred_to = phone.calls.setdefault(new_id, PhoneCall(phone, new_id, rtp=rtp))
+        await new.wait_answered()
+        return new
 
     def transfer(self, target: str | PhoneCall) -> None:
         """Transfer the peer to ``target`` (REFER): a SIP URI (blind), or another call

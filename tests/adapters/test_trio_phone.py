@@ -32,6 +32,7 @@ from rvoip_sansio.adapters.trio import open_sip_transports
 from rvoip_sansio.adapters.trio import Phone, PhoneCall, PhoneError, open_phone
 from rvoip_sansio.dialog import EndReason
 from rvoip_sansio.media import level_dbm0, tone
+from rvoip_sansio.sdp import PCMU
 from rvoip_sansio.sip.auth import Credentials
 from tests.adapters.test_asyncio_transports import Pki
 from tests.adapters.test_blocking_stream import registrar_ua, registrar_uri
@@ -397,3 +398,63 @@ def test_close_is_bounded_when_the_registrar_is_gone(pki: Pki, caplog: pytest.Lo
     assert 2.0 <= spent[1] - spent[0] < 2.1  # mock seconds: the close_timeout, then gave up
     assert any("closed after 2 s" in r.getMessage() for r in caplog.records)
     assert port_binds(transport, ports[0])
+
+
+def test_early_media_recodec_and_manual_transfer(pki: Pki) -> None:
+    """``ring(early_media=True)``: 183 with our SDP, and a prompt written to ``call.audio``
+    reaches the caller before the answer (its ``CallProgress`` says early media); ``answer()``
+    keeps that media. ``set_codecs([PCMU])`` re-offers: the media is rebuilt for PCMU and a
+    tone still arrives. With ``auto_follow_transfers=False`` the transferee follows a REFER
+    itself with ``await call.follow_transfer()``."""
+    transport = "UDP"
+    done: list[str] = []
+
+    async def scenario() -> None:
+        kw = phone_kw(transport, pki)
+        async with open_phone("bob", (LOOP, 0), **(kw | {"auto_answer": False})) as bob, \
+                open_phone("carol", (LOOP, 0), **kw) as carol, \
+                open_phone("alice", (LOOP, 0), **(kw | {"auto_follow_transfers": False})) as alice:
+            with trio.fail_after(30):
+                a_call = alice.dial(uri_of("bob", transport, bob.locals[transport][1]))
+                b_call = await bob.accept()
+                b_call.ring(early_media=True)
+                progress = await a_call.wait_for(pe.CallProgress)
+                while progress is not None and not progress.early_media:
+                    progress = await a_call.wait_for(pe.CallProgress)
+                assert progress is not None and progress.status_code == 183 and a_call.answered is None
+                prompt = tone(440.0, RATE, 1.0, level_dbm0=LEVEL)
+                async with trio.open_nursery() as nursery:
+                    heard: list[np.ndarray] = []
+
+                    async def listen() -> None:
+                        heard.append(await hear(a_call, 1.4))
+
+                    nursery.start_soon(listen)
+                    assert await b_call.audio.write(prompt) == len(prompt)
+                check_tone(heard[0], 440.0, 1.0)  # before the answer
+                assert a_call.answered is None
+                await b_call.answer()
+                await a_call.wait_answered()
+                assert a_call.codec == "G722"
+                # ---- re-offer with PCMU only: the media follows
+                a_call.set_codecs([PCMU])
+                await trio.sleep(0.5)
+                quality = a_call.quality()
+                assert quality is not None and quality.quality.codec == "PCMU"
+                at_bob, at_alice = await exchange(a_call, b_call, 0.6)
+                check_tone(at_bob, 440.0, 0.6)
+                check_tone(at_alice, 1000.0, 0.6)
+                # ---- transfer followed by the application
+                b_call.transfer(uri_of("carol", transport, carol.locals[transport][1]))
+                asked = await a_call.wait_for(pe.TransferRequested)
+                assert asked is not None and not asked.auto_follow and a_call.transferred_to is None
+                a2 = await a_call.follow_transfer()
+                assert a_call.transferred_to is a2 and a2.answered is not None
+                c_call = await carol.accept()
+                assert c_call.call_id == a2.call_id
+                await b_call.hangup()
+                await a2.hangup()
+                done.append("ok")
+
+    run(scenario)
+    assert done == ["ok"]
