@@ -139,23 +139,21 @@ class PhoneCall:
     def answer(self, *, headers: Sequence[tuple[str, str]] = (), timeout: float = 5.0) -> None:
         """Answer an incoming call (not needed with ``auto_answer``; ``headers`` go into the
         200) and wait until it is up (the caller's ACK). Raises :class:`PhoneError`."""
-        def start(now: float) -> None:
-            if self.rtp is None:
-                self.rtp = self.phone._bind_rtp()
-            self.phone.core.answer(self.call_id, now, rtp=self.rtp, headers=tuple(headers))
-        self.phone.loop.call(start)
+        core = self.phone.core
+        self.phone.loop.call(lambda now: self.phone._bind_for(
+            self, lambda rtp: core.answer(self.call_id, now, rtp=rtp, headers=tuple(headers))))
         self.wait_answered(timeout)
 
     def ring(self, *, early_media: bool = False, headers: Sequence[tuple[str, str]] = ()) -> None:
         """An incoming call not answered yet: 180 Ringing, or with ``early_media`` 183
         Session Progress with our SDP, the media running from now (a prompt played with
         ``call.audio`` before :meth:`answer`, which then keeps the same media)."""
-        def start(now: float) -> None:
-            if early_media and self.rtp is None:
-                self.rtp = self.phone._bind_rtp()
-            self.phone.core.ring(self.call_id, now, rtp=self.rtp if early_media else None,
-                                 headers=tuple(headers))
-        self.phone.loop.call(start)
+        core = self.phone.core
+        if not early_media:
+            self.phone.loop.call(lambda now: core.ring(self.call_id, now, headers=tuple(headers)))
+            return
+        self.phone.loop.call(lambda now: self.phone._bind_for(
+            self, lambda rtp: core.ring(self.call_id, now, rtp=rtp, headers=tuple(headers))))
 
     def reject(self, code: int = 486, *, reason: str | None = None,
                headers: Sequence[tuple[str, str]] = ()) -> None:

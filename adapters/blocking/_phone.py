@@ -17,7 +17,7 @@ import secrets
 import socket
 import ssl
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import partial
 from types import TracebackType
 from typing import Any
@@ -213,6 +213,9 @@ class Phone:
             return
         if isinstance(event, pe.MediaSocketReleased):
             self._release_rtp(event.local)
+            done = self.calls.get(event.call_id)
+            if done is not None and done.ended:
+                del self.calls[event.call_id]  # the application keeps its own reference
             return
         if isinstance(event, pe.RegistrationChanged):
             self._registrations[event.registration] = event.state
@@ -229,6 +232,8 @@ class Phone:
             except (PhoneError, LocalProtocolError) as exc:
                 log.warning("call %s: transfer not followed: %s", pc.call_id, exc, extra={"call_id": pc.call_id})
         pc._deliver(event)
+        if isinstance(event, pe.CallEnded) and (pc.rtp is None or pc.rtp not in self._rtp):
+            del self.calls[pc.call_id]  # nothing more will come for it
 
     def _follow(self, pc: PhoneCall, now: float, headers: tuple[tuple[str, str], ...] = ()) -> PhoneCall:
         """Call the target of ``pc``'s transfer on a new RTP socket (lock held)."""
@@ -247,12 +252,13 @@ class Phone:
         pc = self.calls[event.call_id] = PhoneCall(self, event.call_id, None, event)
         if event.auto_answer:
             try:
-                pc.rtp = self._bind_rtp()
-            except PhoneError as exc:
+                self._bind_for(pc, lambda rtp: self.core.answer(event.call_id, now, rtp=rtp))
+            except PhoneError as exc:  # no free RTP port
                 log.warning("call %s refused: %s", event.call_id, exc, extra={"call_id": event.call_id})
                 self.core.reject(event.call_id, now, 503)
                 return
-            self.core.answer(event.call_id, now, rtp=pc.rtp)
+            except LocalProtocolError as exc:  # e.g. cancelled meanwhile: nothing to answer
+                log.warning("call %s not answered: %s", event.call_id, exc, extra={"call_id": event.call_id})
         self._incoming.append(pc)
 
     # ---- media sockets --------------------------------------------------------------------
@@ -279,6 +285,19 @@ class Phone:
         self._rtp[local] = sock
         self.loop.watch(sock, 1, partial(self._on_rtp, sock, local))
         return local
+
+    def _bind_for(self, pc: PhoneCall, verb: Callable[[Address], None]) -> None:
+        """Bind ``pc``'s RTP socket if it has none, then ``verb(rtp)``; a verb the core
+        refuses releases the new socket (lock held)."""
+        fresh = pc.rtp is None
+        rtp = pc.rtp = pc.rtp if pc.rtp is not None else self._bind_rtp()
+        try:
+            verb(rtp)
+        except BaseException:
+            if fresh:
+                pc.rtp = None
+                self._release_rtp(rtp)
+            raise
 
     def _release_rtp(self, local: Address) -> None:
         sock = self._rtp.pop(local, None)

@@ -192,6 +192,7 @@ def test_scenario(transport: str, pki: Pki) -> None:
         ports = [alice.local[1], bob.local[1], carol.local[1]]
         rtp_ports = [p.rtp[1] for p in (a, b, a2, c) if p.rtp is not None]
         assert alice.loop.wait(lambda: not alice._rtp, 2) and carol.loop.wait(lambda: not carol._rtp, 2)
+        assert alice.calls == {} and carol.calls == {}  # ended and released: forgotten
     # Leaving the blocks: registrations removed, every socket closed, threads joined.
     assert all(registrar.lookup(f"sip:{u}@{LOOP}", time.monotonic()) == [] for u in USERS)
     assert all(rebinds(transport, p) for p in ports) and all(rebinds("UDP", p) for p in rtp_ports)
