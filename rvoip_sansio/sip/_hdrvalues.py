@@ -23,7 +23,7 @@ import attrs
 
 from rvoip_sansio._core import ParseError
 
-from ._headers import NameAddr, _format_params, parse_name_addr, parse_params
+from ._headers import _PARAM_RE, NameAddr, _format_params, parse_name_addr, parse_params
 from ._uri import parse_uri
 
 __all__ = [
@@ -478,11 +478,14 @@ def parse_identities(value: str) -> list[NameAddr]:
             except ParseError as exc:
                 raise ParseError(f"invalid identity: {exc.reason}", exc.offset) from None
             continue
-        addr = _at(pos, parse_name_addr, item)
+        try:
+            addr = parse_name_addr(item)
+            addr.uri  # noqa: B018  (the URI must be valid too)
+        except ParseError as exc:
+            raise ParseError(exc.reason, pos + exc.offset) from None
         if addr.params:
             raise ParseError("parameters after an identity (RFC 3325 §9.1 has none)",
                              pos + item.rfind(">") + 1)
-        _at(pos, lambda text: parse_name_addr(text).uri, item)  # the URI must be valid
         out.append(addr)
     return out
 
@@ -539,7 +542,16 @@ def parse_privacy(value: str) -> list[str]:
 # callid = word [ "@" word ] (RFC 3261 §25.1)
 _WORD = r"[A-Za-z0-9\-.!%*_+`'~()<>:\\\"/\[\]?{}]++"
 _CALLID_RE = re.compile(_WORD + r"(?:@" + _WORD + ")?+")
-_PARAM_NAME_RE = re.compile(r";[ \t]*+(" + _T + r"++)")
+
+
+def _param_names(value: str, pos: int) -> list[str]:
+    """Every parameter name (lower case) of an already validated ``*( SEMI generic-param )``
+    at ``value[pos:]``, repeats included (quoted values may hold ';')."""
+    names = []
+    while (m := _PARAM_RE.match(value, pos)) is not None and m.end() > pos:
+        names.append(m.group(1).lower())
+        pos = m.end()
+    return names
 
 
 @attrs.frozen
@@ -559,7 +571,7 @@ class Replaces:
 def parse_replaces(value: str) -> Replaces:
     """``callid *(SEMI replaces-param)``; exactly one to-tag and one from-tag (§6.1)."""
     m, params = _head_params(_CALLID_RE, value, "Replaces")
-    names = [n.lower() for n in _PARAM_NAME_RE.findall(value, m.end())]
+    names = _param_names(value, m.end())
     for name in ("to-tag", "from-tag"):
         if names.count(name) != 1:
             raise ParseError(f"Replaces needs exactly one {name} (RFC 3891 §6.1)", m.end())

@@ -339,3 +339,8 @@ def test_rfc4475_messages_through_the_typed_accessors() -> None:
         _ = _rfc4475("scalar02").expires         # §3.1.2.4: Expires of 100 digits
     with pytest.raises(ParseError, match="out of range"):
         _ = _rfc4475("scalarlg").retry_after     # §3.1.2.5: Retry-After overlarge
+
+
+def test_replaces_counts_parameters_not_text_inside_quotes() -> None:
+    r = hv.parse_replaces('abc@h;to-tag=1;from-tag=2;note=";to-tag=9"')
+    assert (r.to_tag, r.from_tag, r.params["note"]) == ("1", "2", '";to-tag=9"')
