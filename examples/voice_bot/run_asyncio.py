@@ -38,23 +38,17 @@ async def handle_call(call: PhoneCall, config: BotConfig, journal: Journal) -> N
                 journal.add(loop.time(), call.call_id, "hangup", action.why)
                 await call.hangup()
 
-    async def frames() -> None:
-        for frame in call.audio.read_all():
-            await apply(bot.frame(frame))
-
     async def listen() -> None:
-        # The receive queue is polled every half frame rather than `async for frame in
-        # call.audio.frames()`: see docs/voice_bot.md (asyncio wake-ups) for why.
-        while not call.ended:
-            await frames()
-            await asyncio.sleep(config.frame_ms / 2000)
+        async for frame in call.audio.frames():
+            await apply(bot.frame(frame))
 
     listener = asyncio.create_task(listen())
     try:
         await call.wait_answered(5)
         await apply(bot.answered(loop.time()))
         async for event in call.events():
-            await frames()  # the audio up to this event first (the VAD fired on it)
+            for frame in call.audio.read_all():  # the audio up to this event first (the VAD fired on it)
+                await apply(bot.frame(frame))
             await apply(bot.event(event, loop.time()))
     finally:
         listener.cancel()
