@@ -18,7 +18,9 @@ from cryptography.exceptions import InvalidTag
 
 from ._errors import SrtpError, SrtpErrorKind
 from ._profiles import SrtpPolicy, SrtpProfile
-from ._transform import _PATTERNS, KeyState, counter_pattern, xor_keystream
+from ._transform import (
+    _PATTERNS, KS_CHUNK, KeyState, counter_pattern, keystream_chunk, xor_keystream,
+)
 
 __all__ = ["SrtpSession"]
 
@@ -28,6 +30,7 @@ _HDR = struct.Struct("!BBHII")
 _SEQ_SSRC = struct.Struct("!2xH4xI")
 _U16 = struct.Struct("!H")
 _U32 = struct.Struct("!I")
+_ROC0 = bytes(4)  # the ROC of a stream's first 65,536 packets, as the HMAC input (§4.2)
 
 AUTH = SrtpErrorKind.AUTH
 REPLAY = SrtpErrorKind.REPLAY
@@ -45,14 +48,20 @@ class _Replay:
 
 
 class _Stream:
-    """Per-SSRC state of one direction: RTP index/window and SRTCP index/window."""
+    """Per-SSRC state of one direction: RTP index/window and SRTCP index/window, and the
+    AES-CM keystream of the packets ``ks_q .. ks_q + KS_CHUNK - 1`` made ahead (a cache:
+    the keystream is a function of key, SSRC and index only, RFC 3711 §4.1.1)."""
 
-    __slots__ = ("rtp", "rtcp", "rtcp_next")
+    __slots__ = ("rtp", "rtcp", "rtcp_next", "ks_key", "ks_q", "ks_len", "ks")
 
     def __init__(self) -> None:
         self.rtp: _Replay | None = None
         self.rtcp: _Replay | None = None
         self.rtcp_next = 1  # libsrtp numbers SRTCP from 1
+        self.ks_key: KeyState | None = None
+        self.ks_q = -1
+        self.ks_len = 0  # bytes of each cached keystream (whole blocks)
+        self.ks: list[int] = []
 
 
 def _header_len(data: bytes, n: int) -> int:
@@ -189,6 +198,27 @@ class SrtpSession:
             raise self._fail(SrtpErrorKind.UNKNOWN_MKI, "MKI names no master key of this session")
         return key
 
+    def _ks_miss(self, st: _Stream, key: KeyState, ssrc: int, index: int, length: int) -> int:
+        """The keystream of packet ``index`` (little-endian int) when the stream's cache
+        lacks it: a new chunk of ``KS_CHUNK`` packets for the sender's and in-order
+        receiver's next packets, a one-off computation for an old (reordered) index, an
+        inactive key or a large packet."""
+        nblk = (length + 15) >> 4
+        q = index & -KS_CHUNK
+        if 0 < nblk <= 64 and key is self._tx_key and (st.ks_key is not key or q >= st.ks_q):
+            salt = key.rtp_salt ^ (ssrc << 64) ^ (q << 16)
+            st.ks = keystream_chunk(key.rtp_ecb, salt, nblk)  # type: ignore[arg-type]
+            st.ks_key = key
+            st.ks_q = q
+            st.ks_len = nblk << 4
+            return st.ks[index - q]
+        if not nblk:
+            return 0
+        rep, add = _PATTERNS.get(nblk) or counter_pattern(nblk)
+        iv = key.rtp_salt ^ (ssrc << 64) ^ (index << 16)
+        ks = key.rtp_ecb((iv * rep + add).to_bytes(nblk << 4, "big"))  # type: ignore[misc]
+        return int.from_bytes(ks[:length], "little")
+
     # ------------------------------------------------------------------ index handling
     def _check(self, rp: _Replay | None, index: int) -> None:
         if rp is None:
@@ -244,22 +274,22 @@ class SrtpSession:
         if not self._cm:
             out = self._seal_rtp(key, rtp, hlen, ssrc, index)
         else:
-            # RFC 3711 §4.1.1 keystream (xor_keystream inlined), §4.2 HMAC over header,
-            # payload and ROC.
+            # RFC 3711 §4.1.1 keystream (from the stream's chunk made ahead), §4.2 HMAC over
+            # header, payload and ROC.
             length = n - hlen
-            nblk = (length + 15) >> 4
-            rep, add = _PATTERNS.get(nblk) or counter_pattern(nblk)
-            ks = key.rtp_ecb(  # type: ignore[misc]
-                ((key.rtp_salt ^ (ssrc << 64) ^ (index << 16)) * rep + add).to_bytes(nblk << 4, "big")
-            )
-            if length & 15:
-                ks = ks[:length]
-            body = rtp[:hlen] + (
-                int.from_bytes(rtp[hlen:], "little") ^ int.from_bytes(ks, "little")
-            ).to_bytes(length, "little")
+            if st.ks_key is key and 0 <= (off := index - st.ks_q) < KS_CHUNK and (
+                length <= st.ks_len
+            ):
+                ks = st.ks[off]
+            else:
+                ks = self._ks_miss(st, key, ssrc, index, length)
+            x = int.from_bytes(rtp[hlen:], "little") ^ ks
+            if length != st.ks_len:
+                x &= (1 << (length << 3)) - 1
+            body = rtp[:hlen] + x.to_bytes(length, "little")
             inner = key.rtp_inner.copy()  # type: ignore[union-attr]
             inner.update(body)
-            inner.update((index >> 16).to_bytes(4, "big"))
+            inner.update(_ROC0 if index < 0x10000 else (index >> 16).to_bytes(4, "big"))
             outer = key.rtp_outer.copy()  # type: ignore[union-attr]
             outer.update(inner.digest())
             out = body + key.mki + outer.digest()[: self._tag]
@@ -340,23 +370,23 @@ class SrtpSession:
             body = srtp[:end]
             inner = key.rtp_inner.copy()  # type: ignore[union-attr]
             inner.update(body)
-            inner.update((index >> 16).to_bytes(4, "big"))
+            inner.update(_ROC0 if index < 0x10000 else (index >> 16).to_bytes(4, "big"))
             outer = key.rtp_outer.copy()  # type: ignore[union-attr]
             outer.update(inner.digest())
             if not hmac.compare_digest(outer.digest()[:tag_len], srtp[n - tag_len :]):
                 raise self._fail(AUTH, "HMAC-SHA1 tag does not verify")
-            if self._enc_rtp:  # xor_keystream, inlined
+            if self._enc_rtp:  # RFC 3711 §4.1.1, keystream from the stream's chunk
                 length = end - hlen
-                nblk = (length + 15) >> 4
-                rep, add = _PATTERNS.get(nblk) or counter_pattern(nblk)
-                ks = key.rtp_ecb(  # type: ignore[misc]
-                    ((key.rtp_salt ^ (ssrc << 64) ^ (index << 16)) * rep + add).to_bytes(nblk << 4, "big")
-                )
-                if length & 15:
-                    ks = ks[:length]
-                plain = body[:hlen] + (
-                    int.from_bytes(body[hlen:], "little") ^ int.from_bytes(ks, "little")
-                ).to_bytes(length, "little")
+                if st.ks_key is key and 0 <= (off := index - st.ks_q) < KS_CHUNK and (
+                    length <= st.ks_len
+                ):
+                    ks = st.ks[off]
+                else:
+                    ks = self._ks_miss(st, key, ssrc, index, length)
+                x = int.from_bytes(srtp[hlen:end], "little") ^ ks
+                if length != st.ks_len:
+                    x &= (1 << (length << 3)) - 1
+                plain = body[:hlen] + x.to_bytes(length, "little")
             else:
                 plain = body
         # Authenticated: now, and only now, the ROC, window and counters move.

@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from ._kdf import SessionKeys, derive_session_keys
 from ._profiles import MAX_SRTCP_PACKETS, MAX_SRTP_PACKETS, MasterKey, SrtpProfile
 
-__all__ = ["KeyState", "counter_pattern", "xor_keystream"]
+__all__ = ["KeyState", "KS_CHUNK", "counter_pattern", "keystream_chunk", "xor_keystream"]
 
 # (R, C) per block count n: R puts a 128-bit IV into each of n slots, C adds 0..n-1.
 _PATTERNS: dict[int, tuple[int, int]] = {}
@@ -36,6 +36,44 @@ def counter_pattern(n: int) -> tuple[int, int]:
         if n <= 4096:
             _PATTERNS[n] = pat
     return pat
+
+
+#: Packets whose AES-CM keystream is made ahead in one AES call (a power of two).
+KS_CHUNK = 32
+_CHUNK_PATTERNS: dict[int, tuple[int, int]] = {}
+
+
+def _chunk_pattern(nblk: int) -> tuple[int, int]:
+    """(R, P) for ``KS_CHUNK`` packets of ``nblk`` blocks: R repeats an IV into every slot,
+    P holds (p << 16) | j in the slot of packet p's block j."""
+    pat = _CHUNK_PATTERNS.get(nblk)
+    if pat is None:
+        rep = counter_pattern(KS_CHUNK * nblk)[0] if KS_CHUNK * nblk <= 0x10000 else 0
+        if not rep:
+            raise ValueError("AES-CM keystream chunk too large")
+        add = int.from_bytes(b"".join(
+            bytes(10) + p.to_bytes(4, "big") + j.to_bytes(2, "big")
+            for p in range(KS_CHUNK) for j in range(nblk)), "big")
+        pat = (rep, add)
+        if nblk <= 128:
+            _CHUNK_PATTERNS[nblk] = pat
+    return pat
+
+
+def keystream_chunk(ecb_update: Callable[[bytes], bytes], iv0: int, nblk: int) -> list[int]:
+    """AES-CM keystreams of ``KS_CHUNK`` consecutive packets in one AES call, each as a
+    little-endian int of ``nblk`` blocks (ready to XOR with ``int.from_bytes(.., "little")``).
+
+    ``iv0`` is the RFC 3711 §4.1.1 IV of the first packet, whose index is a multiple of
+    ``KS_CHUNK``: packet p's IV is then ``iv0 XOR (p << 16)`` (the index bits of p and of
+    the chunk's first index do not overlap) and its block j is ``IV XOR j``. Each 128-bit
+    slot of ``iv0 * R`` is a copy of ``iv0``, so one XOR with P gives every counter block.
+    """
+    rep, pat = _chunk_pattern(nblk)
+    size = nblk << 4
+    ks = ecb_update((iv0 * rep ^ pat).to_bytes(size * KS_CHUNK, "big"))
+    fb = int.from_bytes
+    return [fb(ks[o : o + size], "little") for o in range(0, size * KS_CHUNK, size)]
 
 
 def xor_keystream(ecb_update: Callable[[bytes], bytes], iv: int, data: bytes) -> bytes:
