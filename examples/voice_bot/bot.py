@@ -127,7 +127,7 @@ class Journal:
 
     def add(self, time: float, call_id: str, kind: str, detail: str = "") -> None:
         self.entries.append(Entry(time=time, call_id=call_id, kind=kind, detail=detail))
-        log.info("%.3f %s %s %s", time, call_id, kind, detail, extra={"call_id": call_id})
+        log.info("%s %s %s", call_id, kind, detail, extra={"call_id": call_id})
 
     def kinds(self, call_id: str | None = None) -> list[str]:
         return [e.kind for e in self.entries if call_id is None or e.call_id == call_id]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import logging
+import signal
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -105,6 +106,7 @@ def cli(argv: Sequence[str] | None = None, *, adapter: str | None = None) -> Non
     from . import runner
 
     name, options = parse_args(argv, adapter=adapter)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # a service's stop: as Ctrl-C
     with contextlib.suppress(KeyboardInterrupt):
         runner(name)(options, ready=lambda a: print(f"voice bot ({name}) on sip:{options.user}@{a[0]}:{a[1]}",
                                                     flush=True))

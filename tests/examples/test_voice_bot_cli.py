@@ -1,6 +1,7 @@
 """``python -m examples.voice_bot`` as a user runs it, once per adapter: a phone of ours calls
 it, hears the WAV greeting given on the command line (600 Hz, measured), sends ``#`` (the bot
-hangs up and logs the digit), then Ctrl-C (SIGINT) ends the bot cleanly."""
+hangs up and logs the digit), then Ctrl-C (SIGINT) ends the bot cleanly. And SIGTERM during a
+call: the bot hangs the call up (BYE) and exits 0."""
 
 from __future__ import annotations
 
@@ -26,6 +27,15 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def start(adapter: str, port: int, *args: str) -> subprocess.Popen[str]:
+    bot = subprocess.Popen([sys.executable, "-m", "examples.voice_bot", "--adapter", adapter, "--listen",
+                            f"127.0.0.1:{port}", "--codecs", "PCMU", "-v", *args],
+                           cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert bot.stdout is not None
+    assert bot.stdout.readline().strip() == f"voice bot ({adapter}) on sip:bot@127.0.0.1:{port}"
+    return bot
+
+
 @pytest.mark.parametrize("adapter", ["asyncio", "trio", "blocking"])
 def test_cli_bot_answers_greets_and_hangs_up_on_hash(tmp_path: Path, adapter: str) -> None:
     wav = tmp_path / "greeting.wav"
@@ -36,12 +46,8 @@ def test_cli_bot_answers_greets_and_hangs_up_on_hash(tmp_path: Path, adapter: st
         w.setframerate(16000)
         w.writeframes((np.sin(2 * np.pi * 600 * t) * 6000).astype(np.int16).tobytes())
     port = _free_port()
-    bot = subprocess.Popen([sys.executable, "-m", "examples.voice_bot", "--adapter", adapter, "--listen",
-                            f"127.0.0.1:{port}", "--codecs", "PCMU", "--greeting", str(wav), "-v"],
-                           cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    bot = start(adapter, port, "--greeting", str(wav))
     try:
-        assert bot.stdout is not None
-        assert bot.stdout.readline().strip() == f"voice bot ({adapter}) on sip:bot@127.0.0.1:{port}"
         with open_phone("alice", ("127.0.0.1", 0), codecs=(PCMU,), srtp=False) as alice:
             call = alice.call(f"sip:bot@127.0.0.1:{port}", timeout=5)
             heard: list[np.ndarray] = []
@@ -58,6 +64,25 @@ def test_cli_bot_answers_greets_and_hangs_up_on_hash(tmp_path: Path, adapter: st
         _, err = bot.communicate(timeout=10)
         assert bot.returncode == 0, err
         assert "digit # (rfc4733)" in err and "hangup digit #" in err, err
+    finally:
+        if bot.poll() is None:
+            bot.kill()
+            bot.communicate()
+
+
+@pytest.mark.parametrize("adapter", ["asyncio", "trio", "blocking"])
+def test_sigterm_hangs_up_the_calls_and_exits(adapter: str) -> None:
+    port = _free_port()
+    bot = start(adapter, port)
+    try:
+        with open_phone("alice", ("127.0.0.1", 0), codecs=(PCMU,), srtp=False) as alice:
+            call = alice.call(f"sip:bot@127.0.0.1:{port}", timeout=5)
+            assert call.audio.read(timeout=2) is not None
+            bot.send_signal(signal.SIGTERM)
+            assert call.wait_ended(5) and call.end is not None
+            assert call.end.reason == EndReason.REMOTE_HANGUP  # the bot's BYE
+        _, err = bot.communicate(timeout=10)
+        assert bot.returncode == 0, err
     finally:
         if bot.poll() is None:
             bot.kill()
