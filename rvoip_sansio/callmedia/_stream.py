@@ -19,13 +19,13 @@ from collections import deque
 import numpy as np
 import numpy.typing as npt
 
-from .._core import Address, Event, RandomSource, Transmit
+from .._core import Address, Event, LocalProtocolError, RandomSource, Transmit
 from ..codecs import codec_for_rtpmap
 from ..rtp import (
     DTMF_DIGITS, DtmfReceived, JitterBufferConfig, RtpSession, RtpSessionConfig,
     digit_to_event,
 )
-from ..srtp import SrtpError, SrtpSession
+from ..srtp import SrtpError, SrtpPolicy, SrtpSession
 from ._config import CallMediaConfig, IdleMode, SrtpKeys
 from ._receive import ReceivePath
 from ._records import (
@@ -122,9 +122,26 @@ class CallMedia:
 
     # ================================================================ keys and addresses
     def set_srtp(self, keys: SrtpKeys) -> None:
-        """Key the call (SDES at set-up, or DTLS-SRTP when the handshake completes)."""
+        """Key the call (SDES at set-up, or DTLS-SRTP when the handshake completes): fresh
+        send and receive contexts (the send rollover counter restarts too). For a peer's
+        new key alone use :meth:`rekey_receive`."""
         self._srtp_tx = SrtpSession(keys.tx)
         self._srtp_rx = SrtpSession(keys.rx)
+
+    def rekey_receive(self, policy: SrtpPolicy) -> None:
+        """A new key for what the peer sends, ours unchanged (RFC 4568 §7.1.4: the peer's
+        re-offer or re-answer carries a new ``a=crypto`` key while our line keeps its key).
+
+        Only the receive context is replaced (a fresh one: index estimation restarts from
+        the first packet under the new key, as for a new libsrtp session); the send context,
+        its rollover counter, replay state and packet count, is kept, so our stream goes on
+        undisturbed. Packets still under the old key fail authentication from now on: they
+        are dropped and counted (``health().srtp_errors``; ``SrtpDropped`` once per kind).
+        Raises :class:`LocalProtocolError` when the call is not keyed yet (use ``set_srtp``).
+        """
+        if self._srtp_tx is None:
+            raise LocalProtocolError("callmedia: rekey_receive() on a call without SRTP keys")
+        self._srtp_rx = SrtpSession(policy)
 
     def set_direction(self, *, send: bool, receive: bool) -> None:
         """A new negotiated direction (hold: ``sendonly``/``inactive``, resume: ``sendrecv``).
