@@ -30,6 +30,7 @@ Public API (stable names)::
     msg.refer_to, msg.referred_by -> NameAddr;  msg.reasons -> list[Reason];
     msg.p_asserted_identity, msg.p_preferred_identity -> list[NameAddr];
     msg.replaces -> Replaces;  msg.timestamp;  msg.user_agent, msg.server -> list[Product]
+    (str() of each value is its header text; set()/add() take them; SipDate.from_datetime)
     msg.multipart -> Multipart | None   (RFC 2046 / RFC 5621 bodies: .parts, .find(mime),
                                          .walk(), .by_content_id(); BodyPart .headers .body
                                          .multipart (nested) .decoded())
@@ -72,21 +73,23 @@ from ._headers import (
     parse_via,
     split_list,
 )
+from ._hdrext import (
+    EventHeader,
+    Reason,
+    Replaces,
+    SubscriptionState,
+    parse_replaces,
+)
 from ._hdrvalues import (
     ContentDisposition,
-    EventHeader,
     MediaType,
     Product,
     RAck,
-    Reason,
-    Replaces,
     RetryAfter,
     SessionExpires,
     SipDate,
-    SubscriptionState,
     Timestamp,
     parse_media_type,
-    parse_replaces,
 )
 from ._multipart import BodyPart, Multipart, make_boundary, parse_multipart
 from ._message import REASON_PHRASES, HeaderValue, Message, Request, Response, parse_message

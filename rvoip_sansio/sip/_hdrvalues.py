@@ -6,10 +6,8 @@ Each ``parse_*`` function takes one unfolded header value and returns a frozen v
 
 Grammar sources: RFC 3261 §25.1 (Expires, Min-Expires, Date, Require, Supported, Unsupported,
 Proxy-Require, Allow, Accept, Content-Disposition, Content-Encoding, Retry-After, Timestamp,
-User-Agent, Server), RFC 4028 §4 (Session-Expires, Min-SE), RFC 3262 §7 (RSeq, RAck),
-RFC 6665 §8.4 (Event, Allow-Events, Subscription-State), RFC 3515 §2.1 (Refer-To),
-RFC 3892 §3 (Referred-By), RFC 3326 §2 (Reason), RFC 3325 §9 (P-Asserted-Identity,
-P-Preferred-Identity), RFC 3323 §4.2 (Privacy), RFC 3891 §6.1 (Replaces).
+User-Agent, Server), RFC 4028 §4 (Session-Expires, Min-SE), RFC 3262 §7 (RSeq, RAck). The
+event, transfer, identity and Reason headers are in ``_hdrext``; the helpers here are shared.
 """
 
 from __future__ import annotations
@@ -23,17 +21,13 @@ import attrs
 
 from rvoip_sansio._core import ParseError
 
-from ._headers import _PARAM_RE, NameAddr, _format_params, parse_name_addr, parse_params
-from ._uri import parse_uri
+from ._headers import _format_params, parse_params
 
 __all__ = [
     "MediaType", "ContentDisposition", "SipDate", "RetryAfter", "SessionExpires", "RAck",
-    "EventHeader", "SubscriptionState", "Reason", "Replaces", "Timestamp", "Product",
-    "parse_delta", "parse_date", "parse_token_list", "parse_media_type", "parse_accept",
-    "parse_content_disposition", "parse_retry_after", "parse_session_expires", "parse_min_se",
-    "parse_rseq", "parse_rack", "parse_event", "parse_event_types", "parse_subscription_state",
-    "parse_refer_to", "parse_referred_by", "parse_reasons", "parse_identities",
-    "parse_privacy", "parse_replaces", "parse_timestamp", "parse_products", "unquote",
+    "Timestamp", "Product", "parse_delta", "parse_date", "parse_token_list", "parse_media_type",
+    "parse_accept", "parse_content_disposition", "parse_retry_after", "parse_session_expires",
+    "parse_min_se", "parse_rseq", "parse_rack", "parse_timestamp", "parse_products", "unquote",
 ]
 
 _V = TypeVar("_V")
@@ -65,6 +59,20 @@ def _items(value: str) -> list[tuple[int, str]]:
             start = m.end()
     out.append(_stripped(value, start, len(value)))
     return out
+
+
+def _merged(params: dict[str, str | None], **typed: str | bool | None) -> str:
+    """``;name=value`` text of ``params`` with the typed fields written over them (a field
+    set to None or False removes the parameter, True writes a bare flag). Keyword names use
+    ``_`` for ``-``."""
+    out = dict(params)
+    for key, value in typed.items():
+        name = key.replace("_", "-")
+        if value is None or value is False:
+            out.pop(name, None)
+        else:
+            out[name] = None if value is True else value
+    return _format_params(out)
 
 
 def _stripped(value: str, start: int, end: int) -> tuple[int, str]:
@@ -121,6 +129,16 @@ class SipDate:
     def __str__(self) -> str:
         return self.text
 
+    @classmethod
+    def from_datetime(cls, when: _dt.datetime) -> SipDate:
+        """The rfc1123-date of an aware datetime (converted to GMT), e.g. for a Date header
+        (the caller passes the time: the core reads no clock)."""
+        utc = when.astimezone(_dt.timezone.utc).replace(microsecond=0)
+        day = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")[utc.weekday()]
+        month = tuple(_MONTHS)[utc.month - 1]
+        return cls(f"{day}, {utc.day:02d} {month} {utc.year:04d} {utc.hour:02d}:"
+                   f"{utc.minute:02d}:{utc.second:02d} GMT", utc)
+
 
 def parse_date(value: str) -> SipDate:
     m = _DATE_RE.fullmatch(value)
@@ -139,19 +157,20 @@ def parse_date(value: str) -> SipDate:
 # ---- token lists ----------------------------------------------------------------------
 
 
-def parse_token_list(value: str, what: str = "token list", *, allow_empty: bool = True
-                     ) -> list[str]:
+def parse_token_list(value: str, what: str = "token list", *, allow_empty: bool = True,
+                     pattern: re.Pattern[str] = _TOKEN_RE) -> list[str]:
     """``[ token *(COMMA token) ]``: Supported, Allow (methods), Require, Proxy-Require,
-    Unsupported (option-tags), Content-Encoding (RFC 3261 §25.1). ``allow_empty`` permits an
-    empty value (Supported, Allow); no item between two commas is ever empty."""
+    Unsupported (option-tags), Content-Encoding (RFC 3261 §25.1); each item matching
+    ``pattern``. ``allow_empty`` permits an empty value (Supported, Allow); no item between
+    two commas is ever empty."""
     if not value.strip():
         if allow_empty:
             return []
         raise ParseError(f"empty {what}", 0)
     out = []
     for pos, item in _items(value):
-        if _TOKEN_RE.fullmatch(item) is None:
-            raise ParseError(f"invalid {what} element {item[:40]!r}", pos)
+        if pattern.fullmatch(item) is None:
+            raise ParseError(f"invalid {what} {item[:40]!r}", pos)
         out.append(item)
     return out
 
@@ -287,6 +306,11 @@ class RetryAfter:
     duration: int | None = None
     params: dict[str, str | None] = attrs.field(factory=dict)
 
+    def __str__(self) -> str:
+        comment = "" if self.comment is None else f" ({self.comment})"
+        duration = None if self.duration is None else str(self.duration)
+        return f"{self.seconds}{comment}{_merged(self.params, duration=duration)}"
+
 
 _DIGITS_RE = re.compile(r"[0-9]++")
 
@@ -319,6 +343,9 @@ class SessionExpires:
     seconds: int
     refresher: str | None = None
     params: dict[str, str | None] = attrs.field(factory=dict)
+
+    def __str__(self) -> str:
+        return f"{self.seconds}{_merged(self.params, refresher=self.refresher)}"
 
 
 _DELTA_HEAD_RE = re.compile(r"[0-9]++")
@@ -378,209 +405,6 @@ def parse_rack(value: str) -> RAck:
     if not 1 <= rseq < 2**31 or cseq >= 2**31:
         raise ParseError(f"RAck number out of range in {value[:60]!r}", 0)
     return RAck(rseq, cseq, m.group(3))
-
-
-# ---- Event, Allow-Events, Subscription-State (RFC 6665 §8.4) -------------------------
-
-_NODOT = r"[A-Za-z0-9\-!%*_+`'~]++"
-_EVENT_TYPE_RE = re.compile(_NODOT + r"(?:\." + _NODOT + r")*+")
-
-
-@attrs.frozen
-class EventHeader:
-    """Event (RFC 6665 §8.4): ``package[.template...]`` plus the ``id`` and other params."""
-
-    package: str
-    templates: tuple[str, ...] = ()
-    params: dict[str, str | None] = attrs.field(factory=dict)
-
-    @property
-    def event_type(self) -> str:
-        return ".".join((self.package, *self.templates))
-
-    @property
-    def id(self) -> str | None:
-        return self.params.get("id")
-
-    def __str__(self) -> str:
-        return self.event_type + _format_params(self.params)
-
-
-def parse_event(value: str) -> EventHeader:
-    """``event-type *( SEMI event-param )``; event-type = event-package *("." template)."""
-    m, params = _head_params(_EVENT_TYPE_RE, value, "Event")
-    ident = params.get("id")
-    if ident is not None and _TOKEN_RE.fullmatch(ident) is None:
-        raise ParseError(f"invalid Event id {ident[:40]!r}", m.end())
-    package, *templates = m.group().split(".")
-    return EventHeader(package, tuple(templates), params)
-
-
-def parse_event_types(value: str) -> list[str]:
-    """Allow-Events: ``event-type *(COMMA event-type)``."""
-    out = []
-    for pos, item in _items(value):
-        if _EVENT_TYPE_RE.fullmatch(item) is None:
-            raise ParseError(f"invalid event type {item[:40]!r}", pos)
-        out.append(item)
-    return out
-
-
-@attrs.frozen
-class SubscriptionState:
-    """Subscription-State (RFC 6665 §8.4): state (lower case: active, pending, terminated
-    or an extension), reason, expires, retry-after and all parameters."""
-
-    state: str
-    reason: str | None = None
-    expires: int | None = None
-    retry_after: int | None = None
-    params: dict[str, str | None] = attrs.field(factory=dict)
-
-
-def parse_subscription_state(value: str) -> SubscriptionState:
-    m, params = _head_params(_TOKEN_RE, value, "Subscription-State")
-    numbers: dict[str, int | None] = {}
-    for name in ("expires", "retry-after"):
-        text = params.get(name)
-        numbers[name] = None if text is None else parse_delta(text, name, m.end())
-    reason = params.get("reason")
-    if reason is not None and _TOKEN_RE.fullmatch(reason) is None:
-        raise ParseError(f"invalid Subscription-State reason {reason[:40]!r}", m.end())
-    return SubscriptionState(m.group().lower(), None if reason is None else reason.lower(),
-                             numbers["expires"], numbers["retry-after"], params)
-
-
-# ---- Refer-To, Referred-By, P-Asserted-Identity ---------------------------------------
-
-
-def parse_refer_to(value: str) -> NameAddr:
-    """Refer-To (RFC 3515 §2.1): ``(name-addr / addr-spec) *(SEMI generic-param)``; the URI
-    may carry headers (e.g. an escaped Replaces, RFC 3891 §6.1)."""
-    return parse_name_addr(value)
-
-
-def parse_referred_by(value: str) -> NameAddr:
-    """Referred-By (RFC 3892 §3): ``referrer-uri *( SEMI (referredby-id-param /
-    generic-param) )``; ``cid`` is among the params."""
-    return parse_name_addr(value)
-
-
-def parse_identities(value: str) -> list[NameAddr]:
-    """P-Asserted-Identity / P-Preferred-Identity (RFC 3325 §9.1, §9.2):
-    ``PAssertedID-value *(COMMA PAssertedID-value)``, each ``name-addr / addr-spec`` with
-    no header parameters; an addr-spec's ``;...`` are URI parameters (no ``<>`` needed)."""
-    out = []
-    for pos, item in _items(value):
-        if "<" not in item:
-            try:
-                out.append(NameAddr(parse_uri(item, pos)))
-            except ParseError as exc:
-                raise ParseError(f"invalid identity: {exc.reason}", exc.offset) from None
-            continue
-        try:
-            addr = parse_name_addr(item)
-            addr.uri  # noqa: B018  (the URI must be valid too)
-        except ParseError as exc:
-            raise ParseError(exc.reason, pos + exc.offset) from None
-        if addr.params:
-            raise ParseError("parameters after an identity (RFC 3325 §9.1 has none)",
-                             pos + item.rfind(">") + 1)
-        out.append(addr)
-    return out
-
-
-# ---- Reason (RFC 3326 §2) -------------------------------------------------------------
-
-
-@attrs.frozen
-class Reason:
-    """One Reason value: protocol (``SIP``, ``Q.850``...), cause, text (unquoted)."""
-
-    protocol: str
-    cause: int | None = None
-    text: str | None = None
-    params: dict[str, str | None] = attrs.field(factory=dict)
-
-    def __str__(self) -> str:
-        return self.protocol + _format_params(self.params)
-
-
-def _parse_reason(value: str) -> Reason:
-    m, params = _head_params(_TOKEN_RE, value, "Reason")
-    cause = params.get("cause")
-    if cause is not None and (_DIGITS_RE.fullmatch(cause) is None or len(cause) > 10):
-        raise ParseError(f"invalid Reason cause {cause[:20]!r}", m.end())
-    text = params.get("text")
-    if text is not None and _QUOTED_RE.fullmatch(text) is None:
-        raise ParseError("Reason text must be a quoted string (RFC 3326 §2)", m.end())
-    return Reason(m.group(), None if cause is None else int(cause), unquote(text), params)
-
-
-def parse_reasons(value: str) -> list[Reason]:
-    """``reason-value *(COMMA reason-value)``; reason-value = protocol *(SEMI reason-params)."""
-    return [_at(pos, _parse_reason, item) for pos, item in _items(value)]
-
-
-# ---- Privacy (RFC 3323 §4.2), Replaces (RFC 3891 §6.1) -------------------------------
-
-
-def parse_privacy(value: str) -> list[str]:
-    """``priv-value *(";" priv-value)``: header, session, user, none, critical, id (RFC
-    3325), history (RFC 4244) or another token. The separator is ``;``, not a comma."""
-    out = []
-    pos = 0
-    for item in value.split(";"):
-        text = item.strip()
-        if _TOKEN_RE.fullmatch(text) is None:
-            raise ParseError(f"invalid Privacy value {text[:40]!r}", pos)
-        out.append(text)
-        pos += len(item) + 1
-    return out
-
-
-# callid = word [ "@" word ] (RFC 3261 §25.1)
-_WORD = r"[A-Za-z0-9\-.!%*_+`'~()<>:\\\"/\[\]?{}]++"
-_CALLID_RE = re.compile(_WORD + r"(?:@" + _WORD + ")?+")
-
-
-def _param_names(value: str, pos: int) -> list[str]:
-    """Every parameter name (lower case) of an already validated ``*( SEMI generic-param )``
-    at ``value[pos:]``, repeats included (quoted values may hold ';')."""
-    names = []
-    while (m := _PARAM_RE.match(value, pos)) is not None and m.end() > pos:
-        names.append(m.group(1).lower())
-        pos = m.end()
-    return names
-
-
-@attrs.frozen
-class Replaces:
-    """Replaces (RFC 3891 §6.1): the dialog to replace and whether only an early one."""
-
-    call_id: str
-    to_tag: str
-    from_tag: str
-    early_only: bool = False
-    params: dict[str, str | None] = attrs.field(factory=dict)
-
-    def __str__(self) -> str:
-        return self.call_id + _format_params(self.params)
-
-
-def parse_replaces(value: str) -> Replaces:
-    """``callid *(SEMI replaces-param)``; exactly one to-tag and one from-tag (§6.1)."""
-    m, params = _head_params(_CALLID_RE, value, "Replaces")
-    names = _param_names(value, m.end())
-    for name in ("to-tag", "from-tag"):
-        if names.count(name) != 1:
-            raise ParseError(f"Replaces needs exactly one {name} (RFC 3891 §6.1)", m.end())
-        tag = params[name]
-        if tag is None or _TOKEN_RE.fullmatch(tag) is None:
-            raise ParseError(f"invalid Replaces {name}", m.end())
-    to_tag, from_tag = params["to-tag"], params["from-tag"]
-    assert to_tag is not None and from_tag is not None
-    return Replaces(m.group(), to_tag, from_tag, "early-only" in params, params)
 
 
 # ---- Timestamp, User-Agent / Server ---------------------------------------------------

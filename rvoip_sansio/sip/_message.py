@@ -16,6 +16,21 @@ import attrs
 from rvoip_sansio._core import ParseError
 
 from ._accessors import HeaderAccessors
+from ._hdrext import (
+    EventHeader,
+    Reason,
+    Replaces,
+    SubscriptionState,
+)
+from ._hdrvalues import (
+    ContentDisposition,
+    MediaType,
+    RAck,
+    RetryAfter,
+    SessionExpires,
+    SipDate,
+    Timestamp,
+)
 from ._headers import (
     COMPACT_FORMS,
     MULTI_VALUE_HEADERS,
@@ -53,7 +68,9 @@ from ._uri import Uri, parse_uri
 __all__ = ["Message", "Request", "Response", "parse_message", "REASON_PHRASES", "HeaderValue"]
 
 #: Anything a header value may be given as: text, or a typed value whose ``str()`` is the text.
-HeaderValue = Union[str, int, Via, CSeq, NameAddr, Uri]
+HeaderValue = Union[str, int, Via, CSeq, NameAddr, Uri, MediaType, ContentDisposition, SipDate,
+                    RetryAfter, SessionExpires, RAck, EventHeader, SubscriptionState, Reason,
+                    Replaces, Timestamp]
 
 _TOKEN_RE = re.compile(r"[A-Za-z0-9\-.!%*_+`'~]+")
 _FOLD_RE = re.compile(r"\r\n[ \t]+")

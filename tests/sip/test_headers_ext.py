@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from rvoip_sansio import ParseError
 from rvoip_sansio.sip import Message, SipUri, TelUri, parse_message
+from rvoip_sansio.sip import _hdrext as hx
 from rvoip_sansio.sip import _hdrvalues as hv
 
 HEAD = (b"OPTIONS sip:bob@biloxi.example.com SIP/2.0\r\n"
@@ -161,7 +162,7 @@ def test_rfc3515_rfc3891_rfc3892_refer() -> None:
     assert refer_to is not None and isinstance(refer_to.uri, SipUri)
     embedded = refer_to.uri.headers["Replaces"]
     assert embedded == "12345@192.168.118.3;to-tag=12345;from-tag=5FFE-3994"
-    rep = hv.parse_replaces(embedded)
+    rep = hx.parse_replaces(embedded)
     assert (rep.call_id, rep.to_tag, rep.from_tag, rep.early_only) == (
         "12345@192.168.118.3", "12345", "5FFE-3994", False)
     by = m.referred_by
@@ -243,9 +244,9 @@ def test_bad_values_raise_parse_error_at_their_line(
 PARSERS: list[Callable[[str], object]] = [
     hv.parse_delta, hv.parse_date, hv.parse_token_list, hv.parse_media_type, hv.parse_accept,
     hv.parse_content_disposition, hv.parse_retry_after, hv.parse_session_expires,
-    hv.parse_min_se, hv.parse_rseq, hv.parse_rack, hv.parse_event, hv.parse_event_types,
-    hv.parse_subscription_state, hv.parse_refer_to, hv.parse_referred_by, hv.parse_reasons,
-    hv.parse_identities, hv.parse_privacy, hv.parse_replaces, hv.parse_timestamp,
+    hv.parse_min_se, hv.parse_rseq, hv.parse_rack, hx.parse_event, hx.parse_event_types,
+    hx.parse_subscription_state, hx.parse_refer_to, hx.parse_referred_by, hx.parse_reasons,
+    hx.parse_identities, hx.parse_privacy, hx.parse_replaces, hv.parse_timestamp,
     hv.parse_products,
 ]
 ALPHABET = st.sampled_from(list('abcSIP019 \t;=,.<>"\\()@:/*-_+!%~`\'?[]{}') + ["\u00e9"])
@@ -342,5 +343,66 @@ def test_rfc4475_messages_through_the_typed_accessors() -> None:
 
 
 def test_replaces_counts_parameters_not_text_inside_quotes() -> None:
-    r = hv.parse_replaces('abc@h;to-tag=1;from-tag=2;note=";to-tag=9"')
+    r = hx.parse_replaces('abc@h;to-tag=1;from-tag=2;note=";to-tag=9"')
     assert (r.to_tag, r.from_tag, r.params["note"]) == ("1", "2", '";to-tag=9"')
+
+
+TOKEN = st.text(alphabet="abcXYZ019-.!%*_+`'~", min_size=1, max_size=12)
+DELTA = st.integers(0, 2**32 - 1)
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.data())
+def test_built_values_round_trip_through_their_parsers(data: st.DataObject) -> None:
+    """str() of a value built in code is the header text its parser reads back as the
+    same value (the building side of the typed headers)."""
+    se = hv.SessionExpires(data.draw(DELTA), data.draw(st.sampled_from([None, "uac", "uas"])))
+    got_se = hv.parse_session_expires(str(se))
+    assert (got_se.seconds, got_se.refresher) == (se.seconds, se.refresher)
+    ra = hv.RetryAfter(data.draw(DELTA), data.draw(st.none() | st.text(
+        alphabet="abc ()'!:019", max_size=20).filter(lambda t: t.count("(") == t.count(")")
+                                                    and ")" not in t.split("(")[0])),
+        data.draw(st.none() | DELTA))
+    got_ra = hv.parse_retry_after(str(ra))
+    assert (got_ra.seconds, got_ra.comment, got_ra.duration) == (ra.seconds, ra.comment,
+                                                                   ra.duration)
+    ss = hx.SubscriptionState(data.draw(st.sampled_from(["active", "pending", "terminated"])),
+                              data.draw(st.none() | TOKEN.map(str.lower)),
+                              data.draw(st.none() | DELTA), data.draw(st.none() | DELTA))
+    got_ss = hx.parse_subscription_state(str(ss))
+    assert (got_ss.state, got_ss.reason, got_ss.expires, got_ss.retry_after) == (
+        ss.state, ss.reason, ss.expires, ss.retry_after)
+    reason = hx.Reason(data.draw(TOKEN), data.draw(st.none() | st.integers(0, 999)),
+                       data.draw(st.none() | st.text(alphabet='ab "\\;,=', max_size=20)))
+    assert [(r.protocol, r.cause, r.text) for r in hx.parse_reasons(str(reason))] == [
+        (reason.protocol, reason.cause, reason.text)]
+    rep = hx.Replaces(data.draw(TOKEN) + "@" + data.draw(TOKEN), data.draw(TOKEN),
+                      data.draw(TOKEN), data.draw(st.booleans()))
+    got_rep = hx.parse_replaces(str(rep))
+    assert (got_rep.call_id, got_rep.to_tag, got_rep.from_tag, got_rep.early_only) == (
+        rep.call_id, rep.to_tag, rep.from_tag, rep.early_only)
+    rack = hv.RAck(data.draw(st.integers(1, 2**31 - 1)), data.draw(st.integers(0, 2**31 - 1)),
+                   data.draw(st.sampled_from(["INVITE", "UPDATE"])))
+    assert hv.parse_rack(str(rack)) == rack
+    when = data.draw(st.datetimes(min_value=dt.datetime(1000, 1, 1),
+                                  timezones=st.just(dt.timezone.utc)))
+    date = hv.SipDate.from_datetime(when)
+    assert hv.parse_date(str(date)).datetime == when.replace(microsecond=0)
+
+
+def test_date_from_datetime_matches_the_rfc3261_example() -> None:
+    # RFC 3261 §20.17: "Date: Sat, 13 Nov 2010 23:29:00 GMT" (weekday computed, not given).
+    when = dt.datetime(2010, 11, 14, 0, 29, tzinfo=dt.timezone(dt.timedelta(hours=1)))
+    assert str(hv.SipDate.from_datetime(when)) == "Sat, 13 Nov 2010 23:29:00 GMT"
+
+
+def test_typed_values_as_header_values() -> None:
+    m = msg()
+    m.set("Session-Expires", hv.SessionExpires(1800, "uac"))
+    m.add("Reason", hx.Reason("Q.850", 16, "Terminated"))
+    m.add("Replaces", hx.Replaces("98732@sip.example.com", "ff87ff", "r33th4x0r"))
+    again = parse_message(bytes(m))
+    se, replaces = again.session_expires, again.replaces
+    assert se is not None and (se.seconds, se.refresher) == (1800, "uac")
+    assert [(r.protocol, r.cause, r.text) for r in again.reasons] == [("Q.850", 16, "Terminated")]
+    assert replaces is not None and replaces.to_tag == "ff87ff"
