@@ -10,7 +10,8 @@ call's audio as an async stream (issue 10 §1), with sources and sinks to play a
 
 from ._audio import CallAudio, FrameStream
 from ._media import MediaSockets, NoFreePort
-from ._phone import Phone, PhoneCall, PhoneError, open_phone
+from ._call import EventStream, PhoneCall, PhoneError
+from ._phone import Phone, open_phone
 from ._sources import (AudioDeviceError, BufferSink, BufferSource, CallbackSink, CallbackSource, SilenceSource,
                        Sink, SoundCardSink, SoundCardSource, Source, ToneSource, WavSink, WavSource, play, record,
                        stream)
@@ -21,4 +22,4 @@ __all__ = ["UdpEndpoint", "open_udp_endpoint", "SipTransports", "open_sip_transp
            "CallAudio", "FrameStream", "MediaSockets", "NoFreePort",
            "Source", "Sink", "WavSource", "ToneSource", "SilenceSource", "BufferSource", "CallbackSource",
            "SoundCardSource", "WavSink", "BufferSink", "CallbackSink", "SoundCardSink", "AudioDeviceError",
-           "play", "record", "stream", "Phone", "PhoneCall", "PhoneError", "open_phone"]
+           "play", "record", "stream", "Phone", "PhoneCall", "PhoneError", "open_phone", "EventStream"]
