@@ -12,11 +12,22 @@ at import from the G.191 algorithm:
   boundary); see docs/codecs.md.
 * A-law (G.191 ``alaw_compress``): one's complement magnitude cut to 12 bits (``>> 4``),
   segment and mantissa, sign bit set for positive samples, even bits inverted (``^ 0x55``).
+
+Speed: when the optional C extension ``_g711_native`` is built (``setup.py``; it needs a C
+compiler and the Python headers), the public functions here and in ``_g711_bytes`` are its
+functions, which take the common exactly-typed inputs in C with these same tables (handed
+over by :func:`load_native`) and pass everything else to the pure functions below (kept in
+:data:`PURE`), so results and errors are identical on both paths. ``RVOIP_PURE=1`` in the
+environment forces the pure path; so does a missing or stale build.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import logging
+import os
+from collections.abc import Callable, Sequence
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
@@ -192,6 +203,8 @@ def _encode_frames(table: npt.NDArray[np.uint8], frames: npt.NDArray[np.int16]) 
         raise CodecError("frames must be a 2-D int16 array (n_frames, samples)")
     flat = table.take(frames.reshape(-1), mode="wrap").tobytes()
     step = frames.shape[1]
+    if not step:
+        return [b""] * frames.shape[0]
     return [flat[i : i + step] for i in range(0, len(flat), step)]
 
 
@@ -234,6 +247,51 @@ def alaw_decode_frames(payloads: Sequence[bytes | bytearray | memoryview]) -> PC
     return _decode_frames(ALAW_DECODE_TABLE, payloads)
 
 
+#: The pure-numpy functions, whichever path the public names take (the tests run both).
+PURE: dict[str, Callable[..., Any]] = {
+    "ulaw_encode": ulaw_encode,
+    "alaw_encode": alaw_encode,
+    "ulaw_decode": ulaw_decode,
+    "alaw_decode": alaw_decode,
+    "ulaw_encode_frames": ulaw_encode_frames,
+    "alaw_encode_frames": alaw_encode_frames,
+    "ulaw_decode_frames": ulaw_decode_frames,
+    "alaw_decode_frames": alaw_decode_frames,
+}
+
+# Must equal G711_NATIVE_ABI in _g711_native.c: a build older than its source is not used.
+_NATIVE_ABI = 1
+_log = logging.getLogger(__name__)
+
+
+def load_native() -> ModuleType | None:
+    """The C accelerator loaded with this module's tables, or ``None`` when it is not built."""
+    try:
+        from rvoip_sansio.codecs import _g711_native as mod
+    except ImportError:
+        return None
+    if getattr(mod, "ABI", None) != _NATIVE_ABI:
+        _log.warning("ignoring a stale build of %s (rebuild: pip install -e .)", mod.__name__)
+        return None
+    mod._init(
+        ULAW_ENCODE_TABLE.tobytes(), ALAW_ENCODE_TABLE.tobytes(),
+        ULAW_ENCODE_TABLE_AUDIOOP.tobytes(),
+        ULAW_DECODE_TABLE.astype(_I16).tobytes(), ALAW_DECODE_TABLE.astype(_I16).tobytes(),
+    )
+    mod._set_fallbacks(PURE)
+    return mod
+
+
+#: The loaded C accelerator, or ``None`` (not built, stale, or ``RVOIP_PURE`` set).
+NATIVE: ModuleType | None = (
+    None if os.environ.get("RVOIP_PURE", "") not in ("", "0") else load_native()
+)
+
+if NATIVE is not None and not TYPE_CHECKING:
+    # The same names, signatures and results; type checkers keep seeing the pure definitions.
+    globals().update((name, getattr(NATIVE, name)) for name in PURE)
+
+
 class G711Codec(Codec):
     """PCMU (payload type 0) or PCMA (8) at 8 kHz mono, with G.711 Appendix I concealment.
 
@@ -242,7 +300,8 @@ class G711Codec(Codec):
     ``plc=False`` decodes without delay and :meth:`conceal` then returns silence.
     """
 
-    __slots__ = ("_info", "_enc", "_dec", "_plc", "_frame", "_enc_take", "_dec_take")
+    __slots__ = ("_info", "_plc", "_frame", "_encode", "_decode", "_encode_frames",
+                 "_decode_frames")
 
     def __init__(self, law: str = "PCMU", *, frame_ms: int = 20, plc: bool = True) -> None:
         law = law.upper()
@@ -255,10 +314,12 @@ class G711Codec(Codec):
             name=law, payload_type=pt, preferred_payload_type=pt, clock_rate=8000,
             sample_rate=8000, channels=1, rtp_channels=1, frame_ms=frame_ms, bitrate=64000,
         )
-        self._enc = ULAW_ENCODE_TABLE if law == "PCMU" else ALAW_ENCODE_TABLE
-        self._dec = ULAW_DECODE_TABLE if law == "PCMU" else ALAW_DECODE_TABLE
-        self._enc_take = self._enc.take
-        self._dec_take = self._dec.take
+        # The module's functions as they are now (native or pure; the tests switch them).
+        mu = law == "PCMU"
+        self._encode = ulaw_encode if mu else alaw_encode
+        self._decode = ulaw_decode if mu else alaw_decode
+        self._encode_frames = ulaw_encode_frames if mu else alaw_encode_frames
+        self._decode_frames = ulaw_decode_frames if mu else alaw_decode_frames
         self._frame = self._info.frame_samples
         self._plc: WaveformConcealer | None = WaveformConcealer(8000) if plc else None
 
@@ -273,10 +334,10 @@ class G711Codec(Codec):
     def encode(self, pcm: PCM) -> bytes:
         if pcm.__class__ is not np.ndarray or pcm.dtype is not _I16 or pcm.ndim != 1:
             pcm = as_pcm(pcm)
-        return self._enc_take(pcm, None, None, "wrap").tobytes()
+        return self._encode(pcm)
 
     def decode(self, payload: bytes) -> PCM:
-        out: PCM = self._dec_take(_frombuffer(payload, _U8), None, None, "clip")
+        out = self._decode(payload)
         if self._plc is not None:
             out = self._plc.receive(out)
         return out
@@ -287,12 +348,12 @@ class G711Codec(Codec):
         return self._plc.conceal(self._frame)
 
     def encode_frames(self, frames: npt.NDArray[np.int16]) -> list[bytes]:
-        """Encode many frames (rows of a 2-D array) in one numpy call."""
-        return _encode_frames(self._enc, frames)
+        """Encode many frames (rows of a 2-D array) in one call."""
+        return self._encode_frames(frames)
 
     def decode_frames(self, payloads: Sequence[bytes]) -> PCM:
         """Decode many equal-length payloads at once (no concealment history kept)."""
-        return _decode_frames(self._dec, payloads)
+        return self._decode_frames(payloads)
 
     def reset(self) -> None:
         if self._plc is not None:

@@ -16,13 +16,15 @@ narrowed to 1 octet by keeping the top octet.
 Speed (bench/bench_codecs.py): decoding a 20 ms frame is two ``bytes.translate`` calls
 (low and high octet of each sample) woven together by two strided slice assignments, about
 0.8 µs, because any numpy call costs more than that for 160 samples; long fragments use the
-two-codes-per-lookup numpy table.
+two-codes-per-lookup numpy table. With the optional C extension built (see ``_g711``) the
+four public names are its functions: width 2 from ``bytes``/``bytearray`` in C, everything
+else (other widths, ``rounding=``, other buffers, errors) through the pure functions here.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -32,6 +34,7 @@ from rvoip_sansio.codecs._g711 import (
     ALAW_DECODE_TABLE,
     ALAW_ENCODE_TABLE,
     ALAW_PAIR_TABLE,
+    NATIVE,
     ULAW_DECODE_TABLE,
     ULAW_ENCODE_TABLE,
     ULAW_ENCODE_TABLE_AUDIOOP,
@@ -163,3 +166,14 @@ def lin2ulaw(
 def lin2alaw(fragment: Fragment, width: int) -> bytes:
     """Linear samples to A-law codes (G.711 per G.191; identical to ``audioop.lin2alaw``)."""
     return ALAW_ENCODE_TABLE.take(_to16(fragment, width), None, None, "wrap").tobytes()
+
+
+#: The pure functions, whichever path the public names take (the tests run both).
+PURE: dict[str, Callable[..., Any]] = {
+    "ulaw2lin": ulaw2lin, "alaw2lin": alaw2lin, "lin2ulaw": lin2ulaw, "lin2alaw": lin2alaw,
+}
+
+if NATIVE is not None:
+    NATIVE._set_fallbacks(PURE)
+    if not TYPE_CHECKING:  # same signatures and results; type checkers see the pure ones
+        globals().update((name, getattr(NATIVE, name)) for name in PURE)
