@@ -7,10 +7,11 @@ made at run time; verification stays on both ways (serve checks Alice with ``--c
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import socket
 import subprocess
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -130,6 +131,21 @@ async def _call(caller: Phone, callee: Phone, srv: Server, hangup: Phone) -> str
     return calls[0].call_id
 
 
+@contextlib.asynccontextmanager
+async def _registered(srv: Server, pki: Pki, *phones: Phone) -> AsyncIterator[None]:
+    """The phones on their sockets and registered at ``srv``; sockets closed afterwards."""
+    try:
+        for p in phones:
+            await p.start(pki)
+        for p in phones:
+            await _register(p, srv)
+        yield
+    finally:
+        for p in phones:
+            if p.t is not None:
+                await p.t.close()
+
+
 def _run(scenario: Callable[[], object]) -> None:
     asyncio.run(asyncio.wait_for(scenario(), 20.0))  # type: ignore[arg-type]
 
@@ -138,16 +154,8 @@ def _run(scenario: Callable[[], object]) -> None:
 def test_tcp_caller_reaches_udp_callee(server: Server, pki: Pki, hangup: str) -> None:
     async def main() -> None:
         alice, bob = Phone("alice", 1, "TCP"), Phone("bob", 2, "UDP")
-        await alice.start(pki)
-        await bob.start(pki)
-        try:
-            await _register(alice, server)
-            await _register(bob, server)
+        async with _registered(server, pki, alice, bob):
             call_id = await _call(alice, bob, server, alice if hangup == "alice" else bob)
-        finally:
-            for p in (alice, bob):
-                assert p.t is not None
-                await p.t.close()
         leg_b = bob.of(IncomingCall)[0].call_id
         log = server.wait_log(f"call {call_id}: ended", f"call {leg_b}: ended")
         assert f"REGISTER sip:alice@{LO} from {LO}:" in log and f"REGISTER sip:bob@{LO} from {LO}:{bob.local[1]}: registered" in log
@@ -166,16 +174,8 @@ def test_udp_caller_reaches_stream_registered_callee(server: Server, pki: Pki, t
     # to Alice's listener (TLS: checking her certificate against --ca). Bob hangs up.
     async def main() -> None:
         alice, bob = Phone("alice", 3, transport), Phone("bob", 4, "UDP")
-        await alice.start(pki)
-        await bob.start(pki)
-        try:
-            await _register(alice, server)
-            await _register(bob, server)
+        async with _registered(server, pki, alice, bob):
             await _call(bob, alice, server, bob)
-        finally:
-            for p in (alice, bob):
-                assert p.t is not None
-                await p.t.close()
         server.wait_log(f"{transport} connection to {LO}:{alice.local[1]}")
 
     _run(main)
@@ -186,11 +186,7 @@ def test_auth_calls_challenges_invites(tmp_path: Path, pki: Pki) -> None:
 
     async def main() -> None:
         alice, bob = Phone("alice", 5, "TCP"), Phone("bob", 6, "UDP")
-        await alice.start(pki)
-        await bob.start(pki)
-        try:
-            await _register(alice, srv)
-            await _register(bob, srv)
+        async with _registered(srv, pki, alice, bob):
             await _call(alice, bob, srv, alice)   # alice's UA answers the 401 with her credentials
             # A stranger without an account gets no further than the challenge.
             eve = Phone("eve", 7, "UDP")
@@ -200,10 +196,6 @@ def test_auth_calls_challenges_invites(tmp_path: Path, pki: Pki) -> None:
             await eve.until(lambda: eve.of(CallEnded))
             assert [e.status_code for e in eve.of(CallEnded)] == [401]
             await eve.t.close()
-        finally:
-            for p in (alice, bob):
-                assert p.t is not None
-                await p.t.close()
         assert len(bob.of(IncomingCall)) == 1
 
     try:
