@@ -1,7 +1,8 @@
 """Codec speed: 20 ms frames per second on one core, side by side with the reference libraries.
 
-* G.711: ours (numpy tables) against CPython's ``audioop`` (C), per frame and in batches of
-  100 frames (``ulaw_encode_frames`` / ``ulaw_decode_frames``).
+* G.711: ours, both paths (the optional C accelerator and pure numpy), against CPython's
+  ``audioop`` (C), per frame and in batches of 100 frames (``ulaw_encode_frames`` /
+  ``ulaw_decode_frames``), as ratios to audioop.
 * G.722: our scalar coder against the PyPI ``G722`` package and libspandsp (ctypes), as
   multiples of real time for one stream; our batch coder as concurrent streams per core.
 * Opus: our ``OpusCodec`` against the same libopus called directly through a minimal ctypes
@@ -41,15 +42,9 @@ from rvoip_sansio.codecs import (  # noqa: E402
     G722Decoder,
     G722Encoder,
     Resampler,
-    alaw2lin,
     alaw_encode,
     get_codec,
-    lin2ulaw,
-    ulaw2lin,
-    ulaw_decode,
-    ulaw_decode_frames,
     ulaw_encode,
-    ulaw_encode_frames,
 )
 from rvoip_sansio.codecs._opus import load_libopus  # noqa: E402
 
@@ -100,28 +95,74 @@ def row(table: list[tuple[str, str, str]], what: str, value: str, ratio: str = "
     print(f"  {what:<58} {value:>16} {ratio:>12}", flush=True)
 
 
+G711_OPS = (
+    # (operation, ours per path, audioop per frame, audioop on the same call shape)
+    ("μ-law encode, numpy in: ulaw_encode", "ulaw_encode", "lin2ulaw", None),
+    ("A-law encode, numpy in: alaw_encode", "alaw_encode", "lin2alaw", None),
+    ("μ-law encode, codec.encode (PCMU)", "codec.encode", "lin2ulaw", None),
+    ("μ-law encode, bytes: lin2ulaw(b, 2)", "lin2ulaw", "lin2ulaw", None),
+    ("μ-law decode, numpy out: ulaw_decode", "ulaw_decode", "ulaw2lin", None),
+    ("A-law decode, numpy out: alaw_decode", "alaw_decode", "alaw2lin", None),
+    ("μ-law decode, codec.decode (PCMU, plc=False)", "codec.decode", "ulaw2lin", None),
+    ("μ-law decode, bytes: ulaw2lin(b, 2)", "ulaw2lin", "ulaw2lin", None),
+    ("A-law decode, bytes: alaw2lin(b, 2)", "alaw2lin", "alaw2lin", None),
+    ("μ-law encode x100: ulaw_encode_frames", "ulaw_encode_frames", "lin2ulaw", None),
+    ("A-law encode x100: alaw_encode_frames", "alaw_encode_frames", "lin2alaw", None),
+    ("μ-law decode x100: ulaw_decode_frames", "ulaw_decode_frames", "ulaw2lin", None),
+    ("A-law decode x100: alaw_decode_frames", "alaw_decode_frames", "alaw2lin", None),
+    ("μ-law encode x100 joined: lin2ulaw(joined, 2)", "lin2ulaw joined", "lin2ulaw",
+     "lin2ulaw joined"),
+    ("μ-law decode x100 joined: ulaw2lin(joined, 2)", "ulaw2lin joined", "ulaw2lin",
+     "ulaw2lin joined"),
+)
+
+
+def g711_paths() -> dict[str, dict[str, Callable[..., Any]]]:
+    """The G.711 functions of each path: the C accelerator (when active) and pure numpy."""
+    from rvoip_sansio.codecs import _g711, _g711_bytes
+
+    paths = {"pure": {**_g711.PURE, **_g711_bytes.PURE}}
+    native = _g711.NATIVE  # None when not built or RVOIP_PURE=1: then the column reads "—"
+    if native is not None:
+        paths = {"native": {n: getattr(native, n) for n in paths["pure"]}, **paths}
+    return paths
+
+
+def g711_codec(fns: dict[str, Callable[..., Any]]) -> Any:
+    """A PCMU codec (no PLC) bound to one path: G711Codec takes the module's functions."""
+    from rvoip_sansio.codecs import _g711
+
+    saved = {n: getattr(_g711, n) for n in _g711.PURE}
+    try:
+        for n in _g711.PURE:
+            setattr(_g711, n, fns[n])
+        return get_codec("PCMU", plc=False)
+    finally:
+        for n, fn in saved.items():
+            setattr(_g711, n, fn)
+
+
 def bench_g711(table: list[tuple[str, str, str]], scale: float) -> None:
-    """Per 20 ms frame and per batch of 100 frames, ours against audioop, one race each way.
+    """Per 20 ms frame and per batch of 100 frames: native and pure side by side with audioop.
 
     Every contender runs on the same 100 distinct frames (speech-like, so every code range
-    occurs), in shuffled turns; each rate is its median round. "x100" contenders make one
-    call per 100 frames and are compared with audioop called once per frame on the same 100
-    frames (the loop a user would write) and, for reference, on the 100 frames joined.
+    occurs), in shuffled turns; each rate is its median round. Per-frame contenders and
+    audioop run in the same bare loop (no lambda, no indexing: those would add 30-50 ns to
+    audioop's ~95 ns call and flatter us). "x100" contenders make one call per 100 frames and
+    are compared with audioop called once per frame on the same 100 frames (the loop a user
+    would write); "joined" ones with audioop called once on the 100 frames joined.
     """
     print("G.711 (160-sample frames)")
     x = speech(2.0, 8000)
     frames = [x[i : i + 160] for i in range(0, len(x), 160)][:100]
-    fbytes = [f.tobytes() for f in frames]
-    block = np.stack(frames)
-    codes = [ulaw_encode(f) for f in frames]
-    acodes = [alaw_encode(f) for f in frames]
-    joined_codes, joined_pcm = b"".join(codes), block.tobytes()
-    pcmu = get_codec("PCMU", plc=False)
     nf = len(frames)
+    block = np.stack(frames)
+    data: dict[str, list[Any]] = {
+        "pcm": frames, "pcm bytes": [f.tobytes() for f in frames],
+        "ulaw": [ulaw_encode(f) for f in frames], "alaw": [alaw_encode(f) for f in frames],
+    }
+    joined = {"pcm": block.tobytes(), "ulaw": b"".join(data["ulaw"])}
 
-    # The tightest natural loop for every per-frame contender alike, and no lambda around
-    # audioop (a lambda, *args or list indexing would add 30-50 ns each to its ~95 ns call
-    # and flatter us).
     def loop(fn: Callable[..., Any], items: list[Any], width: int = 0) -> Callable[[int], None]:
         if width:  # a plain two-argument call, as written by hand (no *args unpacking)
             def run(k: int) -> None:
@@ -135,50 +176,66 @@ def bench_g711(table: list[tuple[str, str, str]], scale: float) -> None:
                         fn(item)
         return run
 
-    def batch(fn: Callable[[], Any]) -> Callable[[int], None]:
+    def batch(fn: Callable[[Any], Any], arg: Any, width: int = 0) -> Callable[[int], None]:
         def run(k: int) -> None:
             for _ in range(k // nf):
-                fn()
+                fn(arg, width) if width else fn(arg)
         return run
 
-    rounds = max(5, int(60 * scale))
-    enc: dict[str, Callable[[int], Any]] = {
-        "ours ulaw_encode (numpy in, bytes out)": loop(ulaw_encode, frames),
-        "ours codec.encode": loop(pcmu.encode, frames),
-        "ours lin2ulaw (bytes)": loop(lin2ulaw, fbytes, 2),
-        "ours ulaw_encode_frames x100": batch(lambda: ulaw_encode_frames(block)),
-        "ours lin2ulaw x100 joined": batch(lambda: lin2ulaw(joined_pcm, 2)),
-    }
-    dec: dict[str, Callable[[int], Any]] = {
-        "ours ulaw_decode (bytes in, numpy out)": loop(ulaw_decode, codes),
-        "ours codec.decode": loop(pcmu.decode, codes),
-        "ours ulaw2lin (bytes)": loop(ulaw2lin, codes, 2),
-        "ours alaw2lin (bytes)": loop(alaw2lin, acodes, 2),
-        "ours ulaw_decode_frames x100": batch(lambda: ulaw_decode_frames(codes)),
-        "ours ulaw2lin x100 joined": batch(lambda: ulaw2lin(joined_codes, 2)),
-        "ours ulaw_decode x100 joined": batch(lambda: ulaw_decode(joined_codes)),
-    }
+    def contender(name: str, fns: dict[str, Callable[..., Any]], codec: Any) -> Callable[[int], None]:
+        law = "alaw" if "alaw" in name else "ulaw"
+        if name == "codec.encode":
+            return loop(codec.encode, frames)
+        if name == "codec.decode":
+            return loop(codec.decode, data["ulaw"])
+        if name.endswith(" joined"):
+            fn = fns[name.split()[0]]
+            return batch(fn, joined["pcm" if fn is fns["lin2ulaw"] else "ulaw"], 2)
+        if name.endswith("_frames"):
+            return batch(fns[name], block if "encode" in name else data[law])
+        if name in ("lin2ulaw", "lin2alaw"):
+            return loop(fns[name], data["pcm bytes"], 2)
+        if name in ("ulaw2lin", "alaw2lin"):
+            return loop(fns[name], data[law], 2)
+        return loop(fns[name], frames if "encode" in name else data[law])
+
+    paths = g711_paths()
+    races: dict[str, dict[str, Callable[[int], Any]]] = {"encode": {}, "decode": {}}
+    for path, fns in paths.items():
+        codec = g711_codec(fns)
+        for _, ours, _, _ in G711_OPS:
+            kind = "encode" if "encode" in ours or "lin2" in ours else "decode"
+            races[kind][f"{path} {ours}"] = contender(ours, fns, codec)
     if audioop is not None:
-        enc["audioop lin2ulaw"] = loop(audioop.lin2ulaw, fbytes, 2)
-        enc["audioop lin2ulaw x100 joined"] = batch(lambda: audioop.lin2ulaw(joined_pcm, 2))
-        dec["audioop ulaw2lin"] = loop(audioop.ulaw2lin, codes, 2)
-        dec["audioop alaw2lin"] = loop(audioop.alaw2lin, acodes, 2)
-        dec["audioop ulaw2lin x100 joined"] = batch(lambda: audioop.ulaw2lin(joined_codes, 2))
-    results = {"encode": race(enc, rounds, 2000), "decode": race(dec, rounds, 2000)}
-    for label, res in results.items():
-        per_frame = res.get("audioop lin2ulaw" if label == "encode" else "audioop ulaw2lin")
-        for name, v in res.items():
-            base = per_frame
-            if "alaw" in name:
-                base = res.get("audioop alaw2lin", per_frame)
-            if "joined" in name and not name.startswith("audioop"):
-                base = res.get(f"audioop {'lin2ulaw' if label == 'encode' else 'ulaw2lin'}"
-                               " x100 joined")
-            ratio = f"{v / base:.2f}x audioop" if base else ""
-            if "x100" in name and "joined" not in name and per_frame:
-                ratio += " (per-frame calls)"
-            row(table, f"G.711 {label}: {name}", f"{v:,.0f} fr/s", ratio)
+        for fn in ("lin2ulaw", "lin2alaw"):
+            races["encode"][f"audioop {fn}"] = loop(getattr(audioop, fn), data["pcm bytes"], 2)
+        for fn, law in (("ulaw2lin", "ulaw"), ("alaw2lin", "alaw")):
+            races["decode"][f"audioop {fn}"] = loop(getattr(audioop, fn), data[law], 2)
+        races["encode"]["audioop lin2ulaw joined"] = batch(audioop.lin2ulaw, joined["pcm"], 2)
+        races["decode"]["audioop ulaw2lin joined"] = batch(audioop.ulaw2lin, joined["ulaw"], 2)
+    rounds = max(5, int(60 * scale))
+    res = {**race(races["encode"], rounds, 2000), **race(races["decode"], rounds, 2000)}
+
+    def ratio(name: str, base: str) -> str:
+        ref = res.get(f"audioop {base}")
+        return f"{res[name] / ref:.2f}x" if ref and name in res else "—"
+
+    summary = []
+    for op, ours, per_frame, same_shape in G711_OPS:
+        cells = [ratio(f"{p} {ours}", same_shape or per_frame) for p in ("native", "pure")]
+        summary.append((op, *cells))
+        for path in paths:
+            name = f"{path} {ours}"
+            row(table, f"G.711 {name}", f"{res[name]:,.0f} fr/s",
+                f"{ratio(name, same_shape or per_frame)} audioop")
+    for name, v in res.items():
+        if name.startswith("audioop"):
+            row(table, f"G.711 {name}", f"{v:,.0f} fr/s")
     print(f"  (median of {rounds} interleaved rounds of 2000 frames each)")
+    print("\n| G.711 operation (20 ms frames) | native | pure |\n|---|---:|---:|")
+    for op, native, pure in summary:
+        print(f"| {op} | {native} | {pure} |")
+    print()
 
 
 class SpanDSP:
