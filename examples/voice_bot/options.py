@@ -106,7 +106,8 @@ def cli(argv: Sequence[str] | None = None, *, adapter: str | None = None) -> Non
     from . import runner
 
     name, options = parse_args(argv, adapter=adapter)
-    signal.signal(signal.SIGTERM, signal.default_int_handler)  # a service's stop: as Ctrl-C
+    # A service's stop (SIGTERM) takes the Ctrl-C path each event loop already handles cleanly.
+    signal.signal(signal.SIGTERM, lambda signum, frame: signal.raise_signal(signal.SIGINT))
     with contextlib.suppress(KeyboardInterrupt):
         runner(name)(options, ready=lambda a: print(f"voice bot ({name}) on sip:{options.user}@{a[0]}:{a[1]}",
                                                     flush=True))

@@ -23,6 +23,7 @@ import random
 import socket
 import string
 import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -47,6 +48,7 @@ QUIET, SPEECH = 1.2, 0.8  # seconds of silence before the caller talks over the 
 GREETING = 3.0  # the bot's default greeting (seconds)
 DIGIT_AT = 4.0  # seconds after the answer: "1", then "#" 0.6 s later
 FREQ_TOL, LEVEL_TOL = 5.0, 2.0  # Hz, dB
+PBX_PASSWORD = "rvoip-secret"  # rvoip serve's default accounts (alice, bob, carol)
 
 
 def _free_port(kind: int = socket.SOCK_DGRAM) -> int:  # the media test's, for TCP too
@@ -155,9 +157,9 @@ def check_heard(peer: Baresip) -> dict[str, float]:
                 beep_s=(beeps[0][1] - beeps[0][0]) * ms / 1000)
 
 
-@pytest.mark.parametrize("adapter", ["asyncio", "trio", "blocking"])
-@pytest.mark.parametrize("codec", ["PCMU", "G722"])
-def test_baresip_calls_voice_bot(tmp_path: Path, adapter: str, codec: str) -> None:
+def scenario(tmp_path: Path, adapter: str, codec: str, *, pbx: int | None = None) -> str:
+    """baresip calls the bot (directly, or through ``rvoip serve`` on port ``pbx``, where the
+    bot registers as bob); everything checked; returns the result line."""
     if not MODULES.joinpath("ctrl_tcp.so").exists():
         pytest.skip("baresip modules not found")
     require_program("baresip")
@@ -169,14 +171,17 @@ def test_baresip_calls_voice_bot(tmp_path: Path, adapter: str, codec: str) -> No
         up.set()
 
     options = BotOptions(listen=("127.0.0.1", 0), codecs=(codec,))
+    if pbx is not None:
+        options = BotOptions(listen=("127.0.0.1", 0), codecs=(codec,), user="bob",
+                             register=f"sip:127.0.0.1:{pbx}", password=PBX_PASSWORD)
     bot = threading.Thread(target=runner(adapter), args=(options, journal), kwargs=dict(stop=stop, ready=ready),
                            name=f"voice-bot-{adapter}")
     bot.start()
-    peer = None
+    peer, log = None, ""
     try:
-        assert up.wait(5), "the bot did not start"
+        assert up.wait(5), "the bot did not start"  # (registered first, with a registrar)
         host, port = address[0]
-        peer = Baresip(tmp_path, codec, f"sip:bot@{host}:{port}")
+        peer = Baresip(tmp_path, codec, f"sip:bot@{host}:{port}" if pbx is None else f"sip:bob@127.0.0.1:{pbx}")
         deadline = time.monotonic() + 8
         while "answered" not in journal.kinds():
             assert time.monotonic() < deadline and peer.proc.poll() is None, peer.log.read_text()
@@ -186,7 +191,8 @@ def test_baresip_calls_voice_bot(tmp_path: Path, adapter: str, codec: str) -> No
             time.sleep(max(0.0, answered + at - time.monotonic()))
             peer.send("sndcode", digits)  # one RFC 4733 event per digit
         while "ended" not in journal.kinds():
-            assert time.monotonic() < answered + DIGIT_AT + 4, ("\n".join(map(str, journal.entries)), peer.log.read_text())
+            assert time.monotonic() < answered + DIGIT_AT + 4, ("\n".join(map(str, journal.entries)),
+                                                                  peer.log.read_text())
             time.sleep(0.02)
         time.sleep(0.3)  # baresip closes its recording on the BYE
         peer.stop()
@@ -205,6 +211,30 @@ def test_baresip_calls_voice_bot(tmp_path: Path, adapter: str, codec: str) -> No
     assert b.frames_after_vad <= 1, b  # stopped within one frame of the VAD's tick
     assert any(e.kind == "say" and e.detail.startswith("echo") for e in journal.entries), journal.entries
     assert any(e.kind == "hangup" for e in journal.entries)
-    print(f"\n{adapter} {codec}: baresip heard {heard}; barge-in: VAD tick -> clear "
-          f"{1000 * (b.clear_time - b.vad_tick):.1f} ms, {b.frames_after_vad} frame(s) after, "
-          f"{b.frames_cleared} frames cleared; VAD onsets ignored as noise: {kinds.count('noise')}")
+    return (f"{adapter} {codec}: baresip heard {heard}; barge-in: VAD tick -> clear "
+            f"{1000 * (b.clear_time - b.vad_tick):.1f} ms, {b.frames_after_vad} frame(s) after, "
+            f"{b.frames_cleared} frames cleared; VAD onsets ignored as noise: {kinds.count('noise')}")
+
+
+@pytest.mark.parametrize("adapter", ["asyncio", "trio", "blocking"])
+@pytest.mark.parametrize("codec", ["PCMU", "G722"])
+def test_baresip_calls_voice_bot(tmp_path: Path, adapter: str, codec: str) -> None:
+    print("\n" + scenario(tmp_path, adapter, codec))
+
+
+def test_baresip_calls_registered_bot_through_rvoip_serve(tmp_path: Path) -> None:
+    """The bot registers (``--register``, digest) at ``rvoip serve`` as bob; baresip calls
+    bob at the server, whose B2BUA bridges the call to the bot (SDP relayed: media direct)."""
+    port = _free_port()
+    server = subprocess.Popen([str(Path(sys.executable).parent / "rvoip"), "serve", "--listen", f"127.0.0.1:{port}"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        assert server.stderr is not None
+        while not (line := server.stderr.readline()).startswith("rvoip serve:"):  # the accounts first
+            assert line, "rvoip serve did not start"
+        print("\nvia rvoip serve: " + scenario(tmp_path, "trio", "PCMU", pbx=port))
+    finally:
+        server.terminate()
+        _, err = server.communicate(timeout=10)
+    assert "REGISTER sip:bob@127.0.0.1 from" in err and ": registered" in err, err
+    assert f"sip:bob@127.0.0.1:{port}" in err and "answered (caller leg)" in err, err
