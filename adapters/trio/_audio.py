@@ -17,7 +17,7 @@ from typing import Protocol, TypeVar
 import numpy as np
 import numpy.typing as npt
 
-from rvoip_sansio.callmedia import AudioFrame, CallMedia, HealthReport
+from rvoip_sansio.callmedia import AudioFrame, AudioReader, CallMedia, HealthReport
 
 __all__ = ["CallAudio", "AudioOwner", "FrameStream"]
 
@@ -42,21 +42,27 @@ class AudioOwner(Protocol):
 
 
 class FrameStream:
-    """``async for frame in call.audio.frames()``: every received frame until the call ends."""
+    """``async for frame in call.audio.frames(rate, frame_ms)``: every received frame, at
+    the reader's rate and frame length, until the call ends."""
 
-    __slots__ = ("_audio",)
+    __slots__ = ("_audio", "reader")
 
-    def __init__(self, audio: CallAudio) -> None:
+    def __init__(self, audio: CallAudio, reader: AudioReader) -> None:
         self._audio = audio
+        self.reader = reader  #: the core's per-reader resampler/reframer (``AudioReader``)
 
     def __aiter__(self) -> FrameStream:
         return self
 
     async def __anext__(self) -> AudioFrame:
-        frame = await self._audio.read()
-        if frame is None:
-            raise StopAsyncIteration
-        return frame
+        audio = self._audio
+        while True:
+            frame = self.reader.read(audio._media())
+            if frame is not None:
+                return frame
+            if audio.ended:
+                raise StopAsyncIteration
+            await audio._owner.wait(audio._has_frame)
 
 
 class CallAudio:
@@ -88,15 +94,15 @@ class CallAudio:
 
     def frames(self, rate: int | None = None, frame_ms: float | None = None) -> FrameStream:
         """``async for frame in call.audio.frames(rate=16000, frame_ms=20)``: each received
-        frame (numpy int16 ``samples`` at ``rate``, ``frame_ms`` long, its media ``index`` and
-        ``time``, ``flags`` saying concealed / comfort noise / after a gap / silence) until the
-        call ends. The rate and frame size are the phone's (``open_phone(rate=...,
-        frame_ms=...)``): the stack resamples from the codec to them; asking for others is a
-        ``ValueError``."""
-        if rate is not None and rate != self.rate or frame_ms is not None and frame_ms != self.frame_ms:
-            raise ValueError(f"this phone delivers {self.rate} Hz frames of {self.frame_ms} ms "
-                             f"(set rate= and frame_ms= on open_phone), not {rate} Hz / {frame_ms} ms")
-        return FrameStream(self)
+        frame (numpy int16 ``samples``, its media ``index`` and ``time``, ``flags`` saying
+        concealed / comfort noise / after a gap / silence) until the call ends. By default
+        at the phone's rate and frame length (``open_phone(rate=..., frame_ms=...)``, the
+        stack resampling from the codec); any other ``rate`` and ``frame_ms`` (a whole number
+        of samples) are resampled and re-cut for this reader by the core's
+        :class:`~rvoip_sansio.callmedia.AudioReader` (exact sample counts; a frame holding any
+        concealed input is flagged so). One reader per call: two would share the frames."""
+        return FrameStream(self, AudioReader(source_rate=self.rate, source_frame_ms=self.frame_ms,
+                                             rate=rate, frame_ms=frame_ms))
 
     async def read(self) -> AudioFrame | None:
         """The next received frame, waiting for it; None once the call has ended."""
@@ -182,6 +188,9 @@ class CallAudio:
         return self._with(lambda m: m.health(), None)
 
     # ---- plumbing -----------------------------------------------------------------------
+
+    def _media(self) -> CallMedia | None:
+        return None if self._owner.ended else self._owner.media()
 
     def _has_frame(self) -> bool:
         media = self._owner.media()

@@ -150,8 +150,40 @@ def test_tone_through_write_and_frames() -> None:
         settled = pcm_in[start + RATE // 5:start + RATE]
         assert abs(peak_hz(settled) - 440.0) < 2.0
         assert abs(level_dbm0(settled) - (-10.0)) < 1.0  # G.711 keeps the level within 1 dB
-        with pytest.raises(ValueError, match="16000 Hz"):
-            aa.frames(rate=8000)
+        with pytest.raises(ValueError, match="whole number"):
+            aa.frames(rate=44100, frame_ms=1)  # 44.1 samples a frame
+
+    run_pair(scenario)
+
+
+def test_frames_at_the_readers_rate_and_length() -> None:
+    """``frames(rate=8000, frame_ms=10)`` on a 16 kHz / 20 ms phone: the core's AudioReader
+    resamples and re-cuts for this reader; 80-sample frames with contiguous indexes, and the
+    tone keeps its frequency and level."""
+    async def scenario(a: Side, b: Side, aa: CallAudio, ba: CallAudio) -> None:
+        pcm = tone(440.0, RATE, 1.2, level_dbm0=-10.0)
+        got: list[np.ndarray] = []
+        indexes: list[int] = []
+        t0 = trio.current_time()
+        async with trio.open_nursery() as nursery:
+            async def listen() -> None:
+                async for frame in aa.frames(rate=8000, frame_ms=10):
+                    assert frame.rate == 8000 and len(frame.samples) == 80
+                    indexes.append(frame.index)
+                    if frame.flags.is_speech:
+                        got.append(frame.samples)
+                    if trio.current_time() - t0 > 1.5:
+                        return
+
+            nursery.start_soon(listen)
+            assert await ba.write(pcm) == len(pcm)
+        assert all(j - i == 80 for i, j in zip(indexes, indexes[1:]))
+        pcm_in = np.concatenate(got)
+        start = int(np.argmax(np.abs(pcm_in) > 2000))
+        settled = pcm_in[start + 8000 // 5:start + 8000]
+        assert len(settled) == 8000 * 4 // 5
+        assert abs(peak_hz(settled, 8000) - 440.0) < 2.0
+        assert abs(level_dbm0(settled) - (-10.0)) < 1.0
 
     run_pair(scenario)
 
