@@ -11,8 +11,9 @@ their scope.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -101,8 +102,12 @@ class CallAudio:
         of samples) are resampled and re-cut for this reader by the core's
         :class:`~rvoip_sansio.callmedia.AudioReader` (exact sample counts; a frame holding any
         concealed input is flagged so). One reader per call: two would share the frames."""
-        return FrameStream(self, AudioReader(source_rate=self.rate, source_frame_ms=self.frame_ms,
-                                             rate=rate, frame_ms=frame_ms))
+        kw: dict[str, Any] = {"rate": rate, "frame_ms": frame_ms}
+        if "source_rate" in inspect.signature(AudioReader).parameters:
+            # TRANSITIONAL: callmedia's first AudioReader took the source's rate and frame
+            # length; the next one reads them from the media's config. Drop once it landed.
+            kw.update(source_rate=self.rate, source_frame_ms=self.frame_ms)
+        return FrameStream(self, AudioReader(**kw))
 
     async def read(self) -> AudioFrame | None:
         """The next received frame, waiting for it; None once the call has ended."""
