@@ -149,16 +149,8 @@ def _cm_batch(
 
 _ARANGE = np.arange(1 << 16, dtype=np.int64)
 _SHIFTS6 = np.arange(40, -1, -8, dtype=np.int64)
-_TAILS: dict[int, np.ndarray] = {}
-
-
-def _counter_tail(nblk: int) -> np.ndarray:
-    """The last two bytes of each counter block of one packet: 0, 1, ..., nblk - 1."""
-    tail = _TAILS.get(nblk)
-    if tail is None:
-        j = np.arange(nblk, dtype=np.int64)
-        tail = _TAILS[nblk] = np.stack([(j >> 8) & 0xFF, j & 0xFF], axis=1).astype(np.uint8)
-    return tail
+_BLOCKNO = np.arange(1 << 12, dtype=np.uint64)
+_U16 = np.uint64(16)
 
 
 def _fast_path(session: SrtpSession, packets: Sequence[bytes]) -> list[bytes] | None:
@@ -167,16 +159,26 @@ def _fast_path(session: SrtpSession, packets: Sequence[bytes]) -> list[bytes] | 
     count = len(packets)
     if not session._enc_rtp or count > 0x8000:
         return None
-    hdr_bytes = b"".join([p[:12] for p in packets])
-    if len(hdr_bytes) != 12 * count:
-        return None  # a packet shorter than an RTP header
-    st = session._tx.get(int.from_bytes(hdr_bytes[8:12], "big"))
+    sizes = set(map(len, packets))
+    if len(sizes) == 1 and (size := sizes.pop()) >= 12:
+        # Equal sizes (one codec, one ptime): every packet is a row of one array, made by
+        # one join (no per-packet slicing).
+        whole = np.frombuffer(b"".join(packets), dtype=np.uint8).reshape(count, size)
+        arr: np.ndarray | None = whole
+        hdr = whole[:, :12]
+    else:
+        arr = None
+        hdr_bytes = b"".join([p[:12] for p in packets])
+        if len(hdr_bytes) != 12 * count:
+            return None  # a packet shorter than an RTP header
+        hdr = np.frombuffer(hdr_bytes, dtype=np.uint8).reshape(count, 12)
+    first = packets[0]
+    ssrc = int.from_bytes(first[8:12], "big")
+    st = session._tx.get(ssrc)
     if st is None or st.rtp is None:
         return None
-    hdr = np.frombuffer(hdr_bytes, dtype=np.uint8).reshape(count, 12)
     if not ((hdr[:, 0] == 0x80).all() and (hdr[:, 8:12] == hdr[0, 8:12]).all()):
         return None
-    ssrc = int.from_bytes(hdr_bytes[8:12], "big")
     rp = st.rtp
     hi = rp.hi
     seqs = (hdr[:, 2].astype(np.int64) << 8) | hdr[:, 3]
@@ -203,7 +205,7 @@ def _fast_path(session: SrtpSession, packets: Sequence[bytes]) -> list[bytes] | 
     if session._aead:
         out = _gcm_fast(session, packets, ssrc, index)
     else:
-        out = _cm_fast(session, packets, hdr, ssrc, index)
+        out = _cm_fast(session, packets, arr, hdr, ssrc, index)
     rp.bits = bits & session._mask
     rp.hi = last
     key.rtp_count += count
@@ -238,7 +240,8 @@ def _gcm_fast(
 
 
 def _cm_fast(
-    session: SrtpSession, packets: Sequence[bytes], hdr: np.ndarray, ssrc: int, index: np.ndarray
+    session: SrtpSession, packets: Sequence[bytes], arr: np.ndarray | None, hdr: np.ndarray,
+    ssrc: int, index: np.ndarray,
 ) -> list[bytes]:
     key = session._tx_key
     count = len(packets)
@@ -246,26 +249,26 @@ def _cm_fast(
     # SSRC; bytes 8..13 are the low 48 bits of (salt/2^16) XOR index; 14..15 count blocks.
     base = key.rtp_salt ^ (ssrc << 64)
     low = np.int64((base >> 16) & 0xFFFFFFFFFFFF)
-    head8 = np.frombuffer((base >> 64).to_bytes(8, "big"), dtype=np.uint8)
-    mid6 = _be_bytes(index ^ low, 6)
-    sizes = set(map(len, packets))
-    length = sizes.pop() - 12 if len(sizes) == 1 else -1
-    if length > 0 and not length & 15:
-        # Every payload fills whole blocks: one keystream array, XOR in place, cut bodies.
-        nblk = length >> 4
-        blocks = np.empty((count, nblk, 16), dtype=np.uint8)
-        blocks[:, :, :8] = head8
-        blocks[:, :, 8:14] = mid6[:, None, :]
-        blocks[:, :, 14:] = _counter_tail(nblk)
-        ks = np.frombuffer(key.rtp_ecb(blocks.tobytes()), dtype=np.uint8)  # type: ignore[misc]
-        size = 12 + length
+    if arr is not None and arr.shape[1] > 12:
+        # Equal sizes: one keystream array (whole blocks per packet, cut to the payload),
+        # XORed into a copy of the packets' array; bodies are its rows.
+        size = arr.shape[1]
+        length = size - 12
+        nblk = (length + 15) >> 4
+        # Each counter block as two big-endian 64-bit words: the fixed top (salt, SSRC) and
+        # (low 48 bits of salt XOR index) << 16 | block number.
+        words = np.empty((count, nblk, 2), dtype=">u8")
+        words[:, :, 0] = base >> 64
+        words[:, :, 1] = ((index ^ low).astype(np.uint64) << _U16)[:, None] | (_BLOCKNO[:nblk] if nblk <= 4096 else np.arange(nblk, dtype=np.uint64))
+        ks = np.frombuffer(key.rtp_ecb(words.tobytes()), dtype=np.uint8)  # type: ignore[misc]
         buf = np.empty((count, size), dtype=np.uint8)
         buf[:, :12] = hdr
-        payload = np.frombuffer(b"".join([p[12:] for p in packets]), dtype=np.uint8)
-        np.bitwise_xor(payload.reshape(count, length), ks.reshape(count, length), out=buf[:, 12:])
+        np.bitwise_xor(arr[:, 12:], ks.reshape(count, nblk << 4)[:, :length], out=buf[:, 12:])
         flat = buf.tobytes()
         bodies = [flat[o : o + size] for o in range(0, size * count, size)]
     else:
+        head8 = np.frombuffer((base >> 64).to_bytes(8, "big"), dtype=np.uint8)
+        mid6 = _be_bytes(index ^ low, 6)
         plen = np.fromiter(map(len, packets), dtype=np.int64, count=count) - 12
         nblks = (plen + 15) >> 4
         ivs = np.empty((count, 16), dtype=np.uint8)
@@ -295,21 +298,22 @@ def _cm_fast(
     rocs = index >> 16
     out: list[bytes] = []
     append = out.append
+    icopy, ocopy = inner0.copy, outer0.copy
     if int(rocs[0]) == int(rocs[-1]):  # indices only grow: one ROC for the whole batch
         roc4 = int(rocs[0]).to_bytes(4, "big")
         for body in bodies:
-            inner = inner0.copy()
+            inner = icopy()
             inner.update(body)
             inner.update(roc4)
-            outer = outer0.copy()
+            outer = ocopy()
             outer.update(inner.digest())
             append(body + mki + outer.digest()[:tag_len])
         return out
     for body, roc in zip(bodies, rocs.tolist()):
-        inner = inner0.copy()
+        inner = icopy()
         inner.update(body)
         inner.update(roc.to_bytes(4, "big"))
-        outer = outer0.copy()
+        outer = ocopy()
         outer.update(inner.digest())
         append(body + mki + outer.digest()[:tag_len])
     return out

@@ -294,7 +294,7 @@ def test_batch_fast_path_equals_single(profile: SrtpProfile) -> None:
     assert [rx.unprotect(w) for w in got] == packets
 
 
-@pytest.mark.parametrize("size", [0, 16, 160])
+@pytest.mark.parametrize("size", [0, 16, 160, 161])
 @pytest.mark.parametrize("profile", [SrtpProfile.AES_CM_128_HMAC_SHA1_80, SrtpProfile.AEAD_AES_256_GCM],
                          ids=lambda p: p.value)
 def test_batch_uniform_consecutive_equals_single(profile: SrtpProfile, size: int) -> None:
