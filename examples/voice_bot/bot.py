@@ -145,6 +145,7 @@ class BotCall:
     _echo: tuple[float, Pcm] | None = None       # (due tick, audio) waiting for its time
     _phase: float | None = None                  # a media tick time (for the tick grid)
     _speech_at: float | None = None              # when the last SpeechStarted arrived
+    _speaking: bool = False                      # between SpeechStarted and SpeechEnded
     _done: bool = False
 
     def answered(self, now: float) -> list[Action]:
@@ -163,7 +164,7 @@ class BotCall:
             self._utterance.append(frame)
             if len(self._utterance) * self.config.frame_ms / 1000 >= self.config.max_echo:
                 self._finish_utterance(frame.time)
-        if self._echo is not None and frame.time >= self._echo[0]:
+        if self._echo is not None and not self._speaking and frame.time >= self._echo[0]:
             pcm, self._echo = self._echo[1], None
             return [Say(pcm=pcm, what="echo")]
         return []
@@ -186,20 +187,25 @@ class BotCall:
                 return [Clear(why="hangup"), HangUp(why=f"digit {event.digit}")]
             return [Clear(why="digit"), Say(pcm=beep(self.config.rate), what=f"beep {event.digit}")]
         if isinstance(event, MediaEvent) and isinstance(event.event, SpeechStarted):
-            recent = list(self._ring)[-max(1, round(self.config.speech_window * 1000 / self.config.frame_ms)):]
+            window = max(1, round(self.config.speech_window * 1000 / self.config.frame_ms))
+            recent = list(self._ring)[-window:]
             level = level_dbov(np.concatenate([f.samples for f in recent])) if recent else -math.inf
             if level < self.config.min_speech_dbov:
                 self.journal.add(now, self.call_id, "noise", f"VAD ignored at {level:.1f} dBov")
                 return []
             self.journal.add(now, self.call_id, "speech", f"{level:.1f} dBov")
-            self._speech_at, self._echo = now, None
+            self._speech_at, self._echo, self._speaking = now, None, True
             keep = int(self.config.preroll * 1000 / self.config.frame_ms)
             self._utterance = list(self._ring)[-keep:] if keep else []
             return [Clear(why="speech")]
-        if isinstance(event, MediaEvent) and isinstance(event.event, SpeechEnded):
+        if isinstance(event, MediaEvent) and isinstance(event.event, SpeechEnded) and self._speaking:
+            self._speaking = False
+            self.journal.add(now, self.call_id, "silence")
+            last_tick = self._ring[-1].time if self._ring else now
             if self._utterance is not None:
-                self.journal.add(now, self.call_id, "silence")
-                self._finish_utterance(self._ring[-1].time if self._ring else now)
+                self._finish_utterance(last_tick)
+            elif self._echo is not None:  # cut at max_echo: still due echo_delay after the end
+                self._echo = (last_tick + self.config.echo_delay, self._echo[1])
             return []
         return []
 
@@ -214,8 +220,8 @@ class BotCall:
             self.journal.barge_ins.append(BargeIn(
                 call_id=self.call_id, event_time=self._speech_at, vad_tick=tick, clear_time=now,
                 frames_cleared=dropped, frames_after_vad=after))
-            self.journal.add(now, self.call_id, "barge-in",
-                             f"{1000 * (now - tick):.1f} ms after the VAD's tick, {after} frame(s) sent since")
+            self.journal.add(now, self.call_id, "barge-in", f"{1000 * (now - tick):.1f} ms after the "
+                             f"VAD's tick, {after} frame(s) sent since")
 
     def said(self, action: Say, accepted: int, now: float) -> None:
         """The runner queued ``accepted`` samples of ``action``."""

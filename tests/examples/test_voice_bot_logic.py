@@ -152,3 +152,15 @@ def test_options_from_the_command_line(tmp_path: Path) -> None:
     with pytest.raises(SystemExit) as exc:
         parse_args(["--help"])
     assert exc.value.code == 0
+
+
+def test_a_long_utterance_is_cut_and_echoed_only_after_the_caller_stops() -> None:
+    bot = BotCall(call_id=CID, config=BotConfig(max_echo=1.0, preroll=0.0), journal=Journal())
+    talk = frames(speech(1.6))
+    bot.frame(talk[0])
+    bot.event(vad(SpeechStarted(sample=0)), 0.01)
+    assert all(bot.frame(f) == [] for f in talk[1:])      # still talking: no echo yet
+    bot.event(vad(SpeechEnded(sample=0)), talk[-1].time)
+    out = [a for f in frames(np.zeros(30 * N, dtype=np.int16), start=len(talk)) for a in bot.frame(f)]
+    (echo,) = out
+    assert isinstance(echo, Say) and len(echo.pcm) == 50 * N  # max_echo: 1.0 s
