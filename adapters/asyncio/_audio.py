@@ -16,7 +16,7 @@ from typing import Protocol, TypeVar
 import numpy as np
 import numpy.typing as npt
 
-from rvoip_sansio.callmedia import AudioFrame, CallMedia, HealthReport
+from rvoip_sansio.callmedia import AudioFrame, CallAudioBase, CallMedia
 
 __all__ = ["CallAudio", "AudioOwner", "FrameStream"]
 
@@ -40,27 +40,38 @@ class AudioOwner(Protocol):
 
 
 class FrameStream:
-    """``async for frame in call.audio.frames()``: every received frame until the call ends."""
+    """``async for frame in call.audio.frames(rate, frame_ms)``: every received frame at the
+    reader's rate and frame length until the call ends."""
 
-    __slots__ = ("_audio",)
+    __slots__ = ("_audio", "_rate", "_frame_ms")
 
-    def __init__(self, audio: CallAudio) -> None:
+    def __init__(self, audio: CallAudio, rate: int | None = None,
+                 frame_ms: float | None = None) -> None:
         self._audio = audio
+        self._rate = rate
+        self._frame_ms = frame_ms
 
     def __aiter__(self) -> FrameStream:
         return self
 
     async def __anext__(self) -> AudioFrame:
-        frame = await self._audio.read()
+        frame = await self._audio.read(self._rate, self._frame_ms)
         if frame is None:
             raise StopAsyncIteration
         return frame
 
 
-class CallAudio:
+class CallAudio(CallAudioBase):
     """The audio of one call. Until the call's media is negotiated ``read`` waits, ``write``
     waits for room and ``write_nowait`` accepts 0; after the call ended reads return None,
-    writes accept nothing and ``health`` is None.
+    writes accept nothing and ``health`` is None. The verbs without a wait (``write_nowait``,
+    ``read_nowait``, ``clear``, ``mute``, ``health``...) are the core's
+    :class:`~rvoip_sansio.callmedia.CallAudioBase`; this class adds the asyncio waits.
+
+    **Frames at any rate**: ``frames(rate=, frame_ms=)`` / ``read(rate, frame_ms)`` deliver
+    frames at any rate and any frame length of a whole number of samples, re-framed and
+    resampled from the phone's frames by one :class:`~rvoip_sansio.callmedia.Reframer` per
+    ``(rate, frame_ms)`` (see docs/callmedia.md for the flags and timestamp rules).
 
     **Send policy**: the send queue is bounded (``send_queue_frames``, 10 s by default).
     ``await write(pcm)`` **waits for room** until everything is queued (or the call ends) and
@@ -70,12 +81,13 @@ class CallAudio:
     ``health().frames_dropped``): the media clock never waits for the reader.
     """
 
-    __slots__ = ("_owner", "rate", "frame_ms")
+    __slots__ = ("_owner", "rate", "frame_ms", "_readers")
 
     def __init__(self, owner: AudioOwner, *, rate: int, frame_ms: float) -> None:
         self._owner = owner
-        self.rate = rate  #: the rate of frames and the default rate of writes
+        self.rate = rate  #: the phone's rate: of frames by default and of writes
         self.frame_ms = frame_ms
+        self._readers = {}
 
     @property
     def ended(self) -> bool:
@@ -88,73 +100,32 @@ class CallAudio:
         """``async for frame in call.audio.frames(rate=16000, frame_ms=20)``: each received
         frame (numpy int16 ``samples`` at ``rate``, ``frame_ms`` long, its media ``index`` and
         ``time``, ``flags`` saying concealed / comfort noise / after a gap / silence) until
-        the call ends. The rate and frame size are the phone's (``Phone.open(rate=...,
-        frame_ms=...)``): the stack resamples from the codec to them; asking for others is a
-        ``ValueError``."""
-        if rate is not None and rate != self.rate or frame_ms is not None and frame_ms != self.frame_ms:
-            raise ValueError(f"this phone delivers {self.rate} Hz frames of {self.frame_ms:g} ms "
-                             f"(set rate= and frame_ms= on Phone.open), not {rate} Hz / {frame_ms} ms")
-        return FrameStream(self)
+        the call ends. Any rate, and any ``frame_ms`` that is a whole number of samples at
+        it (else ``ValueError``); None: the phone's (``Phone.open(rate=..., frame_ms=...)``).
+        Frames at one ``(rate, frame_ms)`` form one stream however many ``frames()`` /
+        ``read()`` take from it."""
+        self.reader(rate, frame_ms)  # validates now
+        return FrameStream(self, rate, frame_ms)
 
-    async def read(self) -> AudioFrame | None:
-        """The next received frame, waiting for it; None once the call has ended."""
-        got: list[AudioFrame] = []
-
-        def ready() -> bool:
-            frame = self.read_nowait()
-            if frame is not None:
-                got.append(frame)
-                return True
-            return self._owner.ended
-
-        await self._owner.wait(ready)
-        return got[0] if got else None
-
-    def read_nowait(self) -> AudioFrame | None:
-        """The oldest received frame, or None when none is waiting."""
-        media = self._owner.media()
-        return media.read_frame() if media is not None and not self._owner.ended else None
-
-    def read_all(self) -> list[AudioFrame]:
-        """Every received frame waiting now (none: an empty list)."""
-        out: list[AudioFrame] = []
-        while (frame := self.read_nowait()) is not None:
-            out.append(frame)
-        return out
-
-    @property
-    def frames_available(self) -> int:
-        return self._with(lambda m: m.frames_available, 0)
+    async def read(self, rate: int | None = None, frame_ms: float | None = None) -> AudioFrame | None:
+        """The next received frame at ``rate`` / ``frame_ms`` (default the phone's), waiting
+        for it; None once the call has ended."""
+        reader = self.reader(rate, frame_ms)
+        await self._owner.wait(lambda: self._has_frame(reader))
+        return self.read_nowait(rate, frame_ms)
 
     # ---- send ---------------------------------------------------------------------------
 
     async def write(self, pcm: npt.ArrayLike, rate: int | None = None) -> int:
-        """Queue mono int16 ``pcm`` at ``rate`` (default the phone's) for sending, waiting for
-        room as the queue empties (one frame per ptime). Returns the samples accepted: all of
-        them unless the call ended first."""
+        """Queue mono int16 ``pcm`` at ``rate`` (any rate; default the phone's) for sending,
+        waiting for room as the queue empties (one frame per ptime). Returns the samples
+        accepted: all of them unless the call ended first."""
         data = np.ascontiguousarray(pcm, dtype=np.int16).reshape(-1)
         done = self.write_nowait(data, rate)
         while done < len(data) and not self._owner.ended:
             await self._owner.wait(self._has_room)
             done += self.write_nowait(data[done:], rate)
         return done
-
-    def write_nowait(self, pcm: npt.ArrayLike, rate: int | None = None) -> int:
-        """Queue what fits of ``pcm`` now; returns the samples accepted (the rest is the
-        caller's to retry; ``CallMedia`` counts it in ``health().samples_rejected``)."""
-        data = np.ascontiguousarray(pcm, dtype=np.int16).reshape(-1)
-        if len(data) == 0:
-            return 0
-        return self._act(lambda m, now: m.write(data, rate), 0)
-
-    def room(self) -> int:
-        """Samples (at the phone's rate) that ``write_nowait`` takes now."""
-        return self._with(lambda m: m.room(), 0)
-
-    def clear(self) -> int:
-        """Barge-in: drop everything queued for sending (at most the frame already on the
-        wire is heard); returns the frames dropped. Pending :meth:`drained` waits return."""
-        return self._act(lambda m, now: m.clear(), 0)
 
     async def drained(self) -> bool:
         """Wait until everything written so far has been sent (or cleared): then the far end
@@ -169,31 +140,10 @@ class CallAudio:
         finally:
             marks.discard(mark)
 
-    def mute(self, muted: bool = True) -> None:
-        """Send silence instead of the queued audio (consumed as usual); the clock runs on."""
-        self._act(lambda m, now: m.mute(muted), None)
+    # ---- what the core's CallAudioBase needs --------------------------------------------
 
-    def pause(self) -> None:
-        """Stop sending and hold the queue (RTP timestamps keep advancing)."""
-        self._act(lambda m, now: m.pause(), None)
-
-    def resume(self) -> None:
-        """Send the held queue again (the first packet carries the marker bit)."""
-        self._act(lambda m, now: m.resume(), None)
-
-    def health(self) -> HealthReport | None:
-        """Queue depths, frames dropped / concealed / late, send errors (None: no media)."""
-        return self._with(lambda m: m.health(), None)
-
-    # ---- plumbing -----------------------------------------------------------------------
-
-    def _has_room(self) -> bool:
-        media = self._owner.media()
-        return self._owner.ended or (media is not None and media.room() > 0)
-
-    def _with(self, read: Callable[[CallMedia], T], default: T) -> T:
-        media = self._owner.media()
-        return read(media) if media is not None and not self._owner.ended else default
+    def _media(self) -> CallMedia | None:
+        return self._owner.media()
 
     def _act(self, action: Callable[[CallMedia, float], T], default: T) -> T:
         def run(now: float) -> T:

@@ -14,7 +14,7 @@ from ._records import (
     SrtpDropped,
 )
 from ._stream import CallMedia
-from ._reframe import AudioReader, FrameSource, Reframer, frame_samples
+from ._reframe import AudioReader, CallAudioBase, FrameSource, Reframer, frame_samples
 from ._keying import SAVP, SdesOffer, keys_from_answer, secure_answer, secure_offer
 from ._group import CallMediaGroup
 from ._dtls import (
@@ -31,5 +31,5 @@ __all__ = [
     "DTLS_PROTOS", "UDP_TLS_SAVP", "UDP_TLS_SAVPF", "DtlsFailure", "DtlsKeyed",
     "DtlsKeyingFailed", "DtlsMediaLeg", "DtlsOffer", "DtlsParams", "DtlsSdpError",
     "dtls_answer", "dtls_from_answer", "dtls_keep_association", "dtls_offer",
-    "AudioReader", "FrameSource", "Reframer", "frame_samples",
+    "AudioReader", "CallAudioBase", "FrameSource", "Reframer", "frame_samples",
 ]

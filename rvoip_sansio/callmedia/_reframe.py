@@ -45,17 +45,23 @@ from __future__ import annotations
 
 from collections import deque
 from fractions import Fraction
+from collections.abc import Callable
 from math import gcd
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 import numpy as np
 import numpy.typing as npt
 
 from ..codecs import Resampler
-from ._records import AudioFlags, AudioFrame
+from ._records import AudioFlags, AudioFrame, HealthReport
 
-__all__ = ["Reframer", "AudioReader", "FrameSource", "frame_samples"]
+if TYPE_CHECKING:
+    from ._stream import CallMedia
 
+__all__ = ["Reframer", "AudioReader", "CallAudioBase", "FrameSource", "SourceConfig",
+           "frame_samples"]
+
+T = TypeVar("T")
 PCM = npt.NDArray[np.int16]
 _AFTER_GAP = int(AudioFlags.AFTER_GAP)
 _FLAGS = tuple(AudioFlags(i) for i in range(16))
@@ -133,12 +139,10 @@ class Reframer:
 
     def reset(self, *, gap: bool = False) -> None:
         """Forget everything: the next frame starts a new stream (at its own index). With
-        ``gap`` (a new stream of the same call) it counts as a reset and the first output
-        frames are flagged ``AFTER_GAP``."""
+        ``gap`` (a new stream of the same call) the first output frames are flagged
+        ``AFTER_GAP``."""
         self._started = False
         self._gap = gap
-        if gap:
-            self.resets += 1
         self._restart(0)
 
     def push(self, frame: AudioFrame) -> list[AudioFrame]:
@@ -206,58 +210,199 @@ class Reframer:
                           flags=_FLAGS[flags & 15])
 
 
+class SourceConfig(Protocol):
+    @property
+    def rate(self) -> int: ...
+
+    @property
+    def frame_ms(self) -> float: ...
+
+
 class FrameSource(Protocol):
-    """What :class:`AudioReader` reads from (a ``CallMedia``)."""
+    """What :class:`AudioReader` reads from: a ``CallMedia`` (its ``config.rate`` and
+    ``config.frame_ms`` are the rate and frame length of the frames it delivers)."""
+
+    @property
+    def config(self) -> SourceConfig: ...
 
     def read_frame(self) -> AudioFrame | None: ...
 
 
 class AudioReader:
-    """One reader of a call's received audio at ``rate`` / ``frame_ms`` (the adapters'
-    ``call.audio.frames(rate=, frame_ms=)``): pulls the core's frames (``source_rate``,
-    ``source_frame_ms``) from the call's ``CallMedia`` and returns the reader's frames.
+    """One reader of a call's received audio at ``rate`` / ``frame_ms`` (None: the
+    media's own), the per-reader state behind the adapters' ``call.audio.frames(rate=,
+    frame_ms=)`` and ``read(...)``: it pulls the core's frames from the call's ``CallMedia``
+    and returns the reader's.
 
-    At the source's own rate and frame length frames pass through untouched. Otherwise one
+    At the media's own rate and frame length, frames pass through untouched. Otherwise one
     :class:`Reframer` per reader; a different ``CallMedia`` object (the media rebuilt by a
-    re-offer, a transfer) starts its stream afresh. Frames the reframer completed beyond
-    the one asked for wait in the reader (:attr:`pending`).
+    re-offer, a transfer) starts the stream afresh (``AFTER_GAP``, counted in ``resets``).
+    Frames the reframer completed beyond the one asked for wait in the reader
+    (:attr:`pending`, at most one input frame's worth).
     """
 
-    __slots__ = ("rate", "frame_ms", "reframer", "_ready", "_media")
+    __slots__ = ("rate", "frame_ms", "reframer", "_ready", "_media", "_resets")
 
-    def __init__(self, *, source_rate: int, source_frame_ms: float,
-                 rate: int | None = None, frame_ms: float | None = None) -> None:
-        self.rate = source_rate if rate is None else rate
-        self.frame_ms = source_frame_ms if frame_ms is None else frame_ms
-        same = (self.rate == source_rate
-                and frame_samples(self.rate, self.frame_ms)
-                == frame_samples(source_rate, source_frame_ms))
-        self.reframer = None if same else Reframer(source_rate, self.rate, self.frame_ms)
+    def __init__(self, rate: int | None = None, frame_ms: float | None = None) -> None:
+        if rate is not None or frame_ms is not None:
+            # validated now, not at the first frame (44.1 kHz needs frames of 10 ms steps)
+            frame_samples(rate if rate is not None else 8000,
+                          frame_ms if frame_ms is not None else 1000)
+        self.rate = rate
+        self.frame_ms = frame_ms
+        self.reframer: Reframer | None = None
         self._ready: deque[AudioFrame] = deque()
         self._media: object | None = None
+        self._resets = 0
+
+    @property
+    def resets(self) -> int:
+        """New media streams and input index jumps this reader has seen."""
+        return self._resets + (self.reframer.resets if self.reframer is not None else 0)
 
     @property
     def pending(self) -> int:
         """Output frames ready in the reader (not counting the core's queue)."""
         return len(self._ready)
 
+    def _attach(self, media: FrameSource) -> None:
+        cfg = media.config
+        rate = cfg.rate if self.rate is None else self.rate
+        ms = cfg.frame_ms if self.frame_ms is None else self.frame_ms
+        switch = self._media is not None
+        self._resets += switch + (self.reframer.resets if self.reframer is not None else 0)
+        self._media = media
+        if rate == cfg.rate and frame_samples(rate, ms) == frame_samples(cfg.rate, cfg.frame_ms):
+            self.reframer = None
+        else:
+            self.reframer = Reframer(cfg.rate, rate, ms)
+            self.reframer.reset(gap=switch)
+
+    def poll(self, media: FrameSource | None) -> bool:
+        """Pull the media's frames until the reader has a frame ready; True if it has."""
+        if self._ready:
+            return True
+        if media is None:
+            return False
+        if media is not self._media:
+            self._attach(media)
+        rf = self.reframer
+        while (frame := media.read_frame()) is not None:
+            if rf is None:
+                self._ready.append(frame)
+                return True
+            out = rf.push(frame)
+            if out:
+                self._ready.extend(out)
+                return True
+        return False
+
     def read(self, media: FrameSource | None) -> AudioFrame | None:
         """The reader's next frame from what ``media`` has received, or None when the frames
         waiting there do not complete one yet (None ``media``: only what is pending)."""
-        if self._ready:
-            return self._ready.popleft()
-        if media is None:
-            return None
-        rf = self.reframer
-        if rf is None:
-            return media.read_frame()
-        if media is not self._media:
-            if self._media is not None:
-                rf.reset(gap=True)
-            self._media = media
-        while (frame := media.read_frame()) is not None:
-            out = rf.push(frame)
-            if out:
-                self._ready.extend(out[1:])
-                return out[0]
-        return None
+        return self._ready.popleft() if self.poll(media) else None
+
+
+class CallAudioBase:
+    """The loop-independent part of the adapters' ``call.audio`` (asyncio, trio, blocking):
+    the readers (one :class:`AudioReader` per ``(rate, frame_ms)`` asked for) and the
+    verbs that need no waiting. An adapter subclasses it, supplies ``_media()``, ``ended``
+    and ``_act`` (run a verb on the media with the loop's ``now``, then pump), and adds its
+    waits (``read``, ``write``, ``drained``) in its own idiom. The subclass declares the
+    ``_readers`` slot.
+    """
+
+    __slots__ = ()
+    _readers: dict[tuple[int | None, float | None], AudioReader]
+
+    # ---- what the adapter supplies ------------------------------------------------------
+
+    @property
+    def ended(self) -> bool:
+        """The call has ended: reads return None, writes accept nothing."""
+        raise NotImplementedError
+
+    def _media(self) -> CallMedia | None:
+        raise NotImplementedError
+
+    def _act(self, action: Callable[[CallMedia, float], T], default: T) -> T:
+        raise NotImplementedError
+
+    def _with(self, read: Callable[[CallMedia], T], default: T) -> T:
+        media = self._media()
+        return read(media) if media is not None and not self.ended else default
+
+    # ---- receive ------------------------------------------------------------------------
+
+    def reader(self, rate: int | None = None, frame_ms: float | None = None) -> AudioReader:
+        """The reader of frames at ``rate`` / ``frame_ms`` (None: the phone's): one per pair,
+        so successive ``frames()`` / ``read()`` at the same pair continue one stream.
+        ``ValueError`` unless ``frame_ms`` is a whole number of samples at ``rate``."""
+        key = (rate, frame_ms)
+        found = self._readers.get(key)
+        if found is None:
+            found = self._readers[key] = AudioReader(rate, frame_ms)
+        return found
+
+    def read_nowait(self, rate: int | None = None,
+                    frame_ms: float | None = None) -> AudioFrame | None:
+        """The next frame at ``rate`` / ``frame_ms`` from what has been received, or None
+        when none is complete yet (or the call has ended)."""
+        reader = self.reader(rate, frame_ms)
+        return None if self.ended else reader.read(self._media())
+
+    def read_all(self, rate: int | None = None, frame_ms: float | None = None) -> list[AudioFrame]:
+        """Every frame complete now (oldest first; none: an empty list)."""
+        out: list[AudioFrame] = []
+        while (frame := self.read_nowait(rate, frame_ms)) is not None:
+            out.append(frame)
+        return out
+
+    def _has_frame(self, reader: AudioReader) -> bool:
+        """A wait condition: the call ended or ``reader`` has a frame (pulls the media's)."""
+        return self.ended or reader.poll(self._media())
+
+    @property
+    def frames_available(self) -> int:
+        """Frames waiting in the core's receive queue (at the phone's rate and size)."""
+        return self._with(lambda m: m.frames_available, 0)
+
+    # ---- send ---------------------------------------------------------------------------
+
+    def write_nowait(self, pcm: npt.ArrayLike, rate: int | None = None) -> int:
+        """Queue what fits of mono int16 ``pcm`` at ``rate`` (default the phone's) now;
+        returns the samples accepted (the rest is the caller's to retry; ``CallMedia``
+        counts it in ``health().samples_rejected``)."""
+        data = np.ascontiguousarray(pcm, dtype=np.int16).reshape(-1)
+        if len(data) == 0:
+            return 0
+        return self._act(lambda m, now: m.write(data, rate), 0)
+
+    def room(self) -> int:
+        """Samples (at the rate last written, default the phone's) ``write_nowait`` takes now."""
+        return self._with(lambda m: m.room(), 0)
+
+    def clear(self) -> int:
+        """Barge-in: drop everything queued for sending (at most the frame already on the
+        wire is heard); returns the frames dropped. Pending ``drained`` waits return."""
+        return self._act(lambda m, now: m.clear(), 0)
+
+    def mute(self, muted: bool = True) -> None:
+        """Send silence instead of the queued audio (consumed as usual); the clock runs on."""
+        self._act(lambda m, now: m.mute(muted), None)
+
+    def pause(self) -> None:
+        """Stop sending and hold the queue (RTP timestamps keep advancing)."""
+        self._act(lambda m, now: m.pause(), None)
+
+    def resume(self) -> None:
+        """Send the held queue again (the first packet carries the marker bit)."""
+        self._act(lambda m, now: m.resume(), None)
+
+    def health(self) -> HealthReport | None:
+        """Queue depths, frames dropped / concealed / late, send errors (None: no media)."""
+        return self._with(lambda m: m.health(), None)
+
+    def _has_room(self) -> bool:
+        media = self._media()
+        return self.ended or (media is not None and media.room() > 0)

@@ -256,7 +256,7 @@ def test_audio_api_backpressure_barge_in_drained_mute_pause() -> None:
         loop = asyncio.get_running_loop()
         async with pair() as (a, b):
             with pytest.raises(ValueError):
-                a.audio.frames(rate=8000)
+                a.audio.frames(rate=44100, frame_ms=1)  # 44.1 samples: not a whole frame
             # write_nowait takes exactly what fits (SendPolicy.REJECT) and says how much.
             room = a.audio.room()
             assert room > 0
@@ -303,6 +303,48 @@ def test_audio_api_backpressure_barge_in_drained_mute_pause() -> None:
             assert quality is not None and quality.quality.packets_received > 50
         assert a.audio.ended and a.audio.health() is None and a.audio.write_nowait(tone(440.0, 0.1)) == 0
         assert await a.audio.read() is None and [f async for f in a.audio.frames()] == []
+
+    asyncio.run(main())
+
+
+@pytest.mark.timeout(30)
+def test_frames_at_any_rate_and_length() -> None:
+    """A 16 kHz phone; Bob reads Alice's 1000 Hz tone as 8 kHz / 10 ms frames, then as
+    48 kHz / 30 ms frames: sizes, contiguous indexes, frame counts exact for the samples
+    the reader took from the core (ceil(N·L/M) // F), tone frequency and level."""
+    async def take(b: PhoneCall, rate: int, ms: int, seconds: float) -> list[AudioFrame]:
+        got: list[AudioFrame] = []
+
+        async def reader() -> None:
+            async for frame in b.audio.frames(rate=rate, frame_ms=ms):
+                got.append(frame)
+
+        task = asyncio.ensure_future(reader())
+        await asyncio.sleep(seconds)
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        return got + b.audio.read_all(rate, ms)
+
+    async def main() -> None:
+        async with pair() as (a, b):
+            assert await a.audio.write(tone(1000.0, 2.6)) == int(2.6 * RATE)
+            await asyncio.sleep(0.2)
+            b.audio.read_all()  # before the tone: silence and the jitter buffer's start
+            for rate, ms in ((8000, 10), (48000, 30)):
+                frames = await take(b, rate, ms, 1.0)
+                size = rate * ms // 1000
+                assert all(f.rate == rate and len(f.samples) == size for f in frames)
+                assert [f.index for f in frames] == \
+                    [frames[0].index + i * size for i in range(len(frames))]
+                reframer = b.audio.reader(rate, ms).reframer
+                assert reframer is not None and reframer.resets == 0
+                g = math.gcd(16000, rate)
+                made = -(-reframer.samples_in * (rate // g) // (16000 // g))
+                assert len(frames) == made // size and len(frames) >= 0.9 / (ms / 1000)
+                pcm = speech(frames)[rate // 10:]
+                assert len(pcm) >= rate // 2
+                assert abs(peak_hz(pcm, rate) - 1000.0) < 3.0, (rate, peak_hz(pcm, rate))
+                assert abs(level_dbm0(pcm) - LEVEL) < 1.5, (rate, level_dbm0(pcm))
 
     asyncio.run(main())
 

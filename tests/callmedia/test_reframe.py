@@ -224,7 +224,7 @@ def test_audio_reader_on_a_lossy_call() -> None:
     while (f := b.read_frame()) is not None:
         core.append(f)
     src = _Replay(core)
-    reader = AudioReader(source_rate=16000, source_frame_ms=20, rate=8000, frame_ms=10)
+    reader = AudioReader(rate=8000, frame_ms=10)
     got = []
     while (f := reader.read(src)) is not None or reader.pending:
         if f is not None:
@@ -232,8 +232,7 @@ def test_audio_reader_on_a_lossy_call() -> None:
     n_in = sum(len(f.samples) for f in core)
     assert len(got) == expected_frames(n_in, 16000, 8000, 80)
     assert any(f.concealed for f in core)
-    rf = reader.reframer
-    assert rf is not None
+    assert reader.reframer is not None and reader.resets == 0
     # every concealed core frame shows in the output frames covering its span
     for cf in core:
         if cf.concealed:
@@ -245,19 +244,28 @@ def test_audio_reader_on_a_lossy_call() -> None:
     again = _Replay(core[:10])
     first = reader.read(again)
     assert first is not None and first.flags & AudioFlags.AFTER_GAP and first.index == 0
-    assert rf.resets == 1
+    assert reader.resets == 1
+    # the reader also runs straight off the CallMedia itself
+    assert AudioReader(48000, 30).read(b) is None   # b's queue was emptied above
 
 
 def test_audio_reader_passthrough_is_the_core_frame() -> None:
     frames = frames_of(tone(300.0, 16000, 0.1), 16000, [320] * 5)
     src = _Replay(frames)
-    reader = AudioReader(source_rate=16000, source_frame_ms=20)
-    assert reader.reframer is None
+    reader = AudioReader(16000, 20)
     assert [reader.read(src) for _ in range(5)] == frames and reader.read(src) is None
+    assert reader.reframer is None
     assert reader.read(None) is None
 
 
+class _Config:
+    rate = 16000
+    frame_ms = 20.0
+
+
 class _Replay:
+    config = _Config()
+
     def __init__(self, frames: list[AudioFrame]) -> None:
         self.frames = list(frames)
 
