@@ -258,7 +258,21 @@ decode_frames(int dec, int which, PyObject *payloads)
     out = PyArray_SimpleNew(2, dims, NPY_INT16);
     if (out == NULL)
         return NULL;
-    /* No Python code runs from here on, so the sequence cannot change under us. */
+    /* An allocation may run a garbage collection and with it arbitrary finalizers, which
+     * could change a list: look again (no Python code runs after this point). */
+    if (PyList_CheckExact(payloads)) {
+        if (PyList_GET_SIZE(payloads) != n) {
+            Py_DECREF(out);
+            return delegate1(which, payloads);
+        }
+        items = ((PyListObject *)payloads)->ob_item;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (!PyBytes_CheckExact(items[i]) || PyBytes_GET_SIZE(items[i]) != size) {
+            Py_DECREF(out);
+            return delegate1(which, payloads);
+        }
+    }
     dst = (int16_t *)PyArray_DATA((PyArrayObject *)out);
     for (Py_ssize_t i = 0; i < n; i++)
         decode_run(dec_table[dec], (const uint8_t *)PyBytes_AS_STRING(items[i]),
