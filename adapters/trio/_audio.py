@@ -11,14 +11,13 @@ their scope.
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable
-from typing import Any, Protocol, TypeVar
+from typing import Protocol, TypeVar
 
 import numpy as np
 import numpy.typing as npt
 
-from rvoip_sansio.callmedia import AudioFrame, AudioReader, CallMedia, HealthReport
+from rvoip_sansio.callmedia import AudioFrame, AudioReader, CallAudioBase, CallMedia
 
 __all__ = ["CallAudio", "AudioOwner", "FrameStream"]
 
@@ -56,20 +55,19 @@ class FrameStream:
         return self
 
     async def __anext__(self) -> AudioFrame:
-        audio = self._audio
-        while True:
-            frame = self.reader.read(audio._media())
-            if frame is not None:
-                return frame
-            if audio.ended:
-                raise StopAsyncIteration
-            await audio._owner.wait(audio._has_frame)
+        frame = await self._audio._read(self.reader)
+        if frame is None:
+            raise StopAsyncIteration
+        return frame
 
 
-class CallAudio:
+class CallAudio(CallAudioBase):
     """The audio of one call. Until the call's media is negotiated ``read`` waits, ``write``
     waits for room and ``write_nowait`` accepts 0; after the call ended reads return None,
-    writes accept nothing and ``health`` is None.
+    writes accept nothing and ``health`` is None. The verbs without a wait (``write_nowait``,
+    ``read_nowait``, ``read_all``, ``room``, ``clear``, ``mute``, ``pause``, ``resume``,
+    ``health``) are the core's :class:`~rvoip_sansio.callmedia.CallAudioBase`; this class
+    adds the trio waits.
 
     Send policy: the send queue is bounded (``send_queue_frames``, 10 s by default).
     :meth:`write` **waits for room** until everything is queued (or the call ends) and
@@ -79,12 +77,13 @@ class CallAudio:
     clock never waits for the reader.
     """
 
-    __slots__ = ("_owner", "rate", "frame_ms")
+    __slots__ = ("_owner", "rate", "frame_ms", "_readers")
 
     def __init__(self, owner: AudioOwner, *, rate: int, frame_ms: float) -> None:
         self._owner = owner
         self.rate = rate  #: the rate of frames and the default rate of writes
         self.frame_ms = frame_ms
+        self._readers = {}
 
     @property
     def ended(self) -> bool:
@@ -99,69 +98,37 @@ class CallAudio:
         concealed / comfort noise / after a gap / silence) until the call ends. By default
         at the phone's rate and frame length (``open_phone(rate=..., frame_ms=...)``, the
         stack resampling from the codec); any other ``rate`` and ``frame_ms`` (a whole number
-        of samples) are resampled and re-cut for this reader by the core's
+        of samples, else ``ValueError``) are resampled and re-cut by the core's
         :class:`~rvoip_sansio.callmedia.AudioReader` (exact sample counts; a frame holding any
-        concealed input is flagged so). One reader per call: two would share the frames."""
-        kw: dict[str, Any] = {"rate": rate, "frame_ms": frame_ms}
-        if "source_rate" in inspect.signature(AudioReader).parameters:
-            # TRANSITIONAL: callmedia's first AudioReader took the source's rate and frame
-            # length; the next one reads them from the media's config. Drop once it landed.
-            kw.update(source_rate=self.rate, source_frame_ms=self.frame_ms)
-        return FrameStream(self, AudioReader(**kw))
+        concealed input is flagged so). One reader per ``(rate, frame_ms)``: successive
+        ``frames()`` / ``read()`` at the same pair continue one stream; readers at different
+        pairs share the call's frames between them."""
+        return FrameStream(self, self.reader(rate, frame_ms))
 
-    async def read(self) -> AudioFrame | None:
-        """The next received frame, waiting for it; None once the call has ended."""
+    async def read(self, rate: int | None = None, frame_ms: float | None = None) -> AudioFrame | None:
+        """The next received frame at ``rate`` / ``frame_ms`` (default the phone's), waiting
+        for it; None once the call has ended."""
+        return await self._read(self.reader(rate, frame_ms))
+
+    async def _read(self, reader: AudioReader) -> AudioFrame | None:
         while True:
-            frame = self.read_nowait()
+            frame = None if self._owner.ended else reader.read(self._media())
             if frame is not None or self._owner.ended:
                 return frame
-            await self._owner.wait(self._has_frame)
-
-    def read_nowait(self) -> AudioFrame | None:
-        """The oldest received frame, or None when none is waiting."""
-        media = self._owner.media()
-        return media.read_frame() if media is not None and not self._owner.ended else None
-
-    def read_all(self) -> list[AudioFrame]:
-        """Every received frame waiting now (oldest first)."""
-        out: list[AudioFrame] = []
-        while (frame := self.read_nowait()) is not None:
-            out.append(frame)
-        return out
-
-    @property
-    def frames_available(self) -> int:
-        return self._with(lambda m: m.frames_available, 0)
+            await self._owner.wait(lambda: self._has_frame(reader))
 
     # ---- send ---------------------------------------------------------------------------
 
     async def write(self, pcm: npt.ArrayLike, rate: int | None = None) -> int:
-        """Queue mono int16 ``pcm`` at ``rate`` (default the phone's) for sending, waiting for
-        room as the queue empties (one frame per ptime). Returns the samples accepted: all of
-        them unless the call ended first."""
+        """Queue mono int16 ``pcm`` at ``rate`` (any rate; default the phone's) for sending,
+        waiting for room as the queue empties (one frame per ptime). Returns the samples
+        accepted: all of them unless the call ended first."""
         data = np.ascontiguousarray(pcm, dtype=np.int16).reshape(-1)
         done = self.write_nowait(data, rate)
         while done < len(data) and not self._owner.ended:
             await self._owner.wait(self._has_room)
             done += self.write_nowait(data[done:], rate)
         return done
-
-    def write_nowait(self, pcm: npt.ArrayLike, rate: int | None = None) -> int:
-        """Queue what fits of ``pcm`` now; returns the samples accepted (the rest is the
-        caller's to retry; ``CallMedia`` counts it in ``health().samples_rejected``)."""
-        data = np.ascontiguousarray(pcm, dtype=np.int16).reshape(-1)
-        if len(data) == 0:
-            return 0
-        return self._act(lambda m, now: m.write(data, rate), 0)
-
-    def room(self) -> int:
-        """Samples (at the phone's rate) that ``write_nowait`` takes now."""
-        return self._with(lambda m: m.room(), 0)
-
-    def clear(self) -> int:
-        """Barge-in: drop everything queued for sending (at most the frame already on the
-        wire is heard); returns the frames dropped. Pending :meth:`drained` waits return."""
-        return self._act(lambda m, now: m.clear(), 0)
 
     async def drained(self) -> bool:
         """Wait until everything written so far has been sent (or cleared): then the far end
@@ -176,38 +143,10 @@ class CallAudio:
         finally:
             marks.discard(mark)
 
-    def mute(self, muted: bool = True) -> None:
-        """Send silence instead of the queued audio (consumed as usual); the clock runs on."""
-        self._act(lambda m, now: m.mute(muted), None)
-
-    def pause(self) -> None:
-        """Stop sending and hold the queue (RTP timestamps keep advancing)."""
-        self._act(lambda m, now: m.pause(), None)
-
-    def resume(self) -> None:
-        """Send the held queue again (the first packet carries the marker bit)."""
-        self._act(lambda m, now: m.resume(), None)
-
-    def health(self) -> HealthReport | None:
-        """Queue depths, frames dropped / concealed / late, send errors (None: no media)."""
-        return self._with(lambda m: m.health(), None)
-
-    # ---- plumbing -----------------------------------------------------------------------
+    # ---- what the core's CallAudioBase needs --------------------------------------------
 
     def _media(self) -> CallMedia | None:
-        return None if self._owner.ended else self._owner.media()
-
-    def _has_frame(self) -> bool:
-        media = self._owner.media()
-        return self._owner.ended or (media is not None and media.frames_available > 0)
-
-    def _has_room(self) -> bool:
-        media = self._owner.media()
-        return self._owner.ended or (media is not None and media.room() > 0)
-
-    def _with(self, read: Callable[[CallMedia], T], default: T) -> T:
-        media = self._owner.media()
-        return read(media) if media is not None and not self._owner.ended else default
+        return self._owner.media()
 
     def _act(self, action: Callable[[CallMedia, float], T], default: T) -> T:
         def run(now: float) -> T:
