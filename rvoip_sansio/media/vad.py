@@ -97,8 +97,11 @@ class VoiceActivityDetector:
         self._active = False
         self._rise = 10 ** (cfg.noise_rise_db_per_s / 10 / 100)
         self._hang_blocks = max(0, round(cfg.hangover * 100))
-        # Band power of a signal at min_level (flat) — below it nothing is speech.
-        self._floor = (32768.0 * 10 ** (cfg.min_level_dbov / 20)) ** 2 * 1e-3
+        # Per-bin power of white noise at min_level (variance times the window's energy,
+        # E|X_k|^2 = sigma^2 * sum(w^2)): anything quieter is floored to it, so idle-channel
+        # noise (a codec's -88 dBov hiss) can never look like speech against a quieter past.
+        sigma = 32768.0 * 10 ** (cfg.min_level_dbov / 20)
+        self._floor = sigma * sigma * float(np.sum(self._window * self._window))
         self.score = 0.0
 
     @property

@@ -123,3 +123,25 @@ def test_config_and_errors() -> None:
     assert v.update(np.zeros(79, np.int16)).size == 0
     assert v.update(np.zeros(1, np.int16)).tolist() == [False]
     assert not v.active
+
+
+@pytest.mark.parametrize("codec", ["G722", "PCMU"])
+def test_no_onset_on_a_codecs_idle_channel_noise(codec: str) -> None:
+    """Digital silence through a real codec comes out as a faint hiss (G.722: about -88 dBov,
+    peaks of a few LSB). Below ``min_level_dbov`` nothing is speech, so a barge-in detector
+    must not fire on it (it did: the per-bin floor was computed without the window's energy),
+    and speech after it is still found."""
+    from rvoip_sansio.codecs import get_codec
+
+    c = get_codec(codec)
+    rate = c.info.sample_rate
+    frame = rate // 50
+    idle = np.concatenate([c.decode(c.encode(np.zeros(frame, np.int16))) for _ in range(150)])
+    assert np.abs(idle).max() < 40  # a hiss of a few LSB (PCMU: exact zeros)
+    vad = VoiceActivityDetector(rate)
+    assert vad.process(idle) == []
+    t = np.arange(rate) / rate
+    voiced = (3000 * np.sin(2 * np.pi * 300 * t) * (1 + np.sin(2 * np.pi * 3 * t))).astype(np.int16)
+    events = vad.process(voiced)
+    assert events and isinstance(events[0], SpeechStarted)
+    assert events[0].sample - idle.size < rate // 5  # found within 200 ms
