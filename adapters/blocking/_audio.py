@@ -16,7 +16,7 @@ from typing import Protocol, TypeVar
 import numpy as np
 import numpy.typing as npt
 
-from rvoip_sansio.callmedia import AudioFrame, CallMedia, HealthReport
+from rvoip_sansio.callmedia import AudioFrame, CallAudioBase, CallMedia
 
 from ._loop import Loop
 
@@ -41,9 +41,18 @@ class AudioOwner(Protocol):
     def media(self) -> CallMedia | None: ...
 
 
-class CallAudio:
+class CallAudio(CallAudioBase):
     """The audio of one call. Until the call's media is negotiated (and after it ended)
-    ``read`` returns None, ``write*`` accept 0 samples and ``health`` is None.
+    ``read`` returns None, ``write*`` accept 0 samples and ``health`` is None. The verbs
+    without a wait (``write_nowait``, ``read_nowait``, ``read_all``, ``room``, ``clear``,
+    ``mute``, ``pause``, ``resume``, ``health``) are the core's
+    :class:`~rvoip_sansio.callmedia.CallAudioBase` (every touch of the media under the loop's
+    lock); this class adds the blocking waits.
+
+    Frames at any rate: ``read(timeout, rate=, frame_ms=)`` / ``frames(timeout, rate=,
+    frame_ms=)`` deliver frames at any rate and any frame length of a whole number of
+    samples, re-framed and resampled from the phone's frames by one
+    :class:`~rvoip_sansio.callmedia.AudioReader` per ``(rate, frame_ms)``.
 
     Send policy: the send queue is bounded (``CallMediaConfig.send_queue_frames``, 10 s by
     default). :meth:`write` **waits for room** until everything is queued (or ``timeout``,
@@ -52,10 +61,11 @@ class CallAudio:
     (counted in ``health().frames_dropped``); the media clock never waits for the reader.
     """
 
-    __slots__ = ("_owner",)
+    __slots__ = ("_owner", "_readers")
 
     def __init__(self, owner: AudioOwner) -> None:
         self._owner = owner
+        self._readers = {}
 
     @property
     def ended(self) -> bool:
@@ -64,15 +74,19 @@ class CallAudio:
 
     # ---- receive ------------------------------------------------------------------------
 
-    def read(self, timeout: float | None = None) -> AudioFrame | None:
-        """The next received frame (numpy int16 at the phone's rate, ``frame_ms`` long, with
-        its media timestamp and ``flags``), waiting up to ``timeout`` seconds (``None``: until
-        one comes or the call ends). None on timeout or once the call has ended."""
+    def read(self, timeout: float | None = None, *, rate: int | None = None,
+             frame_ms: float | None = None) -> AudioFrame | None:
+        """The next received frame (numpy int16 at ``rate``, ``frame_ms`` long, default the
+        phone's; any rate and any frame length of a whole number of samples, else
+        ``ValueError``), with its media timestamp and ``flags``, waiting up to ``timeout``
+        seconds (``None``: until one comes or the call ends). None on timeout or once the
+        call has ended."""
+        reader = self.reader(rate, frame_ms)
         got: list[AudioFrame] = []
 
         def ready() -> bool:
             media = self._owner.media()
-            frame = media.read_frame() if media is not None else None
+            frame = reader.read(media) if media is not None else None
             if frame is not None:
                 got.append(frame)
                 return True
@@ -81,19 +95,17 @@ class CallAudio:
         self._owner.loop.wait(ready, timeout)
         return got[0] if got else None
 
-    def frames(self, timeout: float | None = None) -> Iterator[AudioFrame]:
+    def frames(self, timeout: float | None = None, *, rate: int | None = None,
+               frame_ms: float | None = None) -> Iterator[AudioFrame]:
         """Every received frame until the call ends (or none comes for ``timeout`` s)."""
-        while (frame := self.read(timeout)) is not None:
+        self.reader(rate, frame_ms)  # validates now
+        while (frame := self.read(timeout, rate=rate, frame_ms=frame_ms)) is not None:
             yield frame
-
-    @property
-    def frames_available(self) -> int:
-        return self._with(lambda m: m.frames_available, 0)
 
     # ---- send ---------------------------------------------------------------------------
 
     def write(self, pcm: npt.ArrayLike, rate: int | None = None, *, timeout: float | None = None) -> int:
-        """Queue mono int16 ``pcm`` at ``rate`` (default the phone's rate) for sending,
+        """Queue mono int16 ``pcm`` at ``rate`` (any rate; default the phone's) for sending,
         waiting for room in the send queue as it empties (one frame per 20 ms). Returns the
         samples accepted: all of them unless ``timeout`` passed or the call ended first."""
         data = np.ascontiguousarray(pcm, dtype=np.int16)
@@ -109,23 +121,6 @@ class CallAudio:
             done += more
         return done
 
-    def write_nowait(self, pcm: npt.ArrayLike, rate: int | None = None) -> int:
-        """Queue what fits of ``pcm`` now; returns the samples accepted (the rest is the
-        caller's to retry; ``CallMedia`` counts it in ``health().samples_rejected``)."""
-        data = np.ascontiguousarray(pcm, dtype=np.int16)
-        if len(data) == 0:
-            return 0
-        return self._act(lambda m, now: m.write(data, rate), 0)
-
-    def room(self) -> int:
-        """Samples (at the phone's rate) that ``write_nowait`` takes now."""
-        return self._with(lambda m: m.room(), 0)
-
-    def clear(self) -> int:
-        """Barge-in: drop everything queued for sending (at most the frame already on the
-        wire is heard); returns the frames dropped. Pending :meth:`drained` waits return."""
-        return self._act(lambda m, now: m.clear(), 0)
-
     def drained(self, timeout: float | None = None) -> bool:
         """Wait until everything written so far has been sent (or cleared); False on
         timeout or when the call ended first."""
@@ -139,23 +134,10 @@ class CallAudio:
             marks.discard(mark)
         return ok and reached
 
-    def mute(self, muted: bool = True) -> None:
-        """Send silence instead of the queued audio (consumed as usual); the clock runs on."""
-        self._act(lambda m, now: m.mute(muted), None)
+    # ---- what the core's CallAudioBase needs --------------------------------------------
 
-    def pause(self) -> None:
-        """Stop sending and hold the queue (RTP timestamps keep advancing)."""
-        self._act(lambda m, now: m.pause(), None)
-
-    def resume(self) -> None:
-        """Send the held queue again (the first packet carries the marker bit)."""
-        self._act(lambda m, now: m.resume(), None)
-
-    def health(self) -> HealthReport | None:
-        """Queue depths, frames dropped / concealed / late, send errors (None: no media)."""
-        return self._with(lambda m: m.health(), None)
-
-    # ---- plumbing -----------------------------------------------------------------------
+    def _media(self) -> CallMedia | None:
+        return self._owner.media()
 
     def _has_room(self) -> bool:
         media = self._owner.media()

@@ -349,7 +349,7 @@ class CallAudioBase:
         """The next frame at ``rate`` / ``frame_ms`` from what has been received, or None
         when none is complete yet (or the call has ended)."""
         reader = self.reader(rate, frame_ms)
-        return None if self.ended else reader.read(self._media())
+        return self._with(reader.read, None)
 
     def read_all(self, rate: int | None = None, frame_ms: float | None = None) -> list[AudioFrame]:
         """Every frame complete now (oldest first; none: an empty list)."""
