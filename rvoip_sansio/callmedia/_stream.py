@@ -41,11 +41,6 @@ log = logging.getLogger("rvoip_sansio.callmedia")
 PCM = npt.NDArray[np.int16]
 
 
-def _is_rtcp(data: bytes) -> bool:
-    # RFC 5761 §4: RTCP packet types 192..223 in the second octet.
-    return len(data) >= 2 and 192 <= data[1] <= 223
-
-
 class CallMedia:
     """Send and receive audio of one call over RTP (SRTP when keyed); see module docs."""
 
@@ -162,7 +157,9 @@ class CallMedia:
         srtp = self._srtp_rx
         if srtp is not None:
             try:
-                data = srtp.unprotect_rtcp(data) if _is_rtcp(data) else srtp.unprotect(data)
+                # RFC 5761 §4: RTCP packet types 192..223 in the second octet.
+                data = (srtp.unprotect_rtcp(data) if len(data) >= 2 and 192 <= data[1] <= 223
+                        else srtp.unprotect(data))
             except SrtpError as exc:
                 self.srtp_errors += 1
                 kind = exc.kind.name
@@ -195,10 +192,12 @@ class CallMedia:
         srtp = self._srtp_tx
         if srtp is not None:
             prot = []
+            protect, protect_rtcp = srtp.protect, srtp.protect_rtcp
             for t in out:
                 d = t.data
                 try:
-                    p = srtp.protect_rtcp(d) if _is_rtcp(d) else srtp.protect(d)
+                    # RFC 5761 §4 demultiplexing, as in receive().
+                    p = protect_rtcp(d) if len(d) >= 2 and 192 <= d[1] <= 223 else protect(d)
                 except SrtpError as exc:  # key exhausted: stop sending rather than reuse it
                     log.warning("SRTP protect failed: %s", exc)
                     continue

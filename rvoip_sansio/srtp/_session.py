@@ -271,7 +271,14 @@ class SrtpSession:
                     raise self._fail(REPLAY, "sequence number before the stream's first packet")
                 if not self._repeat_ok:
                     self._check(rp, index)
-        if not self._cm:
+        if self._aead:
+            # RFC 7714 §8.1-8.2 (_seal_rtp, inlined): IV = (SSRC, ROC, SEQ) XOR salt, the
+            # header is the AAD.
+            hdr = rtp[:hlen]
+            out = hdr + key.rtp_gcm.encrypt(  # type: ignore[union-attr]
+                (((ssrc << 48) | index) ^ key.rtp_salt).to_bytes(12, "big"), rtp[hlen:], hdr
+            ) + key.mki
+        elif not self._cm:
             out = self._seal_rtp(key, rtp, hlen, ssrc, index)
         else:
             # RFC 3711 §4.1.1 keystream (from the stream's chunk made ahead), §4.2 HMAC over
