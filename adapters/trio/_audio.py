@@ -17,7 +17,7 @@ from typing import Protocol, TypeVar
 import numpy as np
 import numpy.typing as npt
 
-from rvoip_sansio.callmedia import AudioFrame, AudioReader, CallAudioBase, CallMedia
+from rvoip_sansio.callmedia import AudioFrame, CallAudioBase, CallMedia
 
 __all__ = ["CallAudio", "AudioOwner", "FrameStream"]
 
@@ -45,17 +45,18 @@ class FrameStream:
     """``async for frame in call.audio.frames(rate, frame_ms)``: every received frame, at
     the reader's rate and frame length, until the call ends."""
 
-    __slots__ = ("_audio", "reader")
+    __slots__ = ("_audio", "_rate", "_frame_ms")
 
-    def __init__(self, audio: CallAudio, reader: AudioReader) -> None:
+    def __init__(self, audio: CallAudio, rate: int | None, frame_ms: float | None) -> None:
         self._audio = audio
-        self.reader = reader  #: the core's per-reader resampler/reframer (``AudioReader``)
+        self._rate = rate
+        self._frame_ms = frame_ms
 
     def __aiter__(self) -> FrameStream:
         return self
 
     async def __anext__(self) -> AudioFrame:
-        frame = await self._audio._read(self.reader)
+        frame = await self._audio.read(self._rate, self._frame_ms)
         if frame is None:
             raise StopAsyncIteration
         return frame
@@ -69,9 +70,13 @@ class CallAudio(CallAudioBase):
     ``health``) are the core's :class:`~rvoip_sansio.callmedia.CallAudioBase`; this class
     adds the trio waits.
 
-    Send policy: the send queue is bounded (``send_queue_frames``, 10 s by default).
+    **Frames at any rate**: ``frames(rate=, frame_ms=)`` / ``read(rate, frame_ms)`` deliver
+    frames at any rate and any frame length of a whole number of samples, re-framed and
+    resampled from the phone's frames by one core ``AudioReader`` per ``(rate, frame_ms)``.
+
+    **Send policy**: the send queue is bounded (``send_queue_frames``, 10 s by default).
     :meth:`write` **waits for room** until everything is queued (or the call ends) and
-    returns the samples accepted; :meth:`write_nowait` takes what fits now and returns that
+    returns the samples accepted; ``write_nowait`` takes what fits now and returns that
     count. Cancelling a ``write`` leaves what was already accepted queued. On the receive side
     a slow reader loses the oldest frames (counted in ``health().frames_dropped``): the media
     clock never waits for the reader.
@@ -81,7 +86,7 @@ class CallAudio(CallAudioBase):
 
     def __init__(self, owner: AudioOwner, *, rate: int, frame_ms: float) -> None:
         self._owner = owner
-        self.rate = rate  #: the rate of frames and the default rate of writes
+        self.rate = rate  #: the phone's rate: of frames by default and of writes
         self.frame_ms = frame_ms
         self._readers = {}
 
@@ -94,26 +99,22 @@ class CallAudio(CallAudioBase):
 
     def frames(self, rate: int | None = None, frame_ms: float | None = None) -> FrameStream:
         """``async for frame in call.audio.frames(rate=16000, frame_ms=20)``: each received
-        frame (numpy int16 ``samples``, its media ``index`` and ``time``, ``flags`` saying
-        concealed / comfort noise / after a gap / silence) until the call ends. By default
-        at the phone's rate and frame length (``open_phone(rate=..., frame_ms=...)``, the
-        stack resampling from the codec); any other ``rate`` and ``frame_ms`` (a whole number
-        of samples, else ``ValueError``) are resampled and re-cut by the core's
-        :class:`~rvoip_sansio.callmedia.AudioReader` (exact sample counts; a frame holding any
-        concealed input is flagged so). One reader per ``(rate, frame_ms)``: successive
-        ``frames()`` / ``read()`` at the same pair continue one stream; readers at different
-        pairs share the call's frames between them."""
-        return FrameStream(self, self.reader(rate, frame_ms))
+        frame (numpy int16 ``samples`` at ``rate``, ``frame_ms`` long, its media ``index`` and
+        ``time``, ``flags`` saying concealed / comfort noise / after a gap / silence) until
+        the call ends. Any rate, and any ``frame_ms`` that is a whole number of samples at it
+        (else ``ValueError``, at once); None: the phone's (``open_phone(rate=...,
+        frame_ms=...)``). Frames at one ``(rate, frame_ms)`` form one stream however many
+        ``frames()`` / ``read()`` take from it."""
+        self.reader(rate, frame_ms)  # validates now
+        return FrameStream(self, rate, frame_ms)
 
     async def read(self, rate: int | None = None, frame_ms: float | None = None) -> AudioFrame | None:
         """The next received frame at ``rate`` / ``frame_ms`` (default the phone's), waiting
         for it; None once the call has ended."""
-        return await self._read(self.reader(rate, frame_ms))
-
-    async def _read(self, reader: AudioReader) -> AudioFrame | None:
+        reader = self.reader(rate, frame_ms)
         while True:
-            frame = None if self._owner.ended else reader.read(self._media())
-            if frame is not None or self._owner.ended:
+            frame = self.read_nowait(rate, frame_ms)
+            if frame is not None or self.ended:
                 return frame
             await self._owner.wait(lambda: self._has_frame(reader))
 
@@ -146,7 +147,7 @@ class CallAudio(CallAudioBase):
     # ---- what the core's CallAudioBase needs --------------------------------------------
 
     def _media(self) -> CallMedia | None:
-        return self._owner.media()
+        return None if self._owner.ended else self._owner.media()
 
     def _act(self, action: Callable[[CallMedia, float], T], default: T) -> T:
         def run(now: float) -> T:
