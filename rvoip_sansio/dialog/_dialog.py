@@ -53,6 +53,20 @@ def _valid_target(text: str, fallback: str) -> str:
     return text
 
 
+def _invalid_host(uri: object) -> bool:
+    return isinstance(uri, SipUri) and strip_brackets(uri.host).lower().rstrip(".").endswith(".invalid")
+
+
+def _unreachable(contact: object, request: Request) -> bool:
+    """A Contact only its connection reaches: an ``.invalid`` host (RFC 7118 §5: a
+    WebSocket client cannot accept connections) on a request that came over a connection."""
+    try:
+        transport = request.via[0].transport.upper()
+    except (ParseError, IndexError):
+        return False
+    return transport in ("TCP", "TLS", "WS", "WSS") and _invalid_host(contact)
+
+
 def _check_routes(routes: Iterable[str]) -> None:
     for route in routes:
         uri_address(parse_name_addr(route).uri_text)
@@ -74,6 +88,10 @@ class Dialog:
     remote_seq: int | None
     secure: bool = False
     state: DialogState = DialogState.EARLY
+    #: The connection (peer address) a dialog-creating request came in on when its Contact
+    #: cannot be reached (an RFC 7118 §5 WebSocket client's ``.invalid`` host): requests to
+    #: that remote target go back over it.
+    flow: Address | None = None
 
     @property
     def id(self) -> tuple[str, str, str]:
@@ -113,8 +131,10 @@ class Dialog:
 
     @classmethod
     def from_request(cls, request: Request, local_tag: str, local_seq: int, *,
-                     confirmed: bool = False) -> Dialog:
-        """UAS side (§12.1.1): from a dialog-creating request and the To tag we chose."""
+                     confirmed: bool = False, source: Address | None = None) -> Dialog:
+        """UAS side (§12.1.1): from a dialog-creating request and the To tag we chose.
+        ``source``: where it came from; kept as the dialog's ``flow`` when it came over a
+        connection and its Contact host is ``.invalid`` (RFC 7118 §5, RFC 6761 §6.4)."""
         remote_tag = request.from_.tag
         if not remote_tag:
             raise ParseError("a dialog needs a From tag", 0)
@@ -135,6 +155,7 @@ class Dialog:
             remote_seq=request.cseq.number,
             secure=request.uri_text.startswith("sips:"),
             state=DialogState.CONFIRMED if confirmed else DialogState.EARLY,
+            flow=source if source is not None and _unreachable(contacts[0].uri, request) else None,
         )
 
     # ---- updates -----------------------------------------------------------------------
@@ -216,4 +237,7 @@ class Dialog:
         out.extend(headers)
         # The next hop is the first route either way (loose: top Route; strict: Request-URI).
         hop = parse_name_addr(self.route_set[0]).uri_text if self.route_set else uri
+        if self.flow is not None and not self.route_set and uri == self.remote_target \
+                and _invalid_host(parse_uri(uri)):
+            return Request(method, uri, out, body), self.flow  # RFC 7118 §5: its connection
         return Request(method, uri, out, body), uri_address(hop)

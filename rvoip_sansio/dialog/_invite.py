@@ -339,7 +339,7 @@ def incoming_invite(ua: UserAgent, req: Request, source: Address, key: Transacti
         return  # answered 481 / 486 already (RFC 3891 §3)
     local_tag = ua.endpoint.new_tag()
     try:
-        dialog = Dialog.from_request(req, local_tag, ua.rng.randrange(1, 2**16))
+        dialog = Dialog.from_request(req, local_tag, ua.rng.randrange(1, 2**16), source=source)
     except ParseError as exc:
         ua.respond(req, key, 400, now, reason=f"Bad Request ({exc.reason})")
         return
@@ -370,7 +370,7 @@ def send_provisional(ua: UserAgent, call: Call, now: float, code: int, early_med
     dialog = call.dialog
     invite = call.invite
     assert dialog is not None and invite is not None
-    out: list[tuple[str, HeaderValue]] = [("Contact", ua.contact)]
+    out: list[tuple[str, HeaderValue]] = [("Contact", ua.response_contact(invite))]
     body = b""
     if early_media:
         try:
@@ -400,7 +400,7 @@ def answer(ua: UserAgent, call: Call, now: float, sdp: bytes | None,
     except (ParseError, OfferAnswerError) as exc:
         reject(ua, call, now, 488, f"Not Acceptable Here ({exc})"[:80], ())
         return
-    out: list[tuple[str, HeaderValue]] = [("Contact", ua.contact)]
+    out: list[tuple[str, HeaderValue]] = [("Contact", ua.response_contact(invite))]
     out += ua.capability_headers()
     out += _timer.answer_headers(ua, call, invite)
     out += sdp_headers(body)

@@ -153,7 +153,7 @@ def on_refer(ua: UserAgent, call: Call, req: Request, key: TransactionKey, now: 
         return
     refer_to, target = parsed
     nosub = (req.get("refer-sub") or "").strip().lower() == "false"
-    ua.respond(req, key, 202, now, headers=[("Contact", ua.contact), *([("Refer-Sub", "false")] if nosub else [])])
+    ua.respond(req, key, 202, now, headers=[("Contact", ua.response_contact(req)), *([("Refer-Sub", "false")] if nosub else [])])
     call.refer_target = refer_to
     end_subscription(call)
     dialog = call.dialog
@@ -335,11 +335,12 @@ def on_refer_out_of_dialog(ua: UserAgent, req: Request, source: Address, key: Tr
         ua.respond(req, key, 202, now, to_tag=tag, headers=[("Refer-Sub", "false")])
     else:
         try:
-            dialog = Dialog.from_request(req, tag, ua.rng.randrange(1, 2**16), confirmed=True)
+            dialog = Dialog.from_request(req, tag, ua.rng.randrange(1, 2**16), confirmed=True,
+                                         source=source)
         except ParseError as exc:
             ua.respond(req, key, 400, now, reason=f"Bad Request ({exc.reason})")
             return
-        ua.respond(req, key, 202, now, to_tag=tag, headers=[("Contact", ua.contact)])
+        ua.respond(req, key, 202, now, to_tag=tag, headers=[("Contact", ua.response_contact(req))])
         sub = Subscription(ua=ua, role=SubscriptionRole.NOTIFIER, event="refer", call_id=req.call_id,
                            local_tag=tag, target=dialog.remote_target, state="active",
                            expires=REFER_EXPIRES, requested=REFER_EXPIRES, dialog=dialog)

@@ -74,7 +74,8 @@ class Registration:
     def _send(self, now: float, expires: int) -> None:
         ua = self.ua
         self.cseq += 1
-        contact = ua.contact
+        proxy = ua.config.outbound_proxy
+        contact = ua.request_contact(self.registrar, [f"<{proxy};lr>"] if proxy is not None else [])
         contacts: list[tuple[str, HeaderValue]] = []
         if self._stale_contact is not None and self._stale_contact != contact:
             contacts.append(("Contact", f"{self._stale_contact};expires=0"))

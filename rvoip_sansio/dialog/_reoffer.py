@@ -131,13 +131,13 @@ def _incoming_offer(ua: UserAgent, call: Call, dialog: Dialog, req: Request, key
         ua.respond(req, key, 500, now, headers=[("Retry-After", str(ua.rng.randint(0, 10)))])
         return
     if method == "UPDATE" and call.state is not CallState.CONFIRMED and sdp is None:
-        ua.respond(req, key, 200, now, headers=[("Contact", ua.contact)])
+        ua.respond(req, key, 200, now, headers=[("Contact", ua.response_contact(req))])
         return
     dialog.update_target(req)
     refresh = _timer.on_refresh_request(ua, call, req, now)
     if oa is None:
         if sdp is None and method == "UPDATE":
-            ua.respond(req, key, 200, now, headers=[("Contact", ua.contact), *refresh])
+            ua.respond(req, key, 200, now, headers=[("Contact", ua.response_contact(req)), *refresh])
             return
         call.pending_offer = (req, key)
         ua.emit(OfferReceived(call=call, call_id=call.call_id, sdp=sdp, method=method))
@@ -155,7 +155,7 @@ def _incoming_offer(ua: UserAgent, call: Call, dialog: Dialog, req: Request, key
     except (ParseError, OfferAnswerError, LocalProtocolError) as exc:
         ua.respond(req, key, 488, now, reason=f"Not Acceptable Here ({exc})"[:80])
         return
-    headers: list[tuple[str, HeaderValue]] = [("Contact", ua.contact), *refresh, *sdp_headers(body)]
+    headers: list[tuple[str, HeaderValue]] = [("Contact", ua.response_contact(req)), *refresh, *sdp_headers(body)]
     resp = make_response(req, 200, headers=headers, body=body)
     if method == "INVITE":
         send_2xx(ua, call, resp, key, now)
@@ -176,7 +176,7 @@ def answer_pending_offer(ua: UserAgent, call: Call, now: float, sdp: bytes | Non
     call.local_sdp = body or call.local_sdp
     if req.body:
         call.remote_sdp = req.body
-    headers: list[tuple[str, HeaderValue]] = [("Contact", ua.contact), *_timer.refresh_headers(call, False),
+    headers: list[tuple[str, HeaderValue]] = [("Contact", ua.response_contact(req)), *_timer.refresh_headers(call, False),
                                               *sdp_headers(body)]
     resp = make_response(req, 200, headers=headers, body=body)
     if req.method == "INVITE":
@@ -217,7 +217,7 @@ def reoffer(ua: UserAgent, call: Call, now: float, sdp: bytes | None, method: st
         body = sdp
     headers: list[tuple[str, HeaderValue]] = [*ua.capability_headers(), *_timer.refresh_headers(call, True),
                                               *sdp_headers(body)]
-    req, dest = dialog.request(method, ua.contact, headers=headers, body=body)
+    req, dest = dialog.request(method, ua.dialog_contact(dialog), headers=headers, body=body)
     call.reoffer_key = ua.send(req, now, partial(_reoffer_response, ua, call, sdp, method, dialog), dest=dest,
                                call=call)
 

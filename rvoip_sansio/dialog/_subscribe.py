@@ -103,7 +103,7 @@ class Subscription:
         if content_type is not None:
             headers.append(("Content-Type", content_type))
         self.last_body, self.last_content_type = body, content_type
-        req, dest = self.dialog.request("NOTIFY", self.ua.contact, headers=headers, body=body)
+        req, dest = self.dialog.request("NOTIFY", self.ua.dialog_contact(self.dialog), headers=headers, body=body)
         self.ua.send(req, now, _ignore, dest=dest)
         if state == "terminated":
             self._terminate(now, reason or "noresource", None)
@@ -133,7 +133,7 @@ class Subscription:
         if self.accept:
             headers.append(("Accept", self.accept))
         if self.dialog is not None and self.dialog.state is not DialogState.TERMINATED:
-            req, dest = self.dialog.request("SUBSCRIBE", ua.contact, headers=headers)
+            req, dest = self.dialog.request("SUBSCRIBE", ua.dialog_contact(self.dialog), headers=headers)
             ua.send(req, now, partial(self._on_response, expires), dest=dest)
             return
         req = ua.new_request("SUBSCRIBE", self.target, headers=headers, call_id=self.call_id)
@@ -262,14 +262,14 @@ def on_subscribe(ua: UserAgent, req: Request, source: Address, key: TransactionK
     expires = min(asked if asked is not None else 3600, MAX_EXPIRES)
     tag = ua.endpoint.new_tag()
     try:
-        dialog = Dialog.from_request(req, tag, ua.rng.randrange(1, 2**16), confirmed=True)
+        dialog = Dialog.from_request(req, tag, ua.rng.randrange(1, 2**16), confirmed=True, source=source)
     except ParseError as exc:
         ua.respond(req, key, 400, now, reason=f"Bad Request ({exc.reason})")
         return
     sub = Subscription(ua=ua, role=SubscriptionRole.NOTIFIER, event=event, call_id=req.call_id,
                        local_tag=tag, target=dialog.remote_target, state="active", expires=expires,
                        requested=expires, dialog=dialog)
-    ua.respond(req, key, 200, now, to_tag=tag, headers=[("Expires", str(expires)), ("Contact", ua.contact)])
+    ua.respond(req, key, 200, now, to_tag=tag, headers=[("Expires", str(expires)), ("Contact", ua.response_contact(req))])
     ua.register_subscription(dialog.id, sub)
     if expires == 0:
         sub.notify(now, state="terminated", reason="timeout")  # a fetch (§4.4.3)
@@ -313,7 +313,7 @@ def refresh_notifier(ua: UserAgent, sub: Subscription, req: Request, key: Transa
         return
     asked = _digits(req.get("expires"))
     expires = min(asked if asked is not None else sub.requested, MAX_EXPIRES)
-    ua.respond(req, key, 200, now, headers=[("Expires", str(expires)), ("Contact", ua.contact)])
+    ua.respond(req, key, 200, now, headers=[("Expires", str(expires)), ("Contact", ua.response_contact(req))])
     sub._cancel_timer()
     sub.expires = expires
     body, content_type = sub.last_body, sub.last_content_type

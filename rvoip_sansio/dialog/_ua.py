@@ -19,7 +19,7 @@ import attrs
 
 from rvoip_sansio._core import Address, Event, LocalProtocolError, ParseError, RandomSource, Transmit
 from rvoip_sansio.sdp import LocalCapabilities
-from rvoip_sansio.sip import HeaderValue, Request, Response, make_response
+from rvoip_sansio.sip import HeaderValue, Request, Response, SipUri, make_response, parse_name_addr, parse_uri
 from rvoip_sansio.sip.auth import ChallengeOutcome, Credentials, DigestClient, DigestServer
 from rvoip_sansio.transaction import (
     CancelReceived,
@@ -32,12 +32,13 @@ from rvoip_sansio.transaction import (
     TransactionTerminated,
     TransactionTimeout,
     TransportError,
+    uri_transport,
 )
 
 from . import _invite, _publish, _refer, _reoffer, _subscribe
 from ._call import Call, CallState
 from ._config import ALLOWED_METHODS, UAConfig
-from ._dialog import uri_address
+from ._dialog import Dialog, uri_address
 from ._events import MessageReceived, RequestCompleted, TransferRequested
 from ._publish import Publication
 from ._register import Registration, start_registration
@@ -117,6 +118,8 @@ class UserAgent:
         self.public_address: Address | None = config.contact_address
         self._contact = ""
         self._from = ""
+        #: Listener address per connection-oriented transport (add_transport).
+        self._listeners: dict[str, Address] = {}
         self._refresh_identity()
 
     # ---- identity ----------------------------------------------------------------------
@@ -137,6 +140,71 @@ class UserAgent:
     def contact(self) -> str:
         """Our Contact header value (fixed from Via received/rport behind NAT)."""
         return self._contact
+
+    def contact_for(self, transport: str | None, *, secure: bool = False) -> str:
+        """Our Contact for a message that travels over ``transport`` (RFC 3261 §8.1.1.8,
+        §12.1.1, §18): a URI that reaches us over that transport. The default transport (and
+        any transport without a listener) keeps :attr:`contact` — ``contact_address`` and
+        the RFC 3581 fix apply there. Another listener gets its own address and
+        ``;transport=tcp|tls|ws|wss``; with ``secure`` (the request was ``sips:``, §8.1.1.8 /
+        §12.1.1) TLS gives ``sips:`` (and WSS ``sips:...;transport=ws``, RFC 7118 §5.2)."""
+        default = self.config.endpoint.transport.upper()
+        name = (transport or default).upper()
+        local = self._listeners.get(name)
+        if local is None or (name == default and not secure):
+            return self._contact
+        host, port = self.public_address if name == default and self.public_address else local
+        if host in ("", "0.0.0.0", "::"):  # a wildcard listener: our address as on UDP
+            host = (self.public_address or self.config.local)[0]
+        if ":" in host and not host.startswith("["):
+            host = f"[{host}]"
+        if secure and name in ("TLS", "WSS"):
+            scheme, params = "sips", (";transport=ws" if name == "WSS" else "")
+        else:
+            scheme, params = "sip", ("" if name == "UDP" else f";transport={name.lower()}")
+        return f"<{scheme}:{self.config.user}@{host}:{port}{params}>"
+
+    def request_contact(self, target: str, routes: Iterable[str] = ()) -> str:
+        """The Contact for a request to ``target`` whose first hop is ``routes[0]`` (or the
+        target): the transport the endpoint will take for it (``;transport=``, ``sips:``, else
+        the default), ``sips:`` when that hop or the Request-URI is (§8.1.1.8)."""
+        first = next(iter(routes), None)
+        try:
+            hop = parse_name_addr(first).uri if first is not None else parse_uri(target)
+            uri = parse_uri(target)
+        except ParseError:
+            return self._contact
+        secure = any(isinstance(u, SipUri) and u.secure for u in (hop, uri))
+        return self.contact_for(uri_transport(hop), secure=secure)
+
+    def dialog_contact(self, dialog: Dialog) -> str:
+        """The Contact for a request we send in ``dialog`` (§12.2.1.1): over the transport of
+        its next hop (top Route, else the remote target), ``sips:`` in a secure dialog."""
+        routes = dialog.route_set
+        try:
+            hop = parse_name_addr(routes[0]).uri if routes else parse_uri(dialog.remote_target)
+        except ParseError:
+            return self._contact
+        secure = dialog.secure or (isinstance(hop, SipUri) and hop.secure)
+        return self.contact_for(uri_transport(hop), secure=secure)
+
+    def response_contact(self, request: Request) -> str:
+        """The Contact for our response to ``request``: over the transport it came in on
+        (its top Via, §18.2.2 answers there), ``sips:`` when §12.1.1 asks for it (a ``sips:``
+        Request-URI, or top Record-Route, or Contact when there is no Record-Route)."""
+        try:
+            transport = request.via[0].transport
+            routes = request.get_all("record-route", split=True)
+            other: object
+            if routes:
+                other = parse_name_addr(routes[0]).uri
+            else:
+                contacts = request.contact
+                other = contacts[0].uri if contacts else None
+            secure = any(isinstance(u, SipUri) and u.secure for u in (request.uri, other))
+        except (ParseError, IndexError):
+            return self._contact
+        return self.contact_for(transport, secure=secure)
 
     @property
     def from_header(self) -> str:
@@ -189,6 +257,7 @@ class UserAgent:
         """The adapter listens for ``transport`` (TCP, TLS, WS, WSS) on ``local``
         (see ``Endpoint.add_transport``)."""
         self.endpoint.add_transport(transport, local)
+        self._listeners[transport.upper()] = local
 
     def connection_made(self, peer: Address, transport: str, now: float) -> None:
         self.endpoint.connection_made(peer, transport, now)
@@ -348,7 +417,8 @@ class UserAgent:
             ("CSeq", f"{cseq if cseq is not None else self.next_cseq()} {method}"),
         ]
         if method in ("INVITE", "SUBSCRIBE", "REFER", "REGISTER", "OPTIONS"):
-            out.append(("Contact", self._contact))
+            routes = [f"<{cfg.outbound_proxy};lr>"] if cfg.outbound_proxy is not None else []
+            out.append(("Contact", self.request_contact(target, routes)))
         if cfg.user_agent:
             out.append(("User-Agent", cfg.user_agent))
         out.extend(headers)
@@ -429,7 +499,7 @@ class UserAgent:
             raise LocalProtocolError(f"dialog layer: call {call.call_id} has no dialog for {method}")
         self._handle += 1
         handle = self._handle
-        req, dest = dialog.request(method, self._contact, headers=headers, body=body)
+        req, dest = dialog.request(method, self.dialog_contact(dialog), headers=headers, body=body)
 
         def done(resp: Response | None, t: float) -> None:
             if resp is None or resp.status_code >= 200:
@@ -597,7 +667,7 @@ class UserAgent:
         # RFC 3261 §11.2: answer as we would an INVITE, with our capabilities; never
         # touches a call (a PBX's keep-alive must not disturb one).
         headers = self.capability_headers()
-        headers += [("Accept", "application/sdp"), ("Contact", self._contact)]
+        headers += [("Accept", "application/sdp"), ("Contact", self.response_contact(req))]
         self.respond(req, key, 200, now, headers=headers)
 
     def _authorized(self, req: Request, key: TransactionKey, now: float) -> bool:
