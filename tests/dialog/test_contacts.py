@@ -1,0 +1,277 @@
+"""A Contact per transport (RFC 3261 §8.1.1.8, §12.1.1, §18; RFC 7118 §5), in memory.
+
+Bob listens on UDP 5060, TCP 5060, TLS 5061, WS 8080 and WSS 8443. A call reaching him over
+each transport must be answered with a Contact naming that transport's listener (and
+``;transport=``), so that the caller's ACK, re-INVITE and BYE come back over it; the ones Bob
+sends in the dialog go over it too. Before the fix every answer said ``sip:bob@10.0.0.2:5060``
+and the TLS/WS caller's ACK went to port 5060 over TLS/WS, where nothing listens (the wire
+below fails an ``open`` with no listener, as a real connect would be refused).
+"""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from rvoip_sansio import Address, Event, Transmit
+from rvoip_sansio.dialog import Call, CallAnswered, CallEnded, EndReason, IncomingCall, UAConfig, UserAgent
+from rvoip_sansio.server import Registrar
+from rvoip_sansio.sip import Request, Response, parse_message
+from rvoip_sansio.transaction import EndpointConfig, StreamTransmit
+
+from .helpers import caps
+
+BOB: Address = ("10.0.0.2", 5060)
+ALICE: Address = ("10.0.0.1", 5070)
+BOB_LISTENERS: dict[str, Address] = {"TCP": ("10.0.0.2", 5060), "TLS": ("10.0.0.2", 5061),
+                                     "WS": ("10.0.0.2", 8080), "WSS": ("10.0.0.2", 8443)}
+BOB_CONTACT = {
+    "UDP": "<sip:bob@10.0.0.2:5060>",
+    "TCP": "<sip:bob@10.0.0.2:5060;transport=tcp>",
+    "TLS": "<sip:bob@10.0.0.2:5061;transport=tls>",
+    "WS": "<sip:bob@10.0.0.2:8080;transport=ws>",
+    "WSS": "<sip:bob@10.0.0.2:8443;transport=wss>",
+}
+
+
+class Wire:
+    """Delivers datagrams and carries out connection orders between UAs in memory."""
+
+    def __init__(self) -> None:
+        self.udp: dict[Address, UserAgent] = {}
+        self.listeners: dict[tuple[str, Address], UserAgent] = {}
+        self.links: dict[tuple[int, str, Address], tuple[UserAgent, Address]] = {}
+        self.events: dict[int, list[Event]] = {}
+        #: (sender, action, transport, dest, data); UDP datagrams have action "datagram"
+        self.log: list[tuple[UserAgent, str, str, Address, bytes]] = []
+        self._port = 40000
+
+    def add(self, ua: UserAgent, listeners: dict[str, Address], *, accepts: bool = True) -> None:
+        """``accepts=False``: a WebSocket client, which has no listener to connect to."""
+        self.udp[ua.config.local] = ua
+        for name, addr in listeners.items():
+            ua.add_transport(name, addr)
+            if accepts:
+                self.listeners[(name, addr)] = ua
+        self.events[id(ua)] = []
+
+    def pump(self, now: float) -> None:
+        moved = True
+        while moved:
+            moved = False
+            for ua in list(self.udp.values()):
+                for t in ua.datagrams_to_send(now):
+                    moved = True
+                    self._execute(ua, t, now)
+                while (ev := ua.next_event()) is not None:
+                    moved = True
+                    self.events[id(ua)].append(ev)
+                    if isinstance(ev, IncomingCall):
+                        ev.call.ring(now)
+                        ev.call.answer(now)
+
+    def _execute(self, ua: UserAgent, t: Transmit, now: float) -> None:
+        if not isinstance(t, StreamTransmit):
+            self.log.append((ua, "datagram", "UDP", t.dest, t.data))
+            self.udp[t.dest].receive(t.data, ua.config.local, now)
+            return
+        self.log.append((ua, t.action, t.transport, t.dest, t.data))
+        if t.action == "open":
+            other = self.listeners.get((t.transport, t.dest))
+            if other is None:
+                raise AssertionError(f"connection refused: nothing listens for {t.transport} at {t.dest}")
+            self._port += 1
+            there: Address = (ua.config.local[0], self._port)
+            self.links[(id(ua), t.transport, t.dest)] = (other, there)
+            self.links[(id(other), t.transport, there)] = (ua, t.dest)
+            other.connection_made(there, t.transport, now)
+            ua.connection_made(t.dest, t.transport, now)
+        elif t.action == "send":
+            other, peer = self.links[(id(ua), t.transport, t.dest)]
+            other.data_received(peer, t.transport, t.data, now)
+        else:
+            other, there = self.links.pop((id(ua), t.transport, t.dest))
+            self.links.pop((id(other), t.transport, there), None)
+            other.connection_lost(there, t.transport, now)
+            ua.connection_lost(t.dest, t.transport, now)
+
+    def messages(self, ua: UserAgent, start: str) -> list[tuple[str, Address, Request | Response]]:
+        """(transport, dest, message) for each SIP message ``ua`` sent whose first line starts
+        with ``start`` (read out of WebSocket frames; the handshake is not a SIP message)."""
+        out = []
+        for sender, action, transport, dest, data in self.log:
+            if sender is not ua or action not in ("send", "datagram"):
+                continue
+            payloads = ws_payloads(data) if transport in ("WS", "WSS") else [data]
+            out += [(transport, dest, parse_message(p)) for p in payloads if p.startswith(start.encode())]
+        return out
+
+    def of(self, ua: UserAgent, kind: type) -> list:  # type: ignore[type-arg]
+        return [e for e in self.events[id(ua)] if isinstance(e, kind)]
+
+
+def ws_payloads(data: bytes) -> list[bytes]:
+    """The payloads of the WebSocket frames in ``data`` (RFC 6455 §5.2: 7-bit length, or 126 +
+    16 bits, or 127 + 64 bits; a mask key when the MASK bit is set), [] for the HTTP handshake."""
+    if data.startswith((b"GET ", b"HTTP/")):
+        return []
+    out, i = [], 0
+    while i < len(data):
+        masked, length = data[i + 1] & 0x80, data[i + 1] & 0x7F
+        i += 2
+        if length in (126, 127):
+            size = 2 if length == 126 else 8
+            length, i = int.from_bytes(data[i:i + size], "big"), i + size
+        key = data[i:i + 4] if masked else b"\0\0\0\0"
+        i += 4 if masked else 0
+        out.append(bytes(b ^ key[n % 4] for n, b in enumerate(data[i:i + length])))
+        i += length
+    return out
+
+
+def agent(local: Address, user: str, seed: int, transport: str = "UDP", **kw: object) -> UserAgent:
+    config = UAConfig(local=local, user=user, media=caps(local), endpoint=EndpointConfig(transport=transport),
+                      **kw)  # type: ignore[arg-type]
+    return UserAgent(config=config, rng=random.Random(seed))
+
+
+def _bob(wire: Wire, **kw: object) -> UserAgent:
+    bob = agent(BOB, "bob", 2, **kw)
+    wire.add(bob, BOB_LISTENERS)
+    return bob
+
+
+def _target(transport: str, scheme: str = "sip") -> str:
+    if transport == "UDP":
+        return "sip:bob@10.0.0.2:5060"
+    port = BOB_LISTENERS[transport][1]
+    return f"{scheme}:bob@10.0.0.2:{port};transport={transport.lower()}"
+
+
+def _contact(msg: Request | Response) -> str:
+    value = msg.get("contact")
+    assert value is not None
+    return value
+
+
+@pytest.mark.parametrize("transport", ["UDP", "TCP", "TLS", "WS", "WSS"])
+def test_call_over_each_transport_gets_a_contact_for_it(transport: str) -> None:
+    wire = Wire()
+    bob = _bob(wire)
+    alice = agent(ALICE, "alice", 1, transport)
+    wire.add(alice, {} if transport == "UDP" else {transport: ALICE})
+    bob_there = BOB_LISTENERS.get(transport, BOB)
+    call = alice.invite(_target(transport), 0.0)
+    wire.pump(0.0)
+    assert len(wire.of(alice, CallAnswered)) == 1
+    bob_call: Call = wire.of(bob, IncomingCall)[0].call
+    # The 180 and the 200 name Bob's listener for the transport the INVITE used.
+    answers = wire.messages(bob, "SIP/2.0 ")
+    assert [(m.status_code, t) for t, _, m in answers if isinstance(m, Response)] == [
+        (180, transport), (200, transport)]
+    assert {_contact(m) for _, _, m in answers} == {BOB_CONTACT[transport]}
+    # The ACK goes to that listener over that transport (before the fix: port 5060).
+    (ack_transport, ack_dest, _), = wire.messages(alice, "ACK ")
+    assert (ack_transport, ack_dest) == (transport, bob_there)
+
+    # Alice's re-INVITE (hold) reaches the same listener; its 200 carries the same Contact.
+    call.hold(1.0)
+    wire.pump(1.0)
+    (t, dest, reinvite), = wire.messages(alice, "INVITE sip:bob@")[1:]
+    assert (t, dest) == (transport, bob_there)
+    assert _contact(wire.messages(bob, "SIP/2.0 200")[-1][2]) == BOB_CONTACT[transport]
+    # Bob's own re-INVITE goes back to Alice's Contact over the same transport, with his
+    # Contact for it (§12.2.1.1: a target refresh must keep naming a reachable URI).
+    bob_call.resume(2.0)
+    wire.pump(2.0)
+    (t, dest, bob_reinvite), = wire.messages(bob, "INVITE ")
+    assert (t, dest) == (transport, ALICE) and _contact(bob_reinvite) == BOB_CONTACT[transport]
+    assert bob_reinvite.via[0].transport == transport
+
+    bob_call.hangup(3.0)
+    wire.pump(3.0)
+    (t, dest, _), = wire.messages(bob, "BYE ")
+    assert (t, dest) == (transport, ALICE)
+    assert [e.reason for e in wire.of(alice, CallEnded)] == [EndReason.REMOTE_HANGUP]
+    assert [e.reason for e in wire.of(bob, CallEnded)] == [EndReason.LOCAL_HANGUP]
+    # Nothing of this call left by another transport.
+    assert {t for _, _, t, _, _ in wire.log} == {transport}
+
+
+def test_sips_request_gets_a_sips_contact() -> None:
+    # §8.1.1.8 / §12.1.1: a sips: Request-URI asks for a SIPS Contact, in the INVITE and in
+    # the answer; the secure dialog keeps it for the requests that follow.
+    wire = Wire()
+    bob = _bob(wire)
+    alice = agent(ALICE, "alice", 1, "TLS")
+    wire.add(alice, {"TLS": ALICE})
+    alice.invite("sips:bob@10.0.0.2:5061", 0.0)
+    wire.pump(0.0)
+    (_, _, invite), = wire.messages(alice, "INVITE ")
+    assert _contact(invite) == "<sips:alice@10.0.0.1:5070>"
+    assert {_contact(m) for _, _, m in wire.messages(bob, "SIP/2.0 ")} == {"<sips:bob@10.0.0.2:5061>"}
+    bob_call: Call = wire.of(bob, IncomingCall)[0].call
+    bob_call.hold(1.0)
+    wire.pump(1.0)
+    (t, dest, reinvite), = wire.messages(bob, "INVITE ")
+    assert (t, dest, str(reinvite.uri)) == ("TLS", ALICE, "sips:alice@10.0.0.1:5070")
+    assert _contact(reinvite) == "<sips:bob@10.0.0.2:5061>"
+
+
+def test_websocket_client_with_an_invalid_contact_is_reached_over_its_connection() -> None:
+    # RFC 7118 §5: a WebSocket client cannot accept connections; its Contact has an .invalid
+    # host and requests to it go over the connection it opened.
+    wire = Wire()
+    bob = _bob(wire)
+    alice = agent(ALICE, "alice", 1, "WS", contact_address=("df7jal23ls0d.invalid", 5070))
+    wire.add(alice, {"WS": ALICE}, accepts=False)
+    call = alice.invite(_target("WS"), 0.0)
+    wire.pump(0.0)
+    (_, _, invite), = wire.messages(alice, "INVITE ")
+    assert _contact(invite) == "<sip:alice@df7jal23ls0d.invalid:5070;transport=ws>"
+    assert call.state.name == "CONFIRMED"
+    bob_call: Call = wire.of(bob, IncomingCall)[0].call
+    bob_call.hold(1.0)
+    bob_call.hangup(1.0)
+    wire.pump(1.0)
+    opens = [(t, dest) for sender, action, t, dest, _ in wire.log if action == "open"]
+    assert opens == [("WS", BOB_LISTENERS["WS"])]  # Alice's; Bob never opens one
+    (alice_port,) = {dest for sender, action, _, dest, _ in wire.log if sender is bob and action == "send"}
+    for method in ("INVITE ", "BYE "):
+        (t, dest, req), = wire.messages(bob, method)
+        assert (t, dest) == ("WS", alice_port) and str(req.uri).startswith("sip:alice@df7jal23ls0d.invalid")
+    assert [e.reason for e in wire.of(alice, CallEnded)] == [EndReason.REMOTE_HANGUP]
+
+
+def test_udp_contact_keeps_contact_address_and_other_transports_their_listener() -> None:
+    # UAConfig.contact_address (a NAT's public address) is the UDP Contact; the TLS listener
+    # is not behind that mapping and keeps its own address.
+    wire = Wire()
+    bob = _bob(wire, contact_address=("203.0.113.5", 5060))
+    assert bob.contact == "<sip:bob@203.0.113.5:5060>"
+    assert bob.contact_for("UDP") == bob.contact
+    assert bob.contact_for("TLS") == BOB_CONTACT["TLS"]
+    assert bob.contact_for("TLS", secure=True) == "<sips:bob@10.0.0.2:5061>"
+    assert bob.contact_for("WSS", secure=True) == "<sips:bob@10.0.0.2:8443;transport=ws>"
+    assert bob.contact_for("SCTP") == bob.contact  # no listener: the default one
+
+
+def test_register_and_options_name_the_transport_they_use() -> None:
+    # §10.2.1 / §8.1.1.8: the REGISTER's Contact reaches us over the transport it is sent on
+    # (the registrar binds it and routes calls there); an OPTIONS answer names the request's.
+    wire = Wire()
+    bob = _bob(wire)
+    pbx = agent(ALICE, "pbx", 7, "TLS")
+    registrar = Registrar()
+    pbx.serve("REGISTER", registrar)
+    wire.add(pbx, {"TLS": ALICE, "WS": ("10.0.0.1", 8080)})
+    bob.register("sip:10.0.0.1:5070;transport=tls", 0.0, expires=300)
+    wire.pump(0.0)
+    (t, _, register), = wire.messages(bob, "REGISTER ")
+    assert t == "TLS" and _contact(register) == BOB_CONTACT["TLS"]
+    assert [b.contact for b in registrar.lookup("sip:bob@10.0.0.1", 0.0)] == [BOB_CONTACT["TLS"][1:-1]]
+    pbx.options("sip:bob@10.0.0.2:8080;transport=ws", 1.0)
+    wire.pump(1.0)
+    (t, _, ok), = wire.messages(bob, "SIP/2.0 200")[-1:]
+    assert t == "WS" and _contact(ok) == BOB_CONTACT["WS"]
