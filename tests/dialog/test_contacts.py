@@ -136,8 +136,8 @@ def agent(local: Address, user: str, seed: int, transport: str = "UDP", **kw: ob
     return UserAgent(config=config, rng=random.Random(seed))
 
 
-def _bob(wire: Wire, **kw: object) -> UserAgent:
-    bob = agent(BOB, "bob", 2, **kw)
+def _bob(wire: Wire, contact_address: Address | None = None) -> UserAgent:
+    bob = agent(BOB, "bob", 2, contact_address=contact_address)
     wire.add(bob, BOB_LISTENERS)
     return bob
 
@@ -215,6 +215,7 @@ def test_sips_request_gets_a_sips_contact() -> None:
     bob_call.hold(1.0)
     wire.pump(1.0)
     (t, dest, reinvite), = wire.messages(bob, "INVITE ")
+    assert isinstance(reinvite, Request)
     assert (t, dest, str(reinvite.uri)) == ("TLS", ALICE, "sips:alice@10.0.0.1:5070")
     assert _contact(reinvite) == "<sips:bob@10.0.0.2:5061>"
 
@@ -240,7 +241,8 @@ def test_websocket_client_with_an_invalid_contact_is_reached_over_its_connection
     (alice_port,) = {dest for sender, action, _, dest, _ in wire.log if sender is bob and action == "send"}
     for method in ("INVITE ", "BYE "):
         (t, dest, req), = wire.messages(bob, method)
-        assert (t, dest) == ("WS", alice_port) and str(req.uri).startswith("sip:alice@df7jal23ls0d.invalid")
+        assert isinstance(req, Request) and str(req.uri).startswith("sip:alice@df7jal23ls0d.invalid")
+        assert (t, dest) == ("WS", alice_port)
     assert [e.reason for e in wire.of(alice, CallEnded)] == [EndReason.REMOTE_HANGUP]
 
 
