@@ -151,17 +151,25 @@ def _run(scenario: Callable[[], object]) -> None:
 
 
 @pytest.mark.parametrize("hangup", ["alice", "bob"])
-def test_tcp_caller_reaches_udp_callee(server: Server, pki: Pki, hangup: str) -> None:
+@pytest.mark.parametrize("transport", ["TCP", "TLS", "WS"])
+def test_stream_caller_reaches_udp_callee(server: Server, pki: Pki, transport: str, hangup: str) -> None:
+    # Alice calls over TCP, TLS or WS. The B2BUA's answer names its listener for that
+    # transport (RFC 3261 §12.1.1 / §18), so her ACK and BYE reach it: TLS and WS listen on
+    # ports of their own (before the fix the Contact was the UDP port and those failed).
     async def main() -> None:
-        alice, bob = Phone("alice", 1, "TCP"), Phone("bob", 2, "UDP")
+        alice, bob = Phone("alice", 1, transport), Phone("bob", 2, "UDP")
         async with _registered(server, pki, alice, bob):
             call_id = await _call(alice, bob, server, alice if hangup == "alice" else bob)
+        port = server.ports[transport]
+        (answered,) = alice.of(CallAnswered)
+        assert answered.response is not None
+        assert answered.response.get("contact") == f"<sip:pbx@{LO}:{port};transport={transport.lower()}>"
         leg_b = bob.of(IncomingCall)[0].call_id
         log = server.wait_log(f"call {call_id}: ended", f"call {leg_b}: ended")
         assert f"REGISTER sip:alice@{LO} from {LO}:" in log and f"REGISTER sip:bob@{LO} from {LO}:{bob.local[1]}: registered" in log
-        alice_port = int(log.split(f"TCP connection from {LO}:")[1].split()[0])
-        assert (f"call {call_id}: sip:alice@{LO} -> sip:bob@{LO}:{server.udp};transport=tcp from {LO}:"
-                f"{alice_port} (TCP); leg B {leg_b} to sip:bob@{LO}:{bob.local[1]}") in log, log
+        alice_port = int(log.split(f"{transport} connection from {LO}:")[1].split()[0])
+        assert (f"call {call_id}: sip:alice@{LO} -> sip:bob@{LO}:{port};transport={transport.lower()} from {LO}:"
+                f"{alice_port} ({transport}); leg B {leg_b} to sip:bob@{LO}:{bob.local[1]}") in log, log
         assert f"call {call_id}: answered (caller leg)" in log and f"call {call_id}: ended" in log
         assert f"call {leg_b}: answered (leg to <sip:bob@{LO}:{bob.local[1]}>)" in log
 
