@@ -14,13 +14,14 @@ import random
 
 import pytest
 
-from rvoip_sansio import Address, Event, Transmit
+from rvoip_sansio import Address
 from rvoip_sansio.dialog import Call, CallAnswered, CallEnded, EndReason, IncomingCall, UAConfig, UserAgent
 from rvoip_sansio.server import Registrar
-from rvoip_sansio.sip import Request, Response, parse_message
-from rvoip_sansio.transaction import EndpointConfig, StreamTransmit
+from rvoip_sansio.sip import Request, Response
+from rvoip_sansio.transaction import EndpointConfig
 
 from .helpers import caps
+from .wire import Wire
 
 BOB: Address = ("10.0.0.2", 5060)
 ALICE: Address = ("10.0.0.1", 5070)
@@ -35,101 +36,6 @@ BOB_CONTACT = {
 }
 
 
-class Wire:
-    """Delivers datagrams and carries out connection orders between UAs in memory."""
-
-    def __init__(self) -> None:
-        self.udp: dict[Address, UserAgent] = {}
-        self.listeners: dict[tuple[str, Address], UserAgent] = {}
-        self.links: dict[tuple[int, str, Address], tuple[UserAgent, Address]] = {}
-        self.events: dict[int, list[Event]] = {}
-        #: (sender, action, transport, dest, data); UDP datagrams have action "datagram"
-        self.log: list[tuple[UserAgent, str, str, Address, bytes]] = []
-        self._port = 40000
-
-    def add(self, ua: UserAgent, listeners: dict[str, Address], *, accepts: bool = True) -> None:
-        """``accepts=False``: a WebSocket client, which has no listener to connect to."""
-        self.udp[ua.config.local] = ua
-        for name, addr in listeners.items():
-            ua.add_transport(name, addr)
-            if accepts:
-                self.listeners[(name, addr)] = ua
-        self.events[id(ua)] = []
-
-    def pump(self, now: float) -> None:
-        moved = True
-        while moved:
-            moved = False
-            for ua in list(self.udp.values()):
-                for t in ua.datagrams_to_send(now):
-                    moved = True
-                    self._execute(ua, t, now)
-                while (ev := ua.next_event()) is not None:
-                    moved = True
-                    self.events[id(ua)].append(ev)
-                    if isinstance(ev, IncomingCall):
-                        ev.call.ring(now)
-                        ev.call.answer(now)
-
-    def _execute(self, ua: UserAgent, t: Transmit, now: float) -> None:
-        if not isinstance(t, StreamTransmit):
-            self.log.append((ua, "datagram", "UDP", t.dest, t.data))
-            self.udp[t.dest].receive(t.data, ua.config.local, now)
-            return
-        self.log.append((ua, t.action, t.transport, t.dest, t.data))
-        if t.action == "open":
-            other = self.listeners.get((t.transport, t.dest))
-            if other is None:
-                raise AssertionError(f"connection refused: nothing listens for {t.transport} at {t.dest}")
-            self._port += 1
-            there: Address = (ua.config.local[0], self._port)
-            self.links[(id(ua), t.transport, t.dest)] = (other, there)
-            self.links[(id(other), t.transport, there)] = (ua, t.dest)
-            other.connection_made(there, t.transport, now)
-            ua.connection_made(t.dest, t.transport, now)
-        elif t.action == "send":
-            other, peer = self.links[(id(ua), t.transport, t.dest)]
-            other.data_received(peer, t.transport, t.data, now)
-        else:
-            other, there = self.links.pop((id(ua), t.transport, t.dest))
-            self.links.pop((id(other), t.transport, there), None)
-            other.connection_lost(there, t.transport, now)
-            ua.connection_lost(t.dest, t.transport, now)
-
-    def messages(self, ua: UserAgent, start: str) -> list[tuple[str, Address, Request | Response]]:
-        """(transport, dest, message) for each SIP message ``ua`` sent whose first line starts
-        with ``start`` (read out of WebSocket frames; the handshake is not a SIP message)."""
-        out = []
-        for sender, action, transport, dest, data in self.log:
-            if sender is not ua or action not in ("send", "datagram"):
-                continue
-            payloads = ws_payloads(data) if transport in ("WS", "WSS") else [data]
-            out += [(transport, dest, parse_message(p)) for p in payloads if p.startswith(start.encode())]
-        return out
-
-    def of(self, ua: UserAgent, kind: type) -> list:  # type: ignore[type-arg]
-        return [e for e in self.events[id(ua)] if isinstance(e, kind)]
-
-
-def ws_payloads(data: bytes) -> list[bytes]:
-    """The payloads of the WebSocket frames in ``data`` (RFC 6455 §5.2: 7-bit length, or 126 +
-    16 bits, or 127 + 64 bits; a mask key when the MASK bit is set), [] for the HTTP handshake."""
-    if data.startswith((b"GET ", b"HTTP/")):
-        return []
-    out, i = [], 0
-    while i < len(data):
-        masked, length = data[i + 1] & 0x80, data[i + 1] & 0x7F
-        i += 2
-        if length in (126, 127):
-            size = 2 if length == 126 else 8
-            length, i = int.from_bytes(data[i:i + size], "big"), i + size
-        key = data[i:i + 4] if masked else b"\0\0\0\0"
-        i += 4 if masked else 0
-        out.append(bytes(b ^ key[n % 4] for n, b in enumerate(data[i:i + length])))
-        i += length
-    return out
-
-
 def agent(local: Address, user: str, seed: int, transport: str = "UDP", **kw: object) -> UserAgent:
     config = UAConfig(local=local, user=user, media=caps(local), endpoint=EndpointConfig(transport=transport),
                       **kw)  # type: ignore[arg-type]
@@ -138,7 +44,7 @@ def agent(local: Address, user: str, seed: int, transport: str = "UDP", **kw: ob
 
 def _bob(wire: Wire, contact_address: Address | None = None) -> UserAgent:
     bob = agent(BOB, "bob", 2, contact_address=contact_address)
-    wire.add(bob, BOB_LISTENERS)
+    wire.add(bob, BOB, at=BOB_LISTENERS, answers=True, rings=True)
     return bob
 
 
@@ -160,7 +66,7 @@ def test_call_over_each_transport_gets_a_contact_for_it(transport: str) -> None:
     wire = Wire()
     bob = _bob(wire)
     alice = agent(ALICE, "alice", 1, transport)
-    wire.add(alice, {} if transport == "UDP" else {transport: ALICE})
+    wire.add(alice, ALICE, at={} if transport == "UDP" else {transport: ALICE})
     bob_there = BOB_LISTENERS.get(transport, BOB)
     call = alice.invite(_target(transport), 0.0)
     wire.pump(0.0)
@@ -205,7 +111,7 @@ def test_sips_request_gets_a_sips_contact() -> None:
     wire = Wire()
     bob = _bob(wire)
     alice = agent(ALICE, "alice", 1, "TLS")
-    wire.add(alice, {"TLS": ALICE})
+    wire.add(alice, ALICE, "TLS")
     alice.invite("sips:bob@10.0.0.2:5061", 0.0)
     wire.pump(0.0)
     (_, _, invite), = wire.messages(alice, "INVITE ")
@@ -226,7 +132,7 @@ def test_websocket_client_with_an_invalid_contact_is_reached_over_its_connection
     wire = Wire()
     bob = _bob(wire)
     alice = agent(ALICE, "alice", 1, "WS", contact_address=("df7jal23ls0d.invalid", 5070))
-    wire.add(alice, {"WS": ALICE}, accepts=False)
+    wire.add(alice, ALICE, "WS", accepts=False)
     call = alice.invite(_target("WS"), 0.0)
     wire.pump(0.0)
     (_, _, invite), = wire.messages(alice, "INVITE ")
@@ -267,7 +173,7 @@ def test_register_and_options_name_the_transport_they_use() -> None:
     pbx = agent(ALICE, "pbx", 7, "TLS")
     registrar = Registrar()
     pbx.serve("REGISTER", registrar)
-    wire.add(pbx, {"TLS": ALICE, "WS": ("10.0.0.1", 8080)})
+    wire.add(pbx, ALICE, at={"TLS": ALICE, "WS": ("10.0.0.1", 8080)})
     bob.register("sip:10.0.0.1:5070;transport=tls", 0.0, expires=300)
     wire.pump(0.0)
     (t, _, register), = wire.messages(bob, "REGISTER ")

@@ -18,14 +18,12 @@ from rvoip_sansio import Address
 from rvoip_sansio.dialog import (Call, CallAnswered, CallEnded, EndReason, IncomingCall, RegistrationChanged,
                                  RegistrationState, UAConfig, UserAgent)
 from rvoip_sansio.server import B2BUA, Registrar, route_registered
-from rvoip_sansio.sip import Request, Response, parse_message
+from rvoip_sansio.sip import Request, Response
 from rvoip_sansio.sip.auth import Credentials
 from rvoip_sansio.transaction import EndpointConfig
 from tests.dialog.helpers import caps
-from tests.dialog.test_contacts import ws_payloads
 from tests.dialog.test_register import digest
-
-from .test_b2bua_streams import Core, Wire
+from tests.dialog.wire import Wire
 
 ALICE: Address = ("10.0.0.1", 5070)
 BOB: Address = ("10.0.0.2", 5060)
@@ -35,25 +33,6 @@ PBX_LISTENERS: dict[str, Address] = {"TCP": ("10.0.0.100", 5060), "TLS": ("10.0.
                                      "WS": ("10.0.0.100", 8080)}
 PBX_CONTACT = {"TLS": "<sip:pbx@10.0.0.100:5061;transport=tls>", "WS": "<sip:pbx@10.0.0.100:8080;transport=ws>"}
 INVALID = "k8f2xq1w.invalid"
-
-
-def _add(wire: Wire, core: Core, local: Address, listeners: dict[str, Address], *,
-         accepts: bool = True) -> None:
-    wire.udp[local] = core
-    for name, addr in listeners.items():
-        core.add_transport(name, addr)
-        if accepts:
-            wire.listeners[(name, addr)] = core
-    wire.events[id(core)] = []
-
-
-def _sent(wire: Wire, core: Core, start: str) -> list[tuple[str, Address, Request | Response]]:
-    out = []
-    for sender, transport, dest, data in wire.log:
-        if sender is core:
-            payloads = ws_payloads(data) if transport in ("WS", "WSS") else [data]
-            out += [(transport, dest, parse_message(p)) for p in payloads if p.startswith(start.encode())]
-    return out
 
 
 def _phone(local: Address, user: str, seed: int, transport: str, **kw: object) -> UserAgent:
@@ -71,10 +50,10 @@ def _setup() -> tuple[Wire, UserAgent, UserAgent, UserAgent, B2BUA, Registrar]:
     alice = _phone(ALICE, "alice", 1, "TLS")
     bob = _phone(BOB, "bob", 2, "UDP")
     carol = _phone(CAROL, "carol", 3, "WS", contact_address=(INVALID, 5070))
-    _add(wire, pbx, PBX, PBX_LISTENERS)
-    _add(wire, alice, ALICE, {"TLS": ALICE})
-    _add(wire, bob, BOB, {})
-    _add(wire, carol, CAROL, {"WS": CAROL}, accepts=False)  # a WebSocket client accepts nothing
+    wire.add(pbx, PBX, at=PBX_LISTENERS)
+    wire.add(alice, ALICE, "TLS")
+    wire.add(bob, BOB)
+    wire.add(carol, CAROL, "WS", accepts=False)  # a WebSocket client accepts nothing
     alice.register("sip:10.0.0.100:5061;transport=tls", 0.0, expires=300)
     bob.register("sip:10.0.0.100:5060", 0.0, expires=300)
     carol.register("sip:10.0.0.100:8080;transport=ws", 0.0, expires=300)
@@ -100,31 +79,31 @@ def test_tls_and_ws_callers_bridged_to_a_udp_callee(transport: str, who_hangs_up
     bob_call.answer(1.0)
     wire.pump(1.0)
     assert len(wire.of(caller, CallAnswered)) == 1
-    (leg_b_transport, _, _), = _sent(wire, pbx, "INVITE ")
+    (leg_b_transport, _, _), = wire.messages(pbx, "INVITE ")
     assert leg_b_transport == "UDP"
     # Leg A's answers name the listener of the caller's transport, and the ACK goes there.
-    leg_a = [(t, m) for t, _, m in _sent(wire, pbx, "SIP/2.0 ") if isinstance(m, Response)
+    leg_a = [(t, m) for t, _, m in wire.messages(pbx, "SIP/2.0 ") if isinstance(m, Response)
              and m.cseq.method == "INVITE"]
     assert [(t, m.status_code) for t, m in leg_a] == [(transport, 180), (transport, 200)]
     assert {m.get("contact") for _, m in leg_a} == {PBX_CONTACT[transport]}
-    (ack_transport, ack_dest, _), = _sent(wire, caller, "ACK ")
+    (ack_transport, ack_dest, _), = wire.messages(caller, "ACK ")
     assert (ack_transport, ack_dest) == (transport, listener)
 
     (call if who_hangs_up == "caller" else bob_call).hangup(2.0)
     wire.pump(2.0)
     if who_hangs_up == "caller":
-        (t, dest, _), = _sent(wire, caller, "BYE ")
+        (t, dest, _), = wire.messages(caller, "BYE ")
         assert (t, dest) == (transport, listener)
-        assert [t for t, _, _ in _sent(wire, pbx, "BYE ")] == ["UDP"]
+        assert [t for t, _, _ in wire.messages(pbx, "BYE ")] == ["UDP"]
     else:
-        (t, dest, bye), = _sent(wire, pbx, "BYE ")
+        (t, dest, bye), = wire.messages(pbx, "BYE ")
         assert t == transport and isinstance(bye, Request)
         if transport == "TLS":
             assert dest == ALICE  # her Contact: her TLS listener
         else:
             # Carol's Contact is .invalid: the BYE takes the connection her INVITE came on.
             assert str(bye.uri).startswith(f"sip:carol@{INVALID}")
-            (conn,) = {d for sender, t2, d, _ in wire.log if sender is pbx and t2 == "WS"}
+            (conn,) = {s.dest for s in wire.log if s.sender is pbx and s.transport == "WS"}
             assert dest == conn and dest[0] == CAROL[0]
     remote = caller if who_hangs_up == "bob" else bob
     assert [e.reason for e in wire.of(remote, CallEnded)] == [EndReason.REMOTE_HANGUP]

@@ -9,92 +9,19 @@ import random
 
 import pytest
 
-from rvoip_sansio import Address, Event, Transmit
+from rvoip_sansio import Address
 from rvoip_sansio.dialog import (Call, CallAnswered, CallEnded, EndReason, IncomingCall, RegistrationChanged,
                                  RegistrationState, UAConfig, UserAgent)
 from rvoip_sansio.server import B2BUA, Registrar, route_registered
-from rvoip_sansio.sip import Request, parse_message
 from rvoip_sansio.sip.auth import Credentials
-from rvoip_sansio.transaction import EndpointConfig, StreamTransmit
+from rvoip_sansio.transaction import EndpointConfig
 from tests.dialog.helpers import caps
 from tests.dialog.test_register import digest
+from tests.dialog.wire import Wire
 
 ALICE: Address = ("10.0.0.1", 5060)
 BOB: Address = ("10.0.0.2", 5060)
 PBX: Address = ("10.0.0.100", 5060)
-Core = UserAgent | B2BUA
-
-
-class Wire:
-    """Delivers datagrams and carries out StreamTransmit orders between cores in memory."""
-
-    def __init__(self) -> None:
-        self.udp: dict[Address, Core] = {}
-        self.listeners: dict[tuple[str, Address], Core] = {}
-        self.links: dict[tuple[int, str, Address], tuple[Core, Address]] = {}
-        self.events: dict[int, list[Event]] = {}
-        self.log: list[tuple[Core, str, Address, bytes]] = []  # (sender, transport, dest, data)
-        self.answer: set[int] = set()
-        self._port = 40000
-
-    def add(self, core: Core, local: Address, *streams: str, answers: bool = False) -> None:
-        self.udp[local] = core
-        for name in streams:
-            core.add_transport(name, local)
-            self.listeners[(name, local)] = core
-        self.events[id(core)] = []
-        if answers:
-            self.answer.add(id(core))
-
-    def pump(self, now: float) -> None:
-        moved = True
-        while moved:
-            moved = False
-            for core in list(self.udp.values()):
-                for t in core.datagrams_to_send(now):
-                    moved = True
-                    self._execute(core, t, now)
-                while (ev := core.next_event()) is not None:
-                    moved = True
-                    self.events[id(core)].append(ev)
-                    if isinstance(ev, IncomingCall) and id(core) in self.answer:
-                        ev.call.answer(now)
-
-    def _execute(self, core: Core, t: Transmit, now: float) -> None:
-        source = core.ua.config.local if isinstance(core, B2BUA) else core.config.local
-        if not isinstance(t, StreamTransmit):
-            self.log.append((core, "UDP", t.dest, t.data))
-            self.udp[t.dest].receive(t.data, source, now)
-            return
-        if t.action == "open":
-            other = self.listeners[(t.transport, t.dest)]
-            self._port += 1
-            there: Address = (source[0], self._port)
-            self.links[(id(core), t.transport, t.dest)] = (other, there)
-            self.links[(id(other), t.transport, there)] = (core, t.dest)
-            other.connection_made(there, t.transport, now)
-            core.connection_made(t.dest, t.transport, now)
-        elif t.action == "send":
-            self.log.append((core, t.transport, t.dest, t.data))
-            other, peer = self.links[(id(core), t.transport, t.dest)]
-            other.data_received(peer, t.transport, t.data, now)
-        else:
-            other, there = self.links.pop((id(core), t.transport, t.dest))
-            self.links.pop((id(other), t.transport, there), None)
-            other.connection_lost(there, t.transport, now)
-            core.connection_lost(t.dest, t.transport, now)
-
-    def sent(self, core: Core, method: str) -> list[tuple[str, Request]]:
-        out = []
-        for sender, transport, _, data in self.log:
-            if sender is core and data.startswith(method.encode() + b" "):
-                msg = parse_message(data)
-                assert isinstance(msg, Request)
-                out.append((transport, msg))
-        return out
-
-    def of(self, core: Core, kind: type) -> list:  # type: ignore[type-arg]
-        return [e for e in self.events[id(core)] if isinstance(e, kind)]
 
 
 def _phone(local: Address, user: str, seed: int, transport: str) -> UserAgent:
