@@ -200,8 +200,10 @@ def _redirect(ua: UserAgent, call: Call, resp: Response, now: float) -> bool:
     except ParseError:
         return False
     call.redirects += 1
-    headers = [(n, v) for n, v in invite.headers if n.lower() not in ("via", "cseq")]
+    headers = [(n, v) for n, v in invite.headers if n.lower() not in ("via", "cseq", "contact")]
     headers.append(("CSeq", f"{invite.cseq.number + 1} INVITE"))
+    # The new target may take another transport: a Contact for it (§8.1.1.8).
+    headers.append(("Contact", ua.request_contact(target, invite.get_all("route", split=True))))
     new = Request("INVITE", target, headers, invite.body)
     call.invite = new
     call.last_progress = None

@@ -183,3 +183,22 @@ def test_register_and_options_name_the_transport_they_use() -> None:
     wire.pump(1.0)
     (t, _, ok), = wire.messages(bob, "SIP/2.0 200")[-1:]
     assert t == "WS" and _contact(ok) == BOB_CONTACT["WS"]
+
+
+def test_redirect_to_another_transport_changes_the_contact() -> None:
+    # §8.1.3.4: Carol (UDP) redirects Alice to Bob's TLS listener; the new INVITE goes over
+    # TLS and names Alice's TLS listener, not her UDP address.
+    wire = Wire()
+    bob = _bob(wire)
+    carol = agent(("10.0.0.3", 5060), "carol", 3)
+    wire.add(carol, ("10.0.0.3", 5060))
+    alice = agent(ALICE, "alice", 1)
+    wire.add(alice, ALICE, at={"TLS": ("10.0.0.1", 5071)})
+    alice.invite("sip:carol@10.0.0.3:5060", 0.0)
+    wire.pump(0.0)
+    wire.of(carol, IncomingCall)[0].call.reject(0.0, code=302, headers=[("Contact", f"<{_target('TLS')}>")])
+    wire.pump(0.0)
+    (t1, _, first), (t2, dest, second) = wire.messages(alice, "INVITE ")
+    assert (t1, _contact(first)) == ("UDP", "<sip:alice@10.0.0.1:5070>")
+    assert (t2, dest, _contact(second)) == ("TLS", BOB_LISTENERS["TLS"], "<sip:alice@10.0.0.1:5071;transport=tls>")
+    assert len(wire.of(alice, CallAnswered)) == 1
