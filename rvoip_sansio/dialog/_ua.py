@@ -19,7 +19,7 @@ import attrs
 
 from rvoip_sansio._core import Address, Event, LocalProtocolError, ParseError, RandomSource, Transmit
 from rvoip_sansio.sdp import LocalCapabilities
-from rvoip_sansio.sip import HeaderValue, Request, Response, SipUri, make_response, parse_name_addr, parse_uri
+from rvoip_sansio.sip import HeaderValue, Request, Response, make_response
 from rvoip_sansio.sip.auth import ChallengeOutcome, Credentials, DigestClient, DigestServer
 from rvoip_sansio.transaction import (
     CancelReceived,
@@ -32,10 +32,9 @@ from rvoip_sansio.transaction import (
     TransactionTerminated,
     TransactionTimeout,
     TransportError,
-    uri_transport,
 )
 
-from . import _invite, _publish, _refer, _reoffer, _subscribe
+from . import _contact, _invite, _publish, _refer, _reoffer, _subscribe
 from ._call import Call, CallState
 from ._config import ALLOWED_METHODS, UAConfig
 from ._dialog import Dialog, uri_address
@@ -142,69 +141,20 @@ class UserAgent:
         return self._contact
 
     def contact_for(self, transport: str | None, *, secure: bool = False) -> str:
-        """Our Contact for a message that travels over ``transport`` (RFC 3261 §8.1.1.8,
-        §12.1.1, §18): a URI that reaches us over that transport. The default transport (and
-        any transport without a listener) keeps :attr:`contact` — ``contact_address`` and
-        the RFC 3581 fix apply there. Another listener gets its own address and
-        ``;transport=tcp|tls|ws|wss``; with ``secure`` (the request was ``sips:``, §8.1.1.8 /
-        §12.1.1) TLS gives ``sips:`` (and WSS ``sips:...;transport=ws``, RFC 7118 §5.2)."""
-        default = self.config.endpoint.transport.upper()
-        name = (transport or default).upper()
-        local = self._listeners.get(name)
-        if local is None or (name == default and not secure):
-            return self._contact
-        host, port = self.public_address if name == default and self.public_address else local
-        if host in ("", "0.0.0.0", "::"):  # a wildcard listener: our address as on UDP
-            host = (self.public_address or self.config.local)[0]
-        if ":" in host and not host.startswith("["):
-            host = f"[{host}]"
-        if secure and name in ("TLS", "WSS"):
-            scheme, params = "sips", (";transport=ws" if name == "WSS" else "")
-        else:
-            scheme, params = "sip", ("" if name == "UDP" else f";transport={name.lower()}")
-        return f"<{scheme}:{self.config.user}@{host}:{port}{params}>"
+        """Our Contact for a message over ``transport`` (see :mod:`._contact`)."""
+        return _contact.contact_for(self, self._listeners, transport, secure)
 
     def request_contact(self, target: str, routes: Iterable[str] = ()) -> str:
-        """The Contact for a request to ``target`` whose first hop is ``routes[0]`` (or the
-        target): the transport the endpoint will take for it (``;transport=``, ``sips:``, else
-        the default), ``sips:`` when that hop or the Request-URI is (§8.1.1.8)."""
-        first = next(iter(routes), None)
-        try:
-            hop = parse_name_addr(first).uri if first is not None else parse_uri(target)
-            uri = parse_uri(target)
-        except ParseError:
-            return self._contact
-        secure = any(isinstance(u, SipUri) and u.secure for u in (hop, uri))
-        return self.contact_for(uri_transport(hop), secure=secure)
+        """The Contact for a request to ``target`` whose first hop is ``routes[0]``."""
+        return _contact.request_contact(self, target, routes)
 
     def dialog_contact(self, dialog: Dialog) -> str:
-        """The Contact for a request we send in ``dialog`` (§12.2.1.1): over the transport of
-        its next hop (top Route, else the remote target), ``sips:`` in a secure dialog."""
-        routes = dialog.route_set
-        try:
-            hop = parse_name_addr(routes[0]).uri if routes else parse_uri(dialog.remote_target)
-        except ParseError:
-            return self._contact
-        secure = dialog.secure or (isinstance(hop, SipUri) and hop.secure)
-        return self.contact_for(uri_transport(hop), secure=secure)
+        """The Contact for a request we send in ``dialog``."""
+        return _contact.dialog_contact(self, dialog)
 
     def response_contact(self, request: Request) -> str:
-        """The Contact for our response to ``request``: over the transport it came in on
-        (its top Via, §18.2.2 answers there), ``sips:`` when §12.1.1 asks for it (a ``sips:``
-        Request-URI, or top Record-Route, or Contact when there is no Record-Route)."""
-        try:
-            transport = request.via[0].transport
-            routes = request.get_all("record-route", split=True)
-            other: object
-            if routes:
-                other = parse_name_addr(routes[0]).uri
-            else:
-                contacts = request.contact
-                other = contacts[0].uri if contacts else None
-            secure = any(isinstance(u, SipUri) and u.secure for u in (request.uri, other))
-        except (ParseError, IndexError):
-            return self._contact
-        return self.contact_for(transport, secure=secure)
+        """The Contact for our response to ``request``."""
+        return _contact.response_contact(self, request)
 
     @property
     def from_header(self) -> str:
