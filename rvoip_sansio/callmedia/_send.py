@@ -109,7 +109,9 @@ class SendQueue:
                 n = room
         if n == 0:
             return 0
-        y = x if self._rs is None else self._rs.process(x)
+        # Copy at the app's rate: the queued frames must not be views of the caller's array,
+        # which an application may reuse as soon as write() returns.
+        y = x.copy() if self._rs is None else self._rs.process(x)
         buf = np.concatenate((self._pending, y)) if len(self._pending) else y
         fs = self.frame_samples
         whole = len(buf) // fs

@@ -244,3 +244,33 @@ def test_hold_direction_change() -> None:
     assert after[0][3]                                   # marker after the hold
     # The held half second was consumed, not delayed: 75 tone frames remain, not 100.
     assert len([p for p in pkts if p[4] > 500]) == 100 - 25
+
+
+def test_written_audio_is_copied_so_the_caller_may_reuse_its_buffer() -> None:
+    """write() at the codec's own rate (no resampler in between) used to queue views of the
+    caller's array: an application refilling one buffer would have sent what it held at tick
+    time. What goes out must be what was written."""
+    import random as _random
+
+    import numpy as _np
+
+    from rvoip_sansio.callmedia import CallMedia, CallMediaConfig
+    from rvoip_sansio.codecs import get_codec
+
+    media = CallMedia(config=CallMediaConfig(rtpmap="PCMU/8000", payload_type=0, rate=8000,
+                                             remote_rtp=("127.0.0.1", 40000)),
+                      rng=_random.Random(1), now=0.0)
+    buf = _np.full(160 * 3, 1000, _np.int16)
+    assert media.write(buf) == buf.size
+    buf[:] = -1000                                   # the app reuses its buffer at once
+    payloads = []
+    t = 0.0
+    while len(payloads) < 5 and t < 1.0:
+        media.handle_timeout(t)
+        payloads += [d.data[12:] for d in media.datagrams_to_send(t) if d.data[1] & 0x7F == 0]
+        t = media.next_deadline() or t + 0.02
+    pcmu = get_codec("PCMU")
+    frames = [pcmu.decode(p) for p in payloads]
+    assert min(f.min() for f in frames) >= 0, "the queued audio changed after write() returned"
+    # every written sample went out as written (the send path delays them by a few samples)
+    assert sum(int((f > 900).sum()) for f in frames) == buf.size
