@@ -9,13 +9,14 @@ from collections import deque
 import attrs
 
 from .._core import Event
-from ..callmedia import (CallMediaGroup, Drained, DtlsKeyed, DtlsKeyingFailed,
+from ..callmedia import (CallMediaGroup, Drained, DtlsKeyed, DtlsKeyingFailed, SrtpKeys,
                          dtls_from_answer, dtls_keep_association, keys_from_answer)
 from ..dialog import CallState, Registration
 from ..dialog import _events as dev
 from ..rtp import DtmfReceived as RtpDtmf
 from ..rtp import MediaTimeout
 from ..sdp import NegotiatedMedia
+from ..srtp import CryptoLine
 from ..transaction import ConnectionClosed, ConnectionOpened
 from . import _events as ev
 from ._call import PhoneCall, call_log, info_done, offered_codecs
@@ -227,6 +228,8 @@ class Reactions:
         session = pc.call.media
         audio = session.audio if session is not None else None
         media = pc.media
+        if isinstance(e, dev.MediaUpdated) and audio is not None:
+            self._sdes_rekey(pc, audio)
         if isinstance(e, dev.MediaUpdated) and audio is not None and media is not None:
             codec = audio.codec
             if codec is not None and (codec.payload_type != media.config.payload_type or
@@ -244,6 +247,28 @@ class Reactions:
             pc.holding = pc.call.on_hold
             cls = ev.CallHeld if pc.holding else ev.CallResumed
             self._events.append(cls(call_id=pc.call_id, by_peer=False))
+
+    def _sdes_rekey(self, pc: PhoneCall, audio: NegotiatedMedia) -> None:
+        """RFC 4568 §7.1.4: a re-offer (or the answer to ours) may carry a new key from the
+        peer. Only what we *receive* changes: the call's receive context is replaced (old-key
+        packets are then dropped and counted), our send context and its ROC stay."""
+        keys = pc.keys
+        if pc.keying != "sdes" or keys is None or not audio.remote_crypto:
+            return
+        for crypto in audio.remote_crypto:
+            try:
+                line = CryptoLine.parse(str(crypto))
+                if line.profile is not keys.rx.profile:
+                    continue
+                policy = line.policy()
+            except ValueError:  # ParseError included: a line we cannot use is skipped
+                continue
+            if policy.keys != keys.rx.keys:
+                pc.keys = SrtpKeys(tx=keys.tx, rx=policy)
+                if pc.media is not None:
+                    pc.media.rekey_receive(policy)
+                pc.log.info("call %s: peer's new SDES key, receive side re-keyed", pc.call_id)
+            return
 
     def _restart_media(self, pc: PhoneCall, now: float) -> None:
         """A new CallMedia for a new codec (same socket, same keys, a new SSRC)."""

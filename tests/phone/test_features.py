@@ -170,3 +170,48 @@ def test_codec_change_by_reoffer_rebuilds_the_media_on_both_sides() -> None:
     assert abs(peak_frequency(tone_segment(speech(bob.core, cid), seconds=0.4), 16000) - 440) < 5
     assert abs(peak_frequency(tone_segment(speech(alice.core, cid), seconds=0.4), 16000) - 1000) < 5
     assert not alice.events(CallEnded)
+
+
+def test_peer_reoffer_with_a_new_sdes_key_rekeys_our_receive_side() -> None:
+    """RFC 4568 §7.1.4: a peer's re-INVITE may carry a new key (some PBXs re-key on every
+    hold/resume). Bob re-offers with a fresh key for the suite in use and starts sending under
+    it; Alice's receive context follows (her send context stays), so she keeps hearing Bob —
+    before the fix she dropped every packet after the re-INVITE as an SRTP AUTH failure."""
+    import attrs
+
+    from rvoip_sansio.callmedia import SrtpKeys
+    from rvoip_sansio.phone import SrtpMode
+    from rvoip_sansio.srtp import CryptoLine, InlineKey
+
+    from .helpers import peak_frequency, speech, tone, tone_segment
+
+    net = network()
+    alice, bob, cid = established(net, srtp=SrtpMode.SDES, srtp_required=True, receive_queue_frames=300)
+    a_keys, b_keys = alice.core._pc(cid).keys, bob.core._pc(cid).keys
+    assert a_keys is not None and b_keys is not None and a_keys.rx.keys == b_keys.tx.keys
+
+    def rekey(core, now):  # type: ignore[no-untyped-def]
+        pc = core._pc(cid)
+        local = pc.call.local_media
+        audio = local.media[0]
+        old = next(CryptoLine.parse(a[len("crypto:"):]) for a in audio.attributes if a.startswith("crypto:"))
+        fresh = attrs.evolve(old, keys=(InlineKey(key_salt=bytes(range(len(old.keys[0].key_salt)))),))
+        attrs_new = tuple(f"crypto:{fresh}" if a.startswith("crypto:") else a for a in audio.attributes)
+        pc.call.reinvite(now, media=attrs.evolve(local, media=(attrs.evolve(audio, attributes=attrs_new),)))
+        pc.keys = SrtpKeys(tx=fresh.policy(), rx=pc.keys.rx)
+        core.media(cid).set_srtp(pc.keys)          # Bob now sends under the new key
+        core._process(now)
+
+    bob.act(1.0, rekey)
+    net.run(until=1.5)
+    speech(alice.core, cid)                                     # drop what came before
+    bob.core.write(cid, tone(1000, 16000, 0.6))
+    alice.core.write(cid, tone(440, 16000, 0.6))
+    net.run(until=2.5)
+    heard = speech(alice.core, cid)
+    assert heard.size >= 16000 * 0.5, heard.size
+    assert abs(peak_frequency(tone_segment(heard, seconds=0.4), 16000) - 1000) < 5
+    assert abs(peak_frequency(tone_segment(speech(bob.core, cid), seconds=0.4), 16000) - 440) < 5
+    assert alice.core._pc(cid).keys.rx.keys != a_keys.rx.keys  # type: ignore[union-attr]
+    assert alice.core._pc(cid).keys.tx == a_keys.tx            # type: ignore[union-attr]
+    assert not alice.events(CallEnded)
