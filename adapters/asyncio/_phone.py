@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 from rvoip_sansio import Address, Event, LocalProtocolError
 from rvoip_sansio.callmedia import CallMedia, MediaReport, SrtpKeys
 from rvoip_sansio.dialog import RegistrationState
-from rvoip_sansio.phone import PhoneConfig, PhoneCore, SrtpMode
+from rvoip_sansio.phone import CallView, PhoneConfig, PhoneCore, SrtpMode
 from rvoip_sansio.phone import _events as pe
 from rvoip_sansio.sdp import G722, PCMA, PCMU, Codec
 from rvoip_sansio.sip.auth import Credentials
@@ -56,7 +56,7 @@ async def _until(host: PhoneHost, ready: Callable[[], bool], timeout: float | No
     return ready()
 
 
-class PhoneCall:
+class PhoneCall(CallView):
     """One call of a :class:`Phone` (from :meth:`Phone.call`, :meth:`Phone.dial`,
     :meth:`Phone.accept` / :meth:`Phone.incoming`, or a followed transfer).
 
@@ -84,37 +84,12 @@ class PhoneCall:
         self._events: collections.deque[Event] = collections.deque(maxlen=EVENTS_KEPT)
 
     def __repr__(self) -> str:
-        state = "ended" if self.ended else "up" if self.answered else "setup"
-        return f"<PhoneCall {self.call_id} {state}>"
-
-    @property
-    def ended(self) -> bool:
-        return self.end is not None
-
-    @property
-    def codec(self) -> str:
-        """The codec's name (``G722``, ``PCMU``...), ``-`` before the answer."""
-        return self.answered.codec.split("/")[0] if self.answered is not None else "-"
-
-    @property
-    def srtp(self) -> bool:
-        """SRTP negotiated (SDES keys, or DTLS-SRTP keyed on the RTP socket)."""
-        return self.answered is not None and self.answered.srtp
-
-    @property
-    def keying(self) -> str:
-        """``"none"``, ``"sdes"`` or ``"dtls"`` (``"-"`` before the answer)."""
-        return self.answered.keying if self.answered is not None else "-"
+        return f"<PhoneCall {self.call_id} {self.state}>"
 
     # ---- what CallAudio needs -----------------------------------------------------------
 
     def media(self) -> CallMedia | None:
-        if self.end is not None:
-            return None
-        try:
-            return self.phone.core.media(self.call_id)
-        except LocalProtocolError:  # the core forgets a call once its socket is released
-            return None
+        return self.media_in(self.phone.core)
 
     def act(self, action: Callable[[float], T]) -> T:
         return self.phone.host.call(action)

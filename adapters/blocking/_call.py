@@ -9,8 +9,9 @@ import time
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, TypeVar
 
-from rvoip_sansio import Address, Event, LocalProtocolError
+from rvoip_sansio import Address, Event
 from rvoip_sansio import phone as pe
+from rvoip_sansio.phone import CallView
 from rvoip_sansio.callmedia import CallMedia, MediaReport
 from rvoip_sansio.sdp import Codec
 
@@ -31,7 +32,7 @@ class PhoneError(Exception):
     """A registration or call did not succeed (the message says what happened)."""
 
 
-class PhoneCall:
+class PhoneCall(CallView):
     """One call of a :class:`Phone` (from :meth:`Phone.call` or :meth:`Phone.next_call`).
 
     ``audio`` is its :class:`~._audio.CallAudio`; :meth:`next_event` gives its events (DTMF,
@@ -59,7 +60,7 @@ class PhoneCall:
         self._events: collections.deque[Event] = collections.deque(maxlen=EVENTS_KEPT)
 
     def __repr__(self) -> str:
-        return f"<PhoneCall {self.call_id} {'ended' if self.ended else 'up' if self.answered else 'setup'}>"
+        return f"<PhoneCall {self.call_id} {self.state}>"
 
     # ---- what CallAudio needs -------------------------------------------------------------
 
@@ -67,27 +68,8 @@ class PhoneCall:
     def loop(self) -> Loop:
         return self.phone.loop
 
-    @property
-    def ended(self) -> bool:
-        return self.end is not None
-
     def media(self) -> CallMedia | None:
-        if self.end is not None:
-            return None
-        try:
-            return self.phone.core.media(self.call_id)
-        except LocalProtocolError:  # the core forgets a call once its socket is released
-            return None
-
-    @property
-    def codec(self) -> str:
-        """The codec's name (``G722``, ``PCMU``...), ``-`` before the answer."""
-        return self.answered.codec.split("/")[0] if self.answered is not None else "-"
-
-    @property
-    def srtp(self) -> bool:
-        """The media is SRTP (SDES keyed)."""
-        return self.answered is not None and self.answered.srtp
+        return self.media_in(self.phone.core)
 
     # ---- events ---------------------------------------------------------------------------
 

@@ -9,8 +9,9 @@ import collections
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, TypeVar
 
-from rvoip_sansio import Address, Event, LocalProtocolError
+from rvoip_sansio import Address, Event
 from rvoip_sansio import phone as pe
+from rvoip_sansio.phone import CallView
 from rvoip_sansio.callmedia import CallMedia, MediaReport, SrtpKeys
 from rvoip_sansio.sdp import Codec
 
@@ -51,7 +52,7 @@ class EventStream:
         return event
 
 
-class PhoneCall:
+class PhoneCall(CallView):
     """One call of a :class:`Phone` (from :meth:`Phone.call`, :meth:`Phone.accept` or
     ``async for call in phone.incoming()``).
 
@@ -80,37 +81,12 @@ class PhoneCall:
         self._waiters = Waiters()
 
     def __repr__(self) -> str:
-        state = "ended" if self.end else "up" if self.answered else "setup"
-        return f"<PhoneCall {self.call_id} {state}>"
-
-    @property
-    def ended(self) -> bool:
-        return self.end is not None
-
-    @property
-    def codec(self) -> str:
-        """The codec's name (``G722``, ``PCMU``...), ``-`` before the answer."""
-        return self.answered.codec.split("/")[0] if self.answered is not None else "-"
-
-    @property
-    def srtp(self) -> bool:
-        """The media is SRTP (SDES or DTLS-SRTP keying; :attr:`keying` says which)."""
-        return self.answered is not None and self.answered.srtp
-
-    @property
-    def keying(self) -> str:
-        """``"none"``, ``"sdes"`` or ``"dtls"`` (``"-"`` before the answer)."""
-        return self.answered.keying if self.answered is not None else "-"
+        return f"<PhoneCall {self.call_id} {self.state}>"
 
     # ---- what CallAudio needs -----------------------------------------------------------
 
     def media(self) -> CallMedia | None:
-        if self.end is not None:
-            return None
-        try:
-            return self.phone.core.media(self.call_id)
-        except LocalProtocolError:  # the core forgets a call once its socket is released
-            return None
+        return self.media_in(self.phone.core)
 
     def act(self, action: Callable[[float], T]) -> T:
         return self.phone.act(action)

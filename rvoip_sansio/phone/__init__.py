@@ -24,8 +24,10 @@ from ._events import (
     TransferProgress,
     TransferRequested,
 )
+from ._view import CallView
 
 __all__ = [
+    "CallView",
     "PhoneConfig",
     "PhoneCore",
     "SrtpMode",
