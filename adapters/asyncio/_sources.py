@@ -14,37 +14,15 @@ from __future__ import annotations
 
 import asyncio
 
-from rvoip_sansio.callmedia import AudioFrame
-
-from ..blocking._sources import (AudioDeviceError, BufferSink, BufferSource, CallbackSink, CallbackSource,
-                                 SilenceSource, Sink, SoundCardSource, Source, ToneSource, WavSink, WavSource,
-                                 _sounddevice)
+from ..blocking._sources import AudioDeviceError, BufferSink, BufferSource, CallbackSink, CallbackSource
+from ..blocking._sources import DroppingSoundCardSink as SoundCardSink
+from ..blocking._sources import SilenceSource, Sink, SoundCardSource, Source, ToneSource, WavSink, WavSource
 from ._audio import CallAudio
 
 __all__ = ["Source", "Sink", "WavSource", "ToneSource", "SilenceSource", "BufferSource", "CallbackSource",
            "SoundCardSource", "WavSink", "BufferSink", "CallbackSink", "SoundCardSink", "AudioDeviceError",
            "play", "record", "stream"]
 
-
-class SoundCardSink:
-    """The loudspeaker (``device``: a sounddevice name or index; None: the default). It never
-    blocks the event loop: what the device buffer has no room for is dropped (counted in
-    ``dropped``), which is what a late loudspeaker means anyway."""
-
-    def __init__(self, *, rate: int = 16000, device: int | str | None = None) -> None:
-        self.dropped = 0
-        self._stream = _sounddevice().OutputStream(samplerate=rate, channels=1, dtype="int16", device=device)
-        self._stream.start()
-
-    def write(self, frame: AudioFrame) -> None:
-        room = int(self._stream.write_available)
-        samples = frame.samples[:room]
-        self.dropped += len(frame.samples) - len(samples)
-        if len(samples):
-            self._stream.write(samples.reshape(-1, 1))
-
-    def close(self) -> None:
-        self._stream.close()
 
 
 async def play(audio: CallAudio, source: Source, *, lead: float = 0.2, wait_drained: bool = True) -> int:

@@ -199,6 +199,28 @@ class SoundCardSink:
         self._stream.close()
 
 
+class DroppingSoundCardSink:
+    """The loudspeaker for the event-loop adapters (asyncio and trio export it as their
+    ``SoundCardSink``; ``device``: a sounddevice name or index; None: the default). It never
+    blocks: what the device buffer has no room for is dropped (counted in ``dropped``), which
+    is what a late loudspeaker means anyway."""
+
+    def __init__(self, *, rate: int = 16000, device: int | str | None = None) -> None:
+        self.dropped = 0
+        self._stream = _sounddevice().OutputStream(samplerate=rate, channels=1, dtype="int16", device=device)
+        self._stream.start()
+
+    def write(self, frame: AudioFrame) -> None:
+        room = int(self._stream.write_available)
+        samples = frame.samples[:room]
+        self.dropped += len(frame.samples) - len(samples)
+        if len(samples):
+            self._stream.write(samples.reshape(-1, 1))
+
+    def close(self) -> None:
+        self._stream.close()
+
+
 def stream(audio: CallAudio, *, source: Source | None = None, sink: Sink | None = None,
            duration: float | None = None, lead: float = 0.2) -> None:
     """Play ``source`` into the call and record the call into ``sink`` for ``duration``
