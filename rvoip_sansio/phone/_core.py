@@ -21,6 +21,7 @@ from .._core import Address, Event, LocalProtocolError, RandomSource, Transmit
 from ..callmedia import (CallMedia, CallMediaConfig, CallMediaGroup, DtlsMediaLeg,
                          dtls_keep_association)
 from ..dialog import Call, CallState, Registration, RegistrationState, UAConfig, UserAgent
+from ..dialog._forward import UAForwarding
 from ..sdp import Codec, LocalCapabilities, MediaCapabilities
 from ..sip import HeaderValue
 from ..sip.auth import Credentials, DigestServer
@@ -48,7 +49,7 @@ def _state(call: Call) -> CallState:
     return call.state  # read again after a verb (mypy narrows the attribute otherwise)
 
 
-class PhoneCore(AudioVerbs, Reactions):
+class PhoneCore(UAForwarding, AudioVerbs, Reactions):
     """The pure phone (see module docs). ``rng`` drives SIP tags, branches, SSRCs;
     ``key_rng`` makes SRTP keys (default ``secrets.SystemRandom()``: pass a seeded
     ``random.Random`` in tests only). ``auth`` challenges incoming INVITEs (digest)."""
@@ -95,36 +96,8 @@ class PhoneCore(AudioVerbs, Reactions):
         self.media_dropped = 0
 
     # ================================================================ SIP face
-    def receive(self, data: bytes, source: Address, now: float) -> None:
-        self.ua.receive(data, source, now)
-        self._process(now)
-
-    def datagrams_to_send(self, now: float) -> list[Transmit]:
-        """SIP datagrams only (the media face has its own)."""
-        return self.ua.datagrams_to_send(now)
-
-    def transport_error(self, dest: Address, now: float) -> None:
-        self.ua.transport_error(dest, now)
-        self._process(now)
-
-    def add_transport(self, transport: str, local: Address) -> None:
-        self.ua.add_transport(transport, local)
-
-    def connection_made(self, peer: Address, transport: str, now: float) -> None:
-        self.ua.connection_made(peer, transport, now)
-        self._process(now)
-
-    def data_received(self, peer: Address, transport: str, data: bytes, now: float) -> None:
-        self.ua.data_received(peer, transport, data, now)
-        self._process(now)
-
-    def connection_lost(self, peer: Address, transport: str, now: float) -> None:
-        self.ua.connection_lost(peer, transport, now)
-        self._process(now)
-
-    def close_connections(self, now: float) -> None:
-        self.ua.close_connections(now)
-        self._process(now)
+    # receive, datagrams_to_send (SIP only), transport_error and the connection-oriented
+    # calls come from UAForwarding (rvoip_sansio/dialog/_forward.py).
 
     # ================================================================ media face
     def media_receive(self, local: Address, data: bytes, source: Address, now: float) -> None:

@@ -17,7 +17,7 @@ from typing import Callable, Iterable
 
 import attrs
 
-from rvoip_sansio._core import Address, Event, LocalProtocolError, Transmit
+from rvoip_sansio._core import Address, Event, LocalProtocolError
 from rvoip_sansio.dialog import (
     Call,
     CallAnswered,
@@ -33,6 +33,7 @@ from rvoip_sansio.dialog import (
     OfferRejected,
     UserAgent,
 )
+from rvoip_sansio.dialog._forward import UAForwarding
 from rvoip_sansio.sip import HeaderValue, Request, SipUri
 
 from ._registrar import Registrar
@@ -89,7 +90,7 @@ class Bridge:
         return self.b if call is self.a else self.a
 
 
-class B2BUA:
+class B2BUA(UAForwarding):
     """Bridges calls through ``ua`` (built with ``media=None``). ``relay_headers`` are
     header-name prefixes copied from leg A's INVITE to leg B's (``X-`` by default)."""
 
@@ -119,12 +120,9 @@ class B2BUA:
 
     # ---- the sans-I/O contract ---------------------------------------------------------
 
-    def receive(self, data: bytes, source: Address, now: float) -> None:
-        self.ua.receive(data, source, now)
-        self._process(now)
-
-    def datagrams_to_send(self, now: float) -> list[Transmit]:
-        return self.ua.datagrams_to_send(now)
+    # receive, datagrams_to_send, transport_error and the connection-oriented calls come
+    # from UAForwarding, so a B2BUA is a StreamCore too and bridges a caller on TCP/TLS/WS
+    # to a callee on UDP.
 
     def next_event(self) -> Event | None:
         return self._events.popleft() if self._events else None
@@ -134,32 +132,6 @@ class B2BUA:
 
     def handle_timeout(self, now: float) -> None:
         self.ua.handle_timeout(now)
-        self._process(now)
-
-    def transport_error(self, dest: Address, now: float) -> None:
-        self.ua.transport_error(dest, now)
-        self._process(now)
-
-    # ---- connection-oriented transports: the UA's five calls (docs/transports.md), so a
-    # B2BUA is a StreamCore too and bridges a caller on TCP/TLS/WS to a callee on UDP.
-
-    def add_transport(self, transport: str, local: Address) -> None:
-        self.ua.add_transport(transport, local)
-
-    def connection_made(self, peer: Address, transport: str, now: float) -> None:
-        self.ua.connection_made(peer, transport, now)
-        self._process(now)
-
-    def data_received(self, peer: Address, transport: str, data: bytes, now: float) -> None:
-        self.ua.data_received(peer, transport, data, now)
-        self._process(now)
-
-    def connection_lost(self, peer: Address, transport: str, now: float) -> None:
-        self.ua.connection_lost(peer, transport, now)
-        self._process(now)
-
-    def close_connections(self, now: float) -> None:
-        self.ua.close_connections(now)
         self._process(now)
 
     # ---- bridging ----------------------------------------------------------------------
