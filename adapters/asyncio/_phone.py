@@ -196,22 +196,12 @@ class PhoneCall(CallView):
         return f"{end.reason.value}{status}{detail}"
 
     def _deliver(self, event: Event) -> None:
-        if isinstance(event, pe.AudioDrained):
-            self.drained_marks.add(event.mark)
+        if not self.note(event):
             return
         if isinstance(event, pe.CallAnswered):
-            self.answered = event
             media = self.media()
             self.keys = media.config.srtp if media is not None else None
             self.rtp = event.local_rtp
-        elif isinstance(event, pe.CallEnded):
-            self.end = event
-        elif isinstance(event, (pe.CallHeld, pe.CallResumed)):
-            held = isinstance(event, pe.CallHeld)
-            if event.by_peer:
-                self.held_by_peer = held
-            else:
-                self.held = held
         self._events.append(event)
 
 

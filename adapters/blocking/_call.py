@@ -215,17 +215,5 @@ class PhoneCall(CallView):
         return f"{end.reason.value}{status}{detail}"
 
     def _deliver(self, event: Event) -> None:
-        if isinstance(event, pe.AudioDrained):
-            self.drained_marks.add(event.mark)
-            return
-        if isinstance(event, pe.CallAnswered):
-            self.answered = event
-        elif isinstance(event, pe.CallEnded):
-            self.end = event
-        elif isinstance(event, (pe.CallHeld, pe.CallResumed)):
-            held = isinstance(event, pe.CallHeld)
-            if event.by_peer:
-                self.held_by_peer = held
-            else:
-                self.held = held
-        self._events.append(event)
+        if self.note(event):
+            self._events.append(event)
