@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import signal
 import threading
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
@@ -75,10 +76,22 @@ async def run(options: BotOptions, journal: Journal, *, stop: threading.Event | 
                 task.add_done_callback(calls.discard)
 
         acceptor = asyncio.create_task(answer_calls())
+        # SIGTERM/SIGINT through the loop's own handlers (set_wakeup_fd): a plain signal handler
+        # can run late when the signal lands on another thread while the loop sleeps.
+        quit_now = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        handled: list[signal.Signals] = []
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                loop.add_signal_handler(sig, quit_now.set)
+                handled.append(sig)
         try:
-            while stop is None or not stop.is_set():
-                await asyncio.sleep(0.05)
+            while (stop is None or not stop.is_set()) and not quit_now.is_set():
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(quit_now.wait(), 0.05)
         finally:
+            for sig in handled:
+                loop.remove_signal_handler(sig)
             acceptor.cancel()
             for task in (acceptor, *calls):
                 task.cancel()

@@ -6,6 +6,7 @@ the call's audio frames and one its events, both carrying out what the bot retur
 
 from __future__ import annotations
 
+import signal
 import threading
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
@@ -69,8 +70,21 @@ async def run(options: BotOptions, journal: Journal, *, stop: threading.Event | 
                     nursery.start_soon(handle_call, call, config, journal)
 
             nursery.start_soon(answer_calls)
-            while stop is None or not stop.is_set():
-                await trio.sleep(0.05)
+            # SIGTERM/SIGINT through trio's signal receiver (wakes the run loop at once), then
+            # the phone's shielded close hangs up and unregisters.
+            quit_now = trio.Event()
+            if threading.current_thread() is threading.main_thread():
+
+                async def on_signal() -> None:
+                    with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+                        async for _ in signals:
+                            quit_now.set()
+                            return
+
+                nursery.start_soon(on_signal)
+            while (stop is None or not stop.is_set()) and not quit_now.is_set():
+                with trio.move_on_after(0.05):
+                    await quit_now.wait()
             nursery.cancel_scope.cancel()
 
 
