@@ -1,24 +1,30 @@
-"""Build configuration beyond pyproject.toml: only the optional G.711 C accelerator.
+"""Build configuration beyond pyproject.toml: only the optional C accelerators.
 
-``optional=True``: without a C compiler or the Python headers the build of the extension
-fails with a warning and the package installs anyway; rvoip_sansio.codecs then uses its pure
-numpy path, which gives identical results (docs/codecs.md, "Speed").
+Each is ``optional=True``: without a C compiler or the Python headers its build fails with a
+warning and the package installs anyway; the module that loads it then uses its pure path,
+which gives identical results (``RVOIP_PURE=1`` forces the pure paths). Every accelerator's
+shared object is named ``_*_native`` so that ``scripts/setup`` can remove stale builds.
 """
 
 from setuptools import Extension, setup
 
 try:
     import numpy
-except ImportError:  # only without build isolation and without numpy: pure path
-    ext_modules = []
+except ImportError:  # only without build isolation and without numpy: pure paths
+    NUMPY_INCLUDE: list[str] | None = None
 else:
-    ext_modules = [
-        Extension(
-            "rvoip_sansio.codecs._g711_native",
-            ["rvoip_sansio/codecs/_g711_native.c"],
-            include_dirs=[numpy.get_include()],
-            optional=True,
-        )
-    ]
+    NUMPY_INCLUDE = [numpy.get_include()]
+
+
+def native(name: str, source: str, uses_numpy: bool = False) -> list[Extension]:
+    """One optional accelerator (none when it needs numpy's headers and they are absent)."""
+    if uses_numpy and NUMPY_INCLUDE is None:
+        return []
+    return [Extension(name, [source], include_dirs=NUMPY_INCLUDE or [], optional=True)]
+
+
+ext_modules = [
+    *native("rvoip_sansio.codecs._g711_native", "rvoip_sansio/codecs/_g711_native.c", uses_numpy=True),
+]
 
 setup(ext_modules=ext_modules)
