@@ -122,6 +122,8 @@ def _build_matrix(rate_in: int, rate_out: int, r: int, n_in: int,
 
 
 _BLOCK_OUTPUTS = 16  # outputs per row of a block product (at least ``L``)
+#: Input samples per block-product call for long mono chunks (bounds its window copy).
+_LONG_STEP = 8192
 
 
 @lru_cache(maxsize=64)
@@ -221,10 +223,19 @@ class Resampler:
 
     def process(self, pcm: PCM) -> PCM:
         if (pcm.__class__ is np.ndarray and pcm.dtype is _I16 and pcm.ndim == 1
-                and self._block and len(pcm) <= self._piece):
-            out = self._process_frame(pcm)
-            if out is not None:
-                return out
+                and self._block and self.channels == 1):
+            if len(pcm) <= self._piece:
+                out = self._process_frame(pcm)
+                if out is not None:
+                    return out
+            # Any other mono chunk: the block product for the longest prefix whose outputs
+            # fill whole rows, the general path for the rest (the output does not depend
+            # on the cut, so this gives the same samples).
+            step = _LONG_STEP
+            if len(pcm) <= step:
+                return self._process_mono(pcm)
+            return np.concatenate([self._process_mono(pcm[i : i + step])
+                                   for i in range(0, len(pcm), step)])
         x = np.asarray(pcm)
         if x.dtype != np.int16:
             raise CodecError("resampler input must be int16")
@@ -241,6 +252,25 @@ class Resampler:
             out = np.concatenate([self._process(x2[i : i + piece])
                                   for i in range(0, x2.shape[0], piece)])
         return out[:, 0] if mono else out
+
+    def _process_mono(self, x: PCM) -> PCM:
+        """A mono chunk: block rows for the longest prefix that fills whole rows."""
+        up, down, blk = self._up, self._down, self._block
+        n_in, n_out = self._n_in, self._n_out
+        count = -(-(n_in + len(x)) * up // down) - n_out
+        whole = count - count % blk
+        if whole:
+            total = n_out + whole
+            t = total * down // up  # inputs after which exactly ``total`` outputs exist
+            k = t - n_in
+            if 0 < k <= len(x) and -(-t * up // down) == total:
+                head = self._process_frame(x[:k])
+                if head is not None:
+                    if k == len(x):
+                        return head
+                    rest = self._process(x[k:].reshape(-1, 1))[:, 0]
+                    return np.concatenate((head, rest))
+        return self._process(x.reshape(-1, 1))[:, 0]
 
     def _process_frame(self, x: PCM) -> PCM | None:
         """A mono chunk whose outputs fill whole block rows, else None (the general path)."""
