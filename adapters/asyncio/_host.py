@@ -17,11 +17,12 @@ import logging
 import socket
 import ssl
 from collections.abc import Callable, Sequence
-from typing import Protocol, TypeVar, cast
+from typing import Protocol, TypeVar
 
 from rvoip_sansio import Address, Event, Transmit
 from rvoip_sansio.transaction import StreamTransmit
 
+from .._mediapump import Datagram, MediaPump
 from ..blocking._socket import bind_udp_socket
 from ._media import TraceHook
 from ._stream import SipTransports, StreamCore
@@ -39,6 +40,8 @@ class MediaCore(StreamCore, Protocol):
     def media_receive(self, local: Address, data: bytes, source: Address, now: float) -> None: ...
 
     def media_datagrams_to_send(self, now: float) -> list[tuple[Address, Transmit]]: ...
+
+    def media_receive_many(self, datagrams: list[Datagram], now: float) -> None: ...
 
 
 def free_port(host: str, transport: str = "UDP") -> int:
@@ -65,8 +68,15 @@ class _Faces:
     def datagrams_to_send(self, now: float) -> list[Transmit]:
         media = self.core.media_datagrams_to_send(now)
         self.flushed = bool(media)
-        for local, transmit in media:
-            self.host.send_media(local, transmit)
+        if media:
+            host = self.host
+            if host.media_trace is None:
+                send = host.pump.send
+                for local, transmit in media:
+                    send(local, transmit.data, transmit.dest)
+            else:
+                for local, transmit in media:
+                    host.send_media(local, transmit)
         out = self.core.datagrams_to_send(now)
         if self.host.trace is not None:
             for t in out:
@@ -106,68 +116,6 @@ class _Faces:
         self.core.close_connections(now)
 
 
-class _RtpSocket(asyncio.DatagramProtocol):
-    """One call's RTP/RTCP socket (rtcp-mux): datagrams to ``core.media_receive``."""
-
-    def __init__(self, host: PhoneHost, local: Address, sock: socket.socket) -> None:
-        self.host, self.local, self.sock = host, local, sock
-        self.transport: asyncio.DatagramTransport | None = None
-        self.closed = False
-        self.gone: asyncio.Future[None] = host.loop.create_future()
-        self._sending_to: Address | None = None
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = cast(asyncio.DatagramTransport, transport)
-        if self.closed:  # released before asyncio had set the socket up
-            transport.close()
-
-    def datagram_received(self, data: bytes, addr: tuple[str | object, ...]) -> None:
-        if self.closed:
-            return
-        source, local, core = (str(addr[0]), int(cast(int, addr[1]))), self.local, self.host.core
-        self.host.input(lambda now: core.media_receive(local, data, source, now))
-
-    def error_received(self, exc: Exception) -> None:
-        # A refused send reports here from inside sendto (we know where it went); ICMP errors
-        # come later without the address (asyncio's API): those are only logged.
-        if self._sending_to is not None and not self.closed:
-            dest, local, core = self._sending_to, self.local, self.host.core
-            report = getattr(core, "media_transport_error", None)
-            if report is not None:
-                self.host.loop.call_soon(self.host.input, lambda now: report(local, dest, now))
-        log.debug("RTP socket %s: %s", self.local, exc)
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        if not self.gone.done():
-            self.gone.set_result(None)
-
-    def send(self, transmit: Transmit) -> None:
-        if self.closed:
-            return
-        self._sending_to = transmit.dest
-        try:
-            if self.transport is not None:
-                self.transport.sendto(transmit.data, transmit.dest)
-            else:  # asyncio has not wrapped the socket yet (the first tick after binding)
-                self.sock.sendto(transmit.data, transmit.dest)
-        except BlockingIOError:
-            log.debug("RTP send buffer full on %s: datagram dropped", self.local)
-        except OSError as exc:
-            self.error_received(exc)
-        finally:
-            self._sending_to = None
-
-    def close(self) -> None:
-        if self.closed:
-            return
-        self.closed = True
-        if self.transport is not None:
-            self.transport.close()
-        elif not self.gone.done():
-            self.sock.close()
-            self.gone.set_result(None)
-
-
 class PhoneHost:
     """Runs ``core`` (a :class:`MediaCore`) on SIP transports plus per-call RTP sockets.
 
@@ -192,7 +140,10 @@ class PhoneHost:
         self.closed = False
         self._on_event = on_event
         self._faces = _Faces(core, self)
-        self._rtp: dict[Address, _RtpSocket] = {}
+        #: Every call's RTP socket in one epoll (or watched one by one where it is missing).
+        self.pump = MediaPump(on_error=self._send_refused)
+        if self.pump.fileno is not None:
+            self.loop.add_reader(self.pump.fileno, self._on_media_ready)
         self._next_port = 0
         self._waiters: list[asyncio.Future[None]] = []  # woken by ticks and events
         self._event_waiters: list[asyncio.Future[None]] = []  # woken by events only
@@ -254,12 +205,11 @@ class PhoneHost:
         sock = self._bind()
         host, port = sock.getsockname()[:2]
         local = (str(host), int(port))
-        proto = _RtpSocket(self, local, sock)
-        self._rtp[local] = proto
+        self.pump.add(local, sock)
+        if self.pump.fileno is None:  # no epoll: the loop watches this socket itself
+            self.loop.add_reader(sock.fileno(), self._on_socket_ready, local)
         if self.media_trace is not None:
             log.debug("RTP socket %s bound", local)
-        task = self.loop.create_task(self.loop.create_datagram_endpoint(lambda: proto, sock=sock))
-        task.add_done_callback(_log_failure)
         return local
 
     def _bind(self) -> socket.socket:
@@ -279,23 +229,42 @@ class PhoneHost:
 
     def release_rtp(self, local: Address) -> None:
         """Close the RTP socket at ``local`` (the core has flushed its last datagram)."""
-        proto = self._rtp.pop(local, None)
-        if proto is not None:
-            proto.close()
+        sock = self.pump.get(local)
+        if sock is not None and self.pump.fileno is None:
+            self.loop.remove_reader(sock.fileno())
+        self.pump.remove(local)
 
     @property
     def rtp_sockets(self) -> Sequence[Address]:
         """The RTP sockets open now."""
-        return tuple(self._rtp)
+        return self.pump.locals()
 
     def send_media(self, local: Address, transmit: Transmit) -> None:
-        proto = self._rtp.get(local)
-        if proto is None:
-            log.debug("media datagram for %s, which has no socket: dropped", local)
-            return
-        if self.media_trace is not None:
+        """Send one media datagram from ``local`` (traced when ``media_trace`` is set)."""
+        if self.media_trace is not None and local in self.pump:
             self.media_trace(self.sip.loop.time(), local, transmit.dest, transmit.data)
-        proto.send(transmit)
+        self.pump.send(local, transmit.data, transmit.dest)
+
+    def _on_media_ready(self) -> None:
+        """The epoll said some RTP socket is readable: one datagram from each ready one,
+        the batch to the core, one pump."""
+        batch = self.pump.read()
+        if batch and not self.closed:
+            media_receive_many = self.core.media_receive_many
+            self.sip.call(lambda now: media_receive_many(batch, now))
+
+    def _on_socket_ready(self, local: Address) -> None:
+        batch: list[Datagram] = []
+        self.pump.read_socket(local, batch)
+        if batch and not self.closed:
+            media_receive_many = self.core.media_receive_many
+            self.sip.call(lambda now: media_receive_many(batch, now))
+
+    def _send_refused(self, local: Address, dest: Address) -> None:
+        # Found while sending inside a pump: reported to the core after it (never re-entered).
+        report = getattr(self.core, "media_transport_error", None)
+        if report is not None and not self.closed:
+            self.loop.call_soon(self.input, lambda now: report(local, dest, now))
 
     # ---- the pump's callbacks -----------------------------------------------------------
 
@@ -322,16 +291,11 @@ class PhoneHost:
         try:
             await self.sip.close()
         finally:
-            rtp = list(self._rtp.values())
-            self._rtp.clear()
-            for proto in rtp:
-                proto.close()
-            gone = [p.gone for p in rtp]
-            if gone:
-                await asyncio.wait(gone, timeout=2.0)
+            fileno = self.pump.fileno
+            if fileno is not None:
+                self.loop.remove_reader(fileno)
+            else:
+                for _, sock in self.pump.sockets():
+                    self.loop.remove_reader(sock.fileno())
+            self.pump.close()
             self.wake()
-
-
-def _log_failure(task: asyncio.Task[object]) -> None:
-    if not task.cancelled() and task.exception() is not None:
-        log.debug("RTP socket setup failed: %s", task.exception())

@@ -64,7 +64,7 @@ class Loop:
         self._drain_fn = drain
         self._timeout_fn = timeout
         self._selector = selectors.DefaultSelector()
-        self._handlers: dict[socket.socket, Handler] = {}
+        self._handlers: dict[socket.socket | int, Handler] = {}
         self._wake_r, self._wake_w = socket.socketpair()
         self._wake_r.setblocking(False)
         self._wake_w.setblocking(False)
@@ -97,8 +97,9 @@ class Loop:
         self._thread = threading.Thread(target=self._run, name=f"rvoip-{self.name}", daemon=True)
         self._thread.start()
 
-    def watch(self, sock: socket.socket, mask: int, handler: Handler) -> None:
-        """Call ``handler(ready_mask)`` when ``sock`` is ready for ``mask`` (0: stop watching)."""
+    def watch(self, sock: socket.socket | int, mask: int, handler: Handler) -> None:
+        """Call ``handler(ready_mask)`` when ``sock`` (a socket or a descriptor, such as an
+        epoll's) is ready for ``mask`` (0: stop watching)."""
         with self.lock:
             if self.closed:
                 return
@@ -211,7 +212,7 @@ class Loop:
                 if key.fileobj is self._wake_r:
                     self._drain_wakeups()
                     continue
-                handler = self._handlers.get(key.fileobj)  # type: ignore[call-overload]
+                handler = self._handlers.get(key.fileobj)  # type: ignore[arg-type]
                 if handler is not None:
                     handler(mask)
                 if self.closed:

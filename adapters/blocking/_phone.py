@@ -30,14 +30,13 @@ from rvoip_sansio.sip.auth import Credentials
 
 from ._call import EVENTS_KEPT, PhoneCall, PhoneError
 from ._loop import Loop
-from ._socket import READ_BATCH, bind_udp_socket
+from .._mediapump import Datagram, MediaPump
+from ._socket import bind_udp_socket
 from ._stream import SipSockets
 
 __all__ = ["Phone", "PhoneCall", "PhoneError", "open_phone"]
 
 log = logging.getLogger("rvoip_sansio.adapters.blocking")
-
-_MAX_DATAGRAM = 65535
 
 
 class Phone:
@@ -57,11 +56,19 @@ class Phone:
         self.sip = SipSockets(core, self.loop, client_ssl=client_ssl, connect_timeout=connect_timeout)
         self._rtp_ports = rtp_ports
         self._next_port = 0
-        self._rtp: dict[Address, socket.socket] = {}
+        #: Every call's RTP socket in one epoll the loop watches (or each socket, without epoll).
+        self._pump = MediaPump(on_error=self._send_refused)
+        if self._pump.fileno is not None:
+            self.loop.watch(self._pump.fileno, 1, self._on_media_ready)
         self._incoming: collections.deque[PhoneCall] = collections.deque(maxlen=EVENTS_KEPT)
         self._events: collections.deque[Event] = collections.deque(maxlen=EVENTS_KEPT)
         self._registrations: dict[int, RegistrationState | None] = {}
         self._drained = False
+
+    @property
+    def rtp_sockets(self) -> tuple[Address, ...]:
+        """The RTP sockets open now."""
+        return self._pump.locals()
 
     @property
     def local(self) -> Address:
@@ -185,12 +192,15 @@ class Phone:
         finally:
             with self.loop.lock:
                 self.sip.close_all()
-                for local in list(self._rtp):
+                for local in self._pump.locals():
                     self._release_rtp(local)
+                if self._pump.fileno is not None:
+                    self.loop.watch(self._pump.fileno, 0, _ignore)
+                self._pump.close()
             self.loop.close()
 
     def _closed_down(self) -> bool:
-        return not self._rtp and all(s in _REG_GONE for s in self._registrations.values() if s is not None)
+        return not len(self._pump) and all(s in _REG_GONE for s in self._registrations.values() if s is not None)
 
     def __enter__(self) -> Phone:
         return self
@@ -232,7 +242,7 @@ class Phone:
             except (PhoneError, LocalProtocolError) as exc:
                 log.warning("call %s: transfer not followed: %s", pc.call_id, exc, extra={"call_id": pc.call_id})
         pc._deliver(event)
-        if isinstance(event, pe.CallEnded) and (pc.rtp is None or pc.rtp not in self._rtp):
+        if isinstance(event, pe.CallEnded) and (pc.rtp is None or pc.rtp not in self._pump):
             del self.calls[pc.call_id]  # nothing more will come for it
 
     def _follow(self, pc: PhoneCall, now: float, headers: tuple[tuple[str, str], ...] = ()) -> PhoneCall:
@@ -282,8 +292,9 @@ class Phone:
                 raise PhoneError(f"no free RTP port in {lo}-{hi}")
         host, port = sock.getsockname()[:2]
         local = (str(host), int(port))
-        self._rtp[local] = sock
-        self.loop.watch(sock, 1, partial(self._on_rtp, sock, local))
+        self._pump.add(local, sock)
+        if self._pump.fileno is None:
+            self.loop.watch(sock, 1, partial(self._on_rtp, local))
         return local
 
     def _bind_for(self, pc: PhoneCall, verb: Callable[[Address], None]) -> None:
@@ -300,38 +311,36 @@ class Phone:
             raise
 
     def _release_rtp(self, local: Address) -> None:
-        sock = self._rtp.pop(local, None)
+        sock = self._pump.get(local)
         if sock is not None:
-            self.loop.watch(sock, 0, _ignore)
-            sock.close()
+            if self._pump.fileno is None:
+                self.loop.watch(sock, 0, _ignore)
+            self._pump.remove(local)
 
-    def _on_rtp(self, sock: socket.socket, local: Address, mask: int) -> None:
-        for _ in range(READ_BATCH):
-            try:
-                data, addr = sock.recvfrom(_MAX_DATAGRAM)
-            except BlockingIOError:
-                return
-            except OSError as exc:  # an ICMP error queued on the socket
-                log.debug("RTP receive error on %s: %s", local, exc)
-                continue
-            # Media datagrams are fed in a batch and drained once after this round of
-            # ready sockets (Loop.touched): the drain scans every call, a datagram does not.
-            self.core.media_receive(local, data, (str(addr[0]), int(addr[1])), time.monotonic())
+    def _on_media_ready(self, mask: int) -> None:
+        """The epoll says RTP is waiting: one datagram from each ready socket, fed as one
+        batch; the loop drains once after this round of handlers (Loop.touched)."""
+        batch = self._pump.read()
+        if batch:
+            self.core.media_receive_many(batch, time.monotonic())
+            self.loop.touched()
+
+    def _on_rtp(self, local: Address, mask: int) -> None:
+        """Without epoll: up to a batch from one ready socket, fed at once."""
+        batch: list[Datagram] = []
+        self._pump.read_socket(local, batch)
+        if batch:
+            self.core.media_receive_many(batch, time.monotonic())
             self.loop.touched()
 
     def _send_media(self, now: float) -> None:
+        send = self._pump.send
         for local, transmit in self.core.media_datagrams_to_send(now):
-            sock = self._rtp.get(local)
-            if sock is None:
-                continue
-            try:
-                sock.sendto(transmit.data, transmit.dest)
-            except BlockingIOError:
-                log.debug("RTP send buffer full, datagram to %s dropped", transmit.dest)
-            except OSError as exc:
-                log.debug("RTP send to %s failed: %s", transmit.dest, exc)
-                dest = transmit.dest
-                self.loop.later(lambda t: self.core.media_transport_error(local, dest, t))
+            send(local, transmit.data, transmit.dest)
+
+    def _send_refused(self, local: Address, dest: Address) -> None:
+        # Found inside the drain: an input for right after it (the core is never re-entered).
+        self.loop.later(lambda t: self.core.media_transport_error(local, dest, t))
 
     # ---- the loop -------------------------------------------------------------------------
 

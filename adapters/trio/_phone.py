@@ -341,6 +341,7 @@ async def open_phone(
                     phone._transports = transports
                     phone._nursery = nursery
                     phone._media = MediaSockets(nursery, phone.host, receive=core.media_receive,
+                                                receive_many=core.media_receive_many,
                                                 drain=transports.pump,
                                                 on_error=core.media_transport_error, ports=rtp_ports)
                     task_status.started(scope)

@@ -111,6 +111,21 @@ class PhoneCore(UAForwarding, AudioVerbs, Reactions):
         self._touch(pc)
         self._process(now)
 
+    def media_receive_many(self, datagrams: Iterable[tuple[Address, bytes, Address]], now: float) -> None:
+        """A batch of ``(local, data, source)`` datagrams read in one wake-up (each as
+        :meth:`media_receive`), their events and timers processed once after the lot."""
+        by_local, touched = self._by_local, self._touched
+        for local, data, source in datagrams:
+            pc = by_local.get(local)
+            sock = pc.socket if pc is not None and not pc.releasing else None
+            if pc is None or sock is None:
+                self.media_dropped += 1
+                continue
+            sock.receive(data, source, now)
+            touched[pc] = None
+        if touched:
+            self._process(now)
+
     def media_datagrams_to_send(self, now: float) -> list[tuple[Address, Transmit]]:
         """``(local RTP socket, datagram)`` pairs to send. Once a finished call's last datagram
         (its RTCP BYE) is out, ``MediaSocketReleased`` is queued for that socket."""

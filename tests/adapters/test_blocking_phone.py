@@ -191,7 +191,7 @@ def test_scenario(transport: str, pki: Pki) -> None:
         assert a2.end is not None and a2.end.reason.value == "remote hangup"
         ports = [alice.local[1], bob.local[1], carol.local[1]]
         rtp_ports = [p.rtp[1] for p in (a, b, a2, c) if p.rtp is not None]
-        assert alice.loop.wait(lambda: not alice._rtp, 2) and carol.loop.wait(lambda: not carol._rtp, 2)
+        assert alice.loop.wait(lambda: not alice.rtp_sockets, 2) and carol.loop.wait(lambda: not carol.rtp_sockets, 2)
         assert alice.calls == {} and carol.calls == {}  # ended and released: forgotten
     # Leaving the blocks: registrations removed, every socket closed, threads joined.
     assert all(registrar.lookup(f"sip:{u}@{LOOP}", time.monotonic()) == [] for u in USERS)
