@@ -10,6 +10,11 @@ on one transport reaches a callee on another (the B2BUA's two legs are independe
 takes the transport of the callee's registered Contact). ``--auth-calls`` also challenges
 INVITEs (the caller must be one of the accounts). Ctrl-C or SIGTERM hangs up every call still
 up and exits 0.
+
+Users that cannot accept connections (TLS/WSS clients without a certificate, WebSocket
+clients with a ``.invalid`` Contact, phones behind NAT registering with RFC 5626
+``+sip.instance``/``reg-id``) are called over the connection they registered on; when it
+closes, calls to them are refused 480 until they register again (docs/server.md).
 """
 
 from __future__ import annotations
@@ -141,7 +146,9 @@ class _LoggedRegistrar:
             header = request.get("expires")
             gone = request.contact_star or all(
                 (c.params.get("expires") or header) == "0" for c in request.contact)
-            log.info("REGISTER %s from %s: %s", aor, where, "unregistered" if gone else "registered")
+            outbound = "outbound" in (response.get("require") or "")
+            log.info("REGISTER %s from %s: %s%s", aor, where, "unregistered" if gone else "registered",
+                     " (outbound: calls go over this connection)" if outbound and not gone else "")
         else:
             log.info("REGISTER %s from %s: refused (%d %s)", aor, where, code, response.reason)
         return response
@@ -229,7 +236,10 @@ async def _serve(listen: dict[str, Address | tuple[Address, ssl.SSLContext]], ac
         elif isinstance(event, ConnectionOpened):
             log.info("%s connection %s %s:%d", event.transport, "to" if event.outbound else "from", *event.peer)
         elif isinstance(event, ConnectionClosed):
-            log.info("%s connection with %s:%d closed (%s)", event.transport, *event.peer, event.reason)
+            # RFC 5626 §5.3: bindings only this flow reached cannot be called any more (480).
+            lost = registrar.flow_closed(event.transport, event.peer, now)
+            log.info("%s connection with %s:%d closed (%s)%s", event.transport, *event.peer, event.reason,
+                     f"; {lost} registration(s) unreachable until they register again" if lost else "")
 
     sip = await open_sip_transports(b2bua, listen, on_event=on_event, client_ssl=client_ssl)
     where = ", ".join(f"{name.lower()} {host}:{port}" for name, (host, port) in sip.locals.items())

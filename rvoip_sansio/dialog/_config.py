@@ -49,8 +49,24 @@ class UAConfig:
     follow_transfers: bool = True
     #: Learn our public address from Via received/rport (RFC 3581) and fix Contact.
     fix_contact_from_via: bool = True
+    #: RFC 5626 (SIP Outbound): our ``+sip.instance``, a URN (``urn:uuid:...``) that must stay
+    #: the same across restarts, so it comes from configuration (None: no outbound). With it,
+    #: a REGISTER over TCP/TLS/WS/WSS carries ``+sip.instance`` and ``reg-id`` and
+    #: ``Supported: outbound``, every Contact over those transports carries ``;ob`` (requests
+    #: to us come back over our own connection), and a registration whose connection closes
+    #: registers again over a new one after the §4.5 back-off.
+    instance_id: str | None = None
+    reg_id: int = 1
+    #: RFC 5626 §4.5 base-time (seconds): the first re-registration after the flow failed
+    #: waits 50-100 % of it, doubling per further failure up to ``outbound_max_time``.
+    outbound_base_time: float = 30.0
+    outbound_max_time: float = 1800.0
 
     def __attrs_post_init__(self) -> None:
+        if self.instance_id is not None and not self.instance_id.lower().startswith("urn:"):
+            raise ValueError("UAConfig.instance_id must be a URN, e.g. urn:uuid:... (RFC 5626 §4.1)")
+        if self.reg_id < 1 or self.outbound_base_time <= 0 or self.outbound_max_time < self.outbound_base_time:
+            raise ValueError("UAConfig needs reg_id >= 1 and 0 < outbound_base_time <= outbound_max_time")
         if self.min_se < 90:
             raise ValueError("UAConfig.min_se must be at least 90 s (RFC 4028 §4)")
         if self.session_expires is not None and self.session_expires < self.min_se:

@@ -21,7 +21,7 @@ from ._dialog import Dialog
 if TYPE_CHECKING:
     from ._ua import UserAgent
 
-__all__ = ["contact_for", "request_contact", "dialog_contact", "response_contact"]
+__all__ = ["contact_for", "request_contact", "request_transport", "dialog_contact", "response_contact"]
 
 _WILDCARDS = ("", "0.0.0.0", "::")
 
@@ -53,6 +53,16 @@ def contact_for(ua: UserAgent, listeners: Mapping[str, Address], transport: str 
     else:
         scheme, params = "sip", ("" if name == "UDP" else f";transport={name.lower()}")
     return f"<{scheme}:{cfg.user}@{host}:{port}{params}>"
+
+
+def request_transport(ua: UserAgent, target: str, routes: Iterable[str]) -> str:
+    """The transport the endpoint takes for a request to ``target`` via ``routes``."""
+    first = next(iter(routes), None)
+    try:
+        hop = parse_name_addr(first).uri if first is not None else parse_uri(target)
+    except ParseError:
+        return ua.config.endpoint.transport.upper()
+    return uri_transport(hop) or ua.config.endpoint.transport.upper()
 
 
 def request_contact(ua: UserAgent, target: str, routes: Iterable[str]) -> str:

@@ -16,8 +16,10 @@ import attrs
 
 from rvoip_sansio._core import Address, LocalProtocolError, ParseError
 from rvoip_sansio.sip import HeaderValue, Response, SipUri, parse_uri
+from rvoip_sansio.transaction import STREAM_TRANSPORTS
 from rvoip_sansio.transaction._sip import strip_brackets
 
+from . import _contact
 from ._events import RegistrationChanged, RegistrationState
 
 if TYPE_CHECKING:
@@ -49,6 +51,11 @@ class Registration:
     contact: str | None = None
     #: Minimum re-registration delay after a failure, seconds.
     retry_after: float = 30.0
+    #: RFC 5626: the connection ``(transport, peer)`` this registration's flow is, when it
+    #: registers with ``+sip.instance``/``reg-id`` over a connection (None otherwise).
+    flow: tuple[str, Address] | None = None
+    #: RFC 5626 §4.5: flow failures in a row (the back-off doubles with each).
+    flow_failures: int = 0
     _want: _Want = _Want.REGISTERED
     _timer: Timer | None = None
     _stale_contact: str | None = None
@@ -69,6 +76,23 @@ class Registration:
             self._timer = None
         self._send(now, 0)
 
+    def flow_closed(self, transport: str, peer: Address, now: float) -> None:
+        """RFC 5626 §4.4.1 / §4.5: our flow's connection closed. The registrar can no longer
+        reach us; register again over a new connection after 50-100 % of the back-off
+        ``min(max-time, base-time * 2^failures)``."""
+        if self.flow != (transport, peer):
+            return
+        self.flow = None
+        self.ua.track_outbound(self, False)
+        if self._want is not _Want.REGISTERED:
+            return
+        cfg = self.ua.config
+        wait = min(cfg.outbound_max_time, cfg.outbound_base_time * 2 ** min(self.flow_failures, 30))
+        self.flow_failures += 1
+        self.state = RegistrationState.REGISTERING
+        self.ua.emit(RegistrationChanged(registration=self, state=self.state, status_code=None))
+        self._arm(now + wait * (0.5 + self.ua.rng.random() / 2))
+
     # ---- internals ---------------------------------------------------------------------
 
     def _send(self, now: float, expires: int) -> None:
@@ -80,7 +104,15 @@ class Registration:
         if self._stale_contact is not None and self._stale_contact != contact:
             contacts.append(("Contact", f"{self._stale_contact};expires=0"))
         self._stale_contact = None
-        contacts.append(("Contact", contact))
+        routes = [f"<{proxy};lr>"] if proxy is not None else []
+        transport = _contact.request_transport(ua, self.registrar, routes)
+        outbound = ua.config.instance_id is not None and transport in STREAM_TRANSPORTS
+        if outbound:
+            # RFC 5626 §4.2.1: the instance and the flow's reg-id; Supported: outbound.
+            contacts.append(("Contact", f'{contact};reg-id={ua.config.reg_id};'
+                                        f'+sip.instance="<{ua.config.instance_id}>"'))
+        else:
+            contacts.append(("Contact", contact))
         headers: list[tuple[str, HeaderValue]] = [*contacts, ("Expires", str(expires)),
                                                   ("Allow", ", ".join(("INVITE", "ACK", "CANCEL", "BYE",
                                                                        "OPTIONS", "INFO", "MESSAGE",
@@ -90,8 +122,17 @@ class Registration:
         req.remove("contact")
         for name, value in contacts:
             req.add(name, value)
+        if outbound:
+            req.add("Supported", "outbound")
         self.contact = contact
-        ua.send(req, now, partial(self._on_response, expires))
+        key = ua.send(req, now, partial(self._on_response, expires))
+        if outbound and expires > 0:
+            pending = ua.pending_destination(key)
+            self.flow = ua.endpoint.flow_for(transport, pending) if pending is not None else None
+            ua.track_outbound(self, self.flow is not None)
+        elif expires == 0:
+            self.flow = None
+            ua.track_outbound(self, False)
 
     def _on_response(self, asked: int, resp: Response | None, now: float) -> None:
         ua = self.ua
@@ -127,6 +168,8 @@ class Registration:
             return
         self.state = RegistrationState.REGISTERED
         self.expires = granted
+        if self.flow is not None:
+            self.flow_failures = 0  # RFC 5626 §4.5: a flow that registered resets the back-off
         # Refresh ahead of expiry: half-way for short bindings, 30 s early for long ones.
         margin = min(granted / 2.0, 30.0)
         self._arm(now + granted - margin)

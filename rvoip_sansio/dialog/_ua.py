@@ -28,6 +28,7 @@ from rvoip_sansio.transaction import (
     Endpoint,
     RequestReceived,
     ResponseReceived,
+    STREAM_TRANSPORTS,
     TransactionKey,
     TransactionTerminated,
     TransactionTimeout,
@@ -119,6 +120,8 @@ class UserAgent:
         self._from = ""
         #: Listener address per connection-oriented transport (add_transport).
         self._listeners: dict[str, Address] = {}
+        #: RFC 5626 registrations over a flow, told when a connection closes.
+        self._outbound: set[Registration] = set()
         self._refresh_identity()
 
     # ---- identity ----------------------------------------------------------------------
@@ -141,8 +144,13 @@ class UserAgent:
         return self._contact
 
     def contact_for(self, transport: str | None, *, secure: bool = False) -> str:
-        """Our Contact for a message over ``transport`` (see :mod:`._contact`)."""
-        return _contact.contact_for(self, self._listeners, transport, secure)
+        """Our Contact for a message over ``transport`` (see :mod:`._contact`); with
+        ``instance_id`` (RFC 5626 §4.3) a Contact over a connection carries ``;ob``."""
+        value = _contact.contact_for(self, self._listeners, transport, secure)
+        if (self.config.instance_id is not None and value.endswith(">")
+                and (transport or self.config.endpoint.transport).upper() in STREAM_TRANSPORTS):
+            value = value[:-1] + ";ob>"
+        return value
 
     def request_contact(self, target: str, routes: Iterable[str] = ()) -> str:
         """The Contact for a request to ``target`` whose first hop is ``routes[0]``."""
@@ -390,6 +398,11 @@ class UserAgent:
         self._pending[key] = _Pending(request=request, dest=dest, handler=handler, call=call)
         return key
 
+    def pending_destination(self, key: TransactionKey) -> Address | None:
+        """Where the request of a client transaction we started was sent."""
+        pending = self._pending.get(key)
+        return None if pending is None else pending.dest
+
     def _destination(self, request: Request) -> Address:
         routes = request.get_all("route", split=True)
         try:
@@ -412,6 +425,12 @@ class UserAgent:
 
     def capability_headers(self) -> list[tuple[str, HeaderValue]]:
         return [("Allow", _ALLOW), ("Supported", _SUPPORTED_100REL if self.config.prack else _SUPPORTED)]
+
+    def track_outbound(self, reg: Registration, on: bool) -> None:
+        if on:
+            self._outbound.add(reg)
+        else:
+            self._outbound.discard(reg)
 
     def register_dialog(self, key: tuple[str, str, str], call: Call) -> None:
         self._dialogs[key] = call
@@ -494,6 +513,9 @@ class UserAgent:
                     self._uas_invites.pop(key, None)
             elif isinstance(ev, (ConnectionOpened, ConnectionClosed)):
                 self.emit(ev)  # the application may watch its connections (docs/transports.md)
+                if isinstance(ev, ConnectionClosed):
+                    for reg in list(self._outbound):
+                        reg.flow_closed(ev.transport, ev.peer, now)
 
     def _bad_request(self, req: Request, key: TransactionKey | None, exc: ParseError, now: float) -> None:
         log.debug("bad request %s: %s", req.method, exc.reason)

@@ -10,7 +10,7 @@
 
 from ._b2bua import B2BUA, Bridge, Route, Router, route_registered, route_to
 from ._publish import Publication, PublicationConfig, PublicationStore
-from ._registrar import Binding, Registrar, RegistrarConfig, aor_key
+from ._registrar import Binding, Flow, Registrar, RegistrarConfig, aor_key
 
-__all__ = ["Registrar", "RegistrarConfig", "Binding", "aor_key", "B2BUA", "Bridge", "Route", "Router",
+__all__ = ["Registrar", "RegistrarConfig", "Binding", "Flow", "aor_key", "B2BUA", "Bridge", "Route", "Router",
            "route_to", "route_registered", "PublicationStore", "PublicationConfig", "Publication"]

@@ -17,7 +17,7 @@ from typing import Callable, Iterable
 
 import attrs
 
-from rvoip_sansio._core import Address, Event, LocalProtocolError
+from rvoip_sansio._core import Address, Event, LocalProtocolError, ParseError
 from rvoip_sansio.dialog import (
     Call,
     CallAnswered,
@@ -34,9 +34,10 @@ from rvoip_sansio.dialog import (
     UserAgent,
 )
 from rvoip_sansio.dialog._forward import UAForwarding
-from rvoip_sansio.sip import HeaderValue, Request, SipUri
+from rvoip_sansio.sip import HeaderValue, Request, SipUri, parse_uri
+from rvoip_sansio.transaction import default_port, strip_brackets, uri_transport
 
-from ._registrar import Registrar
+from ._registrar import Flow, Registrar
 
 __all__ = ["B2BUA", "Bridge", "Route", "Router", "route_to", "route_registered"]
 
@@ -45,10 +46,19 @@ log = logging.getLogger("rvoip_sansio.server")
 
 @attrs.frozen(kw_only=True)
 class Route:
-    """Where leg B goes: a Request-URI, and headers to add to its INVITE."""
+    """Where leg B goes: a Request-URI, and headers to add to its INVITE.
+
+    ``flow``: a connection ``(transport, peer)`` that reaches the target (RFC 5626: the one
+    its REGISTER came on); leg B goes over it while it lives. ``flow_only``: nothing else
+    reaches the target (an outbound binding, a ``.invalid`` Contact), so without the flow the
+    call is refused 480. ``refuse``: refuse the call with this status instead of routing it.
+    """
 
     target: str
     headers: tuple[tuple[str, HeaderValue], ...] = ()
+    flow: Flow | None = None
+    flow_only: bool = False
+    refuse: int | None = None
 
 
 #: ``router(invite, source, now)`` -> a Route, or None to refuse the call (404).
@@ -69,11 +79,19 @@ def route_to(address: Address) -> Router:
 
 
 def route_registered(registrar: Registrar) -> Router:
-    """Calls go to the best registered contact of the Request-URI's address-of-record."""
+    """Calls go to the best registered contact of the Request-URI's address-of-record, over
+    the flow it registered on (RFC 5626 §5.3) when that still lives. An AOR with no binding
+    is 404; one whose bindings can only be reached over flows that failed is 480 (RFC 5626
+    §5.3 has an edge proxy answer 430; to a caller the user is temporarily unavailable)."""
 
     def router(invite: Request, source: Address, now: float) -> Route | None:
         bindings = registrar.lookup(invite.uri, now)
-        return Route(target=bindings[0].contact) if bindings else None
+        if not bindings:
+            return None
+        for b in bindings:
+            if not b.flow_failed:
+                return Route(target=b.contact, flow=b.flow, flow_only=b.flow_only)
+        return Route(target=bindings[0].contact, refuse=480)
 
     return router
 
@@ -184,9 +202,13 @@ class B2BUA(UAForwarding):
     def _incoming(self, ev: IncomingCall, now: float) -> None:
         a = ev.call
         route = self.router(ev.request, ev.source, now)
-        if route is None:
+        code = 404 if route is None else route.refuse
+        if route is not None and code is None and route.flow is not None \
+                and not self._use_flow(route.target, route.flow) and route.flow_only:
+            code = 480  # RFC 5626 §5.3: the only flow to the target has gone
+        if route is None or code is not None:
             self.refused += 1
-            a.reject(now, code=404)
+            a.reject(now, code=code or 404)
             return
         headers: list[tuple[str, HeaderValue]] = [(n, v) for n, v in ev.request.headers if n.lower().startswith(self.relay_headers)]
         headers.extend(route.headers)
@@ -195,6 +217,19 @@ class B2BUA(UAForwarding):
         self._bridges[a] = bridge
         self._bridges[b] = bridge
         self.bridged += 1
+
+    def _use_flow(self, target: str, flow: Flow) -> bool:
+        """Send what goes to ``target`` over the connection ``flow`` (False: it is gone)."""
+        try:
+            uri = parse_uri(target)
+        except ParseError:
+            return False
+        if not isinstance(uri, SipUri):
+            return False
+        name = uri_transport(uri) or self.ua.config.endpoint.transport.upper()
+        host = strip_brackets(uri.params.get("maddr") or uri.host)
+        port = uri.port or (5061 if uri.secure else default_port(name))
+        return self.ua.endpoint.bind_flow(name, (host, port), flow)
 
     def _ended(self, bridge: Bridge, call: Call, other: Call, ev: CallEnded, now: float) -> None:
         self._bridges.pop(call, None)

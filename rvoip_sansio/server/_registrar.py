@@ -1,5 +1,7 @@
 """A registrar core (RFC 3261 §10.3): bindings with expiry from ``now``, q-values,
-``Contact: *`` removal, and digest authentication against a credentials store.
+``Contact: *`` removal, and digest authentication against a credentials store; RFC 5626
+(SIP Outbound) flows: a binding remembers the connection its REGISTER came on, one binding
+per ``+sip.instance`` and ``reg-id``, and a binding whose flow failed is not routed to.
 
 Pure: :meth:`Registrar.handle_request` takes a REGISTER and ``now`` and returns the
 response; :meth:`Registrar.lookup` gives the live bindings of an address-of-record, best q
@@ -16,8 +18,12 @@ import attrs
 from rvoip_sansio._core import Address, ParseError
 from rvoip_sansio.sip import HeaderValue, NameAddr, Request, Response, SipUri, TelUri, Uri, make_response, parse_uri
 from rvoip_sansio.sip.auth import DigestServer
+from rvoip_sansio.transaction import STREAM_TRANSPORTS, strip_brackets
 
-__all__ = ["Registrar", "RegistrarConfig", "Binding", "aor_key"]
+__all__ = ["Registrar", "RegistrarConfig", "Binding", "Flow", "aor_key"]
+
+#: A connection: its transport and the peer's address (the endpoint's connection key).
+Flow = tuple[str, Address]
 
 log = logging.getLogger("rvoip_sansio.server")
 
@@ -44,6 +50,24 @@ class Binding:
     call_id: str
     cseq: int
     source: Address | None = None
+    #: The connection the REGISTER came on (``(transport, peer)``), when connection-oriented.
+    flow: Flow | None = None
+    #: RFC 5626 §4.1 ``+sip.instance`` (a URN, quotes and brackets kept as sent) and ``reg-id``.
+    instance: str | None = None
+    reg_id: int | None = None
+    #: The flow closed (RFC 5626 §5.3): requests for this binding cannot be delivered.
+    flow_failed: bool = False
+
+    @property
+    def outbound(self) -> bool:
+        """An RFC 5626 binding: instance and reg-id, registered over a flow to us as first hop."""
+        return self.flow is not None and self.instance is not None and self.reg_id is not None
+
+    @property
+    def flow_only(self) -> bool:
+        """Only its flow reaches it: an outbound binding, or a Contact with a ``.invalid`` host
+        (RFC 7118 §5: a WebSocket client cannot accept connections)."""
+        return self.outbound or _invalid_contact(self.contact)
 
     def remaining(self, now: float) -> int:
         return max(0, int(self.expires_at - now + 0.5))
@@ -58,6 +82,14 @@ def aor_key(uri: Uri) -> str:
     if isinstance(uri, TelUri):
         return f"tel:{uri.number}"
     return str(uri)
+
+
+def _invalid_contact(contact: str) -> bool:
+    try:
+        uri = parse_uri(contact)
+    except ParseError:
+        return False
+    return isinstance(uri, SipUri) and strip_brackets(uri.host).rstrip(".").lower().endswith(".invalid")
 
 
 def _digits(text: str | None) -> int | None:
@@ -106,6 +138,26 @@ class Registrar:
             self._expire(key, self._bindings[key], now)
         return before - self.binding_count
 
+    def flow_closed(self, transport: str, peer: Address, now: float) -> int:
+        """The connection ``(transport, peer)`` closed (the adapter's ``ConnectionClosed``).
+        Bindings only that flow reaches are marked ``flow_failed`` (RFC 5626 §5.3: not
+        routed to; a re-REGISTER over a new flow replaces them); the others just forget it
+        (their Contact can still be reached by opening a connection). Returns how many were
+        marked failed."""
+        flow = (transport.upper(), peer)
+        failed = 0
+        for key, table in list(self._bindings.items()):
+            self._expire(key, table, now)
+            for uri, b in list(table.items()):
+                if b.flow != flow or b.flow_failed:
+                    continue
+                if b.flow_only:
+                    table[uri] = attrs.evolve(b, flow_failed=True)
+                    failed += 1
+                else:
+                    table[uri] = attrs.evolve(b, flow=None)
+        return failed
+
     @property
     def binding_count(self) -> int:
         return sum(len(t) for t in self._bindings.values())
@@ -133,7 +185,8 @@ class Registrar:
         aor = aor_key(to_uri)
         if cfg.domains and (not isinstance(to_uri, SipUri) or to_uri.host.lower() not in cfg.domains):
             return self._reply(request, 404, "Not Found (domain)")
-        unsupported = [t.strip() for t in request.get_all("require", split=True) if t.strip()]
+        unsupported = [t.strip() for t in request.get_all("require", split=True)
+                       if t.strip() and t.strip().lower() != "outbound"]
         if unsupported:
             return self._reply(request, 420, headers=[("Unsupported", ", ".join(unsupported))])
         if self.auth is not None:
@@ -162,6 +215,11 @@ class Registrar:
             self.registrations += 1
             return self._reply(request, 200)
         changes: list[tuple[Uri, NameAddr, int, float]] = []
+        flow, edge = _flow_of(request, source)
+        if sum(1 for c in request.contact if "reg-id" in c.params) > 1:
+            # RFC 5626 §6: one flow per REGISTER.
+            return self._reply(request, 400, "Bad Request (more than one Contact with reg-id)")
+        outbound = False
         for contact in request.contact:
             expires = _digits(contact.params.get("expires"))
             if expires is None:
@@ -185,13 +243,25 @@ class Registrar:
                     # §10.3 step 7: an out-of-order request for the same binding.
                     return self._reply(request, 500, "Server Internal Error (CSeq out of order)")
             for uri, contact, expires, q in changes:
+                instance = contact.params.get("+sip.instance")
+                reg_id = _digits(contact.params.get("reg-id"))
+                if not (edge and flow is not None and instance and reg_id is not None):
+                    instance = reg_id = None  # RFC 5626 §6: not as first hop, plain RFC 3261
+                else:
+                    outbound = True
+                    # RFC 5626 §6: the same instance and reg-id replace the old binding
+                    # (a new flow, maybe a new Contact URI).
+                    for old_uri in [u for u, b in table.items() if u != uri and b.instance == instance
+                                    and b.reg_id == reg_id]:
+                        del table[old_uri]
                 if expires == 0:
                     table.pop(uri, None)
                     continue
                 if uri not in table and len(table) >= cfg.max_bindings_per_aor:
                     return self._reply(request, 403, "Forbidden (too many bindings)")
                 table[uri] = Binding(aor=aor, contact=contact.uri_text, expires_at=now + expires, q=q,
-                                     call_id=call_id, cseq=cseq, source=source)
+                                     call_id=call_id, cseq=cseq, source=source, flow=flow,
+                                     instance=instance, reg_id=reg_id)
             if table:
                 self._bindings[aor] = table
             else:
@@ -202,7 +272,11 @@ class Registrar:
         contacts: list[tuple[str, HeaderValue]] = []
         for b in current:
             q_param = "" if b.q == 1.0 else f";q={b.q:g}"
-            contacts.append(("Contact", f"<{b.contact}>;expires={b.remaining(now)}{q_param}"))
+            ob_params = "" if b.reg_id is None else f";reg-id={b.reg_id};+sip.instance={b.instance}"
+            contacts.append(("Contact", f"<{b.contact}>;expires={b.remaining(now)}{q_param}{ob_params}"))
+        if outbound:
+            # RFC 5626 §6: tell the UA its flow is used for requests to it.
+            contacts.append(("Require", "outbound"))
         return self._reply(request, 200, headers=contacts)
 
     def _expire_into(self, table: dict[Uri, Binding], now: float) -> None:
@@ -217,6 +291,17 @@ class Registrar:
             self._tags += 1
             tag = f"r{self._tags:x}"
         return make_response(request, code, reason, to_tag=tag, headers=headers)
+
+
+def _flow_of(request: Request, source: Address) -> tuple[Flow | None, bool]:
+    """The connection a REGISTER came on (its top Via's transport, when connection-oriented,
+    and the source address), and whether we are its first hop (one Via: RFC 5626 §6 applies
+    outbound only then, as we do no Path)."""
+    vias = request.via
+    if not vias:
+        return None, False
+    transport = vias[0].transport.upper()
+    return ((transport, source) if transport in STREAM_TRANSPORTS else None), len(vias) == 1
 
 
 def _q_value(text: str | None) -> float | None:

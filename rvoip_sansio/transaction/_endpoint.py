@@ -16,6 +16,7 @@ from collections import deque
 import attrs
 
 from rvoip_sansio._core import Address, Event, LocalProtocolError, ParseError, RandomSource, Transmit
+from rvoip_sansio.sip import SipUri
 
 from . import _sip
 from ._events import (
@@ -35,6 +36,11 @@ from ._transport import STREAM_TRANSPORTS, ConnectionTable, uri_transport
 __all__ = ["Endpoint", "EndpointStats"]
 
 log = logging.getLogger("rvoip_sansio.transaction")
+
+#: Requests whose Contact (if any) says nothing about reaching the sender later.
+_NO_CONTACT = frozenset({"ACK", "BYE", "CANCEL", "PRACK", "INFO", "OPTIONS", "MESSAGE"})
+#: Responses whose Contact is the far end's target for later requests (RFC 3261 §12.1.2).
+_DIALOG_FORMING = frozenset({"INVITE", "SUBSCRIBE", "REFER", "UPDATE", "NOTIFY"})
 
 
 @attrs.define(slots=True)
@@ -206,20 +212,68 @@ class Endpoint:
     def _push(self, transmit: Transmit) -> None:
         self._out.append(transmit)
 
-    def _choose_transport(self, request: Request, explicit: str | None) -> str | None:
-        """The connection-oriented transport for a request, or None for the datagram path."""
+    def _transport_name(self, request: Request, explicit: str | None) -> str | None:
+        """The transport a request asks for (explicit, else its top Route or Request-URI:
+        ``;transport=``, ``sips:``; else ``config.transport``); None on a datagram-only
+        endpoint, where ``config.transport``/``config.reliable`` rule."""
         if not self._conns.locals:
-            return None  # datagram-only endpoint: config.transport and config.reliable rule
-        if explicit is not None:
-            name = explicit.upper()
-        else:
-            routes = request.route
-            name = uri_transport(routes[0].uri if routes else request.uri) or self.config.transport.upper()
-        if name not in STREAM_TRANSPORTS:
             return None
+        if explicit is not None:
+            return explicit.upper()
+        routes = request.route
+        return uri_transport(routes[0].uri if routes else request.uri) or self.config.transport.upper()
+
+    def _stream_for(self, name: str | None, dest: Address) -> tuple[str | None, Address]:
+        """The connection-oriented transport and peer for a message (None: the datagram
+        path). A live connection that reaches ``(name, dest)`` -- that very one, or a flow
+        bound to it (``bind_flow``) -- wins over opening a new one (RFC 5626, RFC 5923)."""
+        if name is None:
+            return None, dest
+        flow = self._conns.resolve(name, dest)
+        if flow is not None:
+            return flow
+        if name not in STREAM_TRANSPORTS:
+            return None, dest
         if name not in self._conns.locals:
             raise LocalProtocolError(f"transaction layer: no {name} transport (add_transport)")
-        return name
+        return name, dest
+
+    # ---- flows: connection reuse (RFC 5626 §5.3, RFC 5923, RFC 7118 §5) ----------------
+
+    def bind_flow(self, transport: str, target: Address, flow: tuple[str, Address]) -> bool:
+        """Send requests for ``(transport, target)`` (a Contact's transport and address) over
+        the live connection ``flow = (transport, peer)`` while it lasts. A ``.invalid`` target
+        is matched by host alone. False (nothing bound) when ``flow`` is not a live connection.
+        The endpoint does this by itself for Contacts that arrive over a connection (see
+        ``EndpointConfig.reuse_connections``); a registrar routing to a binding's flow calls it."""
+        return self._conns.bind_flow(transport.upper(), target, (flow[0].upper(), flow[1]))
+
+    def flow_for(self, transport: str, dest: Address) -> tuple[str, Address] | None:
+        """The live connection a message for ``(transport, dest)`` would take, if any."""
+        return self._conns.resolve(transport.upper(), dest)
+
+    def has_connection(self, transport: str, peer: Address) -> bool:
+        """Whether the connection ``(transport, peer)`` is open (or opening)."""
+        return self._conns.is_live(transport.upper(), peer)
+
+    def _learn_flow(self, msg: Request | Response, transport: str, source: Address, direct: bool) -> None:
+        """``reuse_connections``: bind the Contact of a message that came over a connection
+        to that connection (see EndpointConfig)."""
+        try:
+            contacts = msg.contact
+        except ParseError:
+            return
+        if len(contacts) != 1:
+            return
+        uri = contacts[0].uri
+        if not isinstance(uri, SipUri):
+            return
+        host = _sip.strip_brackets(uri.host).lower()
+        if not (host.rstrip(".").endswith(".invalid") or "ob" in uri.params
+                or (direct and host == source[0].lower())):
+            return
+        name = uri_transport(uri) or self.config.transport.upper()
+        self._conns.bind_flow(name, (host, uri.port or _sip.default_port(name)), (transport, source))
 
     # ---- the transaction user's side --------------------------------------------------
 
@@ -256,7 +310,13 @@ class Endpoint:
             raise LocalProtocolError(f"transaction layer: cannot send this request: {exc.reason}") from None
         if cseq.method != method:
             raise LocalProtocolError(f"transaction layer: CSeq method {cseq.method} is not {method}")
-        stream = self._choose_transport(request, transport)
+        name = self._transport_name(request, transport)
+        if dest is None:
+            try:
+                dest = _sip.request_destination(request, name or self.config.transport)
+            except ParseError as exc:
+                raise LocalProtocolError(f"transaction layer: no destination: {exc.reason}") from None
+        stream, dest = self._stream_for(name, dest)
         via_transport, via_host, port = self.config.transport, self._via_host, self.local[1]
         if stream is not None:
             via_transport, port = stream, self._conns.locals[stream][1]
@@ -283,11 +343,6 @@ class Endpoint:
             raise LocalProtocolError(f"transaction layer: branch {branch} is already in use for {method}")
         if len(self._client) + len(self._server) >= self.config.max_transactions:
             raise LocalProtocolError("transaction layer: the transaction limit is reached")
-        if dest is None:
-            try:
-                dest = _sip.request_destination(request, stream or self.config.transport)
-            except ParseError as exc:
-                raise LocalProtocolError(f"transaction layer: no destination: {exc.reason}") from None
         if (stream is not None and not self._conns.has(stream, dest)
                 and len(self._conns) >= self.config.max_connections):
             raise LocalProtocolError("transaction layer: the connection limit is reached")
@@ -348,10 +403,7 @@ class Endpoint:
                 except ParseError:
                     vias = []
                 name = vias[0].transport if vias else None
-            if name is not None and name.upper() in STREAM_TRANSPORTS:
-                stream = name.upper()
-                if stream not in self._conns.locals:
-                    raise LocalProtocolError(f"transaction layer: no {stream} transport (add_transport)")
+            stream, dest = self._stream_for((name or self.config.transport).upper(), dest)
         self._send(bytes(message), dest, None, stream)
 
     def transaction_state(self, transaction: TransactionKey) -> State | None:
@@ -444,6 +496,9 @@ class Endpoint:
             inp = Input.PROVISIONAL
         else:
             inp = Input.SUCCESS if code < 300 else Input.FAILURE
+        if (tx.transport is not None and code < 300 and self.config.reuse_connections
+                and tx.method in _DIALOG_FORMING):
+            self._learn_flow(resp, tx.transport, source, False)
         before = tx.state
         step(self, tx, inp, now, resp, source)
         if tx.state is before and before is not State.PROCEEDING and before is not State.ACCEPTED:
@@ -507,6 +562,8 @@ class Endpoint:
             alt_dest = _sip.reconnect_address(via)
             if "alias" in via.params and via.port:
                 self._conns.alias(transport, (source[0], via.port), source)
+            if self.config.reuse_connections and method not in _NO_CONTACT:
+                self._learn_flow(req, transport, source, len(req.via) == 1)
         kind = Kind.SERVER_INVITE if method == "INVITE" else Kind.SERVER_NON_INVITE
         tx = Transaction(kind=kind, key=key, request=req, method=method, dest=dest,
                          reliable=reliable, rfc2543=not rfc3261,

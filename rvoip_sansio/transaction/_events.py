@@ -51,6 +51,12 @@ class EndpointConfig:
     keepalive_interval: float | None = None  # RFC 5626 §3.5.1 CRLF ping on connections we open
     keepalive_timeout: float = 10.0  # RFC 5626 §4.4.1: no pong within this closes the connection
     idle_timeout: float | None = None  # close an accepted connection silent this long (DoS limit)
+    #: Connection reuse (docs/transports.md, "Flows"): a request or response that came over a
+    #: connection binds its Contact to that connection when the Contact host is ``.invalid``
+    #: (RFC 7118 §5) or the URI has ``;ob`` (RFC 5626 §5.3), and -- for a request straight from
+    #: its sender (one Via) -- when the Contact host is the connection's peer address. Requests
+    #: to that Contact then go over the connection while it lives.
+    reuse_connections: bool = True
 
     def __attrs_post_init__(self) -> None:
         if not (0 < self.t1 <= self.t2) or self.t4 <= 0:

@@ -37,6 +37,7 @@ __all__ = [
     "Connection",
     "ConnectionTable",
     "uri_transport",
+    "invalid_host",
 ]
 
 log = logging.getLogger("rvoip_sansio.transaction")
@@ -95,6 +96,12 @@ def uri_transport(uri: object) -> str | None:
     return param.upper() if param else None
 
 
+def invalid_host(host: str) -> bool:
+    """A ``.invalid`` host (RFC 6761 §6.4): never resolvable; RFC 7118 §5 WebSocket clients
+    (and RFC 5626 clients generally) use one in Contact, reachable only over their flow."""
+    return host.rstrip(".").lower().endswith(".invalid")
+
+
 @attrs.define(slots=True, eq=False)
 class Connection:
     """One connection's state (internal)."""
@@ -113,6 +120,8 @@ class Connection:
     #: accepted connections with ``idle_timeout``: when bytes last came, and the check time
     last_input: float = 0.0
     idle_at: float | None = None
+    #: an ``open`` we refused to order (a ``.invalid`` host): fails at the next timeout
+    doomed: bool = False
 
 
 Item: TypeAlias = "Request | Response | bytes"
@@ -132,7 +141,11 @@ class ConnectionTable:
         self.config = config
         self.locals: dict[str, Address] = {}
         self._conns: dict[ConnectionKey, Connection] = {}
+        #: (transport, address) a request may name -> the live connection that reaches it
+        #: (RFC 5923 Via ``alias``, RFC 5626 flows, connection reuse; see ``bind_flow``)
         self._aliases: dict[ConnectionKey, ConnectionKey] = {}
+        #: ``.invalid`` hosts (RFC 7118 §5) -> their flow, whatever port or transport names them
+        self._invalid: dict[str, ConnectionKey] = {}
         self._out = out
         self._emit = emit
         self._dead = dead
@@ -143,14 +156,43 @@ class ConnectionTable:
         return len(self._conns)
 
     def has(self, transport: str, peer: Address) -> bool:
-        key = (transport, peer)
-        return key in self._conns or key in self._aliases
+        return (transport, peer) in self._conns or self.resolve(transport, peer) is not None
 
     def alias(self, transport: str, advertised: Address, peer: Address) -> None:
         """RFC 5923 §5: the peer's Via carried ``alias``: requests to its advertised address
         may reuse this connection."""
-        if advertised != peer and (transport, peer) in self._conns:
-            self._aliases[(transport, advertised)] = (transport, peer)
+        self.bind_flow(transport, advertised, (transport, peer))
+
+    def bind_flow(self, transport: str, target: Address, flow: ConnectionKey) -> bool:
+        """Requests for ``(transport, target)`` go over the live connection ``flow`` while it
+        lasts (RFC 5626 §5.3 flows, RFC 5923 reuse); a ``.invalid`` target host is matched
+        by host alone (any port, WS or WSS). False when ``flow`` is not a live connection."""
+        conn = self._conns.get(flow)
+        if conn is None or conn.doomed:
+            return False
+        if invalid_host(target[0]):
+            self._invalid[target[0].rstrip(".").lower()] = flow
+        elif (transport, target) != flow:
+            self._aliases[(transport, target)] = flow
+        return True
+
+    def resolve(self, transport: str, dest: Address) -> ConnectionKey | None:
+        """The live connection a message for ``(transport, dest)`` takes, if one exists: that
+        very connection, else a flow bound to the target (see ``bind_flow``)."""
+        key = (transport, dest)
+        conn = self._conns.get(key)
+        if conn is not None and not conn.doomed:
+            return key
+        flow = self._aliases.get(key)
+        if flow is None and self._invalid and invalid_host(dest[0]):
+            flow = self._invalid.get(dest[0].rstrip(".").lower())
+        if flow is not None and flow in self._conns:
+            return flow
+        return None
+
+    def is_live(self, transport: str, peer: Address) -> bool:
+        conn = self._conns.get((transport, peer))
+        return conn is not None and not conn.doomed
 
     # ---- adapter input ---------------------------------------------------------------
 
@@ -186,6 +228,8 @@ class ConnectionTable:
             return
         for alias in [a for a, k in self._aliases.items() if k == key]:
             del self._aliases[alias]
+        for host in [h for h, k in self._invalid.items() if k == key]:
+            del self._invalid[host]
         self._emit(ConnectionClosed(peer=peer, transport=transport, reason=reason))
         self._dead(transport, peer, now)
 
@@ -231,11 +275,17 @@ class ConnectionTable:
 
     def send(self, transport: str, dest: Address, data: bytes) -> None:
         """Send one SIP message on the connection to ``dest``, opening one if needed."""
-        key = self._aliases.get((transport, dest), (transport, dest))
+        key = self.resolve(transport, dest) or (transport, dest)
         conn = self._conns.get(key)
         if conn is None:
             conn = Connection(transport=transport, peer=dest, outbound=True)
             self._conns[key] = conn
+            if invalid_host(dest[0]):
+                # RFC 6761 §6.4 / RFC 7118 §5: only the client's own flow reaches it, and
+                # that flow is gone: fail at once (at the next timeout, not re-entrantly).
+                conn.doomed = True
+                self._schedule(conn, -1.0)
+                return
             self._out(StreamTransmit(data=b"", dest=dest, transport=transport, action="open",
                                      server_name=dest[0] if transport in _SECURE else None))
         if not conn.ready:
@@ -249,6 +299,9 @@ class ConnectionTable:
 
     def close_all(self, now: float) -> None:
         for conn in list(self._conns.values()):
+            if conn.doomed:
+                self.lost(conn.peer, conn.transport, now, "closed locally")
+                continue
             if conn.ws is not None and conn.ready:
                 self._write(conn, conn.ws.close())
             self.close(conn, now, "closed locally")
@@ -264,6 +317,9 @@ class ConnectionTable:
             _, _, key = heapq.heappop(timers)
             conn = self._conns.get(key)
             if conn is None:
+                continue
+            if conn.doomed:
+                self.lost(conn.peer, conn.transport, now, "unreachable: a .invalid host has no flow")
                 continue
             if conn.idle_at is not None and conn.idle_at <= now:
                 assert self.config.idle_timeout is not None

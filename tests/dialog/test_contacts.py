@@ -87,18 +87,23 @@ def test_call_over_each_transport_gets_a_contact_for_it(transport: str) -> None:
     (t, dest, reinvite), = wire.messages(alice, "INVITE sip:bob@")[1:]
     assert (t, dest) == (transport, bob_there)
     assert _contact(wire.messages(bob, "SIP/2.0 200")[-1][2]) == BOB_CONTACT[transport]
-    # Bob's own re-INVITE goes back to Alice's Contact over the same transport, with his
-    # Contact for it (§12.2.1.1: a target refresh must keep naming a reachable URI).
+    # Bob's own re-INVITE goes back to Alice over the same transport, with his Contact for it
+    # (§12.2.1.1: a target refresh must keep naming a reachable URI). Over a connection it
+    # reuses the one Alice opened (her Contact host is that connection's peer, her INVITE
+    # came straight from her: docs/transports.md, "Flows"), as his responses did.
+    alice_seen_at = answers[0][1]
+    assert alice_seen_at == ALICE if transport == "UDP" else alice_seen_at[0] == ALICE[0]
     bob_call.resume(2.0)
     wire.pump(2.0)
     (t, dest, bob_reinvite), = wire.messages(bob, "INVITE ")
-    assert (t, dest) == (transport, ALICE) and _contact(bob_reinvite) == BOB_CONTACT[transport]
+    assert (t, dest) == (transport, alice_seen_at) and _contact(bob_reinvite) == BOB_CONTACT[transport]
     assert bob_reinvite.via[0].transport == transport
 
     bob_call.hangup(3.0)
     wire.pump(3.0)
     (t, dest, _), = wire.messages(bob, "BYE ")
-    assert (t, dest) == (transport, ALICE)
+    assert (t, dest) == (transport, alice_seen_at)
+    assert not [s for s in wire.log if s.sender is bob and s.action == "open"]
     assert [e.reason for e in wire.of(alice, CallEnded)] == [EndReason.REMOTE_HANGUP]
     assert [e.reason for e in wire.of(bob, CallEnded)] == [EndReason.LOCAL_HANGUP]
     # Nothing of this call left by another transport.
@@ -122,7 +127,9 @@ def test_sips_request_gets_a_sips_contact() -> None:
     wire.pump(1.0)
     (t, dest, reinvite), = wire.messages(bob, "INVITE ")
     assert isinstance(reinvite, Request)
-    assert (t, dest, str(reinvite.uri)) == ("TLS", ALICE, "sips:alice@10.0.0.1:5070")
+    # Over the connection Alice opened (connection reuse: docs/transports.md, "Flows").
+    (alice_conn,) = {d for t, d, _ in wire.messages(bob, "SIP/2.0 ")}
+    assert (t, dest, str(reinvite.uri)) == ("TLS", alice_conn, "sips:alice@10.0.0.1:5070")
     assert _contact(reinvite) == "<sips:bob@10.0.0.2:5061>"
 
 

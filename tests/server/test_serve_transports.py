@@ -177,14 +177,27 @@ def test_stream_caller_reaches_udp_callee(server: Server, pki: Pki, transport: s
 
 
 @pytest.mark.parametrize("transport", ["TCP", "TLS", "WS"])
-def test_udp_caller_reaches_stream_registered_callee(server: Server, pki: Pki, transport: str) -> None:
-    # Bob (UDP) calls Alice, registered over a stream transport: the B2BUA opens a connection
-    # to Alice's listener (TLS: checking her certificate against --ca). Bob hangs up.
+@pytest.mark.parametrize("flow", ["kept", "closed"])
+def test_udp_caller_reaches_stream_registered_callee(server: Server, pki: Pki, transport: str, flow: str) -> None:
+    # Bob (UDP) calls Alice, registered over a stream transport. While the connection she
+    # registered over lives, the call goes over it (connection reuse: her Contact's host is
+    # that connection's peer; docs/transports.md, "Flows"); nothing is opened. When she has
+    # closed it, the B2BUA opens a connection to her listener (TLS: checking her certificate
+    # against --ca). Bob hangs up.
     async def main() -> None:
         alice, bob = Phone("alice", 3, transport), Phone("bob", 4, "UDP")
         async with _registered(server, pki, alice, bob):
+            if flow == "closed":
+                assert alice.t is not None
+                alice.t.call(alice.ua.close_connections)
+                await asyncio.sleep(0.3)  # the loop closes the socket (wait_log blocks it)
+                server.wait_log(f"{transport} connection with {LO}:")
             await _call(bob, alice, server, bob)
-        server.wait_log(f"{transport} connection to {LO}:{alice.local[1]}")
+        opened = f"{transport} connection to {LO}:{alice.local[1]}"
+        if flow == "closed":
+            server.wait_log(opened)
+        else:
+            assert opened not in server.log()
 
     _run(main)
 
