@@ -38,6 +38,10 @@ class AudioOwner(Protocol):
 
     def act(self, action: Callable[[float], T]) -> T: ...
 
+    # Optional: ``act_soon(action)``, ``action(now)`` at once and the pump deferred to one
+    # for all such actions before the loop waits again (many calls' audio written in a row
+    # cost one pump). Owners without it get ``act``.
+
     async def wait(self, ready: Callable[[], bool]) -> None:
         """Return once ``ready()`` holds; ``ready`` is pure (the host may evaluate it)."""
 
@@ -153,4 +157,5 @@ class CallAudio(CallAudioBase):
         def run(now: float) -> T:
             media = self._owner.media()
             return action(media, now) if media is not None and not self._owner.ended else default
-        return self._owner.act(run)
+        act: Callable[[Callable[[float], T]], T] = getattr(self._owner, "act_soon", self._owner.act)
+        return act(run)

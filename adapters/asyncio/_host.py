@@ -148,6 +148,7 @@ class PhoneHost:
         self._waiters: list[asyncio.Future[None]] = []  # woken by ticks and events
         self._event_waiters: list[asyncio.Future[None]] = []  # woken by events only
         self._delivered = False
+        self._drain_queued = False
         self.sip = SipTransports(self._faces, on_event=self._deliver, client_ssl=client_ssl,
                                  connect_timeout=connect_timeout, settle=self._settle)
 
@@ -172,6 +173,20 @@ class PhoneHost:
 
     def input(self, action: Callable[[float], object]) -> None:
         self.sip.call(action)
+
+    def call_soon(self, action: Callable[[float], T]) -> T:
+        """``action(now)`` on the core at once; both faces are drained once for all such
+        actions, before the loop next waits (audio written to many calls in a row)."""
+        result = action(self.loop.time())
+        if not self._drain_queued:
+            self._drain_queued = True
+            self.loop.call_soon(self._drain_soon)
+        return result
+
+    def _drain_soon(self) -> None:
+        self._drain_queued = False
+        if not self.closed:
+            self.sip.call(_nothing)
 
     async def wait(self, ready: Callable[[], bool], *, media: bool = True) -> None:
         """Return once ``ready()`` is true, or when the host closes. It is checked at once,
@@ -299,3 +314,7 @@ class PhoneHost:
                     self.loop.remove_reader(sock.fileno())
             self.pump.close()
             self.wake()
+
+
+def _nothing(now: float) -> None:
+    return None

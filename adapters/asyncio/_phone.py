@@ -94,6 +94,9 @@ class PhoneCall(CallView):
     def act(self, action: Callable[[float], T]) -> T:
         return self.phone.host.call(action)
 
+    def act_soon(self, action: Callable[[float], T]) -> T:
+        return self.phone.host.call_soon(action)
+
     async def wait(self, ready: Callable[[], bool]) -> None:
         await self.phone.host.wait(ready)
 

@@ -23,6 +23,8 @@ from typing import TypeVar
 
 __all__ = ["Loop", "Handler", "Timer"]
 
+_BUSY = -1.0  # Loop._sleeping_until while the loop thread is not waiting in select
+
 log = logging.getLogger("rvoip_sansio.adapters.blocking")
 
 T = TypeVar("T")
@@ -78,6 +80,11 @@ class Loop:
         self._touched = False
         self._thread: threading.Thread | None = None
         self._error: BaseException | None = None
+        #: When the background thread's current select ends on its own (None: only on input);
+        #: _BUSY while it is not waiting. An input from another thread wakes it only when its
+        #: timer moved earlier than that (an audio write every 20 ms per call costs no wake-up).
+        self._sleeping_until: float | None = _BUSY
+        self._wake_sent = False
 
     # ---- the owner's side ---------------------------------------------------------------
 
@@ -129,7 +136,10 @@ class Loop:
                 return action(max(now, self.now))
             result = action(now)
             self.drain(now)
-        self.wake()
+            deadline, until = self._deadline, self._sleeping_until
+            wake = until is not _BUSY and deadline is not None and (until is None or deadline < until)
+        if wake:
+            self.wake()
         return result
 
     def later(self, action: Callable[[float], object]) -> None:
@@ -203,9 +213,11 @@ class Loop:
             for t in ((self._timers[0][0] if self._timers else None), until):
                 if t is not None and (wake_at is None or t < wake_at):
                     wake_at = t
+            self._sleeping_until = wake_at
         timeout = None if wake_at is None else max(0.0, wake_at - time.monotonic())
         ready = self._selector.select(timeout)
         with self.lock:
+            self._sleeping_until = _BUSY
             if self.closed:
                 return
             for key, mask in ready:
@@ -236,8 +248,9 @@ class Loop:
 
     def wake(self) -> None:
         """Make a background loop re-read its timer and interests."""
-        if self._thread is None or self._thread is threading.current_thread():
+        if self._thread is None or self._thread is threading.current_thread() or self._wake_sent:
             return
+        self._wake_sent = True
         try:
             self._wake_w.send(b"\0")
         except OSError:  # full (a wake-up is pending anyway) or closed
@@ -286,3 +299,6 @@ class Loop:
                 pass
         except OSError:
             pass
+        # Cleared after reading: a wake() skipped meanwhile changed state (under the lock)
+        # before this step's next look at the timer, so nothing is lost.
+        self._wake_sent = False

@@ -91,6 +91,9 @@ class PhoneCall(CallView):
     def act(self, action: Callable[[float], T]) -> T:
         return self.phone.act(action)
 
+    def act_soon(self, action: Callable[[float], T]) -> T:
+        return self.phone.act_soon(action)
+
     async def wait(self, ready: Callable[[], bool]) -> None:
         """Wait until ``ready()`` holds (a pure condition, checked after every pump)."""
         self.phone._waiting.add(self)

@@ -63,6 +63,7 @@ class Phone:
         self._dirty: set[PhoneCall] = set()  # calls that had events since the last check
         self._full_check = False  # a verb ran: check every waiting call
         self._timeouts = 0  # the timer firings seen (media ticks change every call)
+        self._pump_queued = False  # act_soon started a pump that has not run yet
         self.closed = False
 
     # ---- the host -----------------------------------------------------------------------
@@ -82,6 +83,21 @@ class Phone:
         assert self._transports is not None, "the phone is not running"
         self._full_check = True
         return self._transports.call(action)
+
+    def act_soon(self, action: Callable[[float], T]) -> T:
+        """``action(now)`` on the core at once; one pump for all such actions, right after
+        the current task yields (audio written to many calls in a row)."""
+        result = action(trio.current_time())
+        self._full_check = True
+        if not self._pump_queued and self._nursery is not None:
+            self._pump_queued = True
+            self._nursery.start_soon(self._pump_soon)
+        return result
+
+    async def _pump_soon(self) -> None:
+        self._pump_queued = False
+        if self._transports is not None and not self.closed:
+            self.act(_nothing)
 
     def _after_pump(self, now: float) -> None:
         """The media face, after every pump: send each call's datagrams from its socket,
@@ -263,6 +279,10 @@ class Phone:
             done = (RegistrationState.UNREGISTERED, RegistrationState.FAILED)
             await self._wait(lambda: not self.core.calls and all(
                 e is None or e.state in done for e in self.registrations.values()) and not len(self.media_sockets))
+
+
+def _nothing(now: float) -> None:
+    return None
 
 
 class _Incoming:
