@@ -8,11 +8,24 @@ The usual message is checked by one regex match over the decoded datagram (``_sc
 stays in raw mode (its headers are found by regex searches, no line list is built). Anything
 unusual (folded lines, another SIP version, duplicate Content-Length, an error...) goes through
 :func:`_parse_general`, which splits the header lines and says precisely what is wrong.
+
+Speed: when the optional C extension ``_sip_native`` is built (``setup.py``; it needs a C
+compiler and the Python headers), ``parse_message`` is its function, which takes the usual
+datagram (a strict subset of what the regex fast path takes) in C, fills the hot accessors'
+caches with the objects they would build, and hands anything else to the pure function below
+(kept as :data:`parse_message_pure`), so results and errors are identical on both paths. It also
+answers the cached accessors (``cseq``, ``top_via``, ``call_id``, ``from_``, ``to``, ``Via.branch``,
+``NameAddr.tag``) in C when their cache is filled. ``RVOIP_PURE=1`` in the environment forces the
+pure path; so does a missing or stale build.
 """
 
 from __future__ import annotations
 
+import logging
+import os
 import re
+from types import MemberDescriptorType, ModuleType
+from typing import TYPE_CHECKING
 
 from rvoip_sansio._core import ParseError
 
@@ -20,7 +33,7 @@ from ._headers import COMPACT_FORMS, KNOWN_METHODS
 from ._message import Request, Response
 from ._scan import G_CL, G_CL_BAD, G_CL_DUP, REQUEST_RE, RESPONSE_RE
 
-__all__ = ["parse_message"]
+__all__ = ["parse_message", "parse_message_pure", "NATIVE", "load_native"]
 
 _TOKEN_CHARS = r"A-Za-z0-9\-.!%*_+`'~"
 # One header-line start: CRLF, a token name, optional SP/HT, the colon (RFC 3261 §7.3.1).
@@ -219,3 +232,65 @@ def _parse_general(data: bytes, skip: int) -> Request | Response:
     if not (cl_text.isdigit() and cl_text.isascii() and len(cl_text) <= 10):
         raise ParseError("invalid Content-Length", skip + msg._line_offset(cl_index))
     return _frame(msg, data, body_start, int(cl_text), skip)
+
+
+# ---- the optional C accelerator ---------------------------------------------------------
+
+#: The pure parser (what the accelerator hands everything unusual to).
+parse_message_pure = parse_message
+
+# Must equal SIP_NATIVE_ABI in _sip_native.c: a build older than its source is not used.
+_NATIVE_ABI = 1
+_log = logging.getLogger(__name__)
+
+
+def _fast_properties() -> list[tuple[type, str, str, int]]:
+    """(class, property, slot, index): properties whose first step returns the slot's value
+    when it is not None (index -1), or item ``index`` of the tuple in it."""
+    from ._headers import NameAddr, Via
+    from ._message import Message
+
+    return [(Message, "cseq", "_c_cseq", -1), (Message, "top_via", "_c_top_via", -1),
+            (Message, "call_id", "_c_call_id", -1), (Message, "from_", "_c_from", -1),
+            (Message, "to", "_c_to", -1), (Via, "branch", "_lazy", 4),
+            (NameAddr, "tag", "_lazy", 6)]
+
+
+def load_native() -> ModuleType | None:
+    """The C accelerator set up with this package's classes, or ``None`` when not built."""
+    try:
+        from . import _sip_native as mod
+    except ImportError:
+        return None
+    if getattr(mod, "ABI", None) != _NATIVE_ABI:
+        _log.warning("ignoring a stale build of %s (rebuild: pip install -e .)", mod.__name__)
+        return None
+    from ._headers import CSeq, NameAddr, Via
+    from ._message import Message
+
+    slots = {f"{cls.__name__}.{name}": value
+             for cls in (Message, Request, Response, CSeq, Via, NameAddr)
+             for name, value in vars(cls).items() if isinstance(value, MemberDescriptorType)}
+    mod._init(Request, Response, CSeq, Via, NameAddr, parse_message_pure, slots)
+    for cls, name, slot, index in _fast_properties():
+        prop = getattr(cls, name)  # the property itself, even when already replaced
+        setattr(cls, name, mod.fast_property(prop, vars(cls)[slot], index))
+    return mod
+
+
+def unload_native() -> None:
+    """Put the Python properties back (the accelerator's parse_message stays importable)."""
+    for cls, name, _slot, _index in _fast_properties():
+        prop = getattr(cls, name)
+        if vars(cls)[name] is not prop:
+            setattr(cls, name, prop)
+
+
+#: The loaded C accelerator, or ``None`` (not built, stale, or ``RVOIP_PURE`` set).
+NATIVE: ModuleType | None = (
+    None if os.environ.get("RVOIP_PURE", "") not in ("", "0") else load_native()
+)
+
+if NATIVE is not None and not TYPE_CHECKING:
+    # The same signature, results and errors; type checkers keep seeing the pure definition.
+    parse_message = NATIVE.parse_message

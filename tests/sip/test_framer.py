@@ -8,6 +8,8 @@ from rvoip_sansio import ParseError
 from rvoip_sansio.sip import KeepAlive, Request, Response, StreamFramer
 from tests.conftest import DATA
 
+pytestmark = pytest.mark.usefixtures("sip_path")  # native and pure parser (conftest)
+
 SAMPLES = [(DATA / "sip" / n).read_bytes()
            for n in ("invite_sdp.sip", "ok_sdp.sip", "register_auth.sip", "bye.sip")]
 STREAM = b"".join(SAMPLES)

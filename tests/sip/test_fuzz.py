@@ -25,6 +25,8 @@ from rvoip_sansio.sip import (
 from rvoip_sansio.sip._headers import parse_params
 from tests.conftest import DATA
 
+pytestmark = pytest.mark.usefixtures("sip_path")  # native and pure parser (conftest)
+
 CORPUS = sorted((DATA / "rfc4475").glob("*.dat")) + sorted((DATA / "rfc5118").glob("*.dat")) \
     + sorted((DATA / "sip").glob("*.sip"))
 MESSAGES = [p.read_bytes() for p in CORPUS]

@@ -27,6 +27,8 @@ from rvoip_sansio.sip import (
 )
 from tests.conftest import DATA
 
+pytestmark = pytest.mark.usefixtures("sip_path")  # native and pure parser (conftest)
+
 FUZZ = settings(max_examples=300, deadline=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 

@@ -25,6 +25,8 @@ from rvoip_sansio.sip import (
 )
 from tests.conftest import DATA
 
+pytestmark = pytest.mark.usefixtures("sip_path")  # native and pure parser (conftest)
+
 VECTORS = DATA / "rfc4475"
 
 

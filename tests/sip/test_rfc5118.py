@@ -8,6 +8,8 @@ from rvoip_sansio import ParseError
 from rvoip_sansio.sip import Request, SipUri, parse_message, parse_uri
 from tests.conftest import DATA
 
+pytestmark = pytest.mark.usefixtures("sip_path")  # native and pure parser (conftest)
+
 VECTORS = DATA / "rfc5118"
 VALID = ["ipv6-good", "port-ambiguous", "port-unambiguous", "via-received-param-with-delim",
          "via-received-param-no-delim", "ipv6-in-sdp", "mult-ip-in-header", "mult-ip-in-sdp",
