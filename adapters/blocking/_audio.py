@@ -2,9 +2,10 @@
 
 Everything here is a thin wrapper around the call's pure
 :class:`~rvoip_sansio.callmedia.CallMedia` (framing, resampling, pacing on the 20 ms media
-clock, queues, barge-in, marks): each touch of it goes through the phone's loop (its lock, and
-a drain after every verb), and the waits are :meth:`Loop.wait` (a condition variable with a
-background thread; the caller driving the loop otherwise).
+clock, queues, barge-in, marks): each touch of it goes through the phone's loop (its lock;
+a verb's drain is left to the loop thread's next wake-up, at the latest the next media tick,
+so audio written to many calls costs one drain), and the waits are :meth:`Loop.wait` (a
+condition variable with a background thread; the caller driving the loop otherwise).
 """
 
 from __future__ import annotations
@@ -152,4 +153,4 @@ class CallAudio(CallAudioBase):
         def run(now: float) -> T:
             media = self._owner.media()
             return action(media, now) if media is not None and not self._owner.ended else default
-        return self._owner.loop.call(run)
+        return self._owner.loop.call_soon(run)

@@ -142,6 +142,27 @@ class Loop:
             self.wake()
         return result
 
+    def call_soon(self, action: Callable[[float], T]) -> T:
+        """``action(now)`` on the core at once (lock held); a background loop drains after
+        its next wake-up (at the latest its next timer: audio written to many calls costs one
+        drain, and no wake-up unless the loop sleeps without a timer). Caller-driven: as
+        :meth:`call`."""
+        if self._thread is None or self._thread is threading.current_thread():
+            return self.call(action)
+        with self.lock:
+            self.check()
+            if self.closed:
+                raise RuntimeError(f"{self.name} is closed")
+            if self._draining:
+                self._again = True
+                return action(max(time.monotonic(), self.now))
+            result = action(time.monotonic())
+            self._touched = True
+            wake = self._sleeping_until is None
+        if wake:
+            self.wake()
+        return result
+
     def later(self, action: Callable[[float], object]) -> None:
         """An input for the core as soon as the current drain has finished."""
         self._later.append(action)
