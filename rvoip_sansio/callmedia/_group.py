@@ -31,7 +31,7 @@ class CallMediaGroup:
     """One shared media clock for many :class:`CallMedia` (see module docs)."""
 
     __slots__ = ("ptime", "max_catchup", "_start", "_n", "_members", "_rs", "_slots",
-                 "ticks_skipped")
+                 "_plain", "_mixed", "ticks_skipped")
 
     def __init__(self, *, now: float, ptime: float = 0.02, max_catchup: float = 0.2) -> None:
         self.ptime = ptime
@@ -42,6 +42,10 @@ class CallMediaGroup:
         self._rs: dict[_Key, BatchResampler] = {}
         #: member -> (send key, send slot, receive key, receive slot); key None: same rate.
         self._slots: dict[int, tuple[_Key | None, int, _Key | None, int]] = {}
+        #: Members at their codec's rate (each runs its own tick) and members resampled
+        #: here: (media, send key, send slot, receive key, receive slot).
+        self._plain: list[CallMedia] = []
+        self._mixed: list[tuple[CallMedia, _Key, int, _Key, int]] = []
         self.ticks_skipped = 0
 
     def __len__(self) -> int:
@@ -74,6 +78,9 @@ class CallMediaGroup:
             rx_key = (info.sample_rate, c.rate, codec_frame)
             tx_slot = self._resampler(tx_key).allocate()
             rx_slot = self._resampler(rx_key).allocate()
+            self._mixed.append((media, tx_key, tx_slot, rx_key, rx_slot))
+        else:
+            self._plain.append(media)
         self._slots[id(media)] = (tx_key, tx_slot, rx_key, rx_slot)
         media._grouped = True
         media._start = self._start
@@ -86,6 +93,9 @@ class CallMediaGroup:
         if tx_key is not None and rx_key is not None:
             self._rs[tx_key].release(tx_slot)
             self._rs[rx_key].release(rx_slot)
+            self._mixed = [e for e in self._mixed if e[0] is not media]
+        else:
+            self._plain.remove(media)
         self._members.remove(media)
 
     def next_deadline(self) -> float | None:
@@ -110,48 +120,57 @@ class CallMediaGroup:
             self._tick(t)
 
     def _tick(self, t: float) -> None:
-        members = [m for m in self._members if not m._closed]
-        slots = self._slots
+        # Members at their codec's rate: each runs its own tick (nothing to batch).
+        for m in self._plain:
+            if not m._closed:
+                m._n += 1
+                m._tick(t)
+        if self._mixed:
+            self._tick_resampled(t)
+
+    def _tick_resampled(self, t: float) -> None:
+        members = [e for e in self._mixed if not e[0]._closed]
+        rs = self._rs
         # ---- send: take every member's frame, resample per rate pair in one product.
-        frames: list[PCM | None] = [m._take(t) for m in members]
+        frames: list[PCM | None] = [e[0]._take(t) for e in members]
         groups: dict[_Key, tuple[list[int], list[int], list[PCM]]] = {}
-        for i, (m, f) in enumerate(zip(members, frames)):
-            key = slots[id(m)][0]
-            if f is not None and key is not None:
-                g = groups.setdefault(key, ([], [], []))
+        for i, f in enumerate(frames):
+            if f is not None:
+                e = members[i]
+                g = groups.get(e[1])
+                if g is None:
+                    g = groups[e[1]] = ([], [], [])
                 g[0].append(i)
-                g[1].append(slots[id(m)][1])
+                g[1].append(e[2])
                 g[2].append(f)
         for key, (idx, sl, fr) in groups.items():
-            out = self._rs[key].process(sl, fr)
+            out = rs[key].process(sl, fr)
             for j, i in enumerate(idx):
                 frames[i] = out[:, j]
-        for m, f in zip(members, frames):
-            m._put(f, t)
+        for e, f in zip(members, frames):
+            e[0]._put(f, t)
         # ---- receive: decode every member's slot, resample per rate pair, deliver.
         rgroups: dict[_Key, tuple[list[CallMedia], list[int], list[PCM], list[int],
                                   list[int]]] = {}
-        for m in members:
+        for m, _tk, _ts, key, slot in members:
             pf = m.rtp.pop_frame(t)
             m._n += 1
             if not m.receiving:
                 continue
             pcm, flags = m.rx.decode(pf, m._events)
-            key = slots[id(m)][2]
-            if key is None:
-                m.rx.push(pcm, flags, pf.timestamp, t)
-                continue
             n = key[2]
             if len(pcm) != n:  # a peer packing another ptime: fit the slot
                 pcm = pcm[:n] if len(pcm) > n else np.concatenate(
                     (pcm, np.zeros(n - len(pcm), np.int16)))
-            g2 = rgroups.setdefault(key, ([], [], [], [], []))
+            g2 = rgroups.get(key)
+            if g2 is None:
+                g2 = rgroups[key] = ([], [], [], [], [])
             g2[0].append(m)
-            g2[1].append(slots[id(m)][3])
+            g2[1].append(slot)
             g2[2].append(pcm)
             g2[3].append(flags)
-            g2[4].append(pf.timestamp)
+            g2[4].append(pf[1])
         for key, (ms, sl, pcms, fl, ts) in rgroups.items():
-            out = self._rs[key].process(sl, pcms)
+            out = rs[key].process(sl, pcms)
             for j, m in enumerate(ms):
                 m.rx.push(out[:, j], fl[j], ts[j], t)

@@ -32,6 +32,10 @@ _GAP = int(FrameFlags.GAP)
 _CN = int(FrameFlags.COMFORT_NOISE)
 #: AudioFlags for every bit pattern, so a frame does not pay for an enum lookup.
 _FLAGS = tuple(AudioFlags(i) for i in range(16))
+_AFTER_GAP = int(AudioFlags.AFTER_GAP)
+_CONCEALED = int(AudioFlags.CONCEALED)
+_COMFORT_NOISE = int(AudioFlags.COMFORT_NOISE)
+_SILENCE = int(AudioFlags.SILENCE)
 
 
 class ReceivePath:
@@ -87,37 +91,48 @@ class ReceivePath:
         pcm, flags = self.decode(pf, events)
         if self._rs is not None:
             pcm = self._rs.process(pcm)
-        self.push(pcm, flags, pf.timestamp, now)
+        if not self._acc_len and len(pcm) == self.frame_len:
+            # push() and _deliver() inlined: one slot, one frame (the common case).
+            q = self.queue
+            if len(q) >= self.limit:
+                q.popleft()
+                self.dropped += 1
+            index = self._index
+            q.append(AudioFrame(samples=pcm, rate=self.app_rate, index=index, time=now,
+                                rtp_timestamp=pf[1], flags=_FLAGS[flags]))
+            self._index = index + len(pcm)
+            self.delivered += 1
+            return
+        self.push(pcm, flags, pf[1], now)
 
     def decode(self, pf: PlayoutFrame, events: deque[Event]) -> tuple[PCM, int]:
         """One slot -> codec-rate audio and its AudioFlags bits (VAD events appended)."""
-        flags = pf.flags
-        payload = pf.payload
+        payload, _ts, flags, pt, _seq = pf
         codec = self.codec
-        if flags & _CN:
-            pcm = self._noise(len(self._silence), payload)
-            out = AudioFlags.COMFORT_NOISE
-            self.comfort_noise += 1
-        elif payload is not None and pf.payload_type in self.payload_types:
+        if payload is not None and not flags & _CN and pt in self.payload_types:
             try:
                 pcm = codec.decode(payload)
-                out = AudioFlags.AFTER_GAP if flags & _GAP else AudioFlags.NONE
+                out = _AFTER_GAP if flags & _GAP else 0
             except (CodecError, ParseError) as exc:
                 log.debug("undecodable payload (%s): concealed", exc)
                 pcm = codec.conceal()
-                out = AudioFlags.CONCEALED
+                out = _CONCEALED
                 self.concealed += 1
+        elif flags & _CN:
+            pcm = self._noise(len(self._silence), payload)
+            out = _COMFORT_NOISE
+            self.comfort_noise += 1
         elif payload is not None or flags & _MISSING:
             # Lost/late slot, or a payload type we cannot decode: codec PLC.
             pcm = codec.conceal()
-            out = AudioFlags.CONCEALED
+            out = _CONCEALED
             self.concealed += 1
         else:
             pcm = self._silence
-            out = AudioFlags.SILENCE
+            out = _SILENCE
         if self._vad is not None:
             events.extend(self._vad.process(pcm))
-        return pcm, int(out)
+        return pcm, out
 
     def push(self, pcm: PCM, flags: int, ts: int, now: float) -> None:
         """Deliver app-rate audio of one slot (cut into the application's frame size)."""

@@ -183,21 +183,24 @@ class CallMedia:
             self._events.append(SendFailed(dest=dest, time=now))
 
     def datagrams_to_send(self, now: float) -> list[Transmit]:
-        out = self.rtp.datagrams_to_send(now)
+        rtp = self.rtp
+        out = rtp._out  # (RtpSession.datagrams_to_send, inlined)
         if self._out:
             out = self._out + out
             self._out = []
-        if not out:
-            return out
+        elif not out:
+            return []
+        rtp._out = []
         srtp = self._srtp_tx
         if srtp is not None:
             prot = []
-            protect, protect_rtcp = srtp.protect, srtp.protect_rtcp
+            protect = srtp.protect
             for t in out:
                 d = t.data
                 try:
                     # RFC 5761 §4 demultiplexing, as in receive().
-                    p = protect_rtcp(d) if len(d) >= 2 and 192 <= d[1] <= 223 else protect(d)
+                    p = (srtp.protect_rtcp(d) if len(d) >= 2 and 192 <= d[1] <= 223
+                         else protect(d))
                 except SrtpError as exc:  # key exhausted: stop sending rather than reuse it
                     log.warning("SRTP protect failed: %s", exc)
                     continue
@@ -251,7 +254,16 @@ class CallMedia:
         self._fire_marks(self._start + (self._n - 1) * self._ptime)
 
     def _tick(self, t: float) -> None:
-        self._put(self._take(t), t)
+        frame = self._take(t)
+        if frame is not None and self.sending and not self.muted:
+            # _put's common case inlined (a frame to send: once per call per tick). First
+            # frame after an idle period starts a talk spurt (RFC 3551 §4.1).
+            self.rtp.send_audio(self._encoder.encode(frame), t, marker=self._idle)
+            self._idle = False
+            if self.tx.backpressure:
+                self._released()
+        else:
+            self._put(frame, t)
         pf = self.rtp.pop_frame(t)
         if self.receiving:
             self.rx.tick(pf, t, self._events)
@@ -261,10 +273,12 @@ class CallMedia:
         self._last_tick = t
         if self.paused:
             return None
-        frame = self.tx.pop()
+        tx = self.tx
+        frame = tx.pop()
         if frame is not None:
             self.frames_sent += 1
-            self._fire_marks(t)
+            if tx._marks:
+                self._fire_marks(t)
         return frame
 
     def _put(self, frame: PCM | None, t: float) -> None:
@@ -283,6 +297,10 @@ class CallMedia:
             if frame is None:
                 self.idle_ticks += 1
             self._send_idle(t)
+        if self.tx.backpressure:
+            self._released()
+
+    def _released(self) -> None:
         if self.tx.backpressure_released():
             self._events.append(BackpressureChanged(active=False,
                                                     queued_frames=self.tx.queued_frames))

@@ -39,7 +39,7 @@ class WaveformConcealer:
 
     __slots__ = (
         "k", "unit", "pitch_min", "pitch_max", "pitch_diff", "delay", "hist_len", "ndec",
-        "corr_len", "min_power", "overlap_incr", "_history", "_pitchbuf", "_lastq",
+        "corr_len", "min_power", "overlap_incr", "_hbuf", "_hpos", "_pitchbuf", "_lastq",
         "_pitch", "_poverlap", "_poffset", "_pitchblen", "_erasecnt", "_atten",
     )
 
@@ -61,7 +61,11 @@ class WaveformConcealer:
         self.reset()
 
     def reset(self) -> None:
-        self._history = np.zeros(self.hist_len, np.int16)  # what was played, newest last
+        # What was played, newest last: ``_hbuf[_hpos - hist_len : _hpos]`` (a window
+        # sliding along a longer buffer, moved back to the start when it reaches the end,
+        # so saving a frame costs two copies instead of a concatenation of the history).
+        self._hbuf = np.zeros(4 * self.hist_len, np.int16)
+        self._hpos = self.hist_len
         self._pitchbuf = np.zeros(self.hist_len, np.float64)
         self._lastq = np.zeros(self.delay, np.float64)
         self._pitch = self.pitch_max
@@ -70,6 +74,11 @@ class WaveformConcealer:
         self._pitchblen = self._pitch
         self._erasecnt = 0
         self._atten = 1.0
+
+    @property
+    def _history(self) -> npt.NDArray[np.int16]:
+        """The last ``hist_len`` samples played (a writable view of the buffer)."""
+        return self._hbuf[self._hpos - self.hist_len : self._hpos]
 
     @property
     def erased(self) -> int:
@@ -97,12 +106,23 @@ class WaveformConcealer:
         return self._save(_clip16(s))
 
     def _save(self, s: npt.NDArray[np.int16]) -> npt.NDArray[np.int16]:
+        """Append ``s`` to the history; return ``n`` samples of (history + s) ending
+        ``delay`` samples before its end."""
         n = len(s)
-        joined = np.concatenate((self._history, s))
-        end = len(joined) - self.delay
-        out = joined[end - n : end].copy()  # the caller may write into it; history must not change
-        self._history = joined[len(joined) - self.hist_len :]
-        return out
+        buf = self._hbuf
+        p = self._hpos
+        if p + n > len(buf):
+            h = self.hist_len
+            if h + n > len(buf):
+                buf = np.zeros(2 * (h + n), np.int16)
+            buf[:h] = self._hbuf[p - h : p].copy()
+            self._hbuf = buf
+            p = h
+        buf[p : p + n] = s
+        p += n
+        self._hpos = p
+        end = p - self.delay
+        return buf[end - n : end].copy()  # the caller may write into it; history must not change
 
     # -- lost audio -----------------------------------------------------------------------
 

@@ -25,7 +25,7 @@ from ._events import (
     SsrcCollision,
 )
 from ._jitter import JitterBuffer, JitterBufferConfig, PlayoutFrame
-from ._packet import _HDR_UNPACK, build_rtp, parse_rtp_header
+from ._packet import _HDR_PACK, _HDR_UNPACK, build_rtp, parse_rtp_header
 from ._quality import QualityReport, build_quality_report
 from ._rtcp import (
     Bye, ExtendedReport, ReceiverReport, ReportBlock, RtcpPacket, SdesChunk, SdesItem,
@@ -198,17 +198,30 @@ class RtpSession:
         """Send one encoded frame covering ``samples`` (default: one ptime) of media time."""
         if self._closed:
             return
-        n = self._samples if samples is None else samples
         ts = self._ts
-        self._ts = (ts + n) & 0xFFFFFFFF
-        if self._dtmf_tx.busy:
+        self._ts = (ts + (self._samples if samples is None else samples)) & 0xFFFFFFFF
+        dt = self._dtmf_tx
+        if dt._current or dt._queue:  # (DtmfSender.busy, inlined: once per packet)
             # RFC 4733 §2.5.1.1-ish: the event replaces the audio for its duration.
             self.audio_suppressed += 1
             self._need_marker = True
             return
-        m = marker or self._need_marker
-        self._need_marker = False
-        self._emit_rtp(self._pt, m, ts, payload, now)
+        if self._need_marker:
+            marker = True
+            self._need_marker = False
+        # _emit_rtp inlined (the hot path: one packet per tick).
+        seq = self._seq
+        self._seq = (seq + 1) & 0xFFFF
+        remote = self._remote
+        if remote is None:
+            return
+        self._out.append(Transmit(data=_HDR_PACK(0x80, 0x80 | self._pt if marker else self._pt,
+                                                 seq, ts, self.ssrc) + payload, dest=remote))
+        self.packets_sent += 1
+        self.octets_sent += len(payload)
+        self._sent_since_report = True
+        self._last_send_time = now
+        self._last_send_ts = ts
 
     def set_remote(self, rtp: Address, rtcp: Address | None = None) -> None:
         """New signalled media address (an SDP answer or re-INVITE): send there and latch
@@ -529,7 +542,13 @@ class RtpSession:
         if self._closed:
             return self._sched.tn if self._pending_bye is not None else None
         d: float = self._sched.tn
-        for x in (self._dtmf_tx.next_deadline(), self._dtmf_rx.next_deadline()):
+        dt = self._dtmf_tx
+        if dt._current or dt._queue:
+            x = dt.next_deadline()
+            if x is not None and x < d:
+                d = x
+        if self._dtmf_rx._cur is not None:
+            x = self._dtmf_rx.next_deadline()
             if x is not None and x < d:
                 d = x
         to = self.config.inactivity_timeout
@@ -546,9 +565,12 @@ class RtpSession:
                 self._pending_bye = None
                 self._queue_rtcp(bye, now)
             return
-        if self._dtmf_tx.busy:
+        dt = self._dtmf_tx
+        if dt._current or dt._queue:  # (DtmfSender.busy)
             self._send_dtmf(now)
-        self._events.extend(self._dtmf_rx.handle_timeout(now))
+        dr = self._dtmf_rx
+        if dr._cur is not None or dr._events:
+            self._events.extend(dr.handle_timeout(now))
         to = self.config.inactivity_timeout
         if to is not None and not self._timed_out:
             last = self._last_rtp if self._last_rtp is not None else self._inactive_since
