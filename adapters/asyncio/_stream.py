@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import ssl
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Protocol, cast
 
 from rvoip_sansio import Address, Event, Transmit
@@ -139,6 +139,16 @@ class SipTransports:
             self.core.add_transport(name, bound)
         return bound
 
+    def connect_only(self, transport: str, local: Address) -> None:
+        """Use ``transport`` (TCP, TLS, WS, WSS) only for connections we open, without a
+        listener: a TLS or WSS client without a certificate of its own, a phone behind NAT.
+        ``local`` is the address Via and Contact name for it (RFC 7118 §5 WebSocket clients
+        may give Contact a ``.invalid`` host with ``UAConfig.contact_address``). Requests to
+        us come back over our own connections: the far end reuses them (docs/transports.md,
+        "Flows"; RFC 5626 with ``UAConfig.instance_id``)."""
+        name = transport.upper()  # the core refuses UDP or an unknown name (LocalProtocolError)
+        self.core.add_transport(name, local)
+
     # ---- driving ------------------------------------------------------------------------
 
     def input(self, action: Callable[[float], object]) -> None:
@@ -214,7 +224,7 @@ class SipTransports:
 
 async def open_sip_transports(
     core: StreamCore,
-    listen: dict[str, Address | tuple[Address, ssl.SSLContext]],
+    listen: Mapping[str, Address | tuple[Address, ssl.SSLContext | None]],
     *,
     on_event: Callable[[Event, float], object] | None = None,
     client_ssl: ssl.SSLContext | None = None,
@@ -222,7 +232,8 @@ async def open_sip_transports(
     settle: Callable[[float], bool] | None = None,
 ) -> SipTransports:
     """Run ``core`` on the listeners in ``listen``: ``{"UDP": addr, "TCP": addr,
-    "TLS": (addr, server_ctx), "WS": addr, "WSS": (addr, server_ctx)}``. ``settle``: see
+    "TLS": (addr, server_ctx), "WS": addr, "WSS": (addr, server_ctx)}``; ``(addr, None)``
+    for TCP/TLS/WS/WSS: that transport without a listener (``connect_only``). ``settle``: see
     :class:`~._drive.CoreDriver` (hosts with a second output face)."""
     transports = SipTransports(core, on_event=on_event, client_ssl=client_ssl,
                                connect_timeout=connect_timeout, settle=settle)
@@ -230,8 +241,10 @@ async def open_sip_transports(
         for name, spec in listen.items():
             if isinstance(spec[1], ssl.SSLContext):
                 await transports.listen(name, spec[0], ssl_context=spec[1])
+            elif spec[1] is None:
+                transports.connect_only(name, spec[0])
             else:
-                await transports.listen(name, spec)
+                await transports.listen(name, (spec[0], spec[1]))
     except BaseException:
         await transports.close()
         raise

@@ -23,7 +23,7 @@ import selectors
 import socket
 import ssl
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from functools import partial
 from types import TracebackType
 from typing import Protocol, TypeVar
@@ -45,7 +45,7 @@ R, W = selectors.EVENT_READ, selectors.EVENT_WRITE
 _READS_PER_WAKE = 16
 _CHUNK = 65536
 #: ``{"UDP": addr, "TCP": addr, "WS": addr, "TLS": (addr, server_ctx), "WSS": (addr, server_ctx)}``
-ListenSpec = dict[str, "Address | tuple[Address, ssl.SSLContext]"]
+ListenSpec = Mapping[str, "Address | tuple[Address, ssl.SSLContext | None]"]
 
 
 class StreamCore(DatagramCore, Protocol):
@@ -97,6 +97,13 @@ class SipSockets:
         self._reading = True
 
     # ---- listening ----------------------------------------------------------------------
+
+    def connect_only(self, transport: str, local: Address) -> None:
+        """``transport`` (TCP, TLS, WS, WSS) without a listener, for connections we open
+        only (a TLS/WSS client without a certificate); see the asyncio ``connect_only``."""
+        name = transport.upper()  # the core refuses UDP or an unknown name (LocalProtocolError)
+        with self.loop.lock:
+            self.core.add_transport(name, local)
 
     def listen(self, transport: str, local: Address, *, ssl_context: ssl.SSLContext | None = None,
                buffer_size: int | None = None) -> Address:
@@ -434,6 +441,10 @@ class SipTransports:
         """Listen for ``transport`` (UDP, TCP, TLS, WS, WSS) on ``local``; see SipSockets."""
         return self.sockets.listen(transport, local, ssl_context=ssl_context)
 
+    def connect_only(self, transport: str, local: Address) -> None:
+        """``transport`` without a listener (a client without a certificate); see SipSockets."""
+        self.sockets.connect_only(transport, local)
+
     def call(self, action: Callable[[float], T]) -> T:
         """Act on the core (``action(now)``), then carry out its output; from any thread."""
         return self.loop.call(action)
@@ -511,8 +522,10 @@ def open_sip_transports(core: StreamCore, listen: ListenSpec, *,
         for name, spec in listen.items():
             if isinstance(spec[1], ssl.SSLContext):
                 transports.listen(name, spec[0], ssl_context=spec[1])
+            elif spec[1] is None:
+                transports.connect_only(name, spec[0])  # no listener: client only
             else:
-                transports.listen(name, spec)
+                transports.listen(name, (spec[0], spec[1]))
         with transports.loop.lock:
             transports.loop.drain(time.monotonic())
         if background:

@@ -15,7 +15,7 @@ import logging
 import math
 import socket
 import ssl
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from typing import TypeVar
 
@@ -95,6 +95,12 @@ class SipTransports:
         """After an input given to the core directly at ``now`` (a second face of the same
         core, e.g. the phone's media sockets): carry out its output and re-arm the timer."""
         self._driver.drain(now)
+
+    def connect_only(self, transport: str, local: Address) -> None:
+        """``transport`` (TCP, TLS, WS, WSS) without a listener: a client without a
+        certificate of its own. As the asyncio ``SipTransports.connect_only``."""
+        name = transport.upper()  # the core refuses UDP or an unknown name (LocalProtocolError)
+        self.core.add_transport(name, local)
 
     async def listen(self, transport: str, local: Address, *, ssl_context: ssl.SSLContext | None = None) -> Address:
         """Listen for ``transport`` (UDP, TCP, TLS, WS, WSS) on ``local`` (port 0: any free
@@ -274,7 +280,7 @@ class SipTransports:
 @asynccontextmanager
 async def open_sip_transports(
     core: StreamCore,
-    listen: dict[str, Address | tuple[Address, ssl.SSLContext]],
+    listen: Mapping[str, Address | tuple[Address, ssl.SSLContext | None]],
     *,
     on_event: Callable[[Event, float], object] | None = None,
     client_ssl: ssl.SSLContext | None = None,
@@ -294,8 +300,10 @@ async def open_sip_transports(
                 for name, spec in listen.items():
                     if isinstance(spec[1], ssl.SSLContext):
                         await transports.listen(name, spec[0], ssl_context=spec[1])
+                    elif spec[1] is None:
+                        transports.connect_only(name, spec[0])  # no listener: client only
                     else:
-                        await transports.listen(name, spec)
+                        await transports.listen(name, (spec[0], spec[1]))
                 yield transports
             finally:
                 with trio.CancelScope(shield=True):

@@ -111,6 +111,8 @@ class Wire:
             self.links[(id(other), t.transport, there)] = (core, t.dest)
             other.connection_made(there, t.transport, now)
             core.connection_made(t.dest, t.transport, now)
+        elif (id(core), t.transport, t.dest) not in self.links:
+            return  # the other side closed it meanwhile (it was told connection_lost already)
         elif t.action == "send":
             other, peer = self.links[(id(core), t.transport, t.dest)]
             other.data_received(peer, t.transport, t.data, now)

@@ -1,0 +1,179 @@
+"""Flows in the transaction layer: which connection a request takes when the peer reached us
+over one (RFC 5626 §5.3 flows, RFC 5923 connection reuse, RFC 7118 §5 ``.invalid`` Contacts).
+
+The endpoint is driven by hand: a connection accepted from a peer's ephemeral port, a request
+on it, then a request of ours to the Contact that request carried. Each case checks the
+order the adapter gets: ``send`` on the existing connection (reuse) or ``open`` to the
+Contact's address (RFC 3261 §18.1.1 without reuse).
+"""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from rvoip_sansio import Address
+from rvoip_sansio.sip import Request, make_response
+from rvoip_sansio.transaction import (ConnectionClosed, Endpoint, EndpointConfig, RequestReceived, StreamTransmit,
+                                      TransportError)
+
+US: Address = ("10.0.0.100", 5060)
+PEER: Address = ("10.0.0.1", 40001)  # the peer's side of a connection it opened to us
+
+
+def _endpoint(**config: object) -> Endpoint:
+    ep = Endpoint(local=US, rng=random.Random(1), config=EndpointConfig(**config))  # type: ignore[arg-type]
+    for name in ("TCP", "TLS", "WS", "WSS"):
+        ep.add_transport(name, (US[0], {"TCP": 5060, "TLS": 5061, "WS": 8080, "WSS": 8443}[name]))
+    return ep
+
+
+def _incoming(contact: str, *, transport: str = "TCP", vias: int = 1, method: str = "INVITE") -> bytes:
+    via = [f"Via: SIP/2.0/{transport} 10.0.0.1:5070;branch=z9hG4bK-a{n};rport" for n in range(vias)]
+    if vias > 1:
+        via[0] = f"Via: SIP/2.0/{transport} 10.0.0.50:5060;branch=z9hG4bK-proxy"  # a proxy on top
+    lines = [f"{method} sip:pbx@10.0.0.100 SIP/2.0", *via, "Max-Forwards: 70",
+             "From: <sip:alice@example.org>;tag=a1", "To: <sip:pbx@10.0.0.100>", "Call-ID: c1@a",
+             f"CSeq: 1 {method}", f"Contact: {contact}", "Content-Length: 0", "", ""]
+    return "\r\n".join(lines).encode()
+
+
+def _accept(ep: Endpoint, data: bytes, transport: str = "TCP", peer: Address = PEER) -> None:
+    ep.connection_made(peer, transport, 0.0)
+    ep.data_received(peer, transport, data, 0.0)
+    ep.datagrams_to_send(0.0)
+    assert any(isinstance(e, RequestReceived) for e in _events(ep))
+
+
+def _events(ep: Endpoint) -> list[object]:
+    out = []
+    while (ev := ep.next_event()) is not None:
+        out.append(ev)
+    return out
+
+
+def _request_to(uri: str, n: int = 1) -> Request:
+    return Request("OPTIONS", uri, [("From", "<sip:pbx@10.0.0.100>;tag=p"), ("To", f"<{uri}>"),
+                                    ("Call-ID", f"o{n}@pbx"), ("CSeq", f"{n} OPTIONS")])
+
+
+def _orders(ep: Endpoint) -> list[tuple[str, str, Address]]:
+    return [(t.action, t.transport, t.dest) for t in ep.datagrams_to_send(0.0) if isinstance(t, StreamTransmit)]
+
+
+@pytest.mark.parametrize(("contact", "vias", "reused"), [
+    # Straight from the sender (one Via), Contact host = the connection's peer: reuse.
+    ("<sip:alice@10.0.0.1:5070;transport=tcp>", 1, True),
+    # Through a proxy (two Vias): the connection is the proxy's; RFC 3261 §18: open one.
+    ("<sip:alice@10.0.0.1:5070;transport=tcp>", 2, False),
+    # Another host in Contact (a private address behind NAT): open one to it.
+    ("<sip:alice@192.168.1.9:5070;transport=tcp>", 1, False),
+    # RFC 5626 §5.3: ";ob" asks for the flow, whatever the host or the path.
+    ("<sip:alice@192.168.1.9:5070;transport=tcp;ob>", 2, True),
+])
+def test_request_to_a_contact_takes_the_connection_it_came_over(contact: str, vias: int, reused: bool) -> None:
+    ep = _endpoint()
+    _accept(ep, _incoming(contact, vias=vias))
+    uri = contact.strip("<>")
+    ep.send_request(_request_to(uri), 0.0)
+    orders = _orders(ep)
+    if reused:
+        assert orders[0][0] == "send" and orders[0][1:] == ("TCP", PEER)
+        assert len(orders) == 1
+    else:
+        host, port = uri.split("@")[1].split(";")[0].split(":")
+        assert orders[0] == ("open", "TCP", (host, int(port)))
+
+
+def test_reuse_can_be_turned_off() -> None:
+    ep = _endpoint(reuse_connections=False)
+    _accept(ep, _incoming("<sip:alice@10.0.0.1:5070;transport=tcp>"))
+    ep.send_request(_request_to("sip:alice@10.0.0.1:5070;transport=tcp"), 0.0)
+    assert _orders(ep)[0] == ("open", "TCP", ("10.0.0.1", 5070))
+
+
+def _accept_websocket(ep: Endpoint, data: bytes) -> None:
+    """A WebSocket client (wsproto) connects over WSS, gets its 101, and sends ``data``."""
+    from wsproto import ConnectionType, WSConnection
+    from wsproto.events import AcceptConnection, Message
+    from wsproto.events import Request as WsRequest
+
+    client = WSConnection(ConnectionType.CLIENT)
+    ep.connection_made(PEER, "WSS", 0.0)
+    ep.data_received(PEER, "WSS", client.send(WsRequest(host="10.0.0.100", target="/", subprotocols=["sip"])), 0.0)
+    client.receive_data(b"".join(t.data for t in ep.datagrams_to_send(0.0)))
+    assert any(isinstance(e, AcceptConnection) for e in client.events())
+    ep.data_received(PEER, "WSS", client.send(Message(data=data.decode())), 0.0)
+    assert any(isinstance(e, RequestReceived) for e in _events(ep))
+
+
+def test_websocket_client_with_invalid_contact_reached_over_wss_by_host_alone() -> None:
+    # RFC 7118 §5: "sip:...@x.invalid;transport=ws" although the connection is WSS; the
+    # URI's port (none) and transport do not matter, the host does.
+    ep = _endpoint()
+    _accept_websocket(ep, _incoming("<sip:k2@df7jal23ls0d.invalid;transport=ws>", transport="WSS"))
+    ep.send_request(_request_to("sip:k2@df7jal23ls0d.invalid;transport=ws"), 0.0)
+    orders = _orders(ep)
+    assert [(a, t, d) for a, t, d in orders if a != "send" or t != "WSS"] == []
+    assert {d for _, _, d in orders} == {PEER}
+
+
+def test_flow_gone_then_invalid_host_fails_at_once_without_an_open_order() -> None:
+    ep = _endpoint()
+    _accept(ep, _incoming("<sip:k2@abc.invalid;transport=tcp>"))
+    ep.connection_lost(PEER, "TCP", 1.0)
+    assert [type(e) for e in _events(ep)] == [ConnectionClosed]
+    key = ep.send_request(_request_to("sip:k2@abc.invalid;transport=tcp"), 1.0)
+    assert _orders(ep) == []  # never ask the adapter to resolve a .invalid name (RFC 6761 §6.4)
+    deadline = ep.next_deadline()
+    assert deadline is not None and deadline <= 1.0
+    ep.handle_timeout(1.0)
+    events = _events(ep)
+    assert [e.transaction for e in events if isinstance(e, TransportError)] == [key]
+
+
+def test_routable_contact_reopens_after_the_flow_closed() -> None:
+    ep = _endpoint()
+    _accept(ep, _incoming("<sip:alice@10.0.0.1:5070;transport=tcp>"))
+    ep.connection_lost(PEER, "TCP", 1.0)
+    ep.send_request(_request_to("sip:alice@10.0.0.1:5070;transport=tcp"), 1.0)
+    assert _orders(ep)[0] == ("open", "TCP", ("10.0.0.1", 5070))
+
+
+def test_bind_flow_explicitly_and_flow_for() -> None:
+    # A registrar routing to a binding's flow binds the Contact itself (the REGISTER came
+    # through nothing the endpoint could learn from, e.g. a Contact with another host).
+    ep = _endpoint(reuse_connections=False)
+    _accept(ep, _incoming("<sip:alice@192.168.1.9:5070;transport=tls>", transport="TLS"), "TLS")
+    assert ep.flow_for("TLS", ("192.168.1.9", 5070)) is None
+    assert ep.bind_flow("TLS", ("192.168.1.9", 5070), ("TLS", PEER))
+    assert ep.flow_for("TLS", ("192.168.1.9", 5070)) == ("TLS", PEER)
+    assert not ep.bind_flow("TLS", ("192.168.1.9", 5071), ("TLS", ("10.0.0.9", 1)))  # no such connection
+    ep.send_request(_request_to("sip:alice@192.168.1.9:5070;transport=tls"), 0.0)
+    assert _orders(ep)[0] == ("send", "TLS", PEER)
+    assert ep.has_connection("TLS", PEER)
+    ep.connection_lost(PEER, "TLS", 1.0)
+    assert not ep.has_connection("TLS", PEER) and ep.flow_for("TLS", ("192.168.1.9", 5070)) is None
+
+
+def test_invalid_contact_in_a_response_binds_our_outbound_connection() -> None:
+    # UAC side: the 200 to our INVITE over a connection we opened names a .invalid Contact
+    # (a client that cannot accept connections answering): our ACK/BYE to it take that one.
+    ep = _endpoint()
+    uri = "sip:bob@10.0.0.2:5070;transport=tcp"
+    bob: Address = ("10.0.0.2", 5070)
+    invite = Request("INVITE", uri, [("From", "<sip:pbx@10.0.0.100>;tag=p"), ("To", f"<{uri}>"),
+                                     ("Call-ID", "i1@pbx"), ("CSeq", "1 INVITE"),
+                                     ("Contact", "<sip:pbx@10.0.0.100:5060;transport=tcp>")])
+    ep.send_request(invite, 0.0)
+    assert _orders(ep)[0] == ("open", "TCP", bob)
+    ep.connection_made(bob, "TCP", 0.0)
+    assert _orders(ep)[0] == ("send", "TCP", bob)
+    assert ep.flow_for("TCP", ("q9.invalid", 5060)) is None
+    ok = make_response(invite, 200, to_tag="b", headers=[("Contact", "<sip:b7@q9.invalid;transport=tcp>")])
+    ep.data_received(bob, "TCP", bytes(ok), 0.1)
+    assert ep.flow_for("TCP", ("q9.invalid", 5060)) == ("TCP", bob)
+    assert ep.flow_for("TCP", ("q9.invalid", 1234)) == ("TCP", bob)  # the host alone counts
+    # A 200 naming a routable host elsewhere binds nothing (we chose where to connect).
+    assert ep.flow_for("TCP", ("10.0.0.7", 5060)) is None
