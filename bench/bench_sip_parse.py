@@ -2,8 +2,23 @@
 
 Each "parse" is: parse one message, then read the top Via branch, CSeq (number and method),
 Call-ID, From tag and To tag through each library's own API. All libraries run in the same
-process, interleaved in rounds, so that load on the machine affects them alike; the best of
-the rounds is reported. Run: ``.venv/bin/python bench/bench_sip_parse.py [--rounds N]``.
+process, interleaved in rounds, so that load on the machine affects them alike; the fastest
+batch of each is kept. ``--runs N`` repeats the whole measurement and reports the median and
+the range of the N ratios. Run: ``.venv/bin/python bench/bench_sip_parse.py [--runs 3]``.
+
+rvoip-sansio is measured twice: with its optional C accelerator (``_sip_native``, the default
+when it is built) and on its pure-Python path (the accelerator switched off in-process for its
+turns, as ``RVOIP_PURE=1`` would), each against the same peers in the same run.
+
+Fairness: every reader's six values are compared with rvoip-sansio's before anything is timed
+(a peer that disagrees is reported), and every timed call starts from the bytes of the
+datagram, so each library does all the parsing its answers need inside the timed call;
+nothing is cached between calls (a new message object every time). What each does beyond
+that differs: rvoip-sansio checks the start line, the shape of every header line and the
+Content-Length framing, and parses the Via, CSeq, Call-ID, From and To values it returns with
+their grammar (the other headers are checked as lines and parsed when read); pyVoIP parses
+every header it knows eagerly (and gives the CSeq number as text); sippy and sipmessage
+parse header bodies when asked; aiosipua parses the headers it models at construction.
 """
 
 from __future__ import annotations
@@ -13,6 +28,7 @@ import gc
 import sys
 import time
 from collections.abc import Callable
+from typing import Any
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -24,13 +40,13 @@ MESSAGES = {
     "BYE": "bye.sip",
 }
 
-Reader = Callable[[bytes], object]
+Reader = Callable[[bytes], tuple[object, ...]]
 
 
 def rvoip_reader() -> Reader:
     from rvoip_sansio.sip import parse_message
 
-    def read(data: bytes) -> object:
+    def read(data: bytes) -> tuple[object, ...]:
         m = parse_message(data)
         cseq = m.cseq
         return (m.top_via.branch, cseq.number, cseq.method, m.call_id, m.from_.tag, m.to.tag)
@@ -38,10 +54,36 @@ def rvoip_reader() -> Reader:
     return read
 
 
+def rvoip_pure_reader() -> Reader:
+    from rvoip_sansio.sip import _parser
+
+    parse_message = _parser.parse_message_pure
+
+    def read(data: bytes) -> tuple[object, ...]:
+        m = parse_message(data)
+        cseq = m.cseq
+        return (m.top_via.branch, cseq.number, cseq.method, m.call_id, m.from_.tag, m.to.tag)
+
+    return read
+
+
+def pure_turn(on: bool) -> None:
+    """Switch rvoip-sansio's accelerator off (``on``) or back on around the pure reader's
+    turns: its C properties give way to the Python ones."""
+    from rvoip_sansio.sip import _parser
+
+    if _parser.NATIVE is None:
+        return
+    if on:
+        _parser.unload_native()
+    else:
+        _parser.load_native()
+
+
 def sipmessage_reader() -> Reader:
     from sipmessage import Message
 
-    def read(data: bytes) -> object:
+    def read(data: bytes) -> tuple[object, ...]:
         m = Message.parse(data)
         cseq = m.cseq
         return (m.via[0].parameters["branch"], cseq.sequence, cseq.method, m.call_id,
@@ -53,7 +95,7 @@ def sipmessage_reader() -> Reader:
 def aiosipua_reader() -> Reader:
     from aiosipua.message import SipMessage
 
-    def read(data: bytes) -> object:
+    def read(data: bytes) -> tuple[object, ...]:
         m = SipMessage.parse(data)
         cseq = m.cseq
         assert cseq is not None and m.from_addr is not None and m.to_addr is not None
@@ -67,7 +109,7 @@ def sippy_reader() -> Reader:
     from sippy.SipRequest import SipRequest
     from sippy.SipResponse import SipResponse
 
-    def read(data: bytes) -> object:
+    def read(data: bytes) -> tuple[object, ...]:
         text = data.decode()
         m = SipResponse(text) if text.startswith("SIP/") else SipRequest(text)
         cseq = m.getHFBody("cseq")
@@ -82,7 +124,7 @@ def pyvoip_reader() -> Reader:
     import pyVoIP.VoIP  # noqa: F401  (importing pyVoIP.SIP first is a circular import)
     from pyVoIP.SIP import SIPMessage
 
-    def read(data: bytes) -> object:
+    def read(data: bytes) -> tuple[object, ...]:
         m = SIPMessage(data)
         h = m.headers
         return (h["Via"][0]["branch"], h["CSeq"]["check"], h["CSeq"]["method"], h["Call-ID"],
@@ -91,8 +133,11 @@ def pyvoip_reader() -> Reader:
     return read
 
 
+OURS = "rvoip-sansio"
+OURS_PURE = "rvoip pure"
 LIBRARIES: dict[str, Callable[[], Reader]] = {
-    "rvoip-sansio": rvoip_reader,
+    OURS: rvoip_reader,
+    OURS_PURE: rvoip_pure_reader,
     "sipmessage": sipmessage_reader,
     "aiosipua": aiosipua_reader,
     "sippy": sippy_reader,
@@ -117,20 +162,59 @@ def rate(fn: Callable[[], object], seconds: float) -> float:
 
 
 def interleaved(fns: dict[str, Callable[[], object]], seconds: float, slices: int) -> dict[str, float]:
-    """Rates of several functions measured in alternation (``slices`` turns each), so that a
-    change of load on the machine hits all of them alike."""
+    """Rates of several functions measured in alternation (``slices`` turns each, ``seconds``
+    in all for each), so that a change of load on the machine hits all of them alike."""
     best: dict[str, float] = {}
     for _ in range(slices):
         for name, fn in fns.items():
-            best[name] = max(best.get(name, 0.0), rate(fn, seconds / slices))
+            if name == OURS_PURE:
+                pure_turn(True)
+            try:
+                best[name] = max(best.get(name, 0.0), rate(fn, seconds / slices))
+            finally:
+                if name == OURS_PURE:
+                    pure_turn(False)
     return best
+
+
+def median(values: list[float]) -> float:
+    values = sorted(values)
+    mid = len(values) // 2
+    return values[mid] if len(values) % 2 else (values[mid - 1] + values[mid]) / 2
+
+
+def serialization(parse_message: Callable[[bytes], Any], data: bytes,
+                  seconds: float) -> list[float]:
+    """Rates of: parse only, bytes() of an unmodified message, bytes() after a Via was pushed
+    (re-serialized each time), and parse + push a Via + bytes()."""
+    msg = parse_message(data)
+    edited = parse_message(data)
+    edited.add("Via", "SIP/2.0/TCP proxy.example.com;branch=z9hG4bKproxy1", first=True)
+
+    def edit_ser() -> bytes:
+        edited._raw = None  # force re-serialization each time
+        return bytes(edited)
+
+    def full() -> bytes:
+        m = parse_message(data)
+        m.add("Via", "SIP/2.0/TCP proxy.example.com;branch=z9hG4bKproxy1", first=True)
+        return bytes(m)
+
+    return [rate(lambda: parse_message(data), seconds), rate(lambda: bytes(msg), seconds),
+            rate(edit_ser, seconds), rate(full, seconds)]
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--rounds", type=int, default=3, help="interleaving turns (x4)")
-    ap.add_argument("--seconds", type=float, default=1.0, help="per library and message")
+    ap.add_argument("--seconds", type=float, default=2.0, help="per library and message")
+    ap.add_argument("--runs", type=int, default=3, help="whole measurements (median, range)")
     args = ap.parse_args(argv)
+    from rvoip_sansio.sip import _parser
+
+    if _parser.NATIVE is None:
+        print("# rvoip-sansio: C accelerator not loaded (not built or RVOIP_PURE set): "
+              "both rvoip columns are the pure path", file=sys.stderr)
     readers: dict[str, Reader] = {}
     for name, factory in LIBRARIES.items():
         try:
@@ -138,66 +222,73 @@ def main(argv: list[str] | None = None) -> int:
         except (ImportError, AttributeError) as exc:
             print(f"# {name}: not importable ({exc}); skipped", file=sys.stderr)
     samples = {label: (DATA / f).read_bytes() for label, f in MESSAGES.items()}
-    # Check every reader extracts the same facts before timing anything.
+    # Every reader must extract the same facts as ours before anything is timed (pyVoIP
+    # gives the CSeq number as text and "" for an absent tag: compared as text).
+    usable: dict[str, dict[str, Reader]] = {}
     for label, data in samples.items():
+        expected = [str(v or "") for v in readers[OURS](data)]
+        usable[label] = {}
         for name, read in readers.items():
             try:
                 got = read(data)
             except Exception as exc:  # a peer that cannot parse a sample is reported, not timed
                 print(f"# {name} fails on {label}: {exc!r}", file=sys.stderr)
-    best: dict[tuple[str, str], float] = {}
-    gc.collect()
-    for label, data in samples.items():
-        fns: dict[str, Callable[[], object]] = {}
-        for name, read in readers.items():
-            try:
-                read(data)
-            except Exception:
                 continue
-            fns[name] = (lambda r, d: lambda: r(d))(read, data)
-        for name, r in interleaved(fns, args.seconds * len(fns), args.rounds * 4).items():
-            best[(label, name)] = r
+            if [str(v or "") for v in got] != expected:
+                print(f"# {name} reads {got!r} from {label}, not {expected!r}: not timed",
+                      file=sys.stderr)
+                continue
+            usable[label][name] = read
+    runs: list[dict[tuple[str, str], float]] = []
+    for _ in range(args.runs):
+        best: dict[tuple[str, str], float] = {}
+        gc.collect()
+        for label, data in samples.items():
+            fns: dict[str, Callable[[], object]] = {
+                name: (lambda r, d: lambda: r(d))(read, data)
+                for name, read in usable[label].items()}
+            for name, r in interleaved(fns, args.seconds, args.rounds * 4).items():
+                best[(label, name)] = r
+        runs.append(best)
 
     names = list(readers)
-    print("## Parse + read top Via branch, CSeq, Call-ID, From tag, To tag (messages/s; fastest"
-          " batch of 100, libraries interleaved)\n")
-    print("| message | " + " | ".join(names) + " | rvoip / fastest peer |")
-    print("|---" * (len(names) + 2) + "|")
+    print(f"## Parse + read top Via branch, CSeq, Call-ID, From tag, To tag (messages/s; fastest"
+          f" batch of 100, libraries interleaved; median of {args.runs} runs)\n")
+    print("| message | " + " | ".join(names) + " | rvoip / fastest peer | rvoip pure / fastest"
+          " peer |")
+    print("|---" * (len(names) + 3) + "|")
     for label in samples:
-        row = [best.get((label, n)) for n in names]
-        peers = [v for n, v in zip(names, row) if n != "rvoip-sansio" and v]
-        ours = best.get((label, "rvoip-sansio"), 0.0)
-        ratio = f"{ours / max(peers):.1f}x" if peers else "n/a"
-        cells = [f"{v:,.0f}" if v else "fails" for v in row]
-        print(f"| {label} | " + " | ".join(cells) + f" | {ratio} |")
+        cells = []
+        for n in names:
+            values = [run[(label, n)] for run in runs if (label, n) in run]
+            cells.append(f"{median(values):,.0f}" if values else "fails")
+        ratios: dict[str, list[float]] = {OURS: [], OURS_PURE: []}
+        for run in runs:
+            peers = [v for (lab, n), v in run.items() if lab == label and n not in ratios]
+            for ours in ratios:
+                if peers and (label, ours) in run:
+                    ratios[ours].append(run[(label, ours)] / max(peers))
+        summary = [f"{median(r):.1f}x ({min(r):.1f}-{max(r):.1f})" if r else "n/a"
+                   for r in ratios.values()]
+        print(f"| {label} | " + " | ".join(cells) + " | " + " | ".join(summary) + " |")
 
-    from rvoip_sansio.sip import parse_message
-
-    print("\n## rvoip-sansio serialization (messages/s)\n")
-    print("| message | parse only | bytes() unmodified | bytes() after edit (new Via pushed)"
+    print("\n## rvoip-sansio serialization (messages/s; C: with the accelerator, pure: without)"
+          "\n")
+    print("| message | path | parse only | bytes() unmodified | bytes() after edit (new Via pushed)"
           " | parse+edit+bytes() |")
-    print("|---|---|---|---|---|")
-    for label, data in samples.items():
-        msg = parse_message(data)
-        parse_only = rate(lambda: parse_message(data), args.seconds)
-        unmodified = rate(lambda: bytes(msg), args.seconds)
-        edited = parse_message(data)
-        edited.add("Via", "SIP/2.0/TCP proxy.example.com;branch=z9hG4bKproxy1", first=True)
-
-        def edit_ser() -> bytes:
-            edited._raw = None  # force re-serialization each time
-            return bytes(edited)
-
-        after_edit = rate(edit_ser, args.seconds)
-
-        def full() -> bytes:
-            m = parse_message(data)
-            m.add("Via", "SIP/2.0/TCP proxy.example.com;branch=z9hG4bKproxy1", first=True)
-            return bytes(m)
-
-        full_rate = rate(full, args.seconds)
-        print(f"| {label} | {parse_only:,.0f} | {unmodified:,.0f} | {after_edit:,.0f} | "
-              f"{full_rate:,.0f} |")
+    print("|---|---|---|---|---|---|")
+    for path in ("C", "pure"):
+        parse_message = _parser.parse_message_pure if path == "pure" else _parser.parse_message
+        if path == "pure":
+            pure_turn(True)
+        try:
+            for label, data in samples.items():
+                print(f"| {label} | {path} | " + " | ".join(
+                    f"{r:,.0f}" for r in serialization(parse_message, data, args.seconds / 2))
+                    + " |")
+        finally:
+            if path == "pure":
+                pure_turn(False)
     return 0
 
 
