@@ -53,6 +53,10 @@ log = logging.getLogger("rvoip_sansio.dialog")
 #: timed out or could not be sent.
 ResponseHandler = Callable[[Response | None, float], object]
 
+#: Seconds between CRLF keep-alives on an RFC 5626 UA's flows when its EndpointConfig sets
+#: none (RFC 5626 §4.4.1 leaves the interval to the UA when the registrar sends no Flow-Timer).
+OUTBOUND_KEEPALIVE = 120.0
+
 _ALLOW = ", ".join(ALLOWED_METHODS)
 _SUPPORTED = "replaces, timer, norefersub"
 _SUPPORTED_100REL = "100rel, " + _SUPPORTED
@@ -92,7 +96,12 @@ class UserAgent:
     ) -> None:
         self.config = config
         self.rng = rng
-        self.endpoint = Endpoint(local=config.local, rng=rng, config=config.endpoint,
+        endpoint_config = config.endpoint
+        if config.instance_id is not None and endpoint_config.keepalive_interval is None:
+            # RFC 5626 §4.4.1: a UA keeps its flows alive (CRLF pings on connections it
+            # opened; a missing pong closes the flow, and the registration moves to a new one).
+            endpoint_config = attrs.evolve(endpoint_config, keepalive_interval=OUTBOUND_KEEPALIVE)
+        self.endpoint = Endpoint(local=config.local, rng=rng, config=endpoint_config,
                                  report_terminated=True)
         self.digest = DigestClient(credentials=config.credentials, rng=rng)
         self.auth = auth

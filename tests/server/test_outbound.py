@@ -234,3 +234,20 @@ def test_flow_closed_marks_only_what_the_flow_alone_reaches() -> None:
     route = route_registered(only)(invite, ("10.0.0.2", 5060), 2.0)
     assert route is not None and route.refuse == 480
     assert route_registered(only)(Request("INVITE", "sip:nobody@example.com", []), ("10.0.0.2", 5060), 2.0) is None
+
+
+def test_outbound_phone_keeps_its_flow_alive_with_crlf_pings() -> None:
+    # RFC 5626 §4.4.1 / §3.5.1: with instance_id and no keepalive_interval of its own, the UA
+    # pings its flow (double CRLF) every 120 s; the registrar's side answers each (single CRLF).
+    wire = Wire()
+    pbx, _ = _pbx(wire)
+    alice = _phone(ALICE, "alice", 1, "TCP", instance_id=INSTANCE)
+    wire.add(alice, ALICE, "TCP", accepts=False)
+    alice.register("sip:10.0.0.100:5060;transport=tcp", 0.0, expires=3600)
+    wire.pump(0.0)
+    for now in (119.0, 120.0, 240.0):
+        _tick(wire, now)
+    pings = [s for s in wire.log if s.sender is alice and s.data == b"\r\n\r\n"]
+    pongs = [s for s in wire.log if s.sender is pbx and s.data == b"\r\n"]
+    assert len(pings) == 2 and len(pongs) == 2
+    assert alice.endpoint.connection_count == 1  # answered: the flow stays up
