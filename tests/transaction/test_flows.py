@@ -12,6 +12,8 @@ from __future__ import annotations
 import random
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from rvoip_sansio import Address
 from rvoip_sansio.sip import Request, make_response
@@ -177,3 +179,15 @@ def test_invalid_contact_in_a_response_binds_our_outbound_connection() -> None:
     assert ep.flow_for("TCP", ("q9.invalid", 1234)) == ("TCP", bob)  # the host alone counts
     # A 200 naming a routable host elsewhere binds nothing (we chose where to connect).
     assert ep.flow_for("TCP", ("10.0.0.7", 5060)) is None
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=126), max_size=80))
+def test_any_contact_on_a_connection_never_raises(contact: str) -> None:
+    # The Contact is read while the request is dispatched: garbage there must neither raise
+    # nor stop the request from reaching the TU (or its 400).
+    ep = _endpoint()
+    ep.connection_made(PEER, "TCP", 0.0)
+    ep.data_received(PEER, "TCP", _incoming(contact.replace("\r", "").replace("\n", "")), 0.0)
+    ep.datagrams_to_send(0.0)
+    _events(ep)
