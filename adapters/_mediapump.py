@@ -35,6 +35,8 @@ Datagram = tuple[Address, bytes, Address]
 READ_BATCH = 64
 _MAX_DATAGRAM = 65535
 _EPOLLIN = getattr(select, "EPOLLIN", 1)
+#: Whether new pumps use epoll (where it exists); False: the hosts watch each socket.
+USE_EPOLL = hasattr(select, "epoll")
 
 
 class MediaPump:
@@ -43,14 +45,15 @@ class MediaPump:
 
     ``on_error(local, dest)`` hears of a send the kernel refused (not of a full buffer, which
     is loss as on the wire); the host reports it to the core *after* its current pump.
-    ``epoll=False`` forces the per-socket fallback (tests).
+    ``epoll=False`` forces the per-socket fallback (default: :data:`USE_EPOLL`).
     """
 
     __slots__ = ("_epoll", "_by_fd", "_by_local", "_on_error", "closed")
 
     def __init__(self, *, on_error: Callable[[Address, Address], object] | None = None,
-                 epoll: bool = True) -> None:
-        self._epoll: select.epoll | None = select.epoll() if epoll and hasattr(select, "epoll") else None
+                 epoll: bool | None = None) -> None:
+        use = USE_EPOLL if epoll is None else epoll and hasattr(select, "epoll")
+        self._epoll: select.epoll | None = select.epoll() if use else None
         self._by_fd: dict[int, tuple[socket.socket, Address]] = {}
         self._by_local: dict[Address, socket.socket] = {}
         self._on_error = on_error

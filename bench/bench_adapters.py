@@ -313,6 +313,8 @@ class _Slot:
 
 
 async def media_worker(spec: dict[str, Any]) -> dict[str, float]:
+    if spec.get("pump"):
+        return await media_worker_pump(spec)
     from rvoip_sansio.adapters.asyncio import UdpEndpoint, open_udp_endpoint
     loop = asyncio.get_running_loop()
     # 1. Bind every socket (an empty MediaSlot on each), then say so and wait for the start
@@ -323,19 +325,9 @@ async def media_worker(spec: dict[str, Any]) -> dict[str, float]:
     order = json.loads(await loop.run_in_executor(None, sys.stdin.readline))  # the peer's ports, the start
     start = loop.time() + (order["start"] - time.time())
     # 2. One CallMedia per call, on the common start instant (and one group clock if asked).
-    keys = SrtpKeys(tx=SrtpPolicy.from_key(PROFILE, KEY), rx=SrtpPolicy.from_key(PROFILE, KEY)) if spec["srtp"] else None
-    tone = ToneSource((440.0 if spec["role"] == "a" else 1000.0,), RATE, -10.0).read(RATE)
-    chunk = RATE // 10
     group = CallMediaGroup(now=start) if spec["group"] else None
-    medias: list[CallMedia] = []
-    for i, (slot, theirs) in enumerate(zip(slots, order["remote"])):
-        cfg = CallMediaConfig(rtpmap="PCMU/8000", payload_type=0, rate=RATE, frame_ms=20, remote_rtp=(LO, theirs),
-                              srtp=keys, receive_queue_frames=50)
-        media = CallMedia(config=cfg, rng=random.Random(i * 2 + (spec["role"] == "b")), now=start)
-        if group is not None:
-            group.add(media)  # before anything is queued
-        media.write(tone[:3 * chunk])
-        medias.append(media)
+    medias, tone = _start_medias(spec, start, order["remote"], group)
+    for slot, media in zip(slots, medias):
         slot.attach(media)
     stopped = False
 
@@ -358,8 +350,36 @@ async def media_worker(spec: dict[str, Any]) -> dict[str, float]:
     else:
         for ep in eps:
             ep.call(noop)  # arm each call's own clock
+    out = await _measure_worker(medias, tone, start, spec["seconds"])
+    stopped = True
+    for ep in eps:
+        await ep.close()
+    return out
 
-    async def application() -> None:  # every 100 ms: read every frame, write 100 ms of tone
+
+def _start_medias(spec: dict[str, Any], start: float, remote: list[int],
+                  group: CallMediaGroup | None) -> tuple[list[CallMedia], Any]:
+    keys = SrtpKeys(tx=SrtpPolicy.from_key(PROFILE, KEY), rx=SrtpPolicy.from_key(PROFILE, KEY)) if spec["srtp"] else None
+    tone = ToneSource((440.0 if spec["role"] == "a" else 1000.0,), RATE, -10.0).read(RATE)
+    medias: list[CallMedia] = []
+    for i, theirs in enumerate(remote):
+        cfg = CallMediaConfig(rtpmap="PCMU/8000", payload_type=0, rate=RATE, frame_ms=20, remote_rtp=(LO, theirs),
+                              srtp=keys, receive_queue_frames=50)
+        media = CallMedia(config=cfg, rng=random.Random(i * 2 + (spec["role"] == "b")), now=start)
+        if group is not None:
+            group.add(media)  # before anything is queued
+        media.write(tone[:3 * (RATE // 10)])
+        medias.append(media)
+    return medias, tone
+
+
+async def _measure_worker(medias: list[CallMedia], tone: Any, start: float, seconds: float) -> dict[str, float]:
+    """The application (every 100 ms: read every frame, write 100 ms of tone) and the loop-lag
+    monitor around the measured window; returns the totals' difference."""
+    loop = asyncio.get_running_loop()
+    chunk = RATE // 10
+
+    async def application() -> None:
         k = 0
         while True:
             await asyncio.sleep(0.1)
@@ -381,16 +401,68 @@ async def media_worker(spec: dict[str, Any]) -> dict[str, float]:
     await asyncio.sleep(max(0.0, start + WARMUP - loop.time()))
     t0, cpu0, before = loop.time(), time.process_time(), _totals(medias, loop.time())
     lag[0] = 0.0
-    await asyncio.sleep(spec["seconds"])
+    await asyncio.sleep(seconds)
     t1, cpu1, after = loop.time(), time.process_time(), _totals(medias, loop.time())
     for task in tasks:
         task.cancel()
-    stopped = True
-    for ep in eps:
-        await ep.close()
     out = {k: after[k] - before[k] for k in after}
     out.update(cpu=(cpu1 - cpu0) / (t1 - t0), wall=t1 - t0, due=len(medias) * (t1 - t0) * 50,
                max_lag_ms=lag[0] * 1000)
+    return out
+
+
+async def media_worker_pump(spec: dict[str, Any]) -> dict[str, float]:
+    """What the Phones' hosts do since adapters/_mediapump.py: every socket in one epoll that
+    the loop watches (one reader, one datagram per ready socket per wake-up, fed at once),
+    one CallMediaGroup timer sending with plain ``sendto``; each call's own timers (RTCP)
+    checked at each tick."""
+    from rvoip_sansio.adapters._mediapump import MediaPump
+    from rvoip_sansio.adapters.blocking._socket import bind_udp_socket
+    loop = asyncio.get_running_loop()
+    pump = MediaPump()
+    locals_: list[tuple[str, int]] = []
+    for _ in range(spec["n"]):
+        sock = bind_udp_socket((LO, 0), 256 * 1024)
+        local = (LO, int(sock.getsockname()[1]))
+        pump.add(local, sock)
+        locals_.append(local)
+    print(json.dumps([p for _, p in locals_]), flush=True)
+    order = json.loads(await loop.run_in_executor(None, sys.stdin.readline))
+    start = loop.time() + (order["start"] - time.time())
+    group = CallMediaGroup(now=start)
+    medias, tone = _start_medias(spec, start, order["remote"], group)
+    by_local = dict(zip(locals_, medias))
+    pairs = list(zip(locals_, medias))
+    stopped = False
+
+    def readable() -> None:
+        now = loop.time()
+        for local, data, source in pump.read():
+            by_local[local].receive(data, source, now)
+
+    def tick() -> None:
+        if stopped:
+            return
+        now = loop.time()
+        group.handle_timeout(now)
+        send = pump.send
+        for local, m in pairs:
+            d = m.next_deadline()
+            if d is not None and d <= now:
+                m.handle_timeout(now)
+            for t in m.datagrams_to_send(now):
+                send(local, t.data, t.dest)
+        deadline = group.next_deadline()
+        if deadline is not None:
+            loop.call_at(deadline, tick)
+
+    assert pump.fileno is not None, "MediaPump needs epoll"
+    loop.add_reader(pump.fileno, readable)
+    loop.call_at(start, tick)
+    out = await _measure_worker(medias, tone, start, spec["seconds"])
+    stopped = True
+    loop.remove_reader(pump.fileno)
+    pump.close()
     return out
 
 
@@ -409,10 +481,11 @@ def _pct(r: dict[str, float]) -> str:
     return f"{(r['concealed'] + r['late']) / max(r['delivered'], 1.0):.2%}"
 
 
-def media_run(n: int, srtp: bool, group: bool, uv: bool, seconds: float) -> tuple[dict[str, float], dict[str, float]]:
+def media_run(n: int, srtp: bool, group: bool, uv: bool, seconds: float,
+              pump: bool = False) -> tuple[dict[str, float], dict[str, float]]:
     procs = []
     for role in ("a", "b"):
-        spec = dict(role=role, n=n, srtp=srtp, group=group, uv=uv, seconds=seconds)
+        spec = dict(role=role, n=n, srtp=srtp, group=group, uv=uv, seconds=seconds, pump=pump)
         procs.append(subprocess.Popen([sys.executable, __file__, "--media-worker", json.dumps(spec)],
                                       stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True))
     ports = []
@@ -444,15 +517,17 @@ def part_media(counts: list[int], seconds: float) -> None:
     print("|---|---|---|---:|---|---|---|---|---|---|")
     loops = [False] + ([True] if uvloop else [])
     best: list[tuple[str, str, str, int, float]] = []
+    drivings = [("clock per call", False, False), ("CallMediaGroup", True, False),
+                ("CallMediaGroup + MediaPump (one epoll)", True, True)]
     for uv in loops:
-        for group in (False, True):
+        for name, group, pump in drivings:
             for srtp in (True, False) if group else (True,):
                 clean, clean_cpu = 0, 0.0
                 for n in counts:
-                    a, b = media_run(n, srtp, group, uv, seconds)
+                    a, b = media_run(n, srtp, group, uv, seconds, pump)
                     ok = sustains(a) and sustains(b)
                     cpu = max(a["cpu"], b["cpu"])
-                    print(f"| {'uvloop' if uv else 'asyncio'} | {'CallMediaGroup' if group else 'clock per call'} "
+                    print(f"| {'uvloop' if uv else 'asyncio'} | {name} "
                           f"| {'on' if srtp else 'off'} | {n} | {a['cpu']:.0%} / {b['cpu']:.0%} | "
                           f"{a['received'] / a['due']:.3f} / {b['received'] / b['due']:.3f} | "
                           f"{_pct(a)} / {_pct(b)} | {a['max_lag_ms']:.0f} / {b['max_lag_ms']:.0f} | "
@@ -461,8 +536,7 @@ def part_media(counts: list[int], seconds: float) -> None:
                         clean, clean_cpu = n, cpu
                     if cpu >= 0.9:
                         break
-                best.append(("uvloop" if uv else "asyncio", "CallMediaGroup" if group else "clock per call",
-                             "on" if srtp else "off", clean, clean_cpu))
+                best.append(("uvloop" if uv else "asyncio", name, "on" if srtp else "off", clean, clean_cpu))
     print("\n| loop | driving | SRTP | most calls sustained | CPU there | calls per core at that CPU (N / CPU) |")
     print("|---|---|---|---:|---|---:|")
     for loop_name, driving, srtp_name, clean, cpu in best:
@@ -470,14 +544,18 @@ def part_media(counts: list[int], seconds: float) -> None:
         print(f"| {loop_name} | {driving} | {srtp_name} | {clean} | {cpu:.0%} | {per_core} |")
 
 
-def media_cpu_run(n: int, srtp: bool, group: bool, seconds: float) -> tuple[float, float]:
+def media_cpu_run(n: int, srtp: bool, group: bool, seconds: float, epoll: bool = False) -> tuple[float, float]:
     """Both ends of N calls in this process on 2N real UDP sockets, in *virtual* time: each
     20 ms tick runs every CallMedia's clock (or the group's), sends what they produced with
     ``sendto`` and reads every socket until empty (loopback delivery is synchronous), feeding
     ``receive``. No event loop and no waiting, so the machine's other load cannot make us
     skip: process CPU time / media time gives what one core can carry. Returns (CPU seconds
-    per media second for one end of N calls, fraction of packets received)."""
+    per media second for one end of N calls, fraction of packets received). ``epoll``: read
+    through the phones' MediaPump (one epoll, one datagram per ready socket per poll, polled
+    until nothing is ready) instead of ``recvfrom`` on every socket until EAGAIN."""
     import socket as so
+
+    from rvoip_sansio.adapters._mediapump import MediaPump
     keys = SrtpKeys(tx=SrtpPolicy.from_key(PROFILE, KEY), rx=SrtpPolicy.from_key(PROFILE, KEY)) if srtp else None
     socks = []
     for _ in range(2 * n):
@@ -486,6 +564,11 @@ def media_cpu_run(n: int, srtp: bool, group: bool, seconds: float) -> tuple[floa
         sock.setblocking(False)
         socks.append(sock)
     addrs = [s.getsockname() for s in socks]
+    pump = MediaPump()
+    if epoll:
+        for sock, addr in zip(socks, addrs):
+            pump.add((LO, addr[1]), sock)
+    index = {(LO, addr[1]): i for i, addr in enumerate(addrs)}
     tone = ToneSource((440.0,), RATE, -10.0).read(RATE)
     chunk = RATE // 10
     groups = [CallMediaGroup(now=0.0), CallMediaGroup(now=0.0)] if group else []
@@ -519,6 +602,12 @@ def media_cpu_run(n: int, srtp: bool, group: bool, seconds: float) -> tuple[floa
                 m.handle_timeout(now)
             for t in m.datagrams_to_send(now):
                 sock.sendto(t.data, t.dest)
+        if epoll:
+            while batch := pump.read():
+                for local, data, src in batch:
+                    medias[index[local]].receive(data, src, now)
+                received += len(batch)
+            continue
         for m, sock, addr in zip(medias, socks, addrs):
             while True:
                 try:
@@ -528,6 +617,7 @@ def media_cpu_run(n: int, srtp: bool, group: bool, seconds: float) -> tuple[floa
                 m.receive(data, (src[0], src[1]), now)
                 received += 1
     cpu = time.process_time() - cpu0
+    pump.close()
     for sock in socks:
         sock.close()
     media_seconds = ticks * 0.02
@@ -536,15 +626,16 @@ def media_cpu_run(n: int, srtp: bool, group: bool, seconds: float) -> tuple[floa
 
 def part_media_cpu(counts: list[int], seconds: float) -> None:
     print(f"\n## CPU per call with G.711 RTP both ways, real sockets, virtual time ({seconds:.0f} media s per run)\n")
-    print("| driving | SRTP | N calls (both ends in one process) | CPU s per media s, one end of N calls "
+    print("| driving | reading | SRTP | N calls (both ends in one process) | CPU s per media s, one end of N calls "
           "| packets received | calls per core (one end each) |")
-    print("|---|---|---:|---:|---|---:|")
-    for group in (False, True):
+    print("|---|---|---|---:|---:|---|---:|")
+    for group, epoll in ((False, False), (True, False), (True, True)):
         for srtp in (True, False):
             for n in counts:
-                cpu, rx = media_cpu_run(n, srtp, group, seconds)
-                print(f"| {'CallMediaGroup' if group else 'clock per call'} | {'on' if srtp else 'off'} | {n} | "
-                      f"{cpu:.3f} | {rx:.1%} | {n / cpu:,.0f} |", flush=True)
+                cpu, rx = media_cpu_run(n, srtp, group, seconds, epoll)
+                print(f"| {'CallMediaGroup' if group else 'clock per call'} | "
+                      f"{'one epoll (MediaPump)' if epoll else 'recvfrom until EAGAIN'} | {'on' if srtp else 'off'} | "
+                      f"{n} | {cpu:.3f} | {rx:.1%} | {n / cpu:,.0f} |", flush=True)
 
 
 def main() -> None:

@@ -45,7 +45,7 @@ class MediaSockets:
                  on_error: Callable[[Address, Address, float], object] | None = None,
                  ports: tuple[int, int] | None = None, buffer_size: int | None = None,
                  receive_many: Callable[[list[Datagram], float], object] | None = None,
-                 epoll: bool = True) -> None:
+                 epoll: bool | None = None) -> None:
         if ports is not None and not 0 < ports[0] <= ports[1] <= 65535:
             raise ValueError(f"bad RTP port range {ports}")
         self.host = host
