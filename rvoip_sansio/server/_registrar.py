@@ -301,7 +301,9 @@ def _flow_of(request: Request, source: Address) -> tuple[Flow | None, bool]:
     if not vias:
         return None, False
     transport = vias[0].transport.upper()
-    return ((transport, source) if transport in STREAM_TRANSPORTS else None), len(vias) == 1
+    if transport not in STREAM_TRANSPORTS or len(vias) != 1:
+        return None, len(vias) == 1  # through a proxy the connection is the proxy's (no Path)
+    return (transport, source), True
 
 
 def _q_value(text: str | None) -> float | None:

@@ -4,8 +4,9 @@ without a certificate of its own registering with RFC 5626 ``+sip.instance``/``r
 Each has no listener (``connect_only``); Bob is a UDP phone. Bob calls the client through the
 B2BUA and hangs up, the client calls Bob and Bob hangs up: the INVITE and both BYEs reach the
 client over the connection it opened. When the client drops that connection, serve marks
-its registration unreachable and Bob's next call is refused 480. The TLS client runs on the
-asyncio, trio and blocking adapters; TLS uses a test CA made at run time, verification on.
+its registration unreachable and Bob's next call is refused 480 (asyncio). The TLS and WSS
+clients also run on the trio and blocking adapters; TLS uses a test CA made at run time,
+verification on.
 """
 
 from __future__ import annotations
@@ -184,10 +185,11 @@ def test_asyncio_client_without_listener_reached_through_serve(server: Server, p
 
 # ---- trio -------------------------------------------------------------------------------------
 
-def test_trio_tls_client_without_certificate_gets_bye(server: Server, pki: Pki) -> None:
+@pytest.mark.parametrize("transport", ["TLS", "WSS"])
+def test_trio_client_without_certificate_gets_bye(server: Server, pki: Pki, transport: str) -> None:
     from rvoip_sansio.adapters.trio import open_sip_transports
 
-    client, bob = Agent("carol", 3, "TLS", client=True), Agent("bob", 4, "UDP")
+    client, bob = Agent("carol", 3, transport, client=True), Agent("bob", 4, "UDP")
     steps = Steps(server, client, bob)
     transports: dict[int, Any] = {}
 
@@ -223,10 +225,11 @@ def test_trio_tls_client_without_certificate_gets_bye(server: Server, pki: Pki) 
 
 # ---- blocking ---------------------------------------------------------------------------------
 
-def test_blocking_tls_client_without_certificate_gets_bye(server: Server, pki: Pki) -> None:
+@pytest.mark.parametrize("transport", ["TLS", "WSS"])
+def test_blocking_client_without_certificate_gets_bye(server: Server, pki: Pki, transport: str) -> None:
     from rvoip_sansio.adapters.blocking import open_sip_transports
 
-    client, bob = Agent("carol", 5, "TLS", client=True), Agent("bob", 6, "UDP")
+    client, bob = Agent("carol", 5, transport, client=True), Agent("bob", 6, "UDP")
     steps = Steps(server, client, bob)
 
     def until(cond: Callable[[], bool], timeout: float = 5.0) -> None:
