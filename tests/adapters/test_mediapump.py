@@ -8,6 +8,7 @@ import asyncio
 import select
 import socket
 import time
+from typing import Any
 
 import numpy as np
 import pytest
@@ -119,6 +120,14 @@ def _speech(frames: list) -> np.ndarray:  # type: ignore[type-arg]
     return np.concatenate([f.samples for f in frames if f.flags.is_speech])
 
 
+async def _tones_both_ways(call: Any, peer: Any, sleep: Any) -> None:
+    call.audio.write_nowait(_tone(440.0))
+    peer.audio.write_nowait(_tone(1000.0))
+    await sleep(1.0)
+    _check_tone(_speech(peer.audio.read_all()), 440.0)
+    _check_tone(_speech(call.audio.read_all()), 1000.0)
+
+
 @pytest.mark.parametrize("epoll", [True, False], ids=["epoll", "per-socket"])
 def test_asyncio_phone_media_both_ways(epoll: bool, monkeypatch: pytest.MonkeyPatch) -> None:
     _use_epoll(epoll, monkeypatch)
@@ -128,12 +137,7 @@ def test_asyncio_phone_media_both_ways(epoll: bool, monkeypatch: pytest.MonkeyPa
                 Phone.open("alice", (LO, 0), codecs=(PCMU,), srtp=False) as alice:
             assert (bob.host.pump.fileno is not None) is epoll
             call = await alice.call(f"sip:bob@{LO}:{bob.config.local[1]}")
-            peer = await bob.accept()
-            call.audio.write_nowait(_tone(440.0))
-            peer.audio.write_nowait(_tone(1000.0))
-            await asyncio.sleep(1.0)
-            _check_tone(_speech(peer.audio.read_all()), 440.0)
-            _check_tone(_speech(call.audio.read_all()), 1000.0)
+            await _tones_both_ways(call, await bob.accept(), asyncio.sleep)
             ports = [p[1] for p in alice.host.rtp_sockets + bob.host.rtp_sockets]
             assert len(ports) == 2
             await call.hangup()
@@ -150,12 +154,7 @@ def test_trio_phone_media_both_ways(epoll: bool, monkeypatch: pytest.MonkeyPatch
         async with open_trio("bob", (LO, 0), auto_answer=True, codecs=(PCMU,), srtp=SrtpMode.NONE) as bob, \
                 open_trio("alice", (LO, 0), codecs=(PCMU,), srtp=SrtpMode.NONE) as alice:
             call = await alice.call(f"sip:bob@{LO}:{bob.core.config.local[1]}")
-            peer = await bob.accept()
-            call.audio.write_nowait(_tone(440.0))
-            peer.audio.write_nowait(_tone(1000.0))
-            await trio.sleep(1.0)
-            _check_tone(_speech(peer.audio.read_all()), 440.0)
-            _check_tone(_speech(call.audio.read_all()), 1000.0)
+            await _tones_both_ways(call, await bob.accept(), trio.sleep)
             assert len(alice.media_sockets) == len(bob.media_sockets) == 1
             assert (bob.media_sockets._pump.fileno is not None) is epoll
             await call.hangup()
