@@ -170,6 +170,11 @@ class Registration:
         self.expires = granted
         if self.flow is not None:
             self.flow_failures = 0  # RFC 5626 §4.5: a flow that registered resets the back-off
+            flow_timer = (resp.get("flow-timer") or "").strip()
+            if flow_timer.isdigit() and 0 < len(flow_timer) < 7 and int(flow_timer) > 0:
+                # RFC 5626 §4.4.1: keep-alives at 80-100 % of the registrar's Flow-Timer.
+                interval = int(flow_timer) * (0.8 + 0.2 * ua.rng.random())
+                ua.endpoint.set_keepalive(self.flow, interval, now)
         # Refresh ahead of expiry: half-way for short bindings, 30 s early for long ones.
         margin = min(granted / 2.0, 30.0)
         self._arm(now + granted - margin)

@@ -37,6 +37,9 @@ class RegistrarConfig:
     max_bindings_per_aor: int = 16
     #: Accept only AORs in these domains (empty: any). §10.3 step 1.
     domains: tuple[str, ...] = ()
+    #: RFC 5626 §5.4: ``Flow-Timer`` (seconds) in the 200 to an outbound REGISTER, the most
+    #: the UA may wait between keep-alives on its flow (None: no header, the UA chooses).
+    flow_timer: int | None = None
 
 
 @attrs.frozen(kw_only=True)
@@ -277,6 +280,8 @@ class Registrar:
         if outbound:
             # RFC 5626 §6: tell the UA its flow is used for requests to it.
             contacts.append(("Require", "outbound"))
+            if cfg.flow_timer is not None:
+                contacts.append(("Flow-Timer", str(cfg.flow_timer)))
         return self._reply(request, 200, headers=contacts)
 
     def _expire_into(self, table: dict[Uri, Binding], now: float) -> None:

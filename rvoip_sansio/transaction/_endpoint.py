@@ -252,6 +252,13 @@ class Endpoint:
         """The live connection a message for ``(transport, dest)`` would take, if any."""
         return self._conns.resolve(transport.upper(), dest)
 
+    def set_keepalive(self, flow: tuple[str, Address], interval: float, now: float) -> bool:
+        """CRLF keep-alives every ``interval`` seconds on the connection ``flow`` (one we
+        opened), instead of ``config.keepalive_interval`` (RFC 5626 §4.4.1, Flow-Timer)."""
+        if interval <= 0:
+            raise LocalProtocolError("transaction layer: a keep-alive interval must be positive")
+        return self._conns.set_keepalive(flow[0].upper(), flow[1], interval, now)
+
     def has_connection(self, transport: str, peer: Address) -> bool:
         """Whether the connection ``(transport, peer)`` is open (or opening)."""
         return self._conns.is_live(transport.upper(), peer)

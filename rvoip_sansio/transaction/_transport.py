@@ -122,6 +122,8 @@ class Connection:
     idle_at: float | None = None
     #: an ``open`` we refused to order (a ``.invalid`` host): fails at the next timeout
     doomed: bool = False
+    #: this connection's keep-alive interval, when not the config's (RFC 5626 Flow-Timer)
+    keepalive: float | None = None
 
 
 Item: TypeAlias = "Request | Response | bytes"
@@ -338,8 +340,19 @@ class ConnectionTable:
                 conn.pong_by = now + self.config.keepalive_timeout
                 self._schedule(conn, conn.pong_by)
 
+    def set_keepalive(self, transport: str, peer: Address, interval: float, now: float) -> bool:
+        """Ping the connection we opened to ``peer`` every ``interval`` seconds from now on
+        (RFC 5626 §4.4.1: the registrar's Flow-Timer). False when there is no such one."""
+        conn = self._conns.get((transport, peer))
+        if conn is None or not conn.outbound or conn.doomed:
+            return False
+        conn.keepalive = interval
+        if conn.ready and conn.pong_by is None:
+            self._arm_ping(conn, now)
+        return True
+
     def _arm_ping(self, conn: Connection, now: float) -> None:
-        interval = self.config.keepalive_interval
+        interval = conn.keepalive if conn.keepalive is not None else self.config.keepalive_interval
         if interval is None or not conn.outbound or conn.ws is not None:
             return
         conn.ping_at = now + interval

@@ -12,7 +12,7 @@ import random
 from rvoip_sansio import Address
 from rvoip_sansio.dialog import (Call, CallAnswered, CallEnded, EndReason, IncomingCall, RegistrationChanged,
                                  RegistrationState, UAConfig, UserAgent)
-from rvoip_sansio.server import B2BUA, Binding, Registrar, route_registered
+from rvoip_sansio.server import B2BUA, Binding, Registrar, RegistrarConfig, route_registered
 from rvoip_sansio.sip import Request, Response
 from rvoip_sansio.sip.auth import Credentials
 from rvoip_sansio.transaction import EndpointConfig
@@ -35,8 +35,9 @@ def _phone(local: Address, user: str, seed: int, transport: str, **kw: object) -
     return UserAgent(config=config, rng=random.Random(seed))
 
 
-def _pbx(wire: Wire) -> tuple[B2BUA, Registrar]:
-    registrar = Registrar(auth=digest(users={"alice": "s3cret", "bob": "s3cret", "carol": "s3cret"}))
+def _pbx(wire: Wire, **config: object) -> tuple[B2BUA, Registrar]:
+    registrar = Registrar(auth=digest(users={"alice": "s3cret", "bob": "s3cret", "carol": "s3cret"}),
+                          config=RegistrarConfig(**config))  # type: ignore[arg-type]
     agent = UserAgent(config=UAConfig(local=PBX, user="pbx", media=None), rng=random.Random(9))
     agent.serve("REGISTER", registrar)
     pbx = B2BUA(ua=agent, router=route_registered(registrar))
@@ -251,3 +252,25 @@ def test_outbound_phone_keeps_its_flow_alive_with_crlf_pings() -> None:
     pongs = [s for s in wire.log if s.sender is pbx and s.data == b"\r\n"]
     assert len(pings) == 2 and len(pongs) == 2
     assert alice.endpoint.connection_count == 1  # answered: the flow stays up
+
+
+def test_registrar_flow_timer_sets_the_keepalive_interval() -> None:
+    # RFC 5626 §5.4 / §4.4.1: the registrar's Flow-Timer: 30 in its 200; the UA pings at
+    # 80-100 % of it (not at its own 120 s).
+    wire = Wire()
+    pbx, _ = _pbx(wire, flow_timer=30)
+    alice = _phone(ALICE, "alice", 1, "TCP", instance_id=INSTANCE)
+    wire.add(alice, ALICE, "TCP", accepts=False)
+    alice.register("sip:10.0.0.100:5060;transport=tcp", 0.0, expires=3600)
+    wire.pump(0.0)
+    ok = [m for _, _, m in wire.messages(pbx, "SIP/2.0 200") if isinstance(m, Response) and m.get("flow-timer")]
+    assert [m.get("flow-timer") for m in ok] == ["30"]
+    pings_at = []
+    for tenth in range(1, 701):
+        now = tenth / 10
+        _tick(wire, now)
+        count = len([s for s in wire.log if s.sender is alice and s.data == b"\r\n\r\n"])
+        if count > len(pings_at):
+            pings_at.append(now)
+    assert len(pings_at) >= 2
+    assert 24.0 <= pings_at[0] <= 30.1 and 24.0 <= pings_at[1] - pings_at[0] <= 30.1
