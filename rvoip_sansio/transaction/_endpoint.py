@@ -16,7 +16,6 @@ from collections import deque
 import attrs
 
 from rvoip_sansio._core import Address, Event, LocalProtocolError, ParseError, RandomSource, Transmit
-from rvoip_sansio.sip import SipUri
 
 from . import _sip
 from ._events import (
@@ -263,25 +262,6 @@ class Endpoint:
         """Whether the connection ``(transport, peer)`` is open (or opening)."""
         return self._conns.is_live(transport.upper(), peer)
 
-    def _learn_flow(self, msg: Request | Response, transport: str, source: Address, direct: bool) -> None:
-        """``reuse_connections``: bind the Contact of a message that came over a connection
-        to that connection (see EndpointConfig)."""
-        try:
-            contacts = msg.contact
-        except ParseError:
-            return
-        if len(contacts) != 1:
-            return
-        uri = contacts[0].uri
-        if not isinstance(uri, SipUri):
-            return
-        host = _sip.strip_brackets(uri.host).lower()
-        if not (host.rstrip(".").endswith(".invalid") or "ob" in uri.params
-                or (direct and host == source[0].lower())):
-            return
-        name = uri_transport(uri) or self.config.transport.upper()
-        self._conns.bind_flow(name, (host, uri.port or _sip.default_port(name)), (transport, source))
-
     # ---- the transaction user's side --------------------------------------------------
 
     def new_branch(self) -> str:
@@ -505,7 +485,7 @@ class Endpoint:
             inp = Input.SUCCESS if code < 300 else Input.FAILURE
         if (tx.transport is not None and code < 300 and self.config.reuse_connections
                 and tx.method in _DIALOG_FORMING):
-            self._learn_flow(resp, tx.transport, source, False)
+            self._conns.learn(resp, tx.transport, source, False)
         before = tx.state
         step(self, tx, inp, now, resp, source)
         if tx.state is before and before is not State.PROCEEDING and before is not State.ACCEPTED:
@@ -570,7 +550,7 @@ class Endpoint:
             if "alias" in via.params and via.port:
                 self._conns.alias(transport, (source[0], via.port), source)
             if self.config.reuse_connections and method not in _NO_CONTACT:
-                self._learn_flow(req, transport, source, len(req.via) == 1)
+                self._conns.learn(req, transport, source, len(req.via) == 1)
         kind = Kind.SERVER_INVITE if method == "INVITE" else Kind.SERVER_NON_INVITE
         tx = Transaction(kind=kind, key=key, request=req, method=method, dest=dest,
                          reliable=reliable, rfc2543=not rfc3261,

@@ -23,7 +23,7 @@ from rvoip_sansio._core import Address, Event, ParseError, Transmit
 from rvoip_sansio.sip import KeepAlive, Request, Response, SipUri, StreamFramer
 
 from ._events import EndpointConfig
-from ._sip import SECURE_TRANSPORTS
+from ._sip import SECURE_TRANSPORTS, default_port, strip_brackets
 
 if TYPE_CHECKING:  # wsproto is the optional "websocket" extra: imported on first WS use
     from ._ws import WsSession
@@ -177,6 +177,26 @@ class ConnectionTable:
         elif (transport, target) != flow:
             self._aliases[(transport, target)] = flow
         return True
+
+    def learn(self, msg: Request | Response, transport: str, source: Address, direct: bool) -> None:
+        """``reuse_connections``: bind the Contact of a message that came over the connection
+        ``(transport, source)`` to it when only it reaches that Contact (a ``.invalid`` host,
+        RFC 7118 §5), the URI asks for it (``;ob``, RFC 5626 §5.3), or -- ``direct``: a
+        request straight from its sender -- the Contact host is the connection's peer."""
+        try:
+            contacts = msg.contact
+            if len(contacts) != 1:
+                return
+            uri = contacts[0].uri
+        except ParseError:
+            return
+        if not isinstance(uri, SipUri):
+            return
+        host = strip_brackets(uri.host).lower()
+        if not (invalid_host(host) or "ob" in uri.params or (direct and host == source[0].lower())):
+            return
+        name = uri_transport(uri) or self.config.transport.upper()
+        self.bind_flow(name, (host, uri.port or default_port(name)), (transport, source))
 
     def resolve(self, transport: str, dest: Address) -> ConnectionKey | None:
         """The live connection a message for ``(transport, dest)`` takes, if one exists: that
