@@ -350,12 +350,26 @@ put(PyObject *obj, int slot, PyObject *value)
     Py_XSETREF(*where, value);
 }
 
+/* A str of octets already known to be ASCII (every span here lies in the checked header
+ * section): copied, not decoded again (one- and zero-character strings are CPython's). */
+static PyObject *
+ascii_str(const char *s, Py_ssize_t n)
+{
+    PyObject *str;
+    if (n <= 1)
+        return PyUnicode_DecodeASCII(s, n, NULL);
+    str = PyUnicode_New(n, 127);
+    if (str != NULL)
+        memcpy(PyUnicode_1BYTE_DATA(str), s, (size_t)n);
+    return str;
+}
+
 static PyObject *
 span_str(const char *s, Span sp)
 {
     if (sp.a < 0)
         Py_RETURN_NONE;
-    return PyUnicode_DecodeASCII(s + sp.a, sp.b - sp.a, NULL);
+    return ascii_str(s + sp.a, sp.b - sp.a);
 }
 
 /* A tuple of the given spans' text (None for a span that did not participate). */
@@ -424,7 +438,7 @@ make_cseq(const char *s, Py_ssize_t v, Py_ssize_t e)
     q = run(s, m, C_TOKEN);
     if (q == m || skip_ws(s, q) != e || n >= 2147483648ULL) /* RFC 3261 §8.1.1.5 */
         Py_RETURN_NONE;
-    method = PyUnicode_DecodeASCII(s + m, q - m, NULL);
+    method = ascii_str(s + m, q - m);
     if (method == NULL)
         return NULL;
     num = PyLong_FromUnsignedLongLong(n);
@@ -455,7 +469,7 @@ make_call_id(const char *s, Py_ssize_t v, Py_ssize_t e)
     for (Py_ssize_t i = a; i < b; i++)
         if (s[i] < 0x21 || s[i] > 0x7e)
             Py_RETURN_NONE;
-    return PyUnicode_DecodeASCII(s + a, b - a, NULL);
+    return ascii_str(s + a, b - a);
 }
 
 static PyObject *
@@ -610,7 +624,7 @@ parse_message(PyObject *module, PyObject *data)
     }
 
     /* The message, as _parser.parse_message builds it. */
-    head = PyUnicode_DecodeASCII(s, body_start, NULL);
+    head = ascii_str(s, body_start);
     if (head == NULL)
         goto error;
     if (length < 0 || body_start + length == n) {
@@ -624,13 +638,12 @@ parse_message(PyObject *module, PyObject *data)
         goto error;
     if (response) {
         first = PyLong_FromLong((s[8] - '0') * 100 + (s[9] - '0') * 10 + (s[10] - '0'));
-        second = start_end > 11 ? PyUnicode_DecodeASCII(s + 12, start_end - 12, NULL)
-                                : PyUnicode_New(0, 0);
+        second = ascii_str(s + 12, start_end > 11 ? start_end - 12 : 0);
         msg = response_type->tp_alloc(response_type, 0);
     } else {
         q = run(s, 0, C_TOKEN);
-        first = PyUnicode_DecodeASCII(s, q, NULL);
-        second = PyUnicode_DecodeASCII(s + q + 1, start_end - 8 - q - 1, NULL);
+        first = ascii_str(s, q);
+        second = ascii_str(s + q + 1, start_end - 8 - q - 1);
         msg = request_type->tp_alloc(request_type, 0);
     }
     if (first == NULL || second == NULL || msg == NULL)
