@@ -137,12 +137,12 @@ class MediaSockets:
     async def _serve_one(self, sock: socket.socket, local: Address, scope: trio.CancelScope) -> None:
         with scope:
             try:
-                while True:
+                while self._pump.get(local) is sock:  # released (maybe before this task ran): done
                     batch: list[Datagram] = []
                     empty = self._pump.read_socket(local, batch)
                     if batch:
                         self._feed(batch)
-                    if empty:
+                    if empty and self._pump.get(local) is sock:
                         await trio.lowlevel.wait_readable(sock)
                     else:
                         await trio.lowlevel.checkpoint()  # a full batch: let the timer in
