@@ -1,32 +1,18 @@
-/* Optional C accelerator for SIP parsing (rvoip_sansio.sip._sip_native).
+/* Optional C accelerator for SIP parsing (rvoip_sansio.sip._sip_native; docs/sip.md).
  *
- * parse_message(data) takes the usual datagram (exactly bytes, SIP/2.0, ASCII header section,
- * every header line unfolded and well formed, one well-formed Content-Length or none, a body
- * at least that long) and builds the Request or Response itself, in raw mode, exactly as the
- * pure parser in _parser.py does for such a message. Anything else, or any doubt, calls the
- * pure parse_message registered with _init() with the very same argument, so results and
- * ParseErrors are those of the pure path by construction.
- *
+ * parse_message(data) builds the Request/Response of the usual datagram itself (exactly bytes,
+ * SIP/2.0, ASCII header section, unfolded well-formed lines, at most one well-formed
+ * Content-Length, a body at least that long), in raw mode, as _parser.py's pure parser does.
  * What it accepts is a strict subset of what the pure fast path's regex (_scan.REQUEST_RE /
- * RESPONSE_RE) accepts, checked the same way (RFC 3261 §7.1, §7.2, §7.3.1, §25.1): token
- * method, Request-URI of printable ASCII, status code, header name token, optional SP/HT,
- * colon, no bare CR or LF, CRLF CRLF ending the headers (§7.5 leading CRLFs go to the pure
- * path). On the way it reads the first Via, CSeq, Call-ID, From and To lines when their
- * values have the usual shape (the same grammar as _headers.VIA_BODY / NAME_ADDR_BODY, written
- * out as code; every possessive quantifier of those patterns is a plain loop here) and fills
- * the message's caches with the very objects the lazy accessors would build: a lazily filled
- * Via or NameAddr holding the same groups, a CSeq, the Call-ID text. A value not in that shape
- * is left to the accessor (whose general path has the last word), so a message is never
- * refused here for its values. tests/sip/test_native.py checks both paths agree.
- *
- * It also provides two descriptor types that replace Python properties whose first action is
- * to return a cached slot (Message.cseq, .top_via, .call_id, .from_, .to) or an item of a
- * lazy tuple (Via.branch, NameAddr.tag): the slot is read in C and the property's own getter
- * is called when it is empty, so the behaviour is the property's. Reading a Python property
- * costs CPython ~700 instructions; these cost a few dozen.
- *
- * set_enabled(False) sends everything to the pure code (the tests run both paths with it).
- */
+ * RESPONSE_RE, RFC 3261 §7.1, §7.2, §7.3.1, §25.1) accepts; anything else, or any doubt, goes
+ * to the pure parse_message given to _init(), so results and ParseErrors are the pure path's.
+ * On the way it reads the first Via, CSeq, Call-ID, From and To values when they have the
+ * shape of _headers.VIA_BODY / NAME_ADDR_BODY (each possessive quantifier a plain loop here)
+ * and fills the caches with the objects the lazy accessors would build; another shape is left
+ * to the accessor. fast_property() replaces a property whose first step returns a cached slot
+ * (or an item of the lazy tuple in it) by a C descriptor that reads it, else calls the
+ * property's getter (CPython spends ~700 instructions on a property read). set_enabled(False)
+ * sends everything to the pure code; tests/sip/test_native.py checks both paths agree. */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <structmember.h>
@@ -52,8 +38,7 @@ enum {
 
 static unsigned char cls[256];
 
-static void
-init_classes(void)
+static void init_classes(void)
 {
     for (int c = 0; c < 256; c++) {
         unsigned char f = 0;
@@ -73,10 +58,7 @@ init_classes(void)
             f |= C_SPEC;
         if (alpha || digit || c == '+' || c == '-' || c == '.')
             f |= C_SCHEME;
-        if (alpha)
-            f |= C_ALPHA;
-        if (digit)
-            f |= C_DIGIT;
+        f |= (alpha ? C_ALPHA : 0) | (digit ? C_DIGIT : 0);
         if (c == '\r' || c == '\n' || c >= 0x80)
             f |= C_STOP;
         cls[c] = f;
@@ -85,37 +67,21 @@ init_classes(void)
 
 #define IS(c, k) (cls[(unsigned char)(c)] & (k))
 
-typedef struct {
-    Py_ssize_t a, b; /* [a, b); a < 0: the group did not participate */
-} Span;
+typedef struct { Py_ssize_t a, b; } Span; /* [a, b); a < 0: the group did not participate */
 
 static const Span NOSPAN = {-1, -1};
 
-static int
-has_lit(const char *s, Py_ssize_t p, Py_ssize_t e, const char *lit, Py_ssize_t n)
-{
-    return e - p >= n && memcmp(s + p, lit, (size_t)n) == 0;
-}
+static int has_lit(const char *s, Py_ssize_t p, Py_ssize_t e, const char *lit, Py_ssize_t n)
+{ return e - p >= n && memcmp(s + p, lit, (size_t)n) == 0; }
 
-static Py_ssize_t
-run(const char *s, Py_ssize_t p, int k)
-{
-    while (IS(s[p], k))
-        p++;
-    return p;
-}
+static Py_ssize_t run(const char *s, Py_ssize_t p, int k)
+{ while (IS(s[p], k)) p++; return p; }
 
-static Py_ssize_t
-skip_ws(const char *s, Py_ssize_t p)
-{
-    while (s[p] == ' ' || s[p] == '\t')
-        p++;
-    return p;
-}
+static Py_ssize_t skip_ws(const char *s, Py_ssize_t p)
+{ while (s[p] == ' ' || s[p] == '\t') p++; return p; }
 
 /* `d{1,max}+` at p: the end of the digits taken, or -1 when there is none. */
-static Py_ssize_t
-digits(const char *s, Py_ssize_t p, Py_ssize_t max)
+static Py_ssize_t digits(const char *s, Py_ssize_t p, Py_ssize_t max)
 {
     Py_ssize_t q = p;
     while (q - p < max && IS(s[q], C_DIGIT))
@@ -128,13 +94,10 @@ digits(const char *s, Py_ssize_t p, Py_ssize_t max)
  * groups filled when the value has the fast shape, else 0. Groups are those of the regexes
  * in _headers.py; a parameter captured twice is refused (the regex keeps the last one). */
 
-typedef struct {
-    Span transport, host, port, rest, branch, rport, ttl;
-} ViaGroups;
+typedef struct { Span transport, host, port, rest, branch, rport, ttl; } ViaGroups;
 
 /* `[0-9]{1,3}+(?:\.[0-9]{1,3}+){3}` at p: its end, or -1. */
-static Py_ssize_t
-ipv4(const char *s, Py_ssize_t p)
+static Py_ssize_t ipv4(const char *s, Py_ssize_t p)
 {
     for (int k = 0; k < 4; k++) {
         if (k > 0) {
@@ -151,8 +114,7 @@ ipv4(const char *s, Py_ssize_t p)
 
 /* A generic fast parameter after ';' at p: `(?!excluded(?!LN))LN++(?:=T++)?`; its end or -1.
  * `excluded` are the names with their own alternative (NULL-terminated). */
-static Py_ssize_t
-generic_param(const char *s, Py_ssize_t p, const char *const *excluded)
+static Py_ssize_t generic_param(const char *s, Py_ssize_t p, const char *const *excluded)
 {
     Py_ssize_t q = run(s, p, C_LTOKEN);
     if (q == p)
@@ -171,8 +133,7 @@ static const char *const VIA_NAMES[] = {"branch", "received", "rport", "ttl", NU
 static const char *const NAME_ADDR_NAMES[] = {"tag", NULL};
 
 /* `[ \t]*+ SIP/2\.0/([A-Za-z]++) (host)(?::([0-9]{1,5}+))?(params)[ \t]*+(?=[\r,])` */
-static int
-read_via(const char *s, Py_ssize_t v, Py_ssize_t e, ViaGroups *g)
+static int read_via(const char *s, Py_ssize_t v, Py_ssize_t e, ViaGroups *g)
 {
     Py_ssize_t p = skip_ws(s, v), q;
     *g = (ViaGroups){NOSPAN, NOSPAN, NOSPAN, NOSPAN, NOSPAN, NOSPAN, NOSPAN};
@@ -238,13 +199,10 @@ read_via(const char *s, Py_ssize_t v, Py_ssize_t e, ViaGroups *g)
     return p == e || s[p] == ',';
 }
 
-typedef struct {
-    Span before, quoted, tokens, uri, spec, rest, tag;
-} NameAddrGroups;
+typedef struct { Span before, quoted, tokens, uri, spec, rest, tag; } NameAddrGroups;
 
 /* `[ \t]*+ (name-addr | addr-spec) (params) [ \t]*+(?=\r)` with the groups of NAME_ADDR_BODY. */
-static int
-read_name_addr(const char *s, Py_ssize_t v, Py_ssize_t e, NameAddrGroups *g)
+static int read_name_addr(const char *s, Py_ssize_t v, Py_ssize_t e, NameAddrGroups *g)
 {
     Py_ssize_t start = skip_ws(s, v), p = start, q;
     *g = (NameAddrGroups){NOSPAN, NOSPAN, NOSPAN, NOSPAN, NOSPAN, NOSPAN, NOSPAN};
@@ -335,25 +293,22 @@ enum {
     S_CSEQ_NUMBER, S_CSEQ_METHOD, S_VIA_LAZY, S_NAME_ADDR_LAZY, N_SLOTS
 };
 static const char *const slot_names[N_SLOTS] = {
-    "_text", "_hend", "_groups", "_lines", "_names", "_body", "_raw", "_version",
-    "_c_via", "_c_top_via", "_c_cseq", "_c_from", "_c_to", "_c_call_id", "_c_contact",
-    "_method", "_uri_text", "_uri", "_status_code", "_reason",
-    "number", "method", "_lazy", "_lazy",
+    "Message._text", "Message._hend", "Message._groups", "Message._lines", "Message._names",
+    "Message._body", "Message._raw", "Message._version", "Message._c_via",
+    "Message._c_top_via", "Message._c_cseq", "Message._c_from", "Message._c_to",
+    "Message._c_call_id", "Message._c_contact", "Request._method", "Request._uri_text",
+    "Request._uri", "Response._status_code", "Response._reason", "CSeq.number", "CSeq.method",
+    "Via._lazy", "NameAddr._lazy",
 };
 static Py_ssize_t slot_offset[N_SLOTS];
 
 /* Store a new reference in an empty slot of a new object (steals `value`). */
-static void
-put(PyObject *obj, int slot, PyObject *value)
-{
-    PyObject **where = (PyObject **)((char *)obj + slot_offset[slot]);
-    Py_XSETREF(*where, value);
-}
+static void put(PyObject *obj, int slot, PyObject *value)
+{ Py_XSETREF(*(PyObject **)((char *)obj + slot_offset[slot]), value); }
 
 /* A str of octets already known to be ASCII (every span here lies in the checked header
  * section): copied, not decoded again (one- and zero-character strings are CPython's). */
-static PyObject *
-ascii_str(const char *s, Py_ssize_t n)
+static PyObject *ascii_str(const char *s, Py_ssize_t n)
 {
     PyObject *str;
     if (n <= 1)
@@ -364,23 +319,15 @@ ascii_str(const char *s, Py_ssize_t n)
     return str;
 }
 
-static PyObject *
-span_str(const char *s, Span sp)
-{
-    if (sp.a < 0)
-        Py_RETURN_NONE;
-    return ascii_str(s + sp.a, sp.b - sp.a);
-}
-
 /* A tuple of the given spans' text (None for a span that did not participate). */
-static PyObject *
-spans_tuple(const char *s, const Span *spans, int n)
+static PyObject *spans_tuple(const char *s, const Span *spans, int n)
 {
     PyObject *t = PyTuple_New(n);
     if (t == NULL)
         return NULL;
     for (int i = 0; i < n; i++) {
-        PyObject *item = span_str(s, spans[i]);
+        PyObject *item = spans[i].a < 0 ? Py_NewRef(Py_None)
+                                        : ascii_str(s + spans[i].a, spans[i].b - spans[i].a);
         if (item == NULL) {
             Py_DECREF(t);
             return NULL;
@@ -390,30 +337,24 @@ spans_tuple(const char *s, const Span *spans, int n)
     return t;
 }
 
-static PyObject *
-new_lazy(PyTypeObject *type, int slot, const char *s, const Span *spans)
+static PyObject *new_lazy(PyTypeObject *type, int slot, const char *s, const Span *spans)
 {
-    PyObject *lazy = spans_tuple(s, spans, 7), *obj;
-    if (lazy == NULL)
-        return NULL;
-    obj = type->tp_alloc(type, 0);
-    if (obj == NULL) {
-        Py_DECREF(lazy);
-        return NULL;
+    PyObject *obj = type->tp_alloc(type, 0);
+    if (obj != NULL) {
+        put(obj, slot, spans_tuple(s, spans, 7));
+        if (PyErr_Occurred())
+            Py_CLEAR(obj);
     }
-    put(obj, slot, lazy);
     return obj;
 }
 
 /* Digit strings of the longest allowed length compare like their numbers (via_from_groups). */
-static int
-over(const char *s, Span sp, Py_ssize_t len, const char *limit)
+static int over(const char *s, Span sp, Py_ssize_t len, const char *limit)
 {
     return sp.a >= 0 && sp.b - sp.a == len && memcmp(s + sp.a, limit, (size_t)len) > 0;
 }
 
-static PyObject *
-make_via(const char *s, const ViaGroups *g)
+static PyObject *make_via(const char *s, const ViaGroups *g)
 {
     if (over(s, g->port, 5, "65535") || over(s, g->rport, 5, "65535") ||
         over(s, g->ttl, 3, "255"))
@@ -422,12 +363,11 @@ make_via(const char *s, const ViaGroups *g)
 }
 
 /* `[ \t]*+([0-9]{1,10}+)[ \t]++(T++)[ \t]*+(?=\r)` -> CSeq, or None when not in that shape. */
-static PyObject *
-make_cseq(const char *s, Py_ssize_t v, Py_ssize_t e)
+static PyObject *make_cseq(const char *s, Py_ssize_t v, Py_ssize_t e)
 {
     Py_ssize_t p = skip_ws(s, v), q = run(s, p, C_DIGIT), m;
     unsigned long long n = 0;
-    PyObject *obj, *num, *method;
+    PyObject *obj;
     if (q == p || q - p > 10)
         Py_RETURN_NONE;
     for (Py_ssize_t i = p; i < q; i++)
@@ -438,28 +378,18 @@ make_cseq(const char *s, Py_ssize_t v, Py_ssize_t e)
     q = run(s, m, C_TOKEN);
     if (q == m || skip_ws(s, q) != e || n >= 2147483648ULL) /* RFC 3261 §8.1.1.5 */
         Py_RETURN_NONE;
-    method = ascii_str(s + m, q - m);
-    if (method == NULL)
-        return NULL;
-    num = PyLong_FromUnsignedLongLong(n);
-    if (num == NULL) {
-        Py_DECREF(method);
-        return NULL;
-    }
     obj = cseq_type->tp_alloc(cseq_type, 0);
-    if (obj == NULL) {
-        Py_DECREF(method);
-        Py_DECREF(num);
-        return NULL;
+    if (obj != NULL) {
+        put(obj, S_CSEQ_NUMBER, PyLong_FromUnsignedLongLong(n));
+        put(obj, S_CSEQ_METHOD, ascii_str(s + m, q - m));
+        if (PyErr_Occurred()) /* (none is pending when parse_message starts) */
+            Py_CLEAR(obj);
     }
-    put(obj, S_CSEQ_NUMBER, num);
-    put(obj, S_CSEQ_METHOD, method);
     return obj;
 }
 
 /* Call-ID: the value between optional SP/HT when it is visible ASCII only, else None. */
-static PyObject *
-make_call_id(const char *s, Py_ssize_t v, Py_ssize_t e)
+static PyObject *make_call_id(const char *s, Py_ssize_t v, Py_ssize_t e)
 {
     Py_ssize_t a = skip_ws(s, v), b = e;
     while (b > a && (s[b - 1] == ' ' || s[b - 1] == '\t'))
@@ -472,8 +402,7 @@ make_call_id(const char *s, Py_ssize_t v, Py_ssize_t e)
     return ascii_str(s + a, b - a);
 }
 
-static PyObject *
-make_name_addr(const char *s, Py_ssize_t v, Py_ssize_t e)
+static PyObject *make_name_addr(const char *s, Py_ssize_t v, Py_ssize_t e)
 {
     NameAddrGroups g;
     if (!read_name_addr(s, v, e, &g))
@@ -486,8 +415,7 @@ make_name_addr(const char *s, Py_ssize_t v, Py_ssize_t e)
 enum { H_OTHER, H_VIA, H_CSEQ, H_CALL_ID, H_FROM, H_TO, H_CL, N_HOT };
 
 /* Which hot header a name is (ASCII case-insensitive, compact forms, RFC 3261 §7.3.3). */
-static int
-hot_header(const char *s, Py_ssize_t n)
+static int hot_header(const char *s, Py_ssize_t n)
 {
     char low[16];
     if (n > 14)
@@ -516,8 +444,32 @@ hot_header(const char *s, Py_ssize_t n)
     return H_OTHER;
 }
 
-static PyObject *
-call_fallback(PyObject *data)
+/* The hot values, when they have the usual shape (else None: the accessor decides). */
+static int fill_hot(PyObject *msg, const char *s, Py_ssize_t val[][2])
+{
+    static const int slot_of[N_HOT] = {0, S_C_TOP_VIA, S_C_CSEQ, S_C_CALL_ID, S_C_FROM, S_C_TO};
+    for (int h = H_VIA; h <= H_TO; h++) {
+        Py_ssize_t v = val[h][0], e = val[h][1];
+        PyObject *value;
+        ViaGroups g;
+        if (v < 0 || (h == H_VIA && !read_via(s, v, e, &g)))
+            value = Py_NewRef(Py_None);
+        else if (h == H_VIA)
+            value = make_via(s, &g);
+        else if (h == H_CSEQ)
+            value = make_cseq(s, v, e);
+        else if (h == H_CALL_ID)
+            value = make_call_id(s, v, e);
+        else
+            value = make_name_addr(s, v, e);
+        if (value == NULL)
+            return -1;
+        put(msg, slot_of[h], value);
+    }
+    return 0;
+}
+
+static PyObject *call_fallback(PyObject *data)
 {
     if (fallback == NULL) {
         PyErr_SetString(PyExc_RuntimeError, "_sip_native is not initialised (_init)");
@@ -526,15 +478,13 @@ call_fallback(PyObject *data)
     return PyObject_CallOneArg(fallback, data);
 }
 
-static PyObject *
-parse_message(PyObject *module, PyObject *data)
+static PyObject *parse_message(PyObject *module, PyObject *data)
 {
     const char *s;
     Py_ssize_t n, p, q, hend, length = -1, body_start;
     Py_ssize_t val[N_HOT][2];
     int response;
-    PyObject *msg = NULL, *head = NULL, *body = NULL, *raw = NULL;
-    PyObject *first = NULL, *second = NULL; /* method, uri / code, reason */
+    PyObject *msg;
 
     if (!enabled || fallback == NULL || !PyBytes_CheckExact(data))
         return call_fallback(data);
@@ -623,100 +573,42 @@ parse_message(PyObject *module, PyObject *data)
         length = (Py_ssize_t)cl;
     }
 
-    /* The message, as _parser.parse_message builds it. */
-    head = ascii_str(s, body_start);
-    if (head == NULL)
-        goto error;
-    if (length < 0 || body_start + length == n) {
-        body = PyBytes_FromStringAndSize(s + body_start, n - body_start);
-        raw = Py_NewRef(data);
-    } else {
-        body = PyBytes_FromStringAndSize(s + body_start, length);
-        raw = PyBytes_FromStringAndSize(s, body_start + length);
-    }
-    if (body == NULL || raw == NULL)
-        goto error;
+    /* The message, as _parser.parse_message builds it. Each put() stores a new reference;
+     * one that could not be made (NULL, MemoryError set) is caught at the end. */
+    msg = (response ? response_type : request_type)->tp_alloc(
+        response ? response_type : request_type, 0);
+    if (msg == NULL)
+        return NULL;
     if (response) {
-        first = PyLong_FromLong((s[8] - '0') * 100 + (s[9] - '0') * 10 + (s[10] - '0'));
-        second = ascii_str(s + 12, start_end > 11 ? start_end - 12 : 0);
-        msg = response_type->tp_alloc(response_type, 0);
+        put(msg, S_STATUS_CODE,
+            PyLong_FromLong((s[8] - '0') * 100 + (s[9] - '0') * 10 + (s[10] - '0')));
+        put(msg, S_REASON, ascii_str(s + 12, start_end > 11 ? start_end - 12 : 0));
     } else {
         q = run(s, 0, C_TOKEN);
-        first = ascii_str(s, q);
-        second = ascii_str(s + q + 1, start_end - 8 - q - 1);
-        msg = request_type->tp_alloc(request_type, 0);
-    }
-    if (first == NULL || second == NULL || msg == NULL)
-        goto error;
-    if (response) {
-        put(msg, S_STATUS_CODE, first);
-        put(msg, S_REASON, second);
-    } else {
-        put(msg, S_METHOD, first);
-        put(msg, S_URI_TEXT, second);
+        put(msg, S_METHOD, ascii_str(s, q));
+        put(msg, S_URI_TEXT, ascii_str(s + q + 1, start_end - 8 - q - 1));
         put(msg, S_URI, Py_NewRef(Py_None));
     }
-    first = second = NULL;
     put(msg, S_VERSION, Py_NewRef(sip20));
-    put(msg, S_TEXT, head);
-    head = NULL;
-    PyObject *hend_obj = PyLong_FromSsize_t(hend);
-    if (hend_obj == NULL)
-        goto error;
-    put(msg, S_HEND, hend_obj);
+    put(msg, S_TEXT, ascii_str(s, body_start));
+    put(msg, S_HEND, PyLong_FromSsize_t(hend));
     put(msg, S_GROUPS, Py_NewRef(Py_None));
     put(msg, S_LINES, Py_NewRef(Py_None));
     put(msg, S_NAMES, Py_NewRef(Py_None));
-    put(msg, S_BODY, body);
-    put(msg, S_RAW, raw);
-    body = raw = NULL;
     put(msg, S_C_VIA, Py_NewRef(Py_None));
     put(msg, S_C_CONTACT, Py_NewRef(Py_None));
-
-    /* The hot values, when they have the usual shape (else None: the accessor decides). */
-    PyObject *value;
-    if (val[H_VIA][0] >= 0) {
-        ViaGroups g;
-        if (read_via(s, val[H_VIA][0], val[H_VIA][1], &g))
-            value = make_via(s, &g);
-        else
-            value = Py_NewRef(Py_None);
+    if (length < 0 || body_start + length == n) {
+        put(msg, S_BODY, PyBytes_FromStringAndSize(s + body_start, n - body_start));
+        put(msg, S_RAW, Py_NewRef(data));
     } else {
-        value = Py_NewRef(Py_None);
+        put(msg, S_BODY, PyBytes_FromStringAndSize(s + body_start, length));
+        put(msg, S_RAW, PyBytes_FromStringAndSize(s, body_start + length));
     }
-    if (value == NULL)
-        goto error;
-    put(msg, S_C_TOP_VIA, value);
-    value = val[H_CSEQ][0] >= 0 ? make_cseq(s, val[H_CSEQ][0], val[H_CSEQ][1])
-                                : Py_NewRef(Py_None);
-    if (value == NULL)
-        goto error;
-    put(msg, S_C_CSEQ, value);
-    value = val[H_CALL_ID][0] >= 0 ? make_call_id(s, val[H_CALL_ID][0], val[H_CALL_ID][1])
-                                   : Py_NewRef(Py_None);
-    if (value == NULL)
-        goto error;
-    put(msg, S_C_CALL_ID, value);
-    value = val[H_FROM][0] >= 0 ? make_name_addr(s, val[H_FROM][0], val[H_FROM][1])
-                                : Py_NewRef(Py_None);
-    if (value == NULL)
-        goto error;
-    put(msg, S_C_FROM, value);
-    value = val[H_TO][0] >= 0 ? make_name_addr(s, val[H_TO][0], val[H_TO][1])
-                              : Py_NewRef(Py_None);
-    if (value == NULL)
-        goto error;
-    put(msg, S_C_TO, value);
+    if (PyErr_Occurred() || fill_hot(msg, s, val) < 0) {
+        Py_DECREF(msg);
+        return NULL;
+    }
     return msg;
-
-error:
-    Py_XDECREF(msg);
-    Py_XDECREF(head);
-    Py_XDECREF(body);
-    Py_XDECREF(raw);
-    Py_XDECREF(first);
-    Py_XDECREF(second);
-    return NULL;
 }
 
 /* ---- descriptors ---------------------------------------------------------------------- */
@@ -730,8 +622,7 @@ typedef struct {
     Py_ssize_t index;    /* -1: return the slot; else: item `index` of the tuple in it */
 } FastGet;
 
-static PyObject *
-fastget_get(PyObject *self, PyObject *obj, PyObject *type)
+static PyObject *fastget_get(PyObject *self, PyObject *obj, PyObject *type)
 {
     FastGet *d = (FastGet *)self;
     if (obj == NULL || obj == Py_None)
@@ -748,35 +639,27 @@ fastget_get(PyObject *self, PyObject *obj, PyObject *type)
     return PyObject_CallOneArg(d->fget, obj);
 }
 
-static int
-fastget_set(PyObject *self, PyObject *obj, PyObject *value)
+static int fastget_set(PyObject *self, PyObject *obj, PyObject *value)
 {
     PyObject *prop = ((FastGet *)self)->prop;
     return Py_TYPE(prop)->tp_descr_set(prop, obj, value);
 }
 
-static int
-fastget_traverse(PyObject *self, visitproc visit, void *arg)
+static int fastget_traverse(PyObject *self, visitproc visit, void *arg)
 {
     FastGet *d = (FastGet *)self;
-    Py_VISIT(d->prop);
-    Py_VISIT(d->fget);
-    Py_VISIT(d->owner);
+    Py_VISIT(d->prop); Py_VISIT(d->fget); Py_VISIT(d->owner);
     return 0;
 }
 
-static int
-fastget_clear(PyObject *self)
+static int fastget_clear(PyObject *self)
 {
     FastGet *d = (FastGet *)self;
-    Py_CLEAR(d->prop);
-    Py_CLEAR(d->fget);
-    Py_CLEAR(d->owner);
+    Py_CLEAR(d->prop); Py_CLEAR(d->fget); Py_CLEAR(d->owner);
     return 0;
 }
 
-static void
-fastget_dealloc(PyObject *self)
+static void fastget_dealloc(PyObject *self)
 {
     PyObject_GC_UnTrack(self);
     fastget_clear(self);
@@ -797,17 +680,12 @@ static PyTypeObject FastGetType = {
 };
 
 /* The offset of a writable object slot, from its member descriptor; -1 with an exception. */
-static Py_ssize_t
-member_offset(PyObject *descr, PyTypeObject **owner)
+static Py_ssize_t member_offset(PyObject *descr, PyTypeObject **owner)
 {
-    PyMemberDef *def;
-    if (!Py_IS_TYPE(descr, &PyMemberDescr_Type)) {
-        PyErr_SetString(PyExc_TypeError, "expected a slot's member descriptor");
-        return -1;
-    }
-    def = ((PyMemberDescrObject *)descr)->d_member;
-    if (def->type != T_OBJECT_EX || (def->flags & READONLY)) {
-        PyErr_SetString(PyExc_TypeError, "expected a writable object slot");
+    PyMemberDef *def = Py_IS_TYPE(descr, &PyMemberDescr_Type)
+        ? ((PyMemberDescrObject *)descr)->d_member : NULL;
+    if (def == NULL || def->type != T_OBJECT_EX || (def->flags & READONLY)) {
+        PyErr_SetString(PyExc_TypeError, "expected the member descriptor of an object slot");
         return -1;
     }
     if (owner != NULL)
@@ -815,8 +693,7 @@ member_offset(PyObject *descr, PyTypeObject **owner)
     return def->offset;
 }
 
-static PyObject *
-fast_property(PyObject *module, PyObject *args)
+static PyObject *fast_property(PyObject *module, PyObject *args)
 {
     PyObject *prop, *member, *fget;
     Py_ssize_t index = -1, offset;
@@ -829,16 +706,11 @@ fast_property(PyObject *module, PyObject *args)
     if (offset < 0)
         return NULL;
     fget = PyObject_GetAttrString(prop, "fget");
-    if (fget == NULL)
-        return NULL;
-    if (!PyCallable_Check(fget)) {
-        Py_DECREF(fget);
+    if (fget != NULL && !PyCallable_Check(fget))
         PyErr_SetString(PyExc_TypeError, "the property has no getter");
-        return NULL;
-    }
-    d = PyObject_GC_New(FastGet, &FastGetType);
+    d = PyErr_Occurred() ? NULL : PyObject_GC_New(FastGet, &FastGetType);
     if (d == NULL) {
-        Py_DECREF(fget);
+        Py_XDECREF(fget);
         return NULL;
     }
     d->prop = Py_NewRef(prop);
@@ -852,70 +724,38 @@ fast_property(PyObject *module, PyObject *args)
 
 /* ---- set-up --------------------------------------------------------------------------- */
 
-static int
-take_type(PyObject *obj, PyTypeObject **where)
+static PyObject *init(PyObject *module, PyObject *args)
 {
-    if (!PyType_Check(obj)) {
-        PyErr_SetString(PyExc_TypeError, "expected a class");
-        return -1;
-    }
-    Py_INCREF(obj);
-    Py_XSETREF(*where, (PyTypeObject *)obj);
-    return 0;
-}
-
-static PyObject *
-init(PyObject *module, PyObject *args)
-{
-    PyObject *req, *resp, *cseq, *via, *na, *fb, *slots;
-    if (!PyArg_ParseTuple(args, "OOOOOOO!:_init", &req, &resp, &cseq, &via, &na, &fb,
+    PyTypeObject *req, *resp, *cseq, *via, *na;
+    PyObject *fb, *slots;
+    if (!PyArg_ParseTuple(args, "O!O!O!O!O!OO!:_init", &PyType_Type, &req, &PyType_Type, &resp,
+                          &PyType_Type, &cseq, &PyType_Type, &via, &PyType_Type, &na, &fb,
                           &PyDict_Type, &slots))
-        return NULL;
-    if (take_type(req, &request_type) < 0 || take_type(resp, &response_type) < 0 ||
-        take_type(cseq, &cseq_type) < 0 || take_type(via, &via_type) < 0 ||
-        take_type(na, &name_addr_type) < 0)
         return NULL;
     if (!PyCallable_Check(fb)) {
         PyErr_SetString(PyExc_TypeError, "the fallback must be callable");
         return NULL;
     }
+    Py_XSETREF(request_type, (PyTypeObject *)Py_NewRef(req));
+    Py_XSETREF(response_type, (PyTypeObject *)Py_NewRef(resp));
+    Py_XSETREF(cseq_type, (PyTypeObject *)Py_NewRef(cseq));
+    Py_XSETREF(via_type, (PyTypeObject *)Py_NewRef(via));
+    Py_XSETREF(name_addr_type, (PyTypeObject *)Py_NewRef(na));
+    Py_CLEAR(fallback); /* unusable until every slot is known */
     for (int i = 0; i < N_SLOTS; i++) {
-        /* keys: "Class.slot" so that the same slot name in two classes stays apart */
-        static const char *const owner_of[N_SLOTS] = {
-            "Message", "Message", "Message", "Message", "Message", "Message", "Message",
-            "Message", "Message", "Message", "Message", "Message", "Message", "Message",
-            "Message", "Request", "Request", "Request", "Response", "Response", "CSeq", "CSeq",
-            "Via", "NameAddr",
-        };
-        PyObject *key = PyUnicode_FromFormat("%s.%s", owner_of[i], slot_names[i]);
-        PyObject *descr;
-        PyTypeObject *owner;
-        PyTypeObject *user;
-        if (key == NULL)
-            return NULL;
-        descr = PyDict_GetItemWithError(slots, key);
-        Py_DECREF(key);
-        if (descr == NULL) {
-            if (!PyErr_Occurred())
-                PyErr_Format(PyExc_KeyError, "%s.%s", owner_of[i], slot_names[i]);
+        /* keys "Class.slot"; each slot must belong to (a base of) the classes made here */
+        PyTypeObject *owner, *user = i <= S_C_CONTACT ? response_type : i <= S_URI ? request_type
+            : i <= S_REASON ? response_type : i <= S_CSEQ_METHOD ? cseq_type
+            : i == S_VIA_LAZY ? via_type : name_addr_type;
+        PyObject *descr = PyDict_GetItemString(slots, slot_names[i]); /* borrowed */
+        Py_ssize_t off = descr == NULL ? -1 : member_offset(descr, &owner);
+        if (descr == NULL || (off >= 0 && (!PyType_IsSubtype(user, owner) ||
+                              (i <= S_C_CONTACT && !PyType_IsSubtype(request_type, owner))))) {
+            PyErr_Format(PyExc_TypeError, "slot %s missing or not of its class", slot_names[i]);
             return NULL;
         }
-        Py_ssize_t off = member_offset(descr, &owner);
         if (off < 0)
             return NULL;
-        /* every slot must belong to (a base of) the class the objects are made of */
-        user = i <= S_C_CONTACT ? NULL
-             : i <= S_URI ? request_type
-             : i <= S_REASON ? response_type
-             : i <= S_CSEQ_METHOD ? cseq_type
-             : i == S_VIA_LAZY ? via_type : name_addr_type;
-        if ((user == NULL && !(PyType_IsSubtype(request_type, owner) &&
-                               PyType_IsSubtype(response_type, owner))) ||
-            (user != NULL && !PyType_IsSubtype(user, owner))) {
-            PyErr_Format(PyExc_TypeError, "slot %s does not belong to its class",
-                         slot_names[i]);
-            return NULL;
-        }
         slot_offset[i] = off;
     }
     Py_INCREF(fb);
@@ -923,14 +763,12 @@ init(PyObject *module, PyObject *args)
     Py_RETURN_NONE;
 }
 
-static PyObject *
-set_enabled(PyObject *module, PyObject *flag)
+static PyObject *set_enabled(PyObject *module, PyObject *flag)
 {
     int on = PyObject_IsTrue(flag);
-    if (on < 0)
-        return NULL;
-    enabled = on;
-    Py_RETURN_NONE;
+    if (on >= 0)
+        enabled = on;
+    return on < 0 ? NULL : Py_NewRef(Py_None);
 }
 
 static PyMethodDef methods[] = {
@@ -948,15 +786,8 @@ static PyMethodDef methods[] = {
 };
 
 static struct PyModuleDef module = {
-    PyModuleDef_HEAD_INIT,
-    "_sip_native",
-    "Optional C accelerator for SIP parsing (see rvoip_sansio/sip/_native.py).",
-    -1,
-    methods,
-    NULL,
-    NULL,
-    NULL,
-    NULL,
+    PyModuleDef_HEAD_INIT, "_sip_native",
+    "Optional C accelerator for SIP parsing (see rvoip_sansio/sip/_parser.py).", -1, methods,
 };
 
 PyMODINIT_FUNC
@@ -964,13 +795,8 @@ PyInit__sip_native(void)
 {
     PyObject *m;
     init_classes();
-    if (PyType_Ready(&FastGetType) < 0)
-        return NULL;
-    sip20 = PyUnicode_InternFromString("SIP/2.0");
-    if (sip20 == NULL)
-        return NULL;
-    m = PyModule_Create(&module);
-    if (m == NULL)
+    if (PyType_Ready(&FastGetType) < 0 || (sip20 = PyUnicode_InternFromString("SIP/2.0")) == NULL
+        || (m = PyModule_Create(&module)) == NULL)
         return NULL;
     if (PyModule_AddIntConstant(m, "ABI", SIP_NATIVE_ABI) < 0) {
         Py_DECREF(m);
