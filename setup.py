@@ -25,6 +25,7 @@ def native(name: str, source: str, uses_numpy: bool = False) -> list[Extension]:
 
 ext_modules = [
     *native("rvoip_sansio.codecs._g711_native", "rvoip_sansio/codecs/_g711_native.c", uses_numpy=True),
+    *native("rvoip_sansio.codecs._resample_native", "rvoip_sansio/codecs/_resample_native.c", uses_numpy=True),
     *native("rvoip_sansio.sip._sip_native", "rvoip_sansio/sip/_sip_native.c"),
 ]
 

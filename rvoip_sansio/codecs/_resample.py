@@ -17,11 +17,20 @@ Many resamplers of one rate pair (one per call on a media server) can share thei
 ``Resampler(..., shared=True)`` uses one process-wide cache per rate pair, and
 :class:`BatchResampler` converts one frame of many independent streams with one matrix
 product. Both give exactly the samples of a private ``Resampler``.
+
+Speed: when the optional C extension ``_resample_native`` is built (``setup.py``), a
+:class:`Resampler`'s mono chunks are computed there: the same dot products over the same
+history, exact in any summation order, so the same samples (a 20 ms frame 8 <-> 16 kHz in
+~5 µs instead of ~8 µs). :class:`BatchResampler` stays on numpy (one BLAS product for all
+streams is faster). ``RVOIP_PURE=1`` forces the numpy path.
 """
 
 from __future__ import annotations
 
+import logging
 import math
+import os
+from types import ModuleType
 from collections.abc import Sequence
 from functools import lru_cache
 
@@ -37,6 +46,29 @@ _I16 = np.dtype(np.int16)
 _MIN16 = np.array(-32768.0)
 _MAX16 = np.array(32767.0)
 _SCALE = 1.0 / (1 << _Q)
+
+# Must equal RESAMPLE_NATIVE_ABI in _resample_native.c: a build older than its source is unused.
+_NATIVE_ABI = 1
+
+
+def load_native() -> ModuleType | None:
+    """The C accelerator, or ``None`` when it is not built (or is a stale build)."""
+    try:
+        from rvoip_sansio.codecs import _resample_native as mod
+    except ImportError:
+        return None
+    if getattr(mod, "ABI", None) != _NATIVE_ABI:
+        logging.getLogger(__name__).warning(
+            "ignoring a stale build of %s (rebuild: pip install -e .)", mod.__name__)
+        return None
+    return mod
+
+
+#: The loaded C accelerator, or ``None`` (not built, stale, or ``RVOIP_PURE`` set). Tests
+#: set it to ``None`` to compare the two paths.
+NATIVE: ModuleType | None = (
+    None if os.environ.get("RVOIP_PURE", "") not in ("", "0") else load_native()
+)
 
 
 def design_prototype(
@@ -222,6 +254,17 @@ class Resampler:
         return -(-t * self._up // self._down) - self._n_out
 
     def process(self, pcm: PCM) -> PCM:
+        if (NATIVE is not None and self.channels == 1 and pcm.__class__ is np.ndarray
+                and pcm.ndim == 1):
+            up, down = self._up, self._down
+            t1 = self._n_in + len(pcm)
+            n_end = -(-t1 * up // down)
+            nat = NATIVE.resample(self._hist, pcm, self._coef, self._n_out * down - self._n_in * up,
+                                  up, down, n_end - self._n_out)
+            if nat is not None:
+                self._n_in = t1
+                self._n_out = n_end
+                return nat  # type: ignore[no-any-return]
         if (pcm.__class__ is np.ndarray and pcm.dtype is _I16 and pcm.ndim == 1
                 and self._block and self.channels == 1):
             if len(pcm) <= self._piece:

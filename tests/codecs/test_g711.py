@@ -8,9 +8,6 @@ the native run is skipped when the extension is not built; under ``CI=true`` it 
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from types import SimpleNamespace
 
@@ -20,8 +17,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from rvoip_sansio.codecs import CodecError, _g711, _g711_bytes, get_codec
-from tests.codecs import peers
-from tests.conftest import DATA, ROOT, require_module
+from tests.codecs import native, peers
+from tests.conftest import DATA, require_module
 
 ALL = np.arange(-32768, 32768, dtype=np.int32).astype(np.int16)
 CODES = bytes(range(256))
@@ -233,11 +230,6 @@ def test_public_functions_take_the_native_path_unless_rvoip_pure_is_set() -> Non
              "print(_g711.NATIVE is None, codecs.ulaw_decode is _g711.PURE['ulaw_decode'],"
              " codecs.lin2alaw is _g711_bytes.PURE['lin2alaw'])")
 
-    def run(**env: str) -> str:
-        full = {k: v for k, v in os.environ.items() if k != "RVOIP_PURE"} | env
-        return subprocess.run([sys.executable, "-c", probe], env=full, cwd=ROOT, check=True,
-                              capture_output=True, text=True).stdout.strip()
-
-    assert run(RVOIP_PURE="1") == "True True True"
+    assert native.probe(probe, RVOIP_PURE="1") == "True True True"
     require_module("rvoip_sansio.codecs._g711_native")
-    assert run() == run(RVOIP_PURE="0") == "False False False"
+    assert native.probe(probe) == native.probe(probe, RVOIP_PURE="0") == "False False False"

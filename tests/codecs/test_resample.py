@@ -1,13 +1,35 @@
-"""Resampler: measured frequency response, streaming == one-shot, exact counts over an hour."""
+"""Resampler: measured frequency response, streaming == one-shot, exact counts over an hour.
+
+Every test runs twice: on the optional C accelerator (``_resample_native``) and on the numpy
+path; test_resample_native.py checks that the two give the same samples.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Iterator
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rvoip_sansio.codecs import CodecError, Resampler, resample
+from rvoip_sansio.codecs import CodecError, Resampler, _resample, resample
+from tests.conftest import require_module
+
+
+@pytest.fixture(autouse=True, scope="module", params=["native", "pure"])
+def resampler_path(request: pytest.FixtureRequest) -> Iterator[str]:
+    """The whole module once per path (module scope: hypothesis tests may use it)."""
+    saved = _resample.NATIVE
+    if request.param == "native":
+        require_module("rvoip_sansio.codecs._resample_native")
+        _resample.NATIVE = _resample.load_native()
+        if _resample.NATIVE is None:
+            pytest.fail("rvoip_sansio.codecs._resample_native is a stale build: pip install -e .")
+    else:
+        _resample.NATIVE = None
+    yield request.param
+    _resample.NATIVE = saved
 
 PAIRS = [(8000, 16000), (16000, 8000), (8000, 48000), (48000, 8000), (16000, 48000),
          (48000, 16000), (44100, 48000), (48000, 44100)]
