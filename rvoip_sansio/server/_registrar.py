@@ -119,6 +119,9 @@ class Registrar:
         self.auth = auth
         self.may_register = may_register if may_register is not None else _same_user
         self._bindings: dict[str, dict[Uri, Binding]] = {}
+        #: flow -> (AOR, Contact URI) of bindings registered over it (checked when used: an
+        #: entry may name a binding since replaced); bounded per flow, dropped when it closes
+        self._by_flow: dict[Flow, set[tuple[str, Uri]]] = {}
         self._tag = tag
         self._tags = 0
         self.registrations = 0  # accepted REGISTERs, for statistics
@@ -149,17 +152,29 @@ class Registrar:
         marked failed."""
         flow = (transport.upper(), peer)
         failed = 0
-        for key, table in list(self._bindings.items()):
-            self._expire(key, table, now)
-            for uri, b in list(table.items()):
-                if b.flow != flow or b.flow_failed:
-                    continue
-                if b.flow_only:
-                    table[uri] = attrs.evolve(b, flow_failed=True)
-                    failed += 1
-                else:
-                    table[uri] = attrs.evolve(b, flow=None)
+        for aor, uri in self._by_flow.pop(flow, ()):
+            table = self._bindings.get(aor)
+            b = table.get(uri) if table is not None else None
+            if table is None or b is None or b.flow != flow or b.flow_failed:
+                continue
+            if b.expires_at <= now:
+                continue  # lookups drop it
+            if b.flow_only:
+                table[uri] = attrs.evolve(b, flow_failed=True)
+                failed += 1
+            else:
+                table[uri] = attrs.evolve(b, flow=None)
         return failed
+
+    def _index_flow(self, flow: Flow, aor: str, uri: Uri) -> None:
+        entries = self._by_flow.setdefault(flow, set())
+        entries.add((aor, uri))
+        if len(entries) > 2 * self.config.max_bindings_per_aor:
+            # Prune entries whose binding has gone or moved to another flow.
+            for aor_, uri_ in list(entries):
+                b = self._bindings.get(aor_, {}).get(uri_)
+                if b is None or b.flow != flow:
+                    entries.discard((aor_, uri_))
 
     @property
     def binding_count(self) -> int:
@@ -265,6 +280,8 @@ class Registrar:
                 table[uri] = Binding(aor=aor, contact=contact.uri_text, expires_at=now + expires, q=q,
                                      call_id=call_id, cseq=cseq, source=source, flow=flow,
                                      instance=instance, reg_id=reg_id)
+                if flow is not None:
+                    self._index_flow(flow, aor, uri)
             if table:
                 self._bindings[aor] = table
             else:

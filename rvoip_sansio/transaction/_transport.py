@@ -124,9 +124,15 @@ class Connection:
     doomed: bool = False
     #: this connection's keep-alive interval, when not the config's (RFC 5626 Flow-Timer)
     keepalive: float | None = None
+    #: the targets bound to it (``bind_flow``), oldest first, at most ``MAX_FLOW_TARGETS``
+    targets: list[ConnectionKey | str] = attrs.field(factory=list)
 
 
 Item: TypeAlias = "Request | Response | bytes"
+
+#: Targets (Contact addresses, ``.invalid`` hosts) one connection may be bound to: a peer
+#: sending ever new Contacts over one connection cannot grow the flow table without limit.
+MAX_FLOW_TARGETS = 8
 
 
 class ConnectionTable:
@@ -172,11 +178,28 @@ class ConnectionTable:
         conn = self._conns.get(flow)
         if conn is None or conn.doomed:
             return False
+        entry: ConnectionKey | str
         if invalid_host(target[0]):
-            self._invalid[target[0].rstrip(".").lower()] = flow
+            entry = target[0].rstrip(".").lower()
+            self._invalid[entry] = flow
         elif (transport, target) != flow:
-            self._aliases[(transport, target)] = flow
+            entry = (transport, target)
+            self._aliases[entry] = flow
+        else:
+            return True
+        if entry in conn.targets:
+            return True
+        conn.targets.append(entry)
+        if len(conn.targets) > MAX_FLOW_TARGETS:
+            self._unbind(conn.targets.pop(0), flow)
         return True
+
+    def _unbind(self, entry: ConnectionKey | str, flow: ConnectionKey) -> None:
+        if isinstance(entry, str):
+            if self._invalid.get(entry) == flow:
+                del self._invalid[entry]
+        elif self._aliases.get(entry) == flow:
+            del self._aliases[entry]
 
     def learn(self, msg: Request | Response, transport: str, source: Address, direct: bool) -> None:
         """``reuse_connections``: bind the Contact of a message that came over the connection
@@ -248,10 +271,8 @@ class ConnectionTable:
         conn = self._conns.pop(key, None)
         if conn is None:
             return
-        for alias in [a for a, k in self._aliases.items() if k == key]:
-            del self._aliases[alias]
-        for host in [h for h, k in self._invalid.items() if k == key]:
-            del self._invalid[host]
+        for entry in conn.targets:
+            self._unbind(entry, key)
         self._emit(ConnectionClosed(peer=peer, transport=transport, reason=reason))
         self._dead(transport, peer, now)
 

@@ -274,3 +274,15 @@ def test_registrar_flow_timer_sets_the_keepalive_interval() -> None:
             pings_at.append(now)
     assert len(pings_at) >= 2
     assert 24.0 <= pings_at[0] <= 30.1 and 24.0 <= pings_at[1] - pings_at[0] <= 30.1
+
+
+def test_closing_an_old_flow_leaves_a_binding_that_moved_to_a_new_one() -> None:
+    registrar = Registrar()
+    old: Address = ("10.0.0.1", 40001)
+    new: Address = ("10.0.0.1", 40002)
+    _register(registrar, [f"<sip:alice@192.168.1.9:5070;transport=tcp>{OB}"], source=old)
+    _register(registrar, [f"<sip:alice@192.168.1.9:5070;transport=tcp>{OB}"], source=new, cseq=2)
+    assert registrar.flow_closed("TCP", old, 1.0) == 0
+    (b,) = registrar.lookup("sip:alice@example.com", 1.0)
+    assert b.flow == ("TCP", new) and not b.flow_failed
+    assert registrar.flow_closed("TCP", new, 2.0) == 1

@@ -191,3 +191,18 @@ def test_any_contact_on_a_connection_never_raises(contact: str) -> None:
     ep.data_received(PEER, "TCP", _incoming(contact.replace("\r", "").replace("\n", "")), 0.0)
     ep.datagrams_to_send(0.0)
     _events(ep)
+
+
+def test_one_connection_binds_a_bounded_number_of_targets() -> None:
+    # A peer sending ever new Contacts over one connection cannot grow the flow table: the
+    # oldest bindings go (8 per connection); closing it removes the rest.
+    ep = _endpoint()
+    ep.connection_made(PEER, "TCP", 0.0)
+    for n in range(20):
+        data = _incoming(f"<sip:k@h{n}.invalid;transport=tcp>").replace(b"branch=z9hG4bK-a0",
+                                                                          f"branch=z9hG4bK-n{n}".encode())
+        ep.data_received(PEER, "TCP", data.replace(b"Call-ID: c1@a", f"Call-ID: c{n}@a".encode()), 0.0)
+    bound = [n for n in range(20) if ep.flow_for("TCP", (f"h{n}.invalid", 5060)) is not None]
+    assert bound == list(range(12, 20))
+    ep.connection_lost(PEER, "TCP", 1.0)
+    assert all(ep.flow_for("TCP", (f"h{n}.invalid", 5060)) is None for n in range(20))
