@@ -16,9 +16,12 @@ datagram, so each library does all the parsing its answers need inside the timed
 nothing is cached between calls (a new message object every time). What each does beyond
 that differs: rvoip-sansio checks the start line, the shape of every header line and the
 Content-Length framing, and parses the Via, CSeq, Call-ID, From and To values it returns with
-their grammar (the other headers are checked as lines and parsed when read); pyVoIP parses
-every header it knows eagerly (and gives the CSeq number as text); sippy and sipmessage
-parse header bodies when asked; aiosipua parses the headers it models at construction.
+their grammar (the other headers are checked as lines and parsed when read); pyVoIP splits the
+lines and parses every header it knows at construction (all Via values included; the CSeq
+number stays text); sippy, sipmessage and aiosipua split the lines at construction and parse a
+header's value when it is read. Reading ``via[0]``, sipmessage and aiosipua parse every Via
+value (three in the 200 OK sample, one in the others); rvoip-sansio's ``top_via`` and sippy's
+``getHFBody("via")`` parse the first only.
 """
 
 from __future__ import annotations
