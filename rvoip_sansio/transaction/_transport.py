@@ -126,6 +126,9 @@ class Connection:
     keepalive: float | None = None
     #: the targets bound to it (``bind_flow``), oldest first, at most ``MAX_FLOW_TARGETS``
     targets: list[ConnectionKey | str] = attrs.field(factory=list)
+    #: Contact header values ``learn`` has already looked at (a peer sends the same one in
+    #: every request: parse it once), at most ``MAX_FLOW_TARGETS``
+    seen: list[str] = attrs.field(factory=list)
 
 
 Item: TypeAlias = "Request | Response | bytes"
@@ -201,12 +204,20 @@ class ConnectionTable:
         elif self._aliases.get(entry) == flow:
             del self._aliases[entry]
 
-    def learn(self, msg: Request | Response, transport: str, source: Address, direct: bool) -> None:
+    def learn(self, msg: Request | Response, transport: str, source: Address) -> None:
         """``reuse_connections``: bind the Contact of a message that came over the connection
         ``(transport, source)`` to it when only it reaches that Contact (a ``.invalid`` host,
-        RFC 7118 §5), the URI asks for it (``;ob``, RFC 5626 §5.3), or -- ``direct``: a
-        request straight from its sender -- the Contact host is the connection's peer."""
+        RFC 7118 §5), the URI asks for it (``;ob``, RFC 5626 §5.3), or -- a request straight
+        from its sender (one Via) -- the Contact host is the connection's peer."""
+        conn = self._conns.get((transport, source))
+        raw = msg.get("contact")
+        if conn is None or raw is None or raw in conn.seen:
+            return  # (the same Contact as before on this connection: bound, or not, already)
+        conn.seen.append(raw)
+        if len(conn.seen) > MAX_FLOW_TARGETS:
+            del conn.seen[0]
         try:
+            direct = isinstance(msg, Request) and len(msg.via) == 1
             contacts = msg.contact
             if len(contacts) != 1:
                 return
