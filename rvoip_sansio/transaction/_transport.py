@@ -323,7 +323,15 @@ class ConnectionTable:
             return []
         if conn.ws.open and not conn.ready:
             self._ready(conn, now)
-        return list(messages)
+        out: list[Item] = []
+        for message in messages:
+            if message == b"\r\n\r\n" and not conn.outbound:
+                # RFC 5626 §3.5.1 ping inside a WebSocket message (what SIP.js-style clients
+                # send to keep their flow alive): pong in one message of its own.
+                self._message(conn, b"\r\n")
+            else:
+                out.append(message)
+        return out
 
     # ---- endpoint output -------------------------------------------------------------
 

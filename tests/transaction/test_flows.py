@@ -206,3 +206,23 @@ def test_one_connection_binds_a_bounded_number_of_targets() -> None:
     assert bound == list(range(12, 20))
     ep.connection_lost(PEER, "TCP", 1.0)
     assert all(ep.flow_for("TCP", (f"h{n}.invalid", 5060)) is None for n in range(20))
+
+
+def test_crlf_ping_in_a_websocket_message_is_answered() -> None:
+    # A WebSocket client keeping its flow alive sends "\r\n\r\n" as a message: it gets a
+    # "\r\n" message back (RFC 5626 §3.5.1 over RFC 7118), and nothing reaches the TU.
+    from wsproto import ConnectionType, WSConnection
+    from wsproto.events import AcceptConnection, Message, TextMessage
+    from wsproto.events import Request as WsRequest
+
+    ep = _endpoint()
+    client = WSConnection(ConnectionType.CLIENT)
+    ep.connection_made(PEER, "WS", 0.0)
+    ep.data_received(PEER, "WS", client.send(WsRequest(host="10.0.0.100", target="/", subprotocols=["sip"])), 0.0)
+    client.receive_data(b"".join(t.data for t in ep.datagrams_to_send(0.0)))
+    assert any(isinstance(e, AcceptConnection) for e in client.events())
+    _events(ep)
+    ep.data_received(PEER, "WS", client.send(Message(data="\r\n\r\n")), 1.0)
+    client.receive_data(b"".join(t.data for t in ep.datagrams_to_send(1.0)))
+    assert [e.data for e in client.events() if isinstance(e, TextMessage)] == ["\r\n"]
+    assert not [e for e in _events(ep) if isinstance(e, RequestReceived)]
