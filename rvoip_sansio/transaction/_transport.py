@@ -323,6 +323,9 @@ class ConnectionTable:
             return []
         if conn.ws.open and not conn.ready:
             self._ready(conn, now)
+        if conn.ws.ponged and conn.pong_by is not None:
+            conn.pong_by = None
+            self._arm_ping(conn, now)  # the next ping one interval after this pong
         out: list[Item] = []
         for message in messages:
             if message == b"\r\n\r\n" and not conn.outbound:
@@ -395,7 +398,8 @@ class ConnectionTable:
                 if conn.pong_by <= now:
                     self.close(conn, now, "no keep-alive pong (RFC 5626 §4.4.1)")
             elif conn.ping_at is not None and conn.ping_at <= now:
-                self._write(conn, b"\r\n\r\n")
+                # A WebSocket flow pings with a Ping frame, a stream with a double CRLF.
+                self._write(conn, b"\r\n\r\n" if conn.ws is None else conn.ws.ping())
                 conn.ping_at = None
                 conn.pong_by = now + self.config.keepalive_timeout
                 self._schedule(conn, conn.pong_by)
@@ -413,7 +417,7 @@ class ConnectionTable:
 
     def _arm_ping(self, conn: Connection, now: float) -> None:
         interval = conn.keepalive if conn.keepalive is not None else self.config.keepalive_interval
-        if interval is None or not conn.outbound or conn.ws is not None:
+        if interval is None or not conn.outbound:
             return
         conn.ping_at = now + interval
         self._schedule(conn, conn.ping_at)

@@ -37,6 +37,8 @@ class WsSession:
         self._output = bytearray()
         self.open = False
         self.failed: str | None = None
+        #: a Pong frame arrived since the last ``ping()`` (our keep-alive's answer)
+        self.ponged = False
         if client:
             # RFC 7118 §4.1: the client MUST offer the "sip" subprotocol.
             self._send(ws.Request(host=host if ":" not in host else f"[{host}]", target=target,
@@ -54,6 +56,13 @@ class WsSession:
         except UnicodeDecodeError:
             event = ws.BytesMessage(data=data)
         self._send(event)
+        return self.take_output()
+
+    def ping(self) -> bytes:
+        """A Ping frame (RFC 6455 §5.5.2: the peer must answer Pong): the keep-alive of a
+        WebSocket flow we opened (RFC 5626 §4.4.1 asks for one; RFC 7118 names no other)."""
+        self.ponged = False
+        self._send(ws.Ping(payload=b"rvoip"))
         return self.take_output()
 
     def close(self) -> bytes:
@@ -113,6 +122,8 @@ class WsSession:
                 return msg
         elif isinstance(event, ws.Ping):
             self._send(event.response())
+        elif isinstance(event, ws.Pong):
+            self.ponged = True
         elif isinstance(event, ws.CloseConnection):
             if self._conn.state is ConnectionState.REMOTE_CLOSING:
                 self._send(event.response())

@@ -286,3 +286,22 @@ def test_closing_an_old_flow_leaves_a_binding_that_moved_to_a_new_one() -> None:
     (b,) = registrar.lookup("sip:alice@example.com", 1.0)
     assert b.flow == ("TCP", new) and not b.flow_failed
     assert registrar.flow_closed("TCP", new, 2.0) == 1
+
+
+def test_outbound_websocket_client_keeps_its_flow_alive_with_ping_frames() -> None:
+    # A WebSocket flow is kept alive with RFC 6455 Ping frames (every server must answer
+    # Pong), not CRLF: the flow survives two intervals.
+    wire = Wire()
+    pbx, _ = _pbx(wire)
+    carol = _phone(CAROL, "carol", 3, "WS", contact_address=(INVALID, 5070), instance_id=INSTANCE)
+    wire.add(carol, CAROL, "WS", accepts=False)
+    carol.register("sip:10.0.0.100:8080;transport=ws", 0.0, expires=3600)
+    wire.pump(0.0)
+    for now in (119.0, 120.0, 240.0, 250.0):
+        _tick(wire, now)
+    pings = [s for s in wire.log if s.sender is carol and s.data[:1] == b"\x89"]  # FIN + Ping
+    pongs = [s for s in wire.log if s.sender is pbx and s.data[:1] == b"\x8a"]   # FIN + Pong
+    assert len(pings) == 2 and len(pongs) == 2
+    assert carol.endpoint.connection_count == 1
+    (reg,) = {e.registration for e in wire.of(carol, RegistrationChanged)}
+    assert reg.state is RegistrationState.REGISTERED and reg.flow is not None

@@ -226,3 +226,37 @@ def test_crlf_ping_in_a_websocket_message_is_answered() -> None:
     client.receive_data(b"".join(t.data for t in ep.datagrams_to_send(1.0)))
     assert [e.data for e in client.events() if isinstance(e, TextMessage)] == ["\r\n"]
     assert not [e for e in _events(ep) if isinstance(e, RequestReceived)]
+
+
+def test_websocket_flow_we_opened_pings_and_closes_without_pong() -> None:
+    # keepalive_interval on a WS connection we opened: a Ping frame each interval; a Pong
+    # re-arms it; no Pong within keepalive_timeout closes the flow (RFC 5626 §4.4.1).
+    from wsproto import ConnectionType, WSConnection
+    from wsproto.events import AcceptConnection, Ping
+    from wsproto.events import Request as WsRequest
+
+    ep = _endpoint(keepalive_interval=30.0, keepalive_timeout=5.0)
+    server = WSConnection(ConnectionType.SERVER)
+    bob: Address = ("10.0.0.2", 8080)
+    ep.send_request(_request_to("sip:bob@10.0.0.2:8080;transport=ws"), 0.0)
+    assert _orders(ep)[0] == ("open", "WS", bob)
+    ep.connection_made(bob, "WS", 0.0)
+
+    def to_server(now: float) -> list[object]:
+        server.receive_data(b"".join(t.data for t in ep.datagrams_to_send(now) if isinstance(t, StreamTransmit)))
+        return list(server.events())
+
+    assert any(isinstance(e, WsRequest) for e in to_server(0.0))
+    ep.data_received(bob, "WS", server.send(AcceptConnection(subprotocol="sip")), 0.0)
+    to_server(0.0)  # the OPTIONS
+    ep.handle_timeout(30.0)
+    pings = [e for e in to_server(30.0) if isinstance(e, Ping)]
+    assert len(pings) == 1
+    ep.data_received(bob, "WS", server.send(pings[0].response()), 30.5)  # the Pong
+    ep.handle_timeout(36.0)
+    assert ep.has_connection("WS", bob)
+    ep.handle_timeout(60.5)
+    assert len([e for e in to_server(60.5) if isinstance(e, Ping)]) == 1
+    ep.handle_timeout(65.5)  # no Pong this time
+    assert not ep.has_connection("WS", bob)
+    assert any(isinstance(e, ConnectionClosed) and "pong" in e.reason for e in _events(ep))
