@@ -10,7 +10,8 @@ background thread, the application on the main thread). Each run is its own proc
 legs per core = frames read / 50 / process CPU seconds (user + system) over the window: the
 legs one core carries, counting only the media work actually done (on a loaded machine a run
 that gets too little CPU falls behind: fewer frames, not a better figure). "frames" is
-frames read per leg per second (50 = real time kept). Each cell is the median of
+frames read per leg per second (50 = real time kept) and "missed" the share of frames
+concealed or media ticks skipped (loss of real time on a loaded machine). Each cell is the median of
 ``--repeat`` runs with the range beside it; ``--raw FILE`` appends every run as JSON.
 
     .venv/bin/python bench/bench_phone_legs.py [--adapters asyncio,trio,blocking] [--calls 50,100,200]
@@ -42,6 +43,16 @@ def _cpu() -> float:
     return r.ru_utime + r.ru_stime
 
 
+def _missed(legs: list[Any]) -> int:
+    """Frames concealed plus ticks skipped so far, over every leg (a run that kept up: ~0)."""
+    total = 0
+    for c in legs:
+        h = c.audio.health()
+        if h is not None:
+            total += h.frames_concealed + h.ticks_skipped
+    return total
+
+
 async def _async_app(legs: list[Any], seconds: float, sleep: Any, clock: Any) -> dict[str, float]:
     chunk = np.zeros(320, np.int16) + 100
     got = 0
@@ -51,13 +62,15 @@ async def _async_app(legs: list[Any], seconds: float, sleep: Any, clock: Any) ->
             c.audio.write_nowait(chunk)
             c.audio.read_all()
         await sleep(0.02)
-    cpu0, t0 = _cpu(), clock()
+    missed0, cpu0, t0 = _missed(legs), _cpu(), clock()
     while clock() - t0 < seconds:
         for c in legs:
             c.audio.write_nowait(chunk)
             got += len(c.audio.read_all())
         await sleep(0.02)
-    return dict(cpu=_cpu() - cpu0, wall=clock() - t0, frames=got)
+    out = dict(cpu=_cpu() - cpu0, wall=clock() - t0, frames=got)
+    out.update(missed=_missed(legs) - missed0)
+    return out
 
 
 async def _async_calls(alice: Any, bot: Any, port: int, n: int, seconds: float, sleep: Any) -> dict[str, float]:
@@ -124,7 +137,7 @@ def run_blocking(n: int, srtp: bool, seconds: float) -> dict[str, float]:
                 c.audio.read_all()
             tick += 0.02
             time.sleep(max(0.0, tick - time.monotonic()))
-        cpu0, t0 = _cpu(), time.monotonic()
+        missed0, cpu0, t0 = _missed(legs), _cpu(), time.monotonic()
         while time.monotonic() - t0 < seconds:
             for c in legs:
                 c.audio.write_nowait(chunk)
@@ -132,6 +145,7 @@ def run_blocking(n: int, srtp: bool, seconds: float) -> dict[str, float]:
             tick += 0.02
             time.sleep(max(0.0, tick - time.monotonic()))
         out = dict(cpu=_cpu() - cpu0, wall=time.monotonic() - t0, frames=got)
+        out.update(missed=_missed(legs) - missed0)
         for c in calls:
             c.hangup()
         return out
@@ -168,12 +182,12 @@ def main() -> None:
         load = " ".join(f.read().split()[:3])
     print(f"127.0.0.1, {os.cpu_count()} cores, load average {load} at start; "
           f"{args.seconds:.0f} s measured per run, median of {args.repeat} (range)\n")
-    print("| adapter | SRTP | calls (legs) | legs per core | frames per leg per s | CPU of one core |")
-    print("|---|---|---:|---:|---:|---:|")
+    print("| adapter | SRTP | calls (legs) | legs per core | frames per leg per s | missed | CPU of one core |")
+    print("|---|---|---:|---:|---:|---:|---:|")
     for adapter in adapters:
         for srtp in args.srtp.split(","):
             for n in (int(c) for c in args.calls.split(",")):
-                per_core, frames, cpu = [], [], []
+                per_core, frames, cpu, missed = [], [], [], []
                 for _ in range(args.repeat):
                     proc = subprocess.run([sys.executable, __file__, "--one", adapter, str(n), srtp,
                                            str(args.seconds)], capture_output=True, text=True,
@@ -189,11 +203,13 @@ def main() -> None:
                     per_core.append(r["frames"] / 50 / r["cpu"])
                     frames.append(r["frames"] / (2 * n) / r["wall"])
                     cpu.append(r["cpu"] / r["wall"])
+                    missed.append(r["missed"] / max(r["frames"], 1))
                 if not per_core:
                     continue
                 print(f"| {adapter} | {srtp} | {n} ({2 * n}) | {statistics.median(per_core):.0f} "
                       f"({min(per_core):.0f}–{max(per_core):.0f}) | {statistics.median(frames):.1f} "
-                      f"({min(frames):.1f}–{max(frames):.1f}) | {statistics.median(cpu):.0%} |", flush=True)
+                      f"({min(frames):.1f}–{max(frames):.1f}) | {statistics.median(missed):.1%} | "
+                      f"{statistics.median(cpu):.0%} |", flush=True)
 
 
 if __name__ == "__main__":
