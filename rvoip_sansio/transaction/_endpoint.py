@@ -308,8 +308,11 @@ class Endpoint:
         if stream is not None:
             via_transport, port = stream, self._conns.locals[stream][1]
         if not vias:
+            # RFC 5923 §6 (config.via_alias): the peer may send its requests for our sent-by
+            # over this connection.
+            alias = ";alias" if stream is not None and self.config.via_alias else ""
             request.add(
-                "Via", f"SIP/2.0/{via_transport} {via_host}:{port};branch={self.new_branch()};rport",
+                "Via", f"SIP/2.0/{via_transport} {via_host}:{port};branch={self.new_branch()};rport{alias}",
                 first=True,
             )
         elif not vias[0].branch or (stream is not None and vias[0].transport.upper() != stream):

@@ -57,6 +57,10 @@ class EndpointConfig:
     #: its sender (one Via) -- when the Contact host is the connection's peer address. Requests
     #: to that Contact then go over the connection while it lives.
     reuse_connections: bool = True
+    #: RFC 5923: put ``alias`` in the Via of requests we send over a connection, asking the
+    #: peer to send its requests for our sent-by back over it. Off by default: RFC 5923 §9
+    #: wants the peer to check our TLS certificate first, and peers need not honour it.
+    via_alias: bool = False
 
     def __attrs_post_init__(self) -> None:
         if not (0 < self.t1 <= self.t2) or self.t4 <= 0:

@@ -260,3 +260,30 @@ def test_websocket_flow_we_opened_pings_and_closes_without_pong() -> None:
     ep.handle_timeout(65.5)  # no Pong this time
     assert not ep.has_connection("WS", bob)
     assert any(isinstance(e, ConnectionClosed) and "pong" in e.reason for e in _events(ep))
+
+
+def test_via_alias_is_offered_when_configured_and_honoured_by_our_endpoint() -> None:
+    # RFC 5923: a client with via_alias puts ";alias" in its Via over the connection it opens;
+    # our server (reuse_connections off, so only the alias counts) then sends its request for
+    # the client's sent-by over that connection instead of opening one.
+    client = _endpoint(via_alias=True)
+    uri = "sip:pbx@10.0.0.100:5061;transport=tls"
+    client.send_request(_request_to(uri), 0.0)
+    server_at: Address = ("10.0.0.100", 5061)
+    assert _orders(client)[0] == ("open", "TLS", server_at)
+    client.connection_made(server_at, "TLS", 0.0)
+    (sent,) = [t.data for t in client.datagrams_to_send(0.0)]
+    (via,) = [line for line in sent.split(b"\r\n") if line.startswith(b"Via:")]
+    assert via.endswith(b";rport;alias")
+    plain = _endpoint()
+    plain.send_request(_request_to(uri), 0.0)
+    plain.connection_made(server_at, "TLS", 0.0)
+    assert b"alias" not in b"".join(t.data for t in plain.datagrams_to_send(0.0))
+
+    server = _endpoint(reuse_connections=False)
+    peer: Address = ("10.0.0.100", 40007)  # the client's side of that connection, as seen
+    server.connection_made(peer, "TLS", 0.0)
+    server.data_received(peer, "TLS", sent, 0.0)
+    server.datagrams_to_send(0.0)
+    server.send_request(_request_to("sips:x@10.0.0.100:5061"), 0.0)
+    assert _orders(server)[0] == ("send", "TLS", peer)
