@@ -1,6 +1,6 @@
-"""A real RFC 5626 client: baresip 1.0 registers with ``rvoip serve`` over TCP with SIP
-Outbound (``sipnat=outbound``, its ``outbound=`` proxy: ``+sip.instance``, ``reg-id``, and a
-keep-alive flow), on 127.0.0.1. Our UDP UserAgent (Bob) calls baresip's account through the
+"""A real RFC 5626 client: baresip 1.0 registers with ``rvoip serve`` over TCP, and over TLS
+with no certificate of its own (it trusts the test CA), with SIP Outbound (``sipnat=outbound``,
+its ``outbound=`` proxy: ``+sip.instance``, ``reg-id``, and a keep-alive flow), on 127.0.0.1. Our UDP UserAgent (Bob) calls baresip's account through the
 B2BUA; baresip answers; Bob hangs up. Checked: serve took baresip's REGISTER as an outbound
 binding, the INVITE and the BYE reached baresip over the connection baresip opened (serve
 opened none to it), and baresip saw the call answered and then closed by the far end.
@@ -14,6 +14,8 @@ import subprocess
 import time
 from pathlib import Path
 
+import pytest
+
 from rvoip_sansio import Event
 from rvoip_sansio.adapters.asyncio import open_sip_transports
 from rvoip_sansio.adapters.cli._common import free_ports
@@ -21,6 +23,7 @@ from rvoip_sansio.dialog import (CallAnswered, CallEnded, RegistrationChanged, R
                                  UserAgent)
 from rvoip_sansio.sdp import PCMU, LocalCapabilities, MediaCapabilities
 from rvoip_sansio.sip.auth import Credentials
+from tests.adapters.test_asyncio_transports import Pki
 from tests.conftest import require_program
 from tests.server._serve import Server
 
@@ -40,8 +43,8 @@ module			account.so
 module			menu.so
 """
 # sipnat=outbound: RFC 5626 through the outbound proxy (serve); regint keeps it registered.
-ACCOUNT = ('<sip:carol@{lo}:{pbx};transport=tcp>;auth_pass=carol-pw;regint=120;sipnat=outbound;'
-           'outbound="sip:{lo}:{pbx};transport=tcp";answermode=auto;audio_codecs=PCMU/8000/1\n')
+ACCOUNT = ('<sip:carol@{lo}:{pbx};transport={transport}>;auth_pass=carol-pw;regint=120;sipnat=outbound;'
+           'outbound="sip:{lo}:{pbx};transport={transport}";answermode=auto;audio_codecs=PCMU/8000/1\n')
 
 
 def _silence(path: Path) -> None:
@@ -53,16 +56,23 @@ def _silence(path: Path) -> None:
         w.writeframes(b"\0\0" * 8000 * 5)
 
 
-def test_baresip_outbound_tcp_called_through_serve(tmp_path: Path) -> None:
+@pytest.mark.parametrize("transport", ["tcp", "tls"])
+def test_baresip_outbound_called_through_serve(tmp_path: Path, transport: str) -> None:
     baresip = require_program("baresip")
-    srv = Server(tmp_path, ACCOUNTS)
+    extra: list[str] = []
+    if transport == "tls":
+        pki = Pki(tmp_path)  # serve's certificate; baresip trusts the CA and has none of its own
+        extra = ["--tls", "--cert", str(tmp_path / "good.crt"), "--key", str(tmp_path / "good.key")]
+    srv = Server(tmp_path, ACCOUNTS, *extra)
     cfg = tmp_path / "baresip"
     cfg.mkdir()
     port = free_ports(1)[0]
     _silence(tmp_path / "silence.wav")
-    (cfg / "config").write_text(CONFIG.format(lo=LO, port=port, silence=tmp_path / "silence.wav",
-                                              record=tmp_path / "heard.wav"))
-    (cfg / "accounts").write_text(ACCOUNT.format(lo=LO, pbx=srv.udp))
+    config = CONFIG.format(lo=LO, port=port, silence=tmp_path / "silence.wav", record=tmp_path / "heard.wav")
+    if transport == "tls":
+        config += f"sip_cafile\t\t{pki.ca[1]}\n"
+    (cfg / "config").write_text(config)
+    (cfg / "accounts").write_text(ACCOUNT.format(lo=LO, pbx=srv.ports[transport.upper()], transport=transport))
     log = tmp_path / "baresip.log"
     with log.open("wb") as out:
         proc = subprocess.Popen([baresip, "-4", "-n", LO, "-f", str(cfg), "-t", "20"],
@@ -88,7 +98,8 @@ def test_baresip_outbound_tcp_called_through_serve(tmp_path: Path) -> None:
                 proc.wait()
         served = srv.stop()
     # The call reached baresip over the flow it opened: serve never connected to it.
-    assert "TCP connection to" not in served, served
+    assert f"{transport.upper()} connection from" in served, served
+    assert f"{transport.upper()} connection to" not in served, served
     assert "answered (leg to <sip:carol" in served, served
 
 
