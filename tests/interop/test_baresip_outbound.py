@@ -27,6 +27,8 @@ from tests.adapters.test_asyncio_transports import Pki
 from tests.conftest import require_program
 from tests.server._serve import Server
 
+pytestmark = pytest.mark.interop
+
 LO = "127.0.0.1"
 ACCOUNTS = {"realm": "pbx.test", "users": {"carol": "carol-pw", "bob": "bob-pw"}}
 CONFIG = """\
