@@ -89,8 +89,8 @@ class Dialog:
     secure: bool = False
     state: DialogState = DialogState.EARLY
     #: The connection (peer address) a dialog-creating request came in on when its Contact
-    #: cannot be reached (an RFC 7118 §5 WebSocket client's ``.invalid`` host): requests to
-    #: that remote target go back over it.
+    #: cannot be reached (an RFC 7118 §5 WebSocket client's ``.invalid`` host), for
+    #: information: the endpoint sends requests to that target over it (its flows).
     flow: Address | None = None
 
     @property
@@ -237,7 +237,6 @@ class Dialog:
         out.extend(headers)
         # The next hop is the first route either way (loose: top Route; strict: Request-URI).
         hop = parse_name_addr(self.route_set[0]).uri_text if self.route_set else uri
-        if self.flow is not None and not self.route_set and uri == self.remote_target \
-                and _invalid_host(parse_uri(uri)):
-            return Request(method, uri, out, body), self.flow  # RFC 7118 §5: its connection
+        # A .invalid remote target (RFC 7118 §5) is reached over its flow: the endpoint bound
+        # that host to the connection the dialog-forming request came on (docs/transports.md).
         return Request(method, uri, out, body), uri_address(hop)

@@ -486,8 +486,7 @@ class Endpoint:
             inp = Input.PROVISIONAL
         else:
             inp = Input.SUCCESS if code < 300 else Input.FAILURE
-        if (tx.transport is not None and code < 300 and self.config.reuse_connections
-                and tx.method in _DIALOG_FORMING):
+        if tx.transport is not None and code < 300 and tx.method in _DIALOG_FORMING:
             self._conns.learn(resp, tx.transport, source)
         before = tx.state
         step(self, tx, inp, now, resp, source)
@@ -552,7 +551,7 @@ class Endpoint:
             alt_dest = _sip.reconnect_address(via)
             if "alias" in via.params and via.port:
                 self._conns.alias(transport, (source[0], via.port), source)
-            if self.config.reuse_connections and method not in _NO_CONTACT:
+            if method not in _NO_CONTACT:
                 self._conns.learn(req, transport, source)
         kind = Kind.SERVER_INVITE if method == "INVITE" else Kind.SERVER_NON_INVITE
         tx = Transaction(kind=kind, key=key, request=req, method=method, dest=dest,

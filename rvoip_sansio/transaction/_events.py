@@ -51,11 +51,11 @@ class EndpointConfig:
     keepalive_interval: float | None = None  # RFC 5626 §3.5.1 CRLF ping on connections we open
     keepalive_timeout: float = 10.0  # RFC 5626 §4.4.1: no pong within this closes the connection
     idle_timeout: float | None = None  # close an accepted connection silent this long (DoS limit)
-    #: Connection reuse (docs/transports.md, "Flows"): a request or response that came over a
-    #: connection binds its Contact to that connection when the Contact host is ``.invalid``
-    #: (RFC 7118 §5) or the URI has ``;ob`` (RFC 5626 §5.3), and -- for a request straight from
-    #: its sender (one Via) -- when the Contact host is the connection's peer address. Requests
-    #: to that Contact then go over the connection while it lives.
+    #: Connection reuse (docs/transports.md, "Flows"): a Contact that came over a connection
+    #: in a request straight from its sender (one Via), whose host is the connection's peer
+    #: address, is bound to that connection: requests to it go over it while it lives.
+    #: (Contacts with a ``.invalid`` host, RFC 7118 §5, or ``;ob``, RFC 5626 §5.3, are bound
+    #: whatever this says: nothing else reaches them.)
     reuse_connections: bool = True
     #: RFC 5923: put ``alias`` in the Via of requests we send over a connection, asking the
     #: peer to send its requests for our sent-by back over it. Off by default: RFC 5923 §9

@@ -205,10 +205,10 @@ class ConnectionTable:
             del self._aliases[entry]
 
     def learn(self, msg: Request | Response, transport: str, source: Address) -> None:
-        """``reuse_connections``: bind the Contact of a message that came over the connection
-        ``(transport, source)`` to it when only it reaches that Contact (a ``.invalid`` host,
-        RFC 7118 §5), the URI asks for it (``;ob``, RFC 5626 §5.3), or -- a request straight
-        from its sender (one Via) -- the Contact host is the connection's peer."""
+        """Bind the Contact of a message that came over the connection ``(transport, source)``
+        to it when only it reaches that Contact (a ``.invalid`` host, RFC 7118 §5), the URI
+        asks for it (``;ob``, RFC 5626 §5.3), or -- with ``reuse_connections``, for a request
+        straight from its sender (one Via) -- the Contact host is the connection's peer."""
         conn = self._conns.get((transport, source))
         raw = msg.get("contact")
         if conn is None or raw is None or raw in conn.seen:
@@ -227,7 +227,8 @@ class ConnectionTable:
         if not isinstance(uri, SipUri):
             return
         host = strip_brackets(uri.host).lower()
-        if not (invalid_host(host) or "ob" in uri.params or (direct and host == source[0].lower())):
+        reuse = direct and self.config.reuse_connections and host == source[0].lower()
+        if not (reuse or invalid_host(host) or "ob" in uri.params):
             return
         name = uri_transport(uri) or self.config.transport.upper()
         self.bind_flow(name, (host, uri.port or default_port(name)), (transport, source))
