@@ -3,8 +3,9 @@
 N calls between two Phones in one process (both ends counted as legs: 2N), PCMU, 16 kHz
 application audio (8<->16 kHz resampling both ways), SRTP off or SDES (AES_CM_128_HMAC_SHA1_80);
 every 20 ms the application writes 20 ms to every leg and reads every frame that arrived.
-Adapters: asyncio, uvloop (when installed), trio (real clock), blocking (each phone on its
-background thread, the application on the main thread). Each run is its own process
+Adapters: asyncio, uvloop (when installed), trio (real clock), trio-mock (trio under
+``MockClock``: virtual time, so the figure is CPU per media second whatever else the machine
+runs), blocking (each phone on its background thread, the application on the main thread). Each run is its own process
 (``OPENBLAS_NUM_THREADS=1``); the measured window follows 1 s of warm-up.
 
 legs per core = frames read / 50 / process CPU seconds (user + system) over the window: the
@@ -73,10 +74,11 @@ async def _async_app(legs: list[Any], seconds: float, sleep: Any, clock: Any) ->
     return out
 
 
-async def _async_calls(alice: Any, bot: Any, port: int, n: int, seconds: float, sleep: Any) -> dict[str, float]:
+async def _async_calls(alice: Any, bot: Any, port: int, n: int, seconds: float, sleep: Any,
+                       clock: Any = time.monotonic) -> dict[str, float]:
     calls = [await alice.call(f"sip:bot@{LO}:{port}") for _ in range(n)]
     incoming = [await bot.accept() for _ in range(n)]
-    out = await _async_app(calls + incoming, seconds, sleep, time.monotonic)
+    out = await _async_app(calls + incoming, seconds, sleep, clock)
     for c in calls:
         await c.hangup()
     return out
@@ -99,8 +101,9 @@ def run_asyncio(n: int, srtp: bool, seconds: float, uv: bool) -> dict[str, float
     return asyncio.run(main())
 
 
-def run_trio(n: int, srtp: bool, seconds: float) -> dict[str, float]:
+def run_trio(n: int, srtp: bool, seconds: float, mock: bool = False) -> dict[str, float]:
     import trio
+    import trio.testing
 
     from rvoip_sansio.adapters.trio import open_phone
     from rvoip_sansio.phone import SrtpMode
@@ -111,8 +114,11 @@ def run_trio(n: int, srtp: bool, seconds: float) -> dict[str, float]:
     async def main() -> dict[str, float]:
         async with open_phone("bot", (LO, 0), auto_answer=True, codecs=(PCMU,), srtp=mode) as bot, \
                 open_phone("alice", (LO, 0), codecs=(PCMU,), srtp=mode) as alice:
-            return await _async_calls(alice, bot, bot.core.config.local[1], n, seconds, trio.sleep)
+            return await _async_calls(alice, bot, bot.core.config.local[1], n, seconds, trio.sleep,
+                                      trio.current_time if mock else time.monotonic)
 
+    if mock:  # virtual time: as fast as the CPU goes, whatever else the machine runs
+        return trio.run(main, clock=trio.testing.MockClock(autojump_threshold=0))  # type: ignore[no-any-return]
     return trio.run(main)  # type: ignore[no-any-return]
 
 
@@ -154,8 +160,8 @@ def run_blocking(n: int, srtp: bool, seconds: float) -> dict[str, float]:
 def one(adapter: str, n: int, srtp: bool, seconds: float) -> dict[str, float]:
     if adapter in ("asyncio", "uvloop"):
         return run_asyncio(n, srtp, seconds, adapter == "uvloop")
-    if adapter == "trio":
-        return run_trio(n, srtp, seconds)
+    if adapter in ("trio", "trio-mock"):
+        return run_trio(n, srtp, seconds, adapter == "trio-mock")
     return run_blocking(n, srtp, seconds)
 
 
