@@ -46,7 +46,7 @@ class CallMedia:
 
     __slots__ = (
         "config", "rtp", "codec", "rx", "tx", "_encoder", "_start", "_n", "_ptime",
-        "_events", "_out", "_srtp_tx", "_srtp_rx", "_srtp_kinds", "_next_mark", "_last_tick",
+        "_events", "_srtp_tx", "_srtp_rx", "_srtp_kinds", "_next_mark", "_last_tick",
         "_idle", "_cn_next", "_cn_payload", "_silence_payload", "muted", "paused",
         "frames_sent", "idle_ticks", "ticks_skipped", "srtp_errors", "plain_dropped",
         "_closed", "_frame_ts", "_grouped", "sending", "receiving", "send_errors",
@@ -88,7 +88,6 @@ class CallMedia:
         self._ptime = c.ptime
         self._last_tick = now
         self._events: deque[Event] = deque()
-        self._out: list[Transmit] = []
         self._srtp_tx: SrtpSession | None = None
         self._srtp_rx: SrtpSession | None = None
         self._srtp_kinds: set[str] = set()
@@ -120,8 +119,11 @@ class CallMedia:
         """Key the call (SDES at set-up, or DTLS-SRTP when the handshake completes): fresh
         send and receive contexts (the send rollover counter restarts too). For a peer's
         new key alone use :meth:`rekey_receive`."""
-        self._srtp_tx = SrtpSession(keys.tx)
+        tx = self._srtp_tx = SrtpSession(keys.tx)
         self._srtp_rx = SrtpSession(keys.rx)
+        # Every datagram is protected as the RTP session makes it (RTP and, on the muxed
+        # port, RTCP); any still waiting unprotected is protected now.
+        self.rtp.protect_with(tx.protect, tx.protect_rtcp)
 
     def rekey_receive(self, policy: SrtpPolicy) -> None:
         """A new key for what the peer sends, ours unchanged (RFC 4568 §7.1.4: the peer's
@@ -183,31 +185,15 @@ class CallMedia:
             self._events.append(SendFailed(dest=dest, time=now))
 
     def datagrams_to_send(self, now: float) -> list[Transmit]:
+        # RtpSession.datagrams_to_send inlined. With keys, the session protected every
+        # datagram as it made it (set_srtp: RtpSession.protect_with).
         rtp = self.rtp
-        out = rtp._out  # (RtpSession.datagrams_to_send, inlined)
-        if self._out:
-            out = self._out + out
-            self._out = []
-        elif not out:
+        out = rtp._out
+        if not out:
             return []
         rtp._out = []
-        srtp = self._srtp_tx
-        if srtp is not None:
-            prot = []
-            protect = srtp.protect
-            for t in out:
-                d = t.data
-                try:
-                    # RFC 5761 §4 demultiplexing, as in receive().
-                    p = (srtp.protect_rtcp(d) if len(d) >= 2 and 192 <= d[1] <= 223
-                         else protect(d))
-                except SrtpError as exc:  # key exhausted: stop sending rather than reuse it
-                    log.warning("SRTP protect failed: %s", exc)
-                    continue
-                prot.append(Transmit(data=p, dest=t.dest))
-            return prot
-        if self.config.srtp_required or self.config.srtp is not None:
-            return []
+        if self._srtp_tx is None and (self.config.srtp_required or self.config.srtp is not None):
+            return []  # keys not there yet: nothing leaves in the clear
         return out
 
     def next_event(self) -> Event | None:

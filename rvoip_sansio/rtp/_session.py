@@ -17,7 +17,7 @@ from typing import Callable
 
 import attrs
 
-from .._core import Address, Event, ParseError, RandomSource, Transmit
+from .._core import Address, Event, ParseError, RandomSource, RvoipError, Transmit
 from ._dtmf import DtmfReceiver, DtmfSender
 from ._events import (
     ActiveSourceChanged, ByeReceived, LoopDetected, MediaResumed, MediaTimeout,
@@ -116,6 +116,8 @@ class RtpSession:
         "_te_pt",
         "_timed_out",
         "_ts",
+        "_tx_rtcp",
+        "_tx_rtp",
         "_validated",
         "audio_suppressed",
         "cname",
@@ -164,6 +166,9 @@ class RtpSession:
         self._events: deque[Event] = deque()
         self._out: list[Transmit] = []
         self._rtcp_out: list[Transmit] = []
+        # Outgoing transforms (SRTP protect / SRTCP protect), see protect_with().
+        self._tx_rtp: Callable[[bytes], bytes] | None = None
+        self._tx_rtcp: Callable[[bytes], bytes] | None = None
         jb_cfg = c.jitter_buffer or JitterBufferConfig(
             clock_rate=c.clock_rate, frame_samples=self._samples,
             cn_payload_type=c.cn_payload_type)
@@ -215,8 +220,17 @@ class RtpSession:
         remote = self._remote
         if remote is None:
             return
-        self._out.append(Transmit(data=_HDR_PACK(0x80, 0x80 | self._pt if marker else self._pt,
-                                                 seq, ts, self.ssrc) + payload, dest=remote))
+        data = _HDR_PACK(0x80, 0x80 | self._pt if marker else self._pt, seq, ts,
+                         self.ssrc) + payload
+        tx = self._tx_rtp
+        if tx is not None:
+            try:
+                data = tx(data)  # SRTP protect (protect_with)
+            except RvoipError as exc:  # e.g. key exhausted: never reuse it, drop the packet
+                log.warning("outgoing datagram dropped: %s", exc)
+                data = b""
+        if data:
+            self._out.append(Transmit(data=data, dest=remote))
         self.packets_sent += 1
         self.octets_sent += len(payload)
         self._sent_since_report = True
@@ -251,13 +265,42 @@ class RtpSession:
         self._seq = (seq + 1) & 0xFFFF
         if self._remote is None:
             return
-        self._out.append(Transmit(data=build_rtp(pt, marker, seq, ts, self.ssrc, payload),
-                                  dest=self._remote))
+        data = build_rtp(pt, marker, seq, ts, self.ssrc, payload)
+        if self._tx_rtp is None or (data := self._transform(self._tx_rtp, data)):
+            self._out.append(Transmit(data=data, dest=self._remote))
         self.packets_sent += 1
         self.octets_sent += len(payload)
         self._sent_since_report = True
         self._last_send_time = now
         self._last_send_ts = ts
+
+    def protect_with(self, rtp: Callable[[bytes], bytes] | None,
+                     rtcp: Callable[[bytes], bytes] | None) -> None:
+        """Transform every datagram we send from now on (SRTP: ``protect`` for RTP and
+        ``protect_rtcp`` for RTCP on the RTP port, i.e. with rtcp-mux), at the moment it is
+        made; None: send as made. A transform that raises (an :class:`RvoipError`, such as
+        an exhausted SRTP key) drops that datagram, logged; the counters still count it.
+        Datagrams already waiting are transformed now, in order, so none leaves in the clear."""
+        self._tx_rtp = rtp
+        self._tx_rtcp = rtcp
+        if rtp is None or rtcp is None or not self._out:
+            return
+        out = []
+        for t in self._out:
+            d = t.data
+            # RFC 5761 §4: RTCP packet types 192..223 in the second octet.
+            p = self._transform(rtcp if len(d) >= 2 and 192 <= d[1] <= 223 else rtp, d)
+            if p:
+                out.append(Transmit(data=p, dest=t.dest))
+        self._out = out
+
+    @staticmethod
+    def _transform(fn: Callable[[bytes], bytes], data: bytes) -> bytes:
+        try:
+            return fn(data)
+        except RvoipError as exc:  # e.g. SRTP key exhausted: never reuse it, drop the packet
+            log.warning("outgoing datagram dropped: %s", exc)
+            return b""
 
     def send_dtmf(self, digits: str, now: float, *, duration: float = 0.1,
                   volume: int = 10) -> None:
@@ -515,8 +558,13 @@ class RtpSession:
         dest = self._rtcp_remote
         if dest is None:
             return
-        t = Transmit(data=data, dest=dest)
-        (self._out if self.config.rtcp_mux else self._rtcp_out).append(t)
+        if self.config.rtcp_mux:
+            if self._tx_rtcp is None:
+                self._out.append(Transmit(data=data, dest=dest))
+            elif p := self._transform(self._tx_rtcp, data):
+                self._out.append(Transmit(data=p, dest=dest))
+        else:
+            self._rtcp_out.append(Transmit(data=data, dest=dest))
         if now is not None:
             self._sched.sent(now, len(data) + _UDP_IP_OVERHEAD)
 
