@@ -5,7 +5,8 @@ application audio (8<->16 kHz resampling both ways), SRTP off or SDES (AES_CM_12
 every 20 ms the application writes 20 ms to every leg and reads every frame that arrived.
 Adapters: asyncio, uvloop (when installed), trio (real clock), trio-mock (trio under
 ``MockClock``: virtual time, so the figure is CPU per media second whatever else the machine
-runs), blocking (each phone on its background thread, the application on the main thread). Each run is its own process
+runs), asyncio-mock (the same for asyncio: a selector loop whose clock jumps to the next timer
+when nothing is ready), blocking (each phone on its background thread, the application on the main thread). Each run is its own process
 (``OPENBLAS_NUM_THREADS=1``); the measured window follows 1 s of warm-up.
 
 legs per core = frames read / 50 / process CPU seconds (user + system) over the window: the
@@ -84,7 +85,32 @@ async def _async_calls(alice: Any, bot: Any, port: int, n: int, seconds: float, 
     return out
 
 
-def run_asyncio(n: int, srtp: bool, seconds: float, uv: bool) -> dict[str, float]:
+def _virtual_loop() -> Any:
+    """An asyncio selector loop on virtual time: when nothing is ready it jumps its clock to
+    the next timer instead of sleeping (loopback datagrams are readable at once), so a run
+    costs only its CPU work, like trio's MockClock."""
+    import asyncio
+    import selectors
+
+    class Selector(selectors.DefaultSelector):  # type: ignore[misc,valid-type]
+        def select(self, timeout: float | None = None) -> Any:
+            ready = super().select(0)
+            if ready or timeout is None or timeout <= 0:
+                return ready if ready or timeout is not None else super().select(None)
+            loop.virtual += timeout
+            return []
+
+    class Loop(asyncio.SelectorEventLoop):
+        virtual = 1000.0
+
+        def time(self) -> float:
+            return self.virtual
+
+    loop = Loop(Selector())
+    return loop
+
+
+def run_asyncio(n: int, srtp: bool, seconds: float, uv: bool, mock: bool = False) -> dict[str, float]:
     import asyncio
 
     from rvoip_sansio.adapters.asyncio import Phone
@@ -93,8 +119,15 @@ def run_asyncio(n: int, srtp: bool, seconds: float, uv: bool) -> dict[str, float
     async def main() -> dict[str, float]:
         async with Phone.open("bot", (LO, 0), auto_answer=True, codecs=(PCMU,), srtp=srtp) as bot, \
                 Phone.open("alice", (LO, 0), codecs=(PCMU,), srtp=srtp) as alice:
-            return await _async_calls(alice, bot, bot.config.local[1], n, seconds, asyncio.sleep)
+            clock = asyncio.get_running_loop().time if mock else time.monotonic
+            return await _async_calls(alice, bot, bot.config.local[1], n, seconds, asyncio.sleep, clock)
 
+    if mock:
+        loop = _virtual_loop()
+        try:
+            return loop.run_until_complete(main())  # type: ignore[no-any-return]
+        finally:
+            loop.close()
     if uv:
         import uvloop
         return uvloop.run(main())  # type: ignore[no-any-return]
@@ -158,8 +191,8 @@ def run_blocking(n: int, srtp: bool, seconds: float) -> dict[str, float]:
 
 
 def one(adapter: str, n: int, srtp: bool, seconds: float) -> dict[str, float]:
-    if adapter in ("asyncio", "uvloop"):
-        return run_asyncio(n, srtp, seconds, adapter == "uvloop")
+    if adapter in ("asyncio", "uvloop", "asyncio-mock"):
+        return run_asyncio(n, srtp, seconds, adapter == "uvloop", adapter == "asyncio-mock")
     if adapter in ("trio", "trio-mock"):
         return run_trio(n, srtp, seconds, adapter == "trio-mock")
     return run_blocking(n, srtp, seconds)
