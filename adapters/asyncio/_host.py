@@ -152,13 +152,16 @@ class PhoneHost:
         self.sip = SipTransports(self._faces, on_event=self._deliver, client_ssl=client_ssl,
                                  connect_timeout=connect_timeout, settle=self._settle)
 
-    async def listen(self, listen: dict[str, Address | tuple[Address, ssl.SSLContext]]) -> None:
-        """Open the SIP listeners (see :func:`~._stream.open_sip_transports`)."""
+    async def listen(self, listen: dict[str, Address | tuple[Address, ssl.SSLContext | None]]) -> None:
+        """Open the SIP listeners (see :func:`~._stream.open_sip_transports`; ``(addr, None)``:
+        a transport without a listener, ``connect_only``)."""
         for name, spec in listen.items():
             if isinstance(spec[1], ssl.SSLContext):
                 await self.sip.listen(name, spec[0], ssl_context=spec[1])
+            elif spec[1] is None:
+                self.sip.connect_only(name, spec[0])
             else:
-                await self.sip.listen(name, spec)
+                await self.sip.listen(name, (spec[0], spec[1]))
 
     def sip_local(self, transmit: Transmit) -> Address:
         """Our address a SIP datagram leaves from (for traces)."""

@@ -231,8 +231,9 @@ class Phone:
              media_trace: TraceHook | None = None, rng: random.Random | None = None,
              **config: Any) -> _Opening:
         """Open a phone for ``user`` with its SIP listener on ``local`` (``transport`` udp,
-        tcp, tls, ws or wss; TLS and WSS need ``server_ssl``, our certificate; port 0 picks a
-        free one). ``phone = await Phone.open(...)`` or ``async with Phone.open(...) as
+        tcp, tls, ws or wss; port 0 picks a free one). TLS and WSS listen with ``server_ssl``, our
+        certificate; without it the phone is a client only (no listener: requests come back
+        over its own connections, set ``instance_id`` for RFC 5626). ``phone = await Phone.open(...)`` or ``async with Phone.open(...) as
         phone:`` (leaving the block, cancellation or Ctrl-C closes it cleanly).
 
         ``srtp``: True / ``"sdes"`` (SDES, optional), False / ``"none"``, ``"dtls"``, or a
@@ -471,9 +472,10 @@ class _Opening:
                              "(the address put into SDP; RTP sockets bind on the wildcard)")
         phone = Phone(core, make_host)
         server_ssl = kw["server_ssl"]
-        if transport in _SECURE and server_ssl is None:
-            raise ValueError(f"a {transport} phone needs server_ssl (its certificate)")
-        spec: Address | tuple[Address, ssl.SSLContext] = (local, server_ssl) if transport in _SECURE else local
+        # TLS/WSS without server_ssl: a client only (no listener); in-dialog requests come back
+        # over its own connection (docs/transports.md, "Flows").
+        spec: Address | tuple[Address, ssl.SSLContext | None] = (
+            (local, server_ssl) if transport in _SECURE else local)
         try:
             await phone.host.listen({transport: spec})
         except BaseException:

@@ -371,7 +371,9 @@ def open_phone(user: str, local: Address, *, transport: str = "udp", tls: ssl.SS
     ``tcp``, ``tls``, ``ws``, ``wss``; port 0 picks a free one); use as ``with open_phone(...)
     as phone:``.
 
-    ``tls``: the server certificate context for a ``tls``/``wss`` listener; ``client_ssl``
+    ``tls``: the server certificate context for a ``tls``/``wss`` listener (None: a client
+    only, no listener; requests come back over its own connections, set ``instance_id`` for
+    RFC 5626); ``client_ssl``
     verifies the servers we connect to (default ``ssl.create_default_context()``).
     ``rtp_ports=(lo, hi)``: the range for the per-call RTP sockets (default: any free port).
     ``background=False``: no thread; the loop runs inside the waiting calls (``next_call``,
@@ -387,7 +389,10 @@ def open_phone(user: str, local: Address, *, transport: str = "udp", tls: ssl.SS
     phone = Phone(core, host=local[0], rtp_ports=rtp_ports, client_ssl=client_ssl,
                   connect_timeout=connect_timeout, name=f"phone-{user}")
     try:
-        phone.sip.listen(name, local, ssl_context=tls)
+        if name in ("TLS", "WSS") and tls is None:
+            phone.sip.connect_only(name, local)  # a client only: no certificate, no listener
+        else:
+            phone.sip.listen(name, local, ssl_context=tls)
         with phone.loop.lock:
             phone.loop.drain(time.monotonic())
         if background:

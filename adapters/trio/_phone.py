@@ -329,7 +329,9 @@ async def open_phone(
     """``async with open_phone("alice", ("127.0.0.1", 5060)) as phone:`` runs a phone for
     ``user`` with its SIP listener on ``local`` (port 0: a free port is picked first) over
     ``transport`` (UDP, TCP, TLS, WS or WSS; TLS/WSS listen with ``server_ssl``, and verify the
-    servers they reach against ``client_ssl``, default the system CAs). Each call gets an RTP
+    servers they reach against ``client_ssl``, default the system CAs; without ``server_ssl``
+    a client only: no listener, requests come back over its own connections, set
+    ``instance_id`` for RFC 5626). Each call gets an RTP
     socket on ``rtp_host`` (default the SIP host) from ``rtp_ports`` (inclusive range; None:
     any free port). Other keywords are :class:`~rvoip_sansio.phone.PhoneConfig` fields
     (``codecs``, ``srtp``, ``rate``, ``frame_ms``, ``auto_answer``, ``credentials``,
@@ -340,15 +342,14 @@ async def open_phone(
     closes every connection and socket; the block's own exception leaves as itself.
     """
     name = transport.upper()
-    if name in _SECURE and server_ssl is None:
-        raise ValueError(f"a {name} phone listens with server_ssl (its certificate)")
     if local[1] == 0:
         local = (local[0], _free_port(local[0], name))
     cfg = PhoneConfig(user=user, local=local, transport=name.lower(), **config)
     core = PhoneCore(config=cfg, rng=rng if rng is not None else random.Random(secrets.randbits(64)))
     phone = Phone(core, host=rtp_host or local[0], auto_answer=cfg.auto_answer)
-    spec: dict[str, Address | tuple[Address, ssl.SSLContext]] = {
-        name: (local, server_ssl) if server_ssl is not None and name in _SECURE else local}
+    # TLS/WSS without server_ssl: a client only (no listener; docs/transports.md, "Flows").
+    spec: dict[str, Address | tuple[Address, ssl.SSLContext | None]] = {
+        name: (local, server_ssl) if name in _SECURE else local}
 
     async def service(task_status: trio.TaskStatus[trio.CancelScope]) -> None:
         # Shielded: when the application's block is cancelled, the sockets, readers and the

@@ -91,6 +91,9 @@ class PhoneConfig:
     trusted_sources: tuple[str, ...] = ()
     #: Every out-of-dialog request goes through this SIP URI (a loose route, RFC 3261 §8.1.2).
     outbound_proxy: str | None = None
+    #: RFC 5626 (SIP Outbound): a stable ``urn:uuid:...`` for this phone; REGISTER over
+    #: TCP/TLS/WS/WSS then carries +sip.instance/reg-id and calls come back over our flow.
+    instance_id: str | None = None
     #: Digest credentials (the auth user may differ from ``user``, the URI user).
     credentials: tuple[Credentials, ...] = ()
     #: Send 100rel (RFC 3262) support.

@@ -72,6 +72,7 @@ class PhoneCore(UAForwarding, AudioVerbs, Reactions):
             credentials=config.credentials, outbound_proxy=config.outbound_proxy,
             user_agent=config.user_agent, max_calls=config.max_calls, prack=config.prack,
             session_expires=config.session_expires, follow_transfers=False,
+            instance_id=config.instance_id,
             endpoint=EndpointConfig(transport=transport, reliable=transport != "UDP"),
         ), rng=rng, auth=auth)
         self._calls: dict[str, PhoneCall] = {}
