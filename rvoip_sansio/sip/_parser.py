@@ -24,8 +24,9 @@ from __future__ import annotations
 import logging
 import os
 import re
+from collections.abc import Callable
 from types import MemberDescriptorType, ModuleType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rvoip_sansio._core import ParseError
 
@@ -77,8 +78,11 @@ def parse_message(data: bytes | bytearray | memoryview) -> Request | Response:
     announced is an error; without one, the body is the rest of the datagram. Raises
     :class:`ParseError` (offset, reason) on malformed input, never anything else.
     """
-    if not isinstance(data, bytes):
-        data = bytes(data)
+    if type(data) is not bytes:
+        # A copy of the octets of any buffer: the caller cannot change it under us, a bytes
+        # subclass's overridden methods are never called, and _raw is exactly bytes. (Not
+        # bytes(data): parse_message(10**9) must be a TypeError, not a gigabyte of zeros.)
+        data = bytes(memoryview(data))
     skip = 0
     if data[:2] == b"\r\n":  # RFC 3261 §7.5: tolerate CRLFs before the start line
         skip = len(data) - len(data.lstrip(b"\r\n"))
@@ -256,6 +260,19 @@ def _fast_properties() -> list[tuple[type, str, str, int]]:
             (NameAddr, "tag", "_lazy", 6)]
 
 
+def native_init_args() -> tuple[type, type, type, type, type,
+                                Callable[[bytes], Request | Response], dict[str, Any]]:
+    """The arguments of the accelerator's ``_init``: the classes it builds, the pure parser,
+    and the slots' member descriptors by ``"Class.slot"`` (their offsets, checked in C)."""
+    from ._headers import CSeq, NameAddr, Via
+    from ._message import Message
+
+    slots = {f"{cls.__name__}.{name}": value
+             for cls in (Message, Request, Response, CSeq, Via, NameAddr)
+             for name, value in vars(cls).items() if isinstance(value, MemberDescriptorType)}
+    return Request, Response, CSeq, Via, NameAddr, parse_message_pure, slots
+
+
 def load_native() -> ModuleType | None:
     """The C accelerator set up with this package's classes, or ``None`` when not built."""
     try:
@@ -265,13 +282,11 @@ def load_native() -> ModuleType | None:
     if getattr(mod, "ABI", None) != _NATIVE_ABI:
         _log.warning("ignoring a stale build of %s (rebuild: pip install -e .)", mod.__name__)
         return None
-    from ._headers import CSeq, NameAddr, Via
-    from ._message import Message
-
-    slots = {f"{cls.__name__}.{name}": value
-             for cls in (Message, Request, Response, CSeq, Via, NameAddr)
-             for name, value in vars(cls).items() if isinstance(value, MemberDescriptorType)}
-    mod._init(Request, Response, CSeq, Via, NameAddr, parse_message_pure, slots)
+    try:
+        mod._init(*native_init_args())
+    except TypeError as exc:  # classes changed without the build (a slot renamed...)
+        _log.warning("ignoring %s: %s (rebuild: pip install -e .)", mod.__name__, exc)
+        return None
     for cls, name, slot, index in _fast_properties():
         prop = getattr(cls, name)  # the property itself, even when already replaced
         setattr(cls, name, mod.fast_property(prop, vars(cls)[slot], index))

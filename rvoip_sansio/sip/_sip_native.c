@@ -471,11 +471,16 @@ static int fill_hot(PyObject *msg, const char *s, Py_ssize_t val[][2])
 
 static PyObject *call_fallback(PyObject *data)
 {
-    if (fallback == NULL) {
+    PyObject *fb = fallback, *result;
+    if (fb == NULL) {
         PyErr_SetString(PyExc_RuntimeError, "_sip_native is not initialised (_init)");
         return NULL;
     }
-    return PyObject_CallOneArg(fallback, data);
+    /* Held for the call: Python code run by it may call _init, which replaces `fallback`. */
+    Py_INCREF(fb);
+    result = PyObject_CallOneArg(fb, data);
+    Py_DECREF(fb);
+    return result;
 }
 
 static PyObject *parse_message(PyObject *module, PyObject *data)
@@ -652,17 +657,14 @@ static int fastget_traverse(PyObject *self, visitproc visit, void *arg)
     return 0;
 }
 
-static int fastget_clear(PyObject *self)
-{
-    FastGet *d = (FastGet *)self;
-    Py_CLEAR(d->prop); Py_CLEAR(d->fget); Py_CLEAR(d->owner);
-    return 0;
-}
-
+/* No tp_clear, as CPython's own member descriptors: its fields stay set for the object's
+ * whole life (fastget_get/set use them unchecked), and every cycle through one (the class,
+ * the getter's function) is broken by the other objects' tp_clear. */
 static void fastget_dealloc(PyObject *self)
 {
+    FastGet *d = (FastGet *)self;
     PyObject_GC_UnTrack(self);
-    fastget_clear(self);
+    Py_XDECREF(d->prop); Py_XDECREF(d->fget); Py_XDECREF(d->owner);
     Py_TYPE(self)->tp_free(self);
 }
 
@@ -674,7 +676,6 @@ static PyTypeObject FastGetType = {
     .tp_doc = "A property whose cached slot is read in C (see fast_property()).",
     .tp_dealloc = fastget_dealloc,
     .tp_traverse = fastget_traverse,
-    .tp_clear = fastget_clear,
     .tp_descr_get = fastget_get,
     .tp_descr_set = fastget_set,
 };
@@ -728,6 +729,7 @@ static PyObject *init(PyObject *module, PyObject *args)
 {
     PyTypeObject *req, *resp, *cseq, *via, *na;
     PyObject *fb, *slots;
+    Py_ssize_t offsets[N_SLOTS];
     if (!PyArg_ParseTuple(args, "O!O!O!O!O!OO!:_init", &PyType_Type, &req, &PyType_Type, &resp,
                           &PyType_Type, &cseq, &PyType_Type, &via, &PyType_Type, &na, &fb,
                           &PyDict_Type, &slots))
@@ -736,30 +738,37 @@ static PyObject *init(PyObject *module, PyObject *args)
         PyErr_SetString(PyExc_TypeError, "the fallback must be callable");
         return NULL;
     }
-    Py_XSETREF(request_type, (PyTypeObject *)Py_NewRef(req));
-    Py_XSETREF(response_type, (PyTypeObject *)Py_NewRef(resp));
-    Py_XSETREF(cseq_type, (PyTypeObject *)Py_NewRef(cseq));
-    Py_XSETREF(via_type, (PyTypeObject *)Py_NewRef(via));
-    Py_XSETREF(name_addr_type, (PyTypeObject *)Py_NewRef(na));
-    Py_CLEAR(fallback); /* unusable until every slot is known */
+    /* Everything is checked before anything changes: a failed call leaves the module as it
+     * was (a half set-up would pair these classes with the offsets of others). */
     for (int i = 0; i < N_SLOTS; i++) {
         /* keys "Class.slot"; each slot must belong to (a base of) the classes made here */
-        PyTypeObject *owner, *user = i <= S_C_CONTACT ? response_type : i <= S_URI ? request_type
-            : i <= S_REASON ? response_type : i <= S_CSEQ_METHOD ? cseq_type
-            : i == S_VIA_LAZY ? via_type : name_addr_type;
+        PyTypeObject *owner, *user = i <= S_C_CONTACT ? resp : i <= S_URI ? req
+            : i <= S_REASON ? resp : i <= S_CSEQ_METHOD ? cseq : i == S_VIA_LAZY ? via : na;
         PyObject *descr = PyDict_GetItemString(slots, slot_names[i]); /* borrowed */
         Py_ssize_t off = descr == NULL ? -1 : member_offset(descr, &owner);
         if (descr == NULL || (off >= 0 && (!PyType_IsSubtype(user, owner) ||
-                              (i <= S_C_CONTACT && !PyType_IsSubtype(request_type, owner))))) {
+                              (i <= S_C_CONTACT && !PyType_IsSubtype(req, owner))))) {
             PyErr_Format(PyExc_TypeError, "slot %s missing or not of its class", slot_names[i]);
             return NULL;
         }
         if (off < 0)
             return NULL;
-        slot_offset[i] = off;
+        offsets[i] = off;
     }
-    Py_INCREF(fb);
-    Py_XSETREF(fallback, fb);
+    /* Every global is replaced before the old values are released (a release may run
+     * Python code, which must find a consistent set-up). */
+    PyObject *old[6] = {(PyObject *)request_type, (PyObject *)response_type,
+                        (PyObject *)cseq_type, (PyObject *)via_type,
+                        (PyObject *)name_addr_type, fallback};
+    memcpy(slot_offset, offsets, sizeof offsets);
+    request_type = (PyTypeObject *)Py_NewRef(req);
+    response_type = (PyTypeObject *)Py_NewRef(resp);
+    cseq_type = (PyTypeObject *)Py_NewRef(cseq);
+    via_type = (PyTypeObject *)Py_NewRef(via);
+    name_addr_type = (PyTypeObject *)Py_NewRef(na);
+    fallback = Py_NewRef(fb);
+    for (int i = 0; i < 6; i++)
+        Py_XDECREF(old[i]);
     Py_RETURN_NONE;
 }
 
