@@ -544,7 +544,8 @@ def part_media(counts: list[int], seconds: float) -> None:
         print(f"| {loop_name} | {driving} | {srtp_name} | {clean} | {cpu:.0%} | {per_core} |")
 
 
-def media_cpu_run(n: int, srtp: bool, group: bool, seconds: float, epoll: bool = False) -> tuple[float, float]:
+def media_cpu_run(n: int, srtp: bool, group: bool, seconds: float, epoll: bool = False,
+                  freeze: bool = False) -> tuple[float, float]:
     """Both ends of N calls in this process on 2N real UDP sockets, in *virtual* time: each
     20 ms tick runs every CallMedia's clock (or the group's), sends what they produced with
     ``sendto`` and reads every socket until empty (loopback delivery is synchronous), feeding
@@ -552,7 +553,12 @@ def media_cpu_run(n: int, srtp: bool, group: bool, seconds: float, epoll: bool =
     skip: process CPU time / media time gives what one core can carry. Returns (CPU seconds
     per media second for one end of N calls, fraction of packets received). ``epoll``: read
     through the phones' MediaPump (one epoll, one datagram per ready socket per poll, polled
-    until nothing is ready) instead of ``recvfrom`` on every socket until EAGAIN."""
+    until nothing is ready) instead of ``recvfrom`` on every socket until EAGAIN. ``freeze``:
+    ``gc.freeze()`` once the calls are set up (what an adapter may do; the library does not),
+    so the collector's full passes skip the calls' long-lived objects.
+    With a group the driving is ``CallMediaGroup.poll``: ticks, each member's RTP timers and
+    its datagrams in one pass (no per-member ``next_deadline``/``handle_timeout``)."""
+    import gc
     import socket as so
 
     from rvoip_sansio.adapters._mediapump import MediaPump
@@ -581,10 +587,14 @@ def media_cpu_run(n: int, srtp: bool, group: bool, seconds: float, epoll: bool =
         if group:
             groups[i >= n].add(m)
         medias.append(m)
+    sock_of = {id(m): sock for m, sock in zip(medias, socks)}
     ticks = int(seconds / 0.02)
     received = 0
     warm = 100  # 2 s of warm-up, not timed
     cpu0 = 0.0
+    if freeze:
+        gc.collect()
+        gc.freeze()
     for k in range(ticks + warm):
         if k == warm:
             cpu0, received = time.process_time(), 0
@@ -594,9 +604,12 @@ def media_cpu_run(n: int, srtp: bool, group: bool, seconds: float, epoll: bool =
                 m.write(tone[(k // 5 % 10) * chunk:(k // 5 % 10 + 1) * chunk])
                 while m.read_frame() is not None:
                     pass
-        for g in groups:
-            g.handle_timeout(now)
-        for m, sock in zip(medias, socks):
+        for g in groups:  # one pass per group: ticks, RTP timers and datagrams (poll)
+            for m, ds in g.poll(now):
+                sock = sock_of[id(m)]
+                for t in ds:
+                    sock.sendto(t.data, t.dest)
+        for m, sock in zip(() if group else medias, socks):
             d = m.next_deadline()
             if d is not None and d <= now:
                 m.handle_timeout(now)
@@ -617,6 +630,8 @@ def media_cpu_run(n: int, srtp: bool, group: bool, seconds: float, epoll: bool =
                 m.receive(data, (src[0], src[1]), now)
                 received += 1
     cpu = time.process_time() - cpu0
+    if freeze:
+        gc.unfreeze()
     pump.close()
     for sock in socks:
         sock.close()
@@ -624,18 +639,23 @@ def media_cpu_run(n: int, srtp: bool, group: bool, seconds: float, epoll: bool =
     return cpu / 2 / media_seconds, received / (2 * n * ticks)
 
 
-def part_media_cpu(counts: list[int], seconds: float) -> None:
+def part_media_cpu(counts: list[int], seconds: float, freeze: bool = False) -> None:
     print(f"\n## CPU per call with G.711 RTP both ways, real sockets, virtual time ({seconds:.0f} media s per run)\n")
     print("| driving | reading | SRTP | N calls (both ends in one process) | CPU s per media s, one end of N calls "
-          "| packets received | calls per core (one end each) |")
-    print("|---|---|---|---:|---:|---|---:|")
+          "| packets received | calls per core (one end each) |"
+          + (" same with gc.freeze() after set-up (adapter's choice) |" if freeze else ""))
+    print("|---|---|---|---:|---:|---|---:|" + ("---:|" if freeze else ""))
     for group, epoll in ((False, False), (True, False), (True, True)):
         for srtp in (True, False):
             for n in counts:
                 cpu, rx = media_cpu_run(n, srtp, group, seconds, epoll)
-                print(f"| {'CallMediaGroup' if group else 'clock per call'} | "
+                extra = ""
+                if freeze:
+                    fcpu, _ = media_cpu_run(n, srtp, group, seconds, epoll, freeze=True)
+                    extra = f" {n / fcpu:,.0f} |"
+                print(f"| {'CallMediaGroup (poll)' if group else 'clock per call'} | "
                       f"{'one epoll (MediaPump)' if epoll else 'recvfrom until EAGAIN'} | {'on' if srtp else 'off'} | "
-                      f"{n} | {cpu:.3f} | {rx:.1%} | {n / cpu:,.0f} |", flush=True)
+                      f"{n} | {cpu:.3f} | {rx:.1%} | {n / cpu:,.0f} |{extra}", flush=True)
 
 
 def main() -> None:
@@ -652,6 +672,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=3.0, help="seconds per SIPp run (calls, options)")
     parser.add_argument("--media-seconds", type=float, default=6.0, help="measured seconds per media run")
     parser.add_argument("--counts", help="comma-separated call counts for the media parts")
+    parser.add_argument("--gc-freeze", action="store_true",
+                        help="media-cpu: a second column with gc.freeze() after set-up")
     args = parser.parse_args()
     with open("/proc/loadavg") as f:
         load = f.read().split()[:3]
@@ -664,7 +686,7 @@ def main() -> None:
         part_media(counts or ([100, 300] if args.quick else [100, 250, 500, 1000]), args.media_seconds)
     if args.part in ("media-cpu", "all"):
         part_media_cpu([int(c) for c in args.counts.split(",")] if args.counts else [100] if args.quick else [100, 500],
-                       args.media_seconds)
+                       args.media_seconds, args.gc_freeze)
     if args.part in ("options", "all"):
         part_options([1000, 4000] if args.quick else [1000, 4000, 8000], args.seconds)
 
