@@ -555,9 +555,7 @@ def media_cpu_run(n: int, srtp: bool, group: bool, seconds: float, epoll: bool =
     through the phones' MediaPump (one epoll, one datagram per ready socket per poll, polled
     until nothing is ready) instead of ``recvfrom`` on every socket until EAGAIN. ``freeze``:
     ``gc.freeze()`` once the calls are set up (what an adapter may do; the library does not),
-    so the collector's full passes skip the calls' long-lived objects.
-    With a group the driving is ``CallMediaGroup.poll``: ticks, each member's RTP timers and
-    its datagrams in one pass (no per-member ``next_deadline``/``handle_timeout``)."""
+    so the collector's full passes skip the calls' long-lived objects."""
     import gc
     import socket as so
 
@@ -587,7 +585,6 @@ def media_cpu_run(n: int, srtp: bool, group: bool, seconds: float, epoll: bool =
         if group:
             groups[i >= n].add(m)
         medias.append(m)
-    sock_of = {id(m): sock for m, sock in zip(medias, socks)}
     ticks = int(seconds / 0.02)
     received = 0
     warm = 100  # 2 s of warm-up, not timed
@@ -604,12 +601,9 @@ def media_cpu_run(n: int, srtp: bool, group: bool, seconds: float, epoll: bool =
                 m.write(tone[(k // 5 % 10) * chunk:(k // 5 % 10 + 1) * chunk])
                 while m.read_frame() is not None:
                     pass
-        for g in groups:  # one pass per group: ticks, RTP timers and datagrams (poll)
-            for m, ds in g.poll(now):
-                sock = sock_of[id(m)]
-                for t in ds:
-                    sock.sendto(t.data, t.dest)
-        for m, sock in zip(() if group else medias, socks):
+        for g in groups:
+            g.handle_timeout(now)
+        for m, sock in zip(medias, socks):
             d = m.next_deadline()
             if d is not None and d <= now:
                 m.handle_timeout(now)
@@ -653,7 +647,7 @@ def part_media_cpu(counts: list[int], seconds: float, freeze: bool = False) -> N
                 if freeze:
                     fcpu, _ = media_cpu_run(n, srtp, group, seconds, epoll, freeze=True)
                     extra = f" {n / fcpu:,.0f} |"
-                print(f"| {'CallMediaGroup (poll)' if group else 'clock per call'} | "
+                print(f"| {'CallMediaGroup' if group else 'clock per call'} | "
                       f"{'one epoll (MediaPump)' if epoll else 'recvfrom until EAGAIN'} | {'on' if srtp else 'off'} | "
                       f"{n} | {cpu:.3f} | {rx:.1%} | {n / cpu:,.0f} |{extra}", flush=True)
 

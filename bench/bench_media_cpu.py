@@ -1,7 +1,7 @@
 """CPU per call-tick of the pure media core (rvoip_sansio.callmedia), no sockets, no loop.
 
 Both ends of N G.711 μ-law calls run in this process on one virtual 20 ms clock: each tick
-every clock runs (one ``CallMediaGroup`` per side driven by ``poll``, or each ``CallMedia``'s own
+every clock runs (one ``CallMediaGroup`` per side, or each ``CallMedia``'s own
 ``next_deadline``/``handle_timeout``), every datagram a call produced goes straight into
 its peer's ``receive`` (a dict lookup instead of ``sendto``/``recvfrom``), and every 100 ms
 the application writes 100 ms of a 440 Hz tone and reads every frame (as in
@@ -51,7 +51,6 @@ def us_per_call_tick(n: int, srtp: bool, group: bool, rate: int, seconds: float 
         if group:
             groups[i >= n].add(m)
         medias.append(m)
-    pos = {id(m): i for i, m in enumerate(medias)}
     tone = np.round(3000 * np.sin(2 * np.pi * 440 * np.arange(rate) / rate)).astype(np.int16)
     chunk = rate // 10
     warm, ticks = 50, int(seconds / 0.02)
@@ -67,13 +66,10 @@ def us_per_call_tick(n: int, srtp: bool, group: bool, rate: int, seconds: float 
                 m.write(part)
                 while (frame := m.read_frame()) is not None:
                     heard += frame.flags.is_speech
+        for g in groups:
+            g.handle_timeout(now)
         inbox = []
-        for g in groups:  # ticks, members' RTP timers and datagrams in one pass
-            for m, ds in g.poll(now):
-                i = pos[id(m)]
-                for t in ds:
-                    inbox.append((index[t.dest], t.data, addrs[i]))
-        for i, m in enumerate(() if group else medias):
+        for i, m in enumerate(medias):
             d = m.next_deadline()
             if d is not None and d <= now:
                 m.handle_timeout(now)

@@ -10,15 +10,13 @@ one by one.
 Each member stays a normal :class:`CallMedia` for the network (its own ``receive``,
 ``datagrams_to_send``, ``next_event`` and, for RTCP/DTMF timers only, ``next_deadline`` /
 ``handle_timeout``); only the media ticks move to the group's ``handle_timeout``.
-:meth:`CallMediaGroup.poll` does all of it in one pass over the members (ticks, each
-member's RTP timers, its datagrams), so an adapter needs no per-member timers.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from .._core import LocalProtocolError, Transmit
+from .._core import LocalProtocolError
 from ._receive import PCM
 from ..codecs import BatchResampler
 from ._send import SendQueue
@@ -120,42 +118,6 @@ class CallMediaGroup:
             t = self._start + self._n * ptime
             self._n += 1
             self._tick(t)
-
-    def poll(self, now: float) -> list[tuple[CallMedia, list[Transmit]]]:
-        """:meth:`handle_timeout`, every member's own RTP timers when due (what its
-        ``next_deadline``/``handle_timeout`` would run) and its ``datagrams_to_send``, in one
-        pass over the members: each member's tick, timers and datagrams while its state is
-        in the CPU caches. Returns ``(member, datagrams)`` for the members with datagrams to
-        send, in member order. Each member's results are exactly those of calling the three
-        separately; an adapter that polls the group needs no per-member timers."""
-        out: list[tuple[CallMedia, list[Transmit]]] = []
-        ptime = self.ptime
-        due = int((now - self._start) / ptime + 1e-9) + 1
-        run = False
-        t = 0.0
-        members = self._plain
-        if due - self._n > 1 or self._mixed:
-            # Catch-up or resampled members: the batched ticks first, then the pass below.
-            self.handle_timeout(now)
-            members = self._members
-        elif self._n < due:
-            run = True  # the common case: one tick, run member by member in the pass
-            t = self._start + self._n * ptime
-            self._n += 1
-        append = out.append
-        for m in members:
-            if run and not m._closed:
-                m._n += 1
-                m._tick(t)
-            rtp = m.rtp
-            d = rtp.next_deadline()
-            if d is not None and d <= now:
-                rtp.handle_timeout(now)
-            if rtp._out:
-                ds = m.datagrams_to_send(now)
-                if ds:
-                    append((m, ds))
-        return out
 
     def _tick(self, t: float) -> None:
         # Members at their codec's rate: each runs its own tick (nothing to batch).
