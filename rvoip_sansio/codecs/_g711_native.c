@@ -207,10 +207,10 @@ encode_frames(int enc, int which, PyObject *frames)
     step = PyArray_DIM(a, 1);
     if (step == 0)
         return delegate1(which, frames);
-    src = (const uint16_t *)PyArray_DATA(a);
     list = PyList_New((Py_ssize_t)rows);
     if (list == NULL)
         return NULL;
+    src = (const uint16_t *)PyArray_DATA(a); /* after the allocation (which may run finalizers) */
     for (npy_intp r = 0; r < rows; r++) {
         PyObject *b = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)step);
         if (b == NULL) {

@@ -96,7 +96,7 @@ static inline int16_t
 to_int16(double acc)
 {
     acc = nearbyint(acc * (1.0 / 16777216.0)); /* Q24 -> samples, ties to even */
-    if (acc < -32768.0)
+    if (!(acc >= -32768.0)) /* also NaN (a hand-made coef): no undefined cast */
         return -32768;
     if (acc > 32767.0)
         return 32767;
@@ -136,6 +136,9 @@ shape_ok(PyArrayObject *coef, Py_ssize_t up, Py_ssize_t down, Py_ssize_t r, Py_s
         return 0;
     *taps = PyArray_DIM(coef, 1);
     if (*taps < 1)
+        return 0;
+    /* r + (count - 1) * down must not overflow (only a direct call can pass such values) */
+    if (count > 0 && (count - 1) > (PY_SSIZE_T_MAX - r) / down)
         return 0;
     return count == 0 || (r + (count - 1) * down) / up + *taps <= ext_len;
 }

@@ -112,3 +112,15 @@ def test_rvoip_pure_turns_the_accelerator_off() -> None:
     assert probe(code, RVOIP_PURE="1") == "True"
     require_module("rvoip_sansio.codecs._resample_native")
     assert probe(code) == probe(code, RVOIP_PURE="0") == "False"
+
+
+def test_declines_arguments_whose_row_index_would_overflow(native: object) -> None:
+    """A direct call whose last row index r + (count - 1) * down overflows is declined
+    (``None``: the numpy path takes it) instead of reading outside the buffer; NaN
+    coefficients saturate instead of an undefined cast (found by an ASan/UBSan review)."""
+    hist, x = np.zeros(0), np.zeros(10, np.int16)
+    fn = native.resample  # type: ignore[attr-defined]
+    assert fn(hist, x, np.ones((1, 1)), 0, 1, 2**61 + 2**40, 5) is None
+    assert fn(hist, x, np.ones((1, 1)), 2**63 - 1, 1, 1, 2) is None
+    out = fn(hist, x, np.full((1, 2), np.nan), 0, 1, 1, 3)
+    assert out is None or (np.asarray(out) == -32768).all()
