@@ -10,6 +10,9 @@ rates come from the median chunk time and each ratio is the median of the per-ro
 so load from other processes lands on both alike; the ratio is what counts, not the rate.
 
     .venv/bin/python bench/bench_srtp.py [--packets N] [--chunk C] [--batch B] [--profiles ...]
+
+``RVOIP_SRTP_PURE=1`` runs our side without the optional C XOR (``srtp/_srtp_native.c``), for
+before/after comparisons of the accelerator alone.
 """
 
 from __future__ import annotations

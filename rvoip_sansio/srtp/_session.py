@@ -16,10 +16,12 @@ from typing import Iterable, Sequence
 
 from cryptography.exceptions import InvalidTag
 
+from . import _transform
 from ._errors import SrtpError, SrtpErrorKind
 from ._profiles import SrtpPolicy, SrtpProfile
 from ._transform import (
-    _PATTERNS, KS_CHUNK, KeyState, counter_pattern, keystream_chunk, xor_keystream,
+    _PATTERNS, KS_CHUNK, KeyState, XorTail, counter_pattern, keystream_chunk,
+    keystream_chunk_bytes, xor_keystream,
 )
 
 __all__ = ["SrtpSession"]
@@ -52,7 +54,7 @@ class _Stream:
     AES-CM keystream of the packets ``ks_q .. ks_q + KS_CHUNK - 1`` made ahead (a cache:
     the keystream is a function of key, SSRC and index only, RFC 3711 §4.1.1)."""
 
-    __slots__ = ("rtp", "rtcp", "rtcp_next", "ks_key", "ks_q", "ks_len", "ks")
+    __slots__ = ("rtp", "rtcp", "rtcp_next", "ks_key", "ks_q", "ks_len", "ks", "kb")
 
     def __init__(self) -> None:
         self.rtp: _Replay | None = None
@@ -61,7 +63,8 @@ class _Stream:
         self.ks_key: KeyState | None = None
         self.ks_q = -1
         self.ks_len = 0  # bytes of each cached keystream (whole blocks)
-        self.ks: list[int] = []
+        self.ks: list[int] = []  # pure path: one little-endian int per packet
+        self.kb = b""  # C path: the chunk as bytes, packet p's keystream at p * ks_len
 
 
 def _header_len(data: bytes, n: int) -> int:
@@ -91,7 +94,7 @@ class SrtpSession:
     __slots__ = (
         "policy", "errors", "_aead", "_tag", "_rtcp_tag", "_window", "_mask", "_keys",
         "_by_mki", "_mki_len", "_tx_key", "_enc_rtp", "_cm", "_enc_rtcp", "_repeat_ok",
-        "_tx", "_rx", "_max_streams", "_accept",
+        "_tx", "_rx", "_max_streams", "_accept", "_xor",
     )
 
     def __init__(
@@ -125,6 +128,7 @@ class SrtpSession:
         self._cm = policy.encrypt_rtp and not spec.aead  # the inlined AES-CM fast path
         self._enc_rtcp = policy.encrypt_rtcp
         self._repeat_ok = policy.allow_repeat_tx
+        self._xor = _transform.XOR_TAIL  # the C XOR when built (read here: tests switch it)
         self._tx: dict[int, _Stream] = {}
         self._rx: dict[int, _Stream] = {}
         self._max_streams = max_streams
@@ -198,26 +202,51 @@ class SrtpSession:
             raise self._fail(SrtpErrorKind.UNKNOWN_MKI, "MKI names no master key of this session")
         return key
 
-    def _ks_miss(self, st: _Stream, key: KeyState, ssrc: int, index: int, length: int) -> int:
-        """The keystream of packet ``index`` (little-endian int) when the stream's cache
-        lacks it: a new chunk of ``KS_CHUNK`` packets for the sender's and in-order
-        receiver's next packets, a one-off computation for an old (reordered) index, an
-        inactive key or a large packet."""
+    def _ks_fill(
+        self, st: _Stream, key: KeyState, ssrc: int, index: int, length: int
+    ) -> bytes | None:
+        """On a cache miss for packet ``index``: a new chunk of ``KS_CHUNK`` packets for the
+        sender's and in-order receiver's next packets (``None``: read it from the stream),
+        else the keystream bytes of a one-off computation (an old, reordered index, an
+        inactive key or a large packet)."""
         nblk = (length + 15) >> 4
         q = index & -KS_CHUNK
         if 0 < nblk <= 64 and key is self._tx_key and (st.ks_key is not key or q >= st.ks_q):
             salt = key.rtp_salt ^ (ssrc << 64) ^ (q << 16)
-            st.ks = keystream_chunk(key.rtp_ecb, salt, nblk)  # type: ignore[arg-type]
+            if self._xor is None:
+                st.ks = keystream_chunk(key.rtp_ecb, salt, nblk)  # type: ignore[arg-type]
+            else:
+                st.kb = keystream_chunk_bytes(key.rtp_ecb, salt, nblk)  # type: ignore[arg-type]
             st.ks_key = key
             st.ks_q = q
             st.ks_len = nblk << 4
-            return st.ks[index - q]
+            return None
         if not nblk:
-            return 0
+            return b""
         rep, add = _PATTERNS.get(nblk) or counter_pattern(nblk)
         iv = key.rtp_salt ^ (ssrc << 64) ^ (index << 16)
-        ks = key.rtp_ecb((iv * rep + add).to_bytes(nblk << 4, "big"))  # type: ignore[misc]
-        return int.from_bytes(ks[:length], "little")
+        return key.rtp_ecb((iv * rep + add).to_bytes(nblk << 4, "big"))  # type: ignore[misc]
+
+    def _ks_miss(self, st: _Stream, key: KeyState, ssrc: int, index: int, length: int) -> int:
+        """The keystream of packet ``index`` as a little-endian int (the pure path)."""
+        one = self._ks_fill(st, key, ssrc, index, length)
+        if one is None:
+            return st.ks[index - st.ks_q]
+        return int.from_bytes(one[:length], "little")
+
+    def _xor_cm(
+        self, st: _Stream, key: KeyState, ssrc: int, index: int, data: bytes, hlen: int, end: int
+    ) -> bytes:
+        """``data[:hlen]`` + AES-CM of ``data[hlen:end]`` (RFC 3711 §4.1.1) through the C XOR,
+        from the stream's chunk of keystream bytes at the packet's offset."""
+        xor: XorTail = self._xor  # type: ignore[assignment]
+        length = end - hlen
+        if st.ks_key is key and 0 <= (off := index - st.ks_q) < KS_CHUNK and length <= st.ks_len:
+            return xor(data, hlen, end, st.kb, off * st.ks_len)
+        one = self._ks_fill(st, key, ssrc, index, length)
+        if one is None:
+            return xor(data, hlen, end, st.kb, (index - st.ks_q) * st.ks_len)
+        return xor(data, hlen, end, one, 0)
 
     # ------------------------------------------------------------------ index handling
     def _check(self, rp: _Replay | None, index: int) -> None:
@@ -284,16 +313,19 @@ class SrtpSession:
             # RFC 3711 §4.1.1 keystream (from the stream's chunk made ahead), §4.2 HMAC over
             # header, payload and ROC.
             length = n - hlen
-            if st.ks_key is key and 0 <= (off := index - st.ks_q) < KS_CHUNK and (
-                length <= st.ks_len
-            ):
-                ks = st.ks[off]
+            if self._xor is not None:
+                body = self._xor_cm(st, key, ssrc, index, rtp, hlen, n)
             else:
-                ks = self._ks_miss(st, key, ssrc, index, length)
-            x = int.from_bytes(rtp[hlen:], "little") ^ ks
-            if length != st.ks_len:
-                x &= (1 << (length << 3)) - 1
-            body = rtp[:hlen] + x.to_bytes(length, "little")
+                if st.ks_key is key and 0 <= (off := index - st.ks_q) < KS_CHUNK and (
+                    length <= st.ks_len
+                ):
+                    ks = st.ks[off]
+                else:
+                    ks = self._ks_miss(st, key, ssrc, index, length)
+                x = int.from_bytes(rtp[hlen:], "little") ^ ks
+                if length != st.ks_len:
+                    x &= (1 << (length << 3)) - 1
+                body = rtp[:hlen] + x.to_bytes(length, "little")
             inner = key.rtp_inner.copy()  # type: ignore[union-attr]
             inner.update(body)
             inner.update(_ROC0 if index < 0x10000 else (index >> 16).to_bytes(4, "big"))
@@ -384,16 +416,19 @@ class SrtpSession:
                 raise self._fail(AUTH, "HMAC-SHA1 tag does not verify")
             if self._enc_rtp:  # RFC 3711 §4.1.1, keystream from the stream's chunk
                 length = end - hlen
-                if st.ks_key is key and 0 <= (off := index - st.ks_q) < KS_CHUNK and (
-                    length <= st.ks_len
-                ):
-                    ks = st.ks[off]
+                if self._xor is not None:
+                    plain = self._xor_cm(st, key, ssrc, index, srtp, hlen, end)
                 else:
-                    ks = self._ks_miss(st, key, ssrc, index, length)
-                x = int.from_bytes(srtp[hlen:end], "little") ^ ks
-                if length != st.ks_len:
-                    x &= (1 << (length << 3)) - 1
-                plain = body[:hlen] + x.to_bytes(length, "little")
+                    if st.ks_key is key and 0 <= (off := index - st.ks_q) < KS_CHUNK and (
+                        length <= st.ks_len
+                    ):
+                        ks = st.ks[off]
+                    else:
+                        ks = self._ks_miss(st, key, ssrc, index, length)
+                    x = int.from_bytes(srtp[hlen:end], "little") ^ ks
+                    if length != st.ks_len:
+                        x &= (1 << (length << 3)) - 1
+                    plain = body[:hlen] + x.to_bytes(length, "little")
             else:
                 plain = body
         # Authenticated: now, and only now, the ROC, window and counters move.

@@ -8,6 +8,8 @@ AESGCM objects. Nothing here is allocated per packet beyond the output bytes.
 from __future__ import annotations
 
 import hashlib
+import logging
+import os
 from typing import Callable
 
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
@@ -16,7 +18,39 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from ._kdf import SessionKeys, derive_session_keys
 from ._profiles import MAX_SRTCP_PACKETS, MAX_SRTP_PACKETS, MasterKey, SrtpProfile
 
-__all__ = ["KeyState", "KS_CHUNK", "counter_pattern", "keystream_chunk", "xor_keystream"]
+__all__ = [
+    "KeyState", "KS_CHUNK", "XOR_TAIL", "counter_pattern", "keystream_chunk",
+    "keystream_chunk_bytes", "load_native", "xor_keystream",
+]
+
+_log = logging.getLogger(__name__)
+# Must equal SRTP_NATIVE_ABI in _srtp_native.c: a build older than its source is not used.
+_NATIVE_ABI = 1
+#: ``xor_tail(data, start, end, keystream, ks_offset)``: ``data[:start]`` + ``data[start:end]``
+#: XOR ``keystream[ks_offset:]``.
+XorTail = Callable[[bytes, int, int, bytes, int], bytes]
+
+
+def load_native() -> XorTail | None:
+    """The C accelerator's ``xor_tail``, or ``None`` when it is not built (or is stale)."""
+    try:
+        from rvoip_sansio.srtp import _srtp_native as mod
+    except ImportError:
+        return None
+    if getattr(mod, "ABI", None) != _NATIVE_ABI:
+        _log.warning("ignoring a stale build of %s (rebuild: pip install -e .)", mod.__name__)
+        return None
+    return mod.xor_tail
+
+
+def _pure_requested() -> bool:
+    # RVOIP_PURE switches every accelerator off, RVOIP_SRTP_PURE just this one (benchmarks).
+    return any(os.environ.get(v, "") not in ("", "0") for v in ("RVOIP_PURE", "RVOIP_SRTP_PURE"))
+
+
+#: The C XOR, or ``None`` (not built, stale, or ``RVOIP_PURE`` / ``RVOIP_SRTP_PURE`` set).
+#: Read when a session is made, so tests may switch it for the sessions they create.
+XOR_TAIL: XorTail | None = None if _pure_requested() else load_native()
 
 # (R, C) per block count n: R puts a 128-bit IV into each of n slots, C adds 0..n-1.
 _PATTERNS: dict[int, tuple[int, int]] = {}
@@ -76,6 +110,13 @@ def keystream_chunk(ecb_update: Callable[[bytes], bytes], iv0: int, nblk: int) -
     return [fb(ks[o : o + size], "little") for o in range(0, size * KS_CHUNK, size)]
 
 
+def keystream_chunk_bytes(ecb_update: Callable[[bytes], bytes], iv0: int, nblk: int) -> bytes:
+    """:func:`keystream_chunk` as one ``bytes``: packet p's keystream at ``p * nblk * 16``
+    (for :data:`XOR_TAIL`, which XORs from an offset without any int conversion)."""
+    rep, pat = _chunk_pattern(nblk)
+    return ecb_update((iv0 * rep ^ pat).to_bytes((nblk << 4) * KS_CHUNK, "big"))
+
+
 def xor_keystream(ecb_update: Callable[[bytes], bytes], iv: int, data: bytes) -> bytes:
     """AES-CM (RFC 3711 §4.1.1): data XOR E(k, IV) || E(k, IV + 1) || ...
 
@@ -88,6 +129,8 @@ def xor_keystream(ecb_update: Callable[[bytes], bytes], iv: int, data: bytes) ->
     n = (length + 15) >> 4
     rep, add = counter_pattern(n)
     ks = ecb_update((iv * rep + add).to_bytes(n << 4, "big"))
+    if XOR_TAIL is not None:
+        return XOR_TAIL(data, 0, length, ks, 0)
     if length & 15:
         ks = ks[:length]
     # XOR as integers; little-endian conversions are markedly cheaper in CPython.

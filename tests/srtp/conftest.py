@@ -1,0 +1,23 @@
+"""Every SRTP test runs on both paths: the optional C XOR (``_srtp_native``) and pure Python."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from rvoip_sansio.srtp import _transform
+
+NATIVE_XOR = _transform.load_native()
+
+
+@pytest.fixture(autouse=True, params=["native", "pure"])
+def srtp_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """Switch the SRTP XOR for the sessions a test creates (sessions read it when made)."""
+    if request.param == "native":
+        if NATIVE_XOR is None:
+            pytest.skip("the C accelerator _srtp_native is not built")
+        monkeypatch.setattr(_transform, "XOR_TAIL", NATIVE_XOR)
+    else:
+        monkeypatch.setattr(_transform, "XOR_TAIL", None)
+    yield request.param
