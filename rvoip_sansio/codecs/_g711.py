@@ -23,8 +23,6 @@ environment forces the pure path; so does a missing or stale build.
 
 from __future__ import annotations
 
-import logging
-import os
 from collections.abc import Callable, Sequence
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
@@ -32,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
+from rvoip_sansio._native import import_native, pure_requested
 from rvoip_sansio.codecs._base import PCM, Codec, CodecError, CodecInfo, as_pcm
 from rvoip_sansio.codecs._plc import WaveformConcealer
 
@@ -261,17 +260,12 @@ PURE: dict[str, Callable[..., Any]] = {
 
 # Must equal G711_NATIVE_ABI in _g711_native.c: a build older than its source is not used.
 _NATIVE_ABI = 1
-_log = logging.getLogger(__name__)
 
 
 def load_native() -> ModuleType | None:
     """The C accelerator loaded with this module's tables, or ``None`` when it is not built."""
-    try:
-        from rvoip_sansio.codecs import _g711_native as mod
-    except ImportError:
-        return None
-    if getattr(mod, "ABI", None) != _NATIVE_ABI:
-        _log.warning("ignoring a stale build of %s (rebuild: pip install -e .)", mod.__name__)
+    mod = import_native("rvoip_sansio.codecs._g711_native", _NATIVE_ABI)
+    if mod is None:
         return None
     mod._init(
         ULAW_ENCODE_TABLE.tobytes(), ALAW_ENCODE_TABLE.tobytes(),
@@ -284,7 +278,7 @@ def load_native() -> ModuleType | None:
 
 #: The loaded C accelerator, or ``None`` (not built, stale, or ``RVOIP_PURE`` set).
 NATIVE: ModuleType | None = (
-    None if os.environ.get("RVOIP_PURE", "") not in ("", "0") else load_native()
+    None if pure_requested() else load_native()
 )
 
 if NATIVE is not None and not TYPE_CHECKING:

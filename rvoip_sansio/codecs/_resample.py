@@ -27,9 +27,7 @@ streams is faster). ``RVOIP_PURE=1`` forces the numpy path.
 
 from __future__ import annotations
 
-import logging
 import math
-import os
 from types import ModuleType
 from collections.abc import Sequence
 from functools import lru_cache
@@ -37,6 +35,7 @@ from functools import lru_cache
 import numpy as np
 import numpy.typing as npt
 
+from rvoip_sansio._native import import_native, pure_requested
 from rvoip_sansio.codecs._base import PCM, CodecError
 
 __all__ = ["Resampler", "BatchResampler", "resample", "design_prototype"]
@@ -53,21 +52,13 @@ _NATIVE_ABI = 1
 
 def load_native() -> ModuleType | None:
     """The C accelerator, or ``None`` when it is not built (or is a stale build)."""
-    try:
-        from rvoip_sansio.codecs import _resample_native as mod
-    except ImportError:
-        return None
-    if getattr(mod, "ABI", None) != _NATIVE_ABI:
-        logging.getLogger(__name__).warning(
-            "ignoring a stale build of %s (rebuild: pip install -e .)", mod.__name__)
-        return None
-    return mod
+    return import_native("rvoip_sansio.codecs._resample_native", _NATIVE_ABI)
 
 
 #: The loaded C accelerator, or ``None`` (not built, stale, or ``RVOIP_PURE`` set). Tests
 #: set it to ``None`` to compare the two paths.
 NATIVE: ModuleType | None = (
-    None if os.environ.get("RVOIP_PURE", "") not in ("", "0") else load_native()
+    None if pure_requested() else load_native()
 )
 
 

@@ -22,13 +22,13 @@ pure path; so does a missing or stale build.
 from __future__ import annotations
 
 import logging
-import os
 import re
 from collections.abc import Callable
 from types import MemberDescriptorType, ModuleType
 from typing import TYPE_CHECKING, Any
 
 from rvoip_sansio._core import ParseError
+from rvoip_sansio._native import import_native, pure_requested
 
 from ._headers import COMPACT_FORMS, KNOWN_METHODS
 from ._message import Request, Response
@@ -275,12 +275,8 @@ def native_init_args() -> tuple[type, type, type, type, type,
 
 def load_native() -> ModuleType | None:
     """The C accelerator set up with this package's classes, or ``None`` when not built."""
-    try:
-        from . import _sip_native as mod
-    except ImportError:
-        return None
-    if getattr(mod, "ABI", None) != _NATIVE_ABI:
-        _log.warning("ignoring a stale build of %s (rebuild: pip install -e .)", mod.__name__)
+    mod = import_native("rvoip_sansio.sip._sip_native", _NATIVE_ABI)
+    if mod is None:
         return None
     try:
         mod._init(*native_init_args())
@@ -303,7 +299,7 @@ def unload_native() -> None:
 
 #: The loaded C accelerator, or ``None`` (not built, stale, or ``RVOIP_PURE`` set).
 NATIVE: ModuleType | None = (
-    None if os.environ.get("RVOIP_PURE", "") not in ("", "0") else load_native()
+    None if pure_requested() else load_native()
 )
 
 if NATIVE is not None and not TYPE_CHECKING:

@@ -8,13 +8,12 @@ AESGCM objects. Nothing here is allocated per packet beyond the output bytes.
 from __future__ import annotations
 
 import hashlib
-import logging
-import os
 from typing import Callable
 
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from rvoip_sansio._native import import_native, pure_requested
 from ._kdf import SessionKeys, derive_session_keys
 from ._profiles import MAX_SRTCP_PACKETS, MAX_SRTP_PACKETS, MasterKey, SrtpProfile
 
@@ -23,7 +22,6 @@ __all__ = [
     "keystream_chunk_bytes", "load_native", "xor_keystream",
 ]
 
-_log = logging.getLogger(__name__)
 # Must equal SRTP_NATIVE_ABI in _srtp_native.c: a build older than its source is not used.
 _NATIVE_ABI = 1
 #: ``xor_tail(data, start, end, keystream, ks_offset)``: ``data[:start]`` + ``data[start:end]``
@@ -33,24 +31,14 @@ XorTail = Callable[[bytes, int, int, bytes, int], bytes]
 
 def load_native() -> XorTail | None:
     """The C accelerator's ``xor_tail``, or ``None`` when it is not built (or is stale)."""
-    try:
-        from rvoip_sansio.srtp import _srtp_native as mod
-    except ImportError:
-        return None
-    if getattr(mod, "ABI", None) != _NATIVE_ABI:
-        _log.warning("ignoring a stale build of %s (rebuild: pip install -e .)", mod.__name__)
-        return None
-    return mod.xor_tail
-
-
-def _pure_requested() -> bool:
-    # RVOIP_PURE switches every accelerator off, RVOIP_SRTP_PURE just this one (benchmarks).
-    return any(os.environ.get(v, "") not in ("", "0") for v in ("RVOIP_PURE", "RVOIP_SRTP_PURE"))
+    mod = import_native("rvoip_sansio.srtp._srtp_native", _NATIVE_ABI)
+    return None if mod is None else mod.xor_tail
 
 
 #: The C XOR, or ``None`` (not built, stale, or ``RVOIP_PURE`` / ``RVOIP_SRTP_PURE`` set).
 #: Read when a session is made, so tests may switch it for the sessions they create.
-XOR_TAIL: XorTail | None = None if _pure_requested() else load_native()
+#: RVOIP_SRTP_PURE switches off just this one (benchmarks).
+XOR_TAIL: XorTail | None = None if pure_requested("RVOIP_SRTP_PURE") else load_native()
 
 # (R, C) per block count n: R puts a 128-bit IV into each of n slots, C adds 0..n-1.
 _PATTERNS: dict[int, tuple[int, int]] = {}
