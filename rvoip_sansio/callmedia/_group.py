@@ -30,8 +30,8 @@ _Key = tuple[int, int, int]
 class CallMediaGroup:
     """One shared media clock for many :class:`CallMedia` (see module docs)."""
 
-    __slots__ = ("ptime", "max_catchup", "_start", "_n", "_members", "_rs", "_slots",
-                 "_plain", "_mixed", "ticks_skipped")
+    __slots__ = ("ptime", "max_catchup", "_start", "_n", "_members", "_rs", "_plain",
+                 "_mixed", "ticks_skipped")
 
     def __init__(self, *, now: float, ptime: float = 0.02, max_catchup: float = 0.2) -> None:
         self.ptime = ptime
@@ -40,8 +40,6 @@ class CallMediaGroup:
         self._n = 0
         self._members: list[CallMedia] = []
         self._rs: dict[_Key, BatchResampler] = {}
-        #: member -> (send key, send slot, receive key, receive slot); key None: same rate.
-        self._slots: dict[int, tuple[_Key | None, int, _Key | None, int]] = {}
         #: Members at their codec's rate (each runs its own tick) and members resampled
         #: here: (media, send key, send slot, receive key, receive slot).
         self._plain: list[CallMedia] = []
@@ -71,8 +69,6 @@ class CallMediaGroup:
         media.tx = SendQueue(app_rate=c.rate, codec_rate=c.rate, frame_samples=app_frame,
                              limit=c.send_queue_frames, policy=c.send_policy)
         media.rx._rs = None
-        tx_key = rx_key = None
-        tx_slot = rx_slot = -1
         if c.rate != info.sample_rate:
             tx_key = (c.rate, info.sample_rate, app_frame)
             rx_key = (info.sample_rate, c.rate, codec_frame)
@@ -81,7 +77,6 @@ class CallMediaGroup:
             self._mixed.append((media, tx_key, tx_slot, rx_key, rx_slot))
         else:
             self._plain.append(media)
-        self._slots[id(media)] = (tx_key, tx_slot, rx_key, rx_slot)
         media._grouped = True
         media._start = self._start
         media._n = self._n
@@ -89,14 +84,14 @@ class CallMediaGroup:
 
     def remove(self, media: CallMedia) -> None:
         """Drop a member (when its call ends); its resampler slots are zeroed for reuse."""
-        tx_key, tx_slot, rx_key, rx_slot = self._slots.pop(id(media))
-        if tx_key is not None and rx_key is not None:
-            self._rs[tx_key].release(tx_slot)
-            self._rs[rx_key].release(rx_slot)
-            self._mixed = [e for e in self._mixed if e[0] is not media]
-        else:
-            self._plain.remove(media)
         self._members.remove(media)
+        for i, (m, tx_key, tx_slot, rx_key, rx_slot) in enumerate(self._mixed):
+            if m is media:
+                self._rs[tx_key].release(tx_slot)
+                self._rs[rx_key].release(rx_slot)
+                del self._mixed[i]
+                return
+        self._plain.remove(media)
 
     def next_deadline(self) -> float | None:
         return self._start + self._n * self.ptime if self._members else None
