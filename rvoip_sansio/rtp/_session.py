@@ -224,11 +224,7 @@ class RtpSession:
                          self.ssrc) + payload
         tx = self._tx_rtp
         if tx is not None:
-            try:
-                data = tx(data)  # SRTP protect (protect_with)
-            except RvoipError as exc:  # e.g. key exhausted: never reuse it, drop the packet
-                log.warning("outgoing datagram dropped: %s", exc)
-                data = b""
+            data = self._transform(tx, data)  # SRTP protect (protect_with)
         if data:
             self._out.append(Transmit(data=data, dest=remote))
         self.packets_sent += 1
