@@ -146,8 +146,7 @@ class SipTransports:
         may give Contact a ``.invalid`` host with ``UAConfig.contact_address``). Requests to
         us come back over our own connections: the far end reuses them (docs/transports.md,
         "Flows"; RFC 5626 with ``UAConfig.instance_id``)."""
-        name = transport.upper()  # the core refuses UDP or an unknown name (LocalProtocolError)
-        self.core.add_transport(name, local)
+        self.core.add_transport(transport, local)  # it refuses UDP/unknown names
 
     # ---- driving ------------------------------------------------------------------------
 

@@ -101,9 +101,8 @@ class SipSockets:
     def connect_only(self, transport: str, local: Address) -> None:
         """``transport`` (TCP, TLS, WS, WSS) without a listener, for connections we open
         only (a TLS/WSS client without a certificate); see the asyncio ``connect_only``."""
-        name = transport.upper()  # the core refuses UDP or an unknown name (LocalProtocolError)
         with self.loop.lock:
-            self.core.add_transport(name, local)
+            self.core.add_transport(transport, local)  # it refuses UDP/unknown names
 
     def listen(self, transport: str, local: Address, *, ssl_context: ssl.SSLContext | None = None,
                buffer_size: int | None = None) -> Address:

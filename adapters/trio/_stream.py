@@ -99,8 +99,7 @@ class SipTransports:
     def connect_only(self, transport: str, local: Address) -> None:
         """``transport`` (TCP, TLS, WS, WSS) without a listener: a client without a
         certificate of its own. As the asyncio ``SipTransports.connect_only``."""
-        name = transport.upper()  # the core refuses UDP or an unknown name (LocalProtocolError)
-        self.core.add_transport(name, local)
+        self.core.add_transport(transport, local)  # it refuses UDP/unknown names
 
     async def listen(self, transport: str, local: Address, *, ssl_context: ssl.SSLContext | None = None) -> Address:
         """Listen for ``transport`` (UDP, TCP, TLS, WS, WSS) on ``local`` (port 0: any free
