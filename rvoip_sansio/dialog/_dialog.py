@@ -15,6 +15,7 @@ import attrs
 
 from rvoip_sansio._core import Address, ParseError
 from rvoip_sansio.sip import HeaderValue, NameAddr, Request, Response, SipUri, parse_name_addr, parse_uri
+from rvoip_sansio.transaction import STREAM_TRANSPORTS, invalid_host
 from rvoip_sansio.transaction._sip import default_port, strip_brackets
 
 __all__ = ["Dialog", "DialogState", "uri_address"]
@@ -54,7 +55,7 @@ def _valid_target(text: str, fallback: str) -> str:
 
 
 def _invalid_host(uri: object) -> bool:
-    return isinstance(uri, SipUri) and strip_brackets(uri.host).lower().rstrip(".").endswith(".invalid")
+    return isinstance(uri, SipUri) and invalid_host(strip_brackets(uri.host))
 
 
 def _unreachable(contact: object, request: Request) -> bool:
@@ -64,7 +65,7 @@ def _unreachable(contact: object, request: Request) -> bool:
         transport = request.via[0].transport.upper()
     except (ParseError, IndexError):
         return False
-    return transport in ("TCP", "TLS", "WS", "WSS") and _invalid_host(contact)
+    return transport in STREAM_TRANSPORTS and _invalid_host(contact)
 
 
 def _check_routes(routes: Iterable[str]) -> None:

@@ -21,7 +21,7 @@ from ._events import (
 from ._sip import SECURE_TRANSPORTS, default_port, strip_brackets
 from ._state import ENTRY_TIMERS, INITIAL_STATE, STATE_TIMERS, TABLES, Action, Input, Kind, State, TimerName
 from ._transaction import timer_duration
-from ._transport import STREAM_TRANSPORTS, ConnectionClosed, ConnectionOpened, StreamTransmit, uri_transport
+from ._transport import STREAM_TRANSPORTS, ConnectionClosed, ConnectionOpened, StreamTransmit, invalid_host, uri_transport
 
 __all__ = [
     "SECURE_TRANSPORTS",
@@ -53,4 +53,5 @@ __all__ = [
     "ConnectionOpened",
     "ConnectionClosed",
     "uri_transport",
+    "invalid_host",
 ]
