@@ -227,12 +227,21 @@ class SrtpSession:
         iv = key.rtp_salt ^ (ssrc << 64) ^ (index << 16)
         return key.rtp_ecb((iv * rep + add).to_bytes(nblk << 4, "big"))  # type: ignore[misc]
 
-    def _ks_miss(self, st: _Stream, key: KeyState, ssrc: int, index: int, length: int) -> int:
-        """The keystream of packet ``index`` as a little-endian int (the pure path)."""
-        one = self._ks_fill(st, key, ssrc, index, length)
-        if one is None:
-            return st.ks[index - st.ks_q]
-        return int.from_bytes(one[:length], "little")
+    def _xor_cm_int(
+        self, st: _Stream, key: KeyState, ssrc: int, index: int, data: bytes, hlen: int, end: int
+    ) -> bytes:
+        """:meth:`_xor_cm` without the C XOR: the keystream as one little-endian int per
+        packet (the stream's ``ks``), XORed as ints."""
+        length = end - hlen
+        if st.ks_key is key and 0 <= (off := index - st.ks_q) < KS_CHUNK and length <= st.ks_len:
+            ks = st.ks[off]
+        else:
+            one = self._ks_fill(st, key, ssrc, index, length)
+            ks = st.ks[index - st.ks_q] if one is None else int.from_bytes(one[:length], "little")
+        x = int.from_bytes(data[hlen:end], "little") ^ ks
+        if length != st.ks_len:
+            x &= (1 << (length << 3)) - 1
+        return data[:hlen] + x.to_bytes(length, "little")
 
     def _xor_cm(
         self, st: _Stream, key: KeyState, ssrc: int, index: int, data: bytes, hlen: int, end: int
@@ -312,20 +321,10 @@ class SrtpSession:
         else:
             # RFC 3711 §4.1.1 keystream (from the stream's chunk made ahead), §4.2 HMAC over
             # header, payload and ROC.
-            length = n - hlen
             if self._xor is not None:
                 body = self._xor_cm(st, key, ssrc, index, rtp, hlen, n)
             else:
-                if st.ks_key is key and 0 <= (off := index - st.ks_q) < KS_CHUNK and (
-                    length <= st.ks_len
-                ):
-                    ks = st.ks[off]
-                else:
-                    ks = self._ks_miss(st, key, ssrc, index, length)
-                x = int.from_bytes(rtp[hlen:], "little") ^ ks
-                if length != st.ks_len:
-                    x &= (1 << (length << 3)) - 1
-                body = rtp[:hlen] + x.to_bytes(length, "little")
+                body = self._xor_cm_int(st, key, ssrc, index, rtp, hlen, n)
             inner = key.rtp_inner.copy()  # type: ignore[union-attr]
             inner.update(body)
             inner.update(_ROC0 if index < 0x10000 else (index >> 16).to_bytes(4, "big"))
@@ -415,20 +414,10 @@ class SrtpSession:
             if not hmac.compare_digest(outer.digest()[:tag_len], srtp[n - tag_len :]):
                 raise self._fail(AUTH, "HMAC-SHA1 tag does not verify")
             if self._enc_rtp:  # RFC 3711 §4.1.1, keystream from the stream's chunk
-                length = end - hlen
                 if self._xor is not None:
                     plain = self._xor_cm(st, key, ssrc, index, srtp, hlen, end)
                 else:
-                    if st.ks_key is key and 0 <= (off := index - st.ks_q) < KS_CHUNK and (
-                        length <= st.ks_len
-                    ):
-                        ks = st.ks[off]
-                    else:
-                        ks = self._ks_miss(st, key, ssrc, index, length)
-                    x = int.from_bytes(srtp[hlen:end], "little") ^ ks
-                    if length != st.ks_len:
-                        x &= (1 << (length << 3)) - 1
-                    plain = body[:hlen] + x.to_bytes(length, "little")
+                    plain = self._xor_cm_int(st, key, ssrc, index, srtp, hlen, end)
             else:
                 plain = body
         # Authenticated: now, and only now, the ROC, window and counters move.
