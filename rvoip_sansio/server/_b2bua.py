@@ -32,10 +32,11 @@ from rvoip_sansio.dialog import (
     OfferReceived,
     OfferRejected,
     UserAgent,
+    uri_address,
 )
 from rvoip_sansio.dialog._forward import UAForwarding
 from rvoip_sansio.sip import HeaderValue, Request, SipUri, parse_uri
-from rvoip_sansio.transaction import default_port, strip_brackets, uri_transport
+from rvoip_sansio.transaction import uri_transport
 
 from ._registrar import Flow, Registrar
 
@@ -221,15 +222,11 @@ class B2BUA(UAForwarding):
     def _use_flow(self, target: str, flow: Flow) -> bool:
         """Send what goes to ``target`` over the connection ``flow`` (False: it is gone)."""
         try:
-            uri = parse_uri(target)
+            name = uri_transport(parse_uri(target)) or self.ua.config.endpoint.transport.upper()
+            dest = uri_address(target, name)  # (a non-SIP URI: ParseError)
         except ParseError:
             return False
-        if not isinstance(uri, SipUri):
-            return False
-        name = uri_transport(uri) or self.ua.config.endpoint.transport.upper()
-        host = strip_brackets(uri.params.get("maddr") or uri.host)
-        port = uri.port or (5061 if uri.secure else default_port(name))
-        return self.ua.endpoint.bind_flow(name, (host, port), flow)
+        return self.ua.endpoint.bind_flow(name, dest, flow)
 
     def _ended(self, bridge: Bridge, call: Call, other: Call, ev: CallEnded, now: float) -> None:
         self._bridges.pop(call, None)
