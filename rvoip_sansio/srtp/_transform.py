@@ -91,9 +91,8 @@ def keystream_chunk(ecb_update: Callable[[bytes], bytes], iv0: int, nblk: int) -
     the chunk's first index do not overlap) and its block j is ``IV XOR j``. Each 128-bit
     slot of ``iv0 * R`` is a copy of ``iv0``, so one XOR with P gives every counter block.
     """
-    rep, pat = _chunk_pattern(nblk)
     size = nblk << 4
-    ks = ecb_update((iv0 * rep ^ pat).to_bytes(size * KS_CHUNK, "big"))
+    ks = keystream_chunk_bytes(ecb_update, iv0, nblk)
     fb = int.from_bytes
     return [fb(ks[o : o + size], "little") for o in range(0, size * KS_CHUNK, size)]
 
