@@ -31,7 +31,8 @@ log = logging.getLogger("rvoip_sansio.adapters")
 #: ``(local socket address, data, source)``: one received media datagram.
 Datagram = tuple[Address, bytes, Address]
 
-#: Datagrams read from one socket per wake-up on the per-socket fallback.
+#: Datagrams read from one socket per wake-up (the per-socket fallback here, the SIP UDP
+#: sockets in blocking/_socket.py) before timers and other tasks get a turn.
 READ_BATCH = 64
 _MAX_DATAGRAM = 65535
 _EPOLLIN = getattr(select, "EPOLLIN", 1)

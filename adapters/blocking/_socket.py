@@ -14,13 +14,12 @@ from rvoip_sansio import Address, Transmit
 
 from rvoip_sansio._core import DatagramCore
 
+from .._mediapump import _MAX_DATAGRAM, READ_BATCH
+
 __all__ = ["bind_udp_socket", "read_ready", "send_datagram"]
 
 log = logging.getLogger("rvoip_sansio.adapters")
 
-#: Datagrams read per wake-up before timers and other tasks get a turn.
-READ_BATCH = 64
-_MAX_DATAGRAM = 65535
 
 
 def bind_udp_socket(local: Address, buffer_size: int | None = None) -> socket.socket:
