@@ -102,15 +102,8 @@ class PhoneCore(UAForwarding, AudioVerbs, Reactions):
 
     # ================================================================ media face
     def media_receive(self, local: Address, data: bytes, source: Address, now: float) -> None:
-        """A datagram on the RTP socket bound at ``local``."""
-        pc = self._by_local.get(local)
-        sock = pc.socket if pc is not None and not pc.releasing else None
-        if pc is None or sock is None:
-            self.media_dropped += 1
-            return
-        sock.receive(data, source, now)
-        self._touch(pc)
-        self._process(now)
+        """A datagram on the RTP socket bound at ``local`` (a batch of one)."""
+        self.media_receive_many(((local, data, source),), now)
 
     def media_receive_many(self, datagrams: Iterable[tuple[Address, bytes, Address]], now: float) -> None:
         """A batch of ``(local, data, source)`` datagrams read in one wake-up (each as
