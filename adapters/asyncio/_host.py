@@ -266,14 +266,15 @@ class PhoneHost:
     def _on_media_ready(self) -> None:
         """The epoll said some RTP socket is readable: one datagram from each ready one,
         the batch to the core, one pump."""
-        batch = self.pump.read()
-        if batch and not self.closed:
-            media_receive_many = self.core.media_receive_many
-            self.sip.call(lambda now: media_receive_many(batch, now))
+        self._feed(self.pump.read())
 
     def _on_socket_ready(self, local: Address) -> None:
+        """Without epoll: up to a batch from one ready socket."""
         batch: list[Datagram] = []
         self.pump.read_socket(local, batch)
+        self._feed(batch)
+
+    def _feed(self, batch: list[Datagram]) -> None:
         if batch and not self.closed:
             media_receive_many = self.core.media_receive_many
             self.sip.call(lambda now: media_receive_many(batch, now))

@@ -320,15 +320,15 @@ class Phone:
     def _on_media_ready(self, mask: int) -> None:
         """The epoll says RTP is waiting: one datagram from each ready socket, fed as one
         batch; the loop drains once after this round of handlers (Loop.touched)."""
-        batch = self._pump.read()
-        if batch:
-            self.core.media_receive_many(batch, time.monotonic())
-            self.loop.touched()
+        self._feed(self._pump.read())
 
     def _on_rtp(self, local: Address, mask: int) -> None:
         """Without epoll: up to a batch from one ready socket, fed at once."""
         batch: list[Datagram] = []
         self._pump.read_socket(local, batch)
+        self._feed(batch)
+
+    def _feed(self, batch: list[Datagram]) -> None:
         if batch:
             self.core.media_receive_many(batch, time.monotonic())
             self.loop.touched()
