@@ -233,7 +233,7 @@ class Registrar:
             self.registrations += 1
             return self._reply(request, 200)
         changes: list[tuple[Uri, NameAddr, int, float]] = []
-        flow, edge = _flow_of(request, source)
+        flow = _flow_of(request, source)
         if sum(1 for c in request.contact if "reg-id" in c.params) > 1:
             # RFC 5626 §6: one flow per REGISTER.
             return self._reply(request, 400, "Bad Request (more than one Contact with reg-id)")
@@ -263,7 +263,7 @@ class Registrar:
             for uri, contact, expires, q in changes:
                 instance = contact.params.get("+sip.instance")
                 reg_id = _digits(contact.params.get("reg-id"))
-                if not (edge and flow is not None and instance and reg_id is not None):
+                if not (flow is not None and instance and reg_id is not None):
                     instance = reg_id = None  # RFC 5626 §6: not as first hop, plain RFC 3261
                 else:
                     outbound = True
@@ -315,17 +315,14 @@ class Registrar:
         return make_response(request, code, reason, to_tag=tag, headers=headers)
 
 
-def _flow_of(request: Request, source: Address) -> tuple[Flow | None, bool]:
-    """The connection a REGISTER came on (its top Via's transport, when connection-oriented,
-    and the source address), and whether we are its first hop (one Via: RFC 5626 §6 applies
-    outbound only then, as we do no Path)."""
+def _flow_of(request: Request, source: Address) -> Flow | None:
+    """The connection a REGISTER came on (its Via's transport, when connection-oriented, and
+    the source address) when we are its first hop: one Via (RFC 5626 §6 applies outbound
+    only then, as we do no Path; through a proxy the connection is the proxy's)."""
     vias = request.via
-    if not vias:
-        return None, False
-    transport = vias[0].transport.upper()
-    if transport not in STREAM_TRANSPORTS or len(vias) != 1:
-        return None, len(vias) == 1  # through a proxy the connection is the proxy's (no Path)
-    return (transport, source), True
+    if len(vias) != 1 or vias[0].transport.upper() not in STREAM_TRANSPORTS:
+        return None
+    return (vias[0].transport.upper(), source)
 
 
 def _q_value(text: str | None) -> float | None:
