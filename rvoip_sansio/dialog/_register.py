@@ -99,12 +99,12 @@ class Registration:
         ua = self.ua
         self.cseq += 1
         proxy = ua.config.outbound_proxy
-        contact = ua.request_contact(self.registrar, [f"<{proxy};lr>"] if proxy is not None else [])
+        routes = [f"<{proxy};lr>"] if proxy is not None else []
+        contact = ua.request_contact(self.registrar, routes)
         contacts: list[tuple[str, HeaderValue]] = []
         if self._stale_contact is not None and self._stale_contact != contact:
             contacts.append(("Contact", f"{self._stale_contact};expires=0"))
         self._stale_contact = None
-        routes = [f"<{proxy};lr>"] if proxy is not None else []
         transport = _contact.request_transport(ua, self.registrar, routes)
         outbound = ua.config.instance_id is not None and transport in STREAM_TRANSPORTS
         if outbound:
