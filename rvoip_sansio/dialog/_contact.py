@@ -55,25 +55,31 @@ def contact_for(ua: UserAgent, listeners: Mapping[str, Address], transport: str 
     return f"<{scheme}:{cfg.user}@{host}:{port}{params}>"
 
 
-def request_transport(ua: UserAgent, target: str, routes: Iterable[str]) -> str:
-    """The transport the endpoint takes for a request to ``target`` via ``routes``."""
+def _first_hop(target: str, routes: Iterable[str]) -> object | None:
+    """The URI of a request's first hop: its top Route's, else the target's; ``None`` when
+    that does not parse."""
     first = next(iter(routes), None)
     try:
-        hop = parse_name_addr(first).uri if first is not None else parse_uri(target)
+        return parse_name_addr(first).uri if first is not None else parse_uri(target)
     except ParseError:
-        return ua.config.endpoint.transport.upper()
-    return uri_transport(hop) or ua.config.endpoint.transport.upper()
+        return None
+
+
+def request_transport(ua: UserAgent, target: str, routes: Iterable[str]) -> str:
+    """The transport the endpoint takes for a request to ``target`` via ``routes``."""
+    return uri_transport(_first_hop(target, routes)) or ua.config.endpoint.transport.upper()
 
 
 def request_contact(ua: UserAgent, target: str, routes: Iterable[str]) -> str:
     """A request to ``target`` whose first hop is ``routes[0]`` (or the target): the transport
     the endpoint takes for that hop (``;transport=``, ``sips:``, else the default), ``sips:``
     when the hop or the Request-URI is (§8.1.1.8)."""
-    first = next(iter(routes), None)
     try:
         uri = parse_uri(target)
-        hop = parse_name_addr(first).uri if first is not None else uri
     except ParseError:
+        return ua.contact
+    hop = _first_hop(target, routes)
+    if hop is None:
         return ua.contact
     return ua.contact_for(uri_transport(hop), secure=_secure(hop, uri))
 
