@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Sequence
 import numpy as np
 
 from ._errors import SrtpErrorKind
-from ._session import _HDR, MALFORMED, REPLAY, _header_len, _Replay, _Stream
+from ._session import _HDR, MALFORMED, REPLAY, _header_len, _Stream
 
 if TYPE_CHECKING:
     from ._session import SrtpSession
@@ -92,7 +92,7 @@ def protect_many(session: SrtpSession, packets: Sequence[bytes]) -> list[bytes]:
         if st is None:
             st = tx[ssrc] = _Stream()
         if st.rtp is None:
-            st.rtp = _Replay(0)
+            st.rtp = session._new_replay(0)
         st.rtp.hi = hi
         st.rtp.bits = bits
     key.rtp_count += len(packets)

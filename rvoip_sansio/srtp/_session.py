@@ -12,7 +12,7 @@ from __future__ import annotations
 import hmac
 import logging
 import struct
-from typing import Iterable, Sequence
+from typing import TYPE_CHECKING, Iterable, Sequence, Union
 
 from cryptography.exceptions import InvalidTag
 
@@ -23,6 +23,9 @@ from ._transform import (
     _PATTERNS, KS_CHUNK, KeyState, XorTail, counter_pattern, keystream_chunk,
     keystream_chunk_bytes, xor_keystream,
 )
+
+if TYPE_CHECKING:
+    from ._srtp_native import CmContext, ReplayWindow
 
 __all__ = ["SrtpSession"]
 
@@ -38,6 +41,18 @@ AUTH = SrtpErrorKind.AUTH
 REPLAY = SrtpErrorKind.REPLAY
 MALFORMED = SrtpErrorKind.MALFORMED
 
+# Failure codes of the C context (RC_* in _srtp_native.c) and what they mean here.
+_NEW_STREAM = 7  # unknown SSRC: the stream rules below apply, then the C call is retried
+_FALLBACK = 8  # a case the C code leaves to this module's Python path
+_NATIVE_FAILURES: dict[int, tuple[SrtpErrorKind, str]] = {
+    1: (MALFORMED, "not an SRTP/RTP packet (length, version or header)"),
+    2: (REPLAY, "sequence number before the stream's first packet"),
+    3: (REPLAY, "index is older than the replay window"),
+    4: (REPLAY, "index was received already"),
+    5: (AUTH, "HMAC-SHA1 tag does not verify"),
+    6: (SrtpErrorKind.KEY_EXHAUSTED, "master key reached its SRTP packet limit"),
+}
+
 
 class _Replay:
     """Highest index seen and a bitmask window below it (RFC 3711 §3.3.2)."""
@@ -49,6 +64,10 @@ class _Replay:
         self.bits = 0
 
 
+#: A stream's RTP replay state: the C ReplayWindow in sessions with a C context.
+_RtpReplay = Union[_Replay, "ReplayWindow"]
+
+
 class _Stream:
     """Per-SSRC state of one direction: RTP index/window and SRTCP index/window, and the
     AES-CM keystream of the packets ``ks_q .. ks_q + KS_CHUNK - 1`` made ahead (a cache:
@@ -57,7 +76,7 @@ class _Stream:
     __slots__ = ("rtp", "rtcp", "rtcp_next", "ks_key", "ks_q", "ks_len", "ks", "kb")
 
     def __init__(self) -> None:
-        self.rtp: _Replay | None = None
+        self.rtp: _RtpReplay | None = None
         self.rtcp: _Replay | None = None
         self.rtcp_next = 1  # libsrtp numbers SRTCP from 1
         self.ks_key: KeyState | None = None
@@ -94,7 +113,7 @@ class SrtpSession:
     __slots__ = (
         "policy", "errors", "_aead", "_tag", "_rtcp_tag", "_window", "_mask", "_keys",
         "_by_mki", "_mki_len", "_tx_key", "_enc_rtp", "_cm", "_enc_rtcp", "_repeat_ok",
-        "_tx", "_rx", "_max_streams", "_accept", "_xor",
+        "_tx", "_rx", "_max_streams", "_accept", "_xor", "_cx",
     )
 
     def __init__(
@@ -133,8 +152,53 @@ class SrtpSession:
         self._rx: dict[int, _Stream] = {}
         self._max_streams = max_streams
         self._accept = None if accept_ssrcs is None else frozenset(accept_ssrcs)
+        self._cx = self._make_cx()
         #: Count of refused packets per kind.
         self.errors: dict[SrtpErrorKind, int] = {kind: 0 for kind in SrtpErrorKind}
+
+    def _make_cx(self) -> CmContext | None:
+        """The C context doing protect/unprotect in one call per packet: for AES-CM with
+        HMAC-SHA1, one master key and no MKI, when the accelerator is built and the CPU
+        has AES-NI; ``None`` otherwise (the Python path below)."""
+        cm = _transform.CM_CONTEXT
+        if cm is None or self._aead or len(self._keys) != 1 or self._mki_len:
+            return None
+        key = self._keys[0]
+        ks = key.keys
+        cx = cm(
+            ks.rtp_key, ks.rtp_salt, ks.rtp_auth, self._tag, self._window, self._repeat_ok,
+            self._enc_rtp, key.rtp_limit, _transform.CM_PORTABLE_SHA,
+        )
+        cx.count = key.rtp_count
+        key.cx = cx  # the key's SRTP packet count lives in the context from now on
+        return cx
+
+    def _new_replay(self, first: int) -> _RtpReplay:
+        """A stream's RTP replay state: the C one when the C context handles this session."""
+        if self._cx is not None:
+            return _transform.replay_window(self._window, first)
+        return _Replay(first)
+
+    def _native_failed(self, code: int, data: bytes, outbound: bool) -> bytes:
+        """A C context's failure code: a new stream is checked (``max_streams``,
+        ``accept_ssrcs``) and retried, a case left to Python goes there, the rest raise."""
+        cx = self._cx
+        assert cx is not None
+        if code == _NEW_STREAM:
+            ssrc = _SEQ_SSRC.unpack_from(data)[1]
+            if outbound:
+                self._stream(self._tx, ssrc)  # raises UNKNOWN_SSRC, else enters the table
+                out = cx.protect(data, self._tx, None)
+            else:
+                # Enters the table only when the packet authenticates (as _adopt).
+                out = cx.unprotect(data, self._rx, self._stream(self._rx, ssrc))
+            if type(out) is bytes:
+                return out
+            code = out  # type: ignore[assignment]
+        if code == _FALLBACK:
+            return self._protect_py(data) if outbound else self._unprotect_py(data)
+        kind, reason = _NATIVE_FAILURES[code]
+        raise self._fail(kind, reason)
 
     # ----------------------------------------------------------------- keys and streams
     @property
@@ -258,7 +322,7 @@ class SrtpSession:
         return xor(data, hlen, end, one, 0)
 
     # ------------------------------------------------------------------ index handling
-    def _check(self, rp: _Replay | None, index: int) -> None:
+    def _check(self, rp: _RtpReplay | None, index: int) -> None:
         if rp is None:
             return
         delta = index - rp.hi
@@ -280,6 +344,15 @@ class SrtpSession:
     # ----------------------------------------------------------------------- SRTP
     def protect(self, rtp: bytes) -> bytes:
         """RTP packet → SRTP packet (RFC 3711 §3.3)."""
+        cx = self._cx
+        if cx is not None:  # one C call: index, replay check, AES-CM, tag and commit
+            out = cx.protect(rtp, self._tx, None)
+            if type(out) is bytes:
+                return out
+            return self._native_failed(out, rtp, True)  # type: ignore[arg-type]
+        return self._protect_py(rtp)
+
+    def _protect_py(self, rtp: bytes) -> bytes:
         # The hot path: RFC 3711 Appendix A index estimate, window check and commit inlined.
         n = len(rtp)
         if n >= 12 and rtp[0] == 0x80:
@@ -332,7 +405,7 @@ class SrtpSession:
             outer.update(inner.digest())
             out = body + key.mki + outer.digest()[: self._tag]
         if rp is None:
-            st.rtp = rp = _Replay(index)
+            st.rtp = rp = self._new_replay(index)
         delta = index - rp.hi
         if delta > 0:
             rp.bits = ((rp.bits << delta) | 1) & self._mask
@@ -365,6 +438,15 @@ class SrtpSession:
 
     def unprotect(self, srtp: bytes) -> bytes:
         """SRTP packet → RTP packet; :class:`SrtpError` (AUTH, REPLAY, ...) when refused."""
+        cx = self._cx
+        if cx is not None:  # one C call: index, replay check, tag, AES-CM and commit
+            out = cx.unprotect(srtp, self._rx, None)
+            if type(out) is bytes:
+                return out
+            return self._native_failed(out, srtp, False)  # type: ignore[arg-type]
+        return self._unprotect_py(srtp)
+
+    def _unprotect_py(self, srtp: bytes) -> bytes:
         # Hot path like _protect: estimate, window and commit inlined, nothing stored
         # before the tag verifies.
         n = len(srtp)
@@ -423,7 +505,7 @@ class SrtpSession:
         # Authenticated: now, and only now, the ROC, window and counters move.
         if rp is None:
             self._adopt(ssrc, st)
-            st.rtp = rp = _Replay(index)
+            st.rtp = rp = self._new_replay(index)
         delta = index - rp.hi
         if delta > 0:
             rp.bits = ((rp.bits << delta) | 1) & self._mask

@@ -8,7 +8,8 @@ AESGCM objects. Nothing here is allocated per packet beyond the output bytes.
 from __future__ import annotations
 
 import hashlib
-from typing import Callable
+from types import ModuleType
+from typing import TYPE_CHECKING, Callable
 
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -17,28 +18,60 @@ from rvoip_sansio._native import import_native, pure_requested
 from ._kdf import SessionKeys, derive_session_keys
 from ._profiles import MAX_SRTCP_PACKETS, MAX_SRTP_PACKETS, MasterKey, SrtpProfile
 
+if TYPE_CHECKING:
+    from ._srtp_native import CmContext, ReplayWindow
+
 __all__ = [
-    "KeyState", "KS_CHUNK", "XOR_TAIL", "counter_pattern", "keystream_chunk",
+    "CM_CONTEXT", "KeyState", "KS_CHUNK", "XOR_TAIL", "counter_pattern", "keystream_chunk",
     "keystream_chunk_bytes", "load_native", "xor_keystream",
 ]
 
 # Must equal SRTP_NATIVE_ABI in _srtp_native.c: a build older than its source is not used.
-_NATIVE_ABI = 1
+_NATIVE_ABI = 2
 #: ``xor_tail(data, start, end, keystream, ks_offset)``: ``data[:start]`` + ``data[start:end]``
 #: XOR ``keystream[ks_offset:]``.
 XorTail = Callable[[bytes, int, int, bytes, int], bytes]
 
 
+def load_native_module() -> ModuleType | None:
+    """The C accelerator module, or ``None`` when it is not built (or is stale)."""
+    return import_native("rvoip_sansio.srtp._srtp_native", _NATIVE_ABI)
+
+
 def load_native() -> XorTail | None:
     """The C accelerator's ``xor_tail``, or ``None`` when it is not built (or is stale)."""
-    mod = import_native("rvoip_sansio.srtp._srtp_native", _NATIVE_ABI)
+    mod = load_native_module()
     return None if mod is None else mod.xor_tail
 
 
+def load_cm_context() -> type[CmContext] | None:
+    """The C one-call-per-packet AES-CM + HMAC-SHA1 context, or ``None``: not built, stale,
+    or a CPU without AES-NI (no table-driven AES in C: it leaks the key through timing)."""
+    mod = load_native_module()
+    if mod is None or not mod.cpu_features()[0]:
+        return None
+    return mod.CmContext  # type: ignore[no-any-return]
+
+
+_PURE = pure_requested("RVOIP_SRTP_PURE")
 #: The C XOR, or ``None`` (not built, stale, or ``RVOIP_PURE`` / ``RVOIP_SRTP_PURE`` set).
 #: Read when a session is made, so tests may switch it for the sessions they create.
 #: RVOIP_SRTP_PURE switches off just this one (benchmarks).
-XOR_TAIL: XorTail | None = None if pure_requested("RVOIP_SRTP_PURE") else load_native()
+XOR_TAIL: XorTail | None = None if _PURE else load_native()
+#: The C context type SrtpSession uses for single-key AES-CM sessions without MKI, or
+#: ``None`` (same switches as :data:`XOR_TAIL`, plus AES-NI). Read when a session is made.
+CM_CONTEXT: type[CmContext] | None = None if _PURE else load_cm_context()
+_NATIVE_MOD = load_native_module()
+
+
+def replay_window(window: int, first: int) -> ReplayWindow:
+    """The C replay state of a stream protected by a C context (so it reads it directly)."""
+    assert _NATIVE_MOD is not None
+    return _NATIVE_MOD.ReplayWindow(window, first)  # type: ignore[no-any-return]
+
+
+#: Tests only: make C contexts with the portable C SHA-1 even where SHA-NI is present.
+CM_PORTABLE_SHA = False
 
 # (R, C) per block count n: R puts a 128-bit IV into each of n slots, C adds 0..n-1.
 _PATTERNS: dict[int, tuple[int, int]] = {}
@@ -139,7 +172,7 @@ class KeyState:
     __slots__ = (
         "master", "mki", "aead", "rtp_ecb", "rtcp_ecb", "rtp_salt", "rtcp_salt",
         "rtp_inner", "rtp_outer", "rtcp_inner", "rtcp_outer", "rtp_gcm", "rtcp_gcm",
-        "rtp_count", "rtcp_count", "rtp_limit", "rtcp_limit", "keys",
+        "_rtp_count", "rtcp_count", "rtp_limit", "rtcp_limit", "keys", "cx",
     )
 
     def __init__(
@@ -152,7 +185,9 @@ class KeyState:
         self.master = master
         self.mki = master.mki
         self.aead = spec.aead
-        self.rtp_count = 0
+        #: The session's C context when it protects with this key (it counts the packets).
+        self.cx: CmContext | None = None
+        self._rtp_count = 0
         self.rtcp_count = 0
         lifetime = master.lifetime
         self.rtp_limit = MAX_SRTP_PACKETS if lifetime is None else min(lifetime, MAX_SRTP_PACKETS)
@@ -182,6 +217,20 @@ class KeyState:
             self.rtp_inner, self.rtp_outer = _hmac_pads(keys.rtp_auth)
             self.rtcp_inner, self.rtcp_outer = _hmac_pads(keys.rtcp_auth)
             self.rtp_gcm = self.rtcp_gcm = None
+
+    @property
+    def rtp_count(self) -> int:
+        """SRTP packets processed under this key (RFC 3711 §9.2 limit)."""
+        cx = self.cx
+        return self._rtp_count if cx is None else cx.count
+
+    @rtp_count.setter
+    def rtp_count(self, value: int) -> None:
+        cx = self.cx
+        if cx is None:
+            self._rtp_count = value
+        else:
+            cx.count = value
 
     def rtp_hmac(self, data: bytes, roc: int) -> bytes:
         """RFC 3711 §4.2: HMAC-SHA1(k_a, authenticated portion || ROC), full 20 bytes."""

@@ -1,4 +1,5 @@
-"""Every SRTP test runs on both paths: the optional C XOR (``_srtp_native``) and pure Python."""
+"""Every SRTP test runs on both paths: the optional C accelerator (``_srtp_native``: the
+per-packet AES-CM + HMAC-SHA1 context where AES-NI exists, and the XOR) and pure Python."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import pytest
 from rvoip_sansio.srtp import _transform
 
 NATIVE_XOR = _transform.load_native()
+NATIVE_CM = _transform.load_cm_context()
 
 
 @pytest.fixture(autouse=True, params=["native", "pure"])
@@ -18,6 +20,8 @@ def srtp_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -
         if NATIVE_XOR is None:
             pytest.skip("the C accelerator _srtp_native is not built")
         monkeypatch.setattr(_transform, "XOR_TAIL", NATIVE_XOR)
+        monkeypatch.setattr(_transform, "CM_CONTEXT", NATIVE_CM)
     else:
         monkeypatch.setattr(_transform, "XOR_TAIL", None)
+        monkeypatch.setattr(_transform, "CM_CONTEXT", None)
     yield request.param

@@ -1,0 +1,374 @@
+/* AES (FIPS 197) through AES-NI, AES counter mode (RFC 3711 section 4.1.1, SP 800-38A) and
+ * SHA-1 (FIPS 180-4) with HMAC (RFC 2104), for _srtp_native.c (the only includer).
+ *
+ * AES only through the AES-NI instructions: a table-driven AES leaks its key through cache
+ * timing, so without AES-NI the Python module keeps using the `cryptography` package.
+ * SHA-1 has no secret-dependent memory access, so a portable C version backs up SHA-NI.
+ * Written from the specifications; x86-64 is little-endian, which the loads below assume.
+ */
+#ifndef RVOIP_SRTP_CRYPTO_H
+#define RVOIP_SRTP_CRYPTO_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define RV_X86 1
+#include <cpuid.h>
+#include <immintrin.h>
+#define RV_AES_TARGET __attribute__((target("aes,sse2,ssse3,sse4.1")))
+#define RV_SHA_TARGET __attribute__((target("sha,sse2,ssse3,sse4.1")))
+#else
+#define RV_X86 0
+#endif
+
+/* --------------------------------------------------------------------------- CPU features */
+static int rv_cpu_aes = 0; /* AES-NI with SSE4.1 (and SSSE3) */
+static int rv_cpu_sha = 0; /* SHA-NI with SSSE3 and SSE4.1 */
+
+static void
+rv_detect_cpu(void)
+{
+#if RV_X86
+    unsigned int a, b, c, d;
+    int sse = 0;
+    if (__get_cpuid(1, &a, &b, &c, &d)) {
+        sse = (d & (1u << 26)) && (c & (1u << 9)) && (c & (1u << 19)); /* SSE2 SSSE3 SSE4.1 */
+        rv_cpu_aes = sse && (c & (1u << 25)) != 0;                      /* AES */
+    }
+    if (sse && __get_cpuid_max(0, NULL) >= 7) {
+        __cpuid_count(7, 0, a, b, c, d);
+        rv_cpu_sha = (b & (1u << 29)) != 0; /* SHA extensions */
+    }
+#endif
+}
+
+static inline uint32_t
+rv_be32(const uint8_t *p)
+{
+    return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
+}
+
+static inline void
+rv_put_be32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)(v >> 24);
+    p[1] = (uint8_t)(v >> 16);
+    p[2] = (uint8_t)(v >> 8);
+    p[3] = (uint8_t)v;
+}
+
+static inline uint64_t
+rv_be64(const uint8_t *p)
+{
+    return ((uint64_t)rv_be32(p) << 32) | rv_be32(p + 4);
+}
+
+/* -------------------------------------------------------------------------------- AES */
+#define RV_AES_MAX_ROUNDS 14
+
+typedef struct {
+    uint8_t rk[16 * (RV_AES_MAX_ROUNDS + 1)]; /* round keys, FIPS 197 w[] as bytes */
+    int nr;                                   /* 10, 12 or 14 */
+} rv_aes_key;
+
+#if RV_X86
+/* FIPS 197 SubWord through the AES-NI key-generation assist: dword 0 of its result is
+ * SubWord(dword 1 of its input). No table: no key-dependent memory access. */
+RV_AES_TARGET static uint32_t
+rv_sub_word(uint32_t w)
+{
+    __m128i x = _mm_set_epi32(0, 0, (int)w, 0);
+    return (uint32_t)_mm_cvtsi128_si32(_mm_aeskeygenassist_si128(x, 0));
+}
+
+/* FIPS 197 section 5.2 KeyExpansion for Nk = 4, 6, 8 words (key of 16, 24, 32 bytes).
+ * Words are kept as little-endian loads of their four bytes: RotWord is a right rotation
+ * by 8 and Rcon goes into the low byte. Returns 0, or -1 for another key length. */
+RV_AES_TARGET static int
+rv_aes_expand(rv_aes_key *k, const uint8_t *key, size_t key_len)
+{
+    uint32_t w[4 * (RV_AES_MAX_ROUNDS + 1)];
+    int nk = (int)(key_len / 4), nr, total, i;
+    uint32_t rcon = 1;
+    if (key_len != 16 && key_len != 24 && key_len != 32)
+        return -1;
+    nr = nk + 6;
+    total = 4 * (nr + 1);
+    for (i = 0; i < nk; i++)
+        memcpy(&w[i], key + 4 * i, 4);
+    for (i = nk; i < total; i++) {
+        uint32_t t = w[i - 1];
+        if (i % nk == 0) {
+            t = rv_sub_word((t >> 8) | (t << 24)) ^ rcon;
+            rcon = ((rcon << 1) ^ ((rcon & 0x80) ? 0x1b : 0)) & 0xff; /* xtime */
+        } else if (nk > 6 && i % nk == 4) {
+            t = rv_sub_word(t);
+        }
+        w[i] = w[i - nk] ^ t;
+    }
+    memcpy(k->rk, w, (size_t)total * 4);
+    k->nr = nr;
+    memset(w, 0, sizeof w);
+    return 0;
+}
+
+/* The block (hi, lo) as 16 big-endian bytes in a register. */
+#define RV_BLOCK(hi, lo) \
+    _mm_set_epi64x((long long)__builtin_bswap64(lo), (long long)__builtin_bswap64(hi))
+
+/* out = in XOR E(k, CTR) || E(k, CTR + 1) || ... with CTR the 128-bit big-endian number
+ * (ctr_hi, ctr_lo), len bytes (in and out may be the same buffer). Four blocks at a time
+ * so the AES units pipeline. */
+RV_AES_TARGET static void
+rv_aes_ctr_xor(const rv_aes_key *k, uint64_t ctr_hi, uint64_t ctr_lo, const uint8_t *in,
+               uint8_t *out, size_t len)
+{
+    __m128i rk[RV_AES_MAX_ROUNDS + 1];
+    int nr = k->nr, r;
+    for (r = 0; r <= nr; r++)
+        rk[r] = _mm_loadu_si128((const __m128i *)(k->rk + 16 * r));
+    while (len >= 64) {
+        __m128i b0, b1, b2, b3;
+        uint64_t l1 = ctr_lo + 1, l2 = ctr_lo + 2, l3 = ctr_lo + 3;
+        b0 = _mm_xor_si128(RV_BLOCK(ctr_hi, ctr_lo), rk[0]);
+        b1 = _mm_xor_si128(RV_BLOCK(ctr_hi + (l1 < ctr_lo), l1), rk[0]);
+        b2 = _mm_xor_si128(RV_BLOCK(ctr_hi + (l2 < ctr_lo), l2), rk[0]);
+        b3 = _mm_xor_si128(RV_BLOCK(ctr_hi + (l3 < ctr_lo), l3), rk[0]);
+        for (r = 1; r < nr; r++) {
+            b0 = _mm_aesenc_si128(b0, rk[r]);
+            b1 = _mm_aesenc_si128(b1, rk[r]);
+            b2 = _mm_aesenc_si128(b2, rk[r]);
+            b3 = _mm_aesenc_si128(b3, rk[r]);
+        }
+        b0 = _mm_aesenclast_si128(b0, rk[nr]);
+        b1 = _mm_aesenclast_si128(b1, rk[nr]);
+        b2 = _mm_aesenclast_si128(b2, rk[nr]);
+        b3 = _mm_aesenclast_si128(b3, rk[nr]);
+        _mm_storeu_si128((__m128i *)out,
+                         _mm_xor_si128(b0, _mm_loadu_si128((const __m128i *)in)));
+        _mm_storeu_si128((__m128i *)(out + 16),
+                         _mm_xor_si128(b1, _mm_loadu_si128((const __m128i *)(in + 16))));
+        _mm_storeu_si128((__m128i *)(out + 32),
+                         _mm_xor_si128(b2, _mm_loadu_si128((const __m128i *)(in + 32))));
+        _mm_storeu_si128((__m128i *)(out + 48),
+                         _mm_xor_si128(b3, _mm_loadu_si128((const __m128i *)(in + 48))));
+        ctr_lo += 4;
+        ctr_hi += ctr_lo < 4;
+        in += 64;
+        out += 64;
+        len -= 64;
+    }
+    while (len) {
+        __m128i b = _mm_xor_si128(RV_BLOCK(ctr_hi, ctr_lo), rk[0]);
+        for (r = 1; r < nr; r++)
+            b = _mm_aesenc_si128(b, rk[r]);
+        b = _mm_aesenclast_si128(b, rk[nr]);
+        if (len >= 16) {
+            _mm_storeu_si128((__m128i *)out,
+                             _mm_xor_si128(b, _mm_loadu_si128((const __m128i *)in)));
+            in += 16;
+            out += 16;
+            len -= 16;
+        } else {
+            uint8_t ks[16];
+            size_t i;
+            _mm_storeu_si128((__m128i *)ks, b);
+            for (i = 0; i < len; i++)
+                out[i] = in[i] ^ ks[i];
+            len = 0;
+        }
+        ctr_lo += 1;
+        ctr_hi += ctr_lo == 0;
+    }
+}
+#endif /* RV_X86 */
+
+/* ------------------------------------------------------------------------------ SHA-1 */
+typedef void (*rv_sha1_blocks_fn)(uint32_t st[5], const uint8_t *p, size_t nblocks);
+
+static const uint32_t rv_sha1_iv[5] = {
+    0x67452301u, 0xEFCDAB89u, 0x98BADCFEu, 0x10325476u, 0xC3D2E1F0u,
+};
+
+#define RV_ROL(x, n) (((x) << (n)) | ((x) >> (32 - (n))))
+
+/* FIPS 180-4 section 6.1.2, one 64-byte block after another. */
+static void
+rv_sha1_portable(uint32_t st[5], const uint8_t *p, size_t nblocks)
+{
+    while (nblocks--) {
+        uint32_t w[80], a = st[0], b = st[1], c = st[2], d = st[3], e = st[4], t;
+        int i;
+        for (i = 0; i < 16; i++)
+            w[i] = rv_be32(p + 4 * i);
+        for (i = 16; i < 80; i++)
+            w[i] = RV_ROL(w[i - 3] ^ w[i - 8] ^ w[i - 14] ^ w[i - 16], 1);
+        for (i = 0; i < 80; i++) {
+            uint32_t f, kt;
+            if (i < 20) {
+                f = (b & c) | (~b & d); /* Ch */
+                kt = 0x5A827999u;
+            } else if (i < 40) {
+                f = b ^ c ^ d; /* Parity */
+                kt = 0x6ED9EBA1u;
+            } else if (i < 60) {
+                f = (b & c) | (b & d) | (c & d); /* Maj */
+                kt = 0x8F1BBCDCu;
+            } else {
+                f = b ^ c ^ d;
+                kt = 0xCA62C1D6u;
+            }
+            t = RV_ROL(a, 5) + f + e + kt + w[i];
+            e = d;
+            d = c;
+            c = RV_ROL(b, 30);
+            b = a;
+            a = t;
+        }
+        st[0] += a;
+        st[1] += b;
+        st[2] += c;
+        st[3] += d;
+        st[4] += e;
+        p += 64;
+    }
+}
+
+#if RV_X86
+/* Four rounds with the SHA extensions. The message words W[4g..4g+3] sit in one register,
+ * W[4g] in the top dword; g >= 4 computes them from the previous sixteen (FIPS 180-4
+ * W[t] = ROTL1(W[t-3] ^ W[t-8] ^ W[t-14] ^ W[t-16])) with SHA1MSG1/XOR/SHA1MSG2. E for the
+ * next four rounds is ROTL30 of A four rounds back (SHA1NEXTE), added to W[4g]. */
+#define RV_SHA4(g, f)                                                                    \
+    do {                                                                                 \
+        if ((g) >= 4)                                                                    \
+            m[(g) & 3] = _mm_sha1msg2_epu32(                                             \
+                _mm_xor_si128(_mm_sha1msg1_epu32(m[(g) & 3], m[((g) + 1) & 3]),          \
+                              m[((g) + 2) & 3]),                                         \
+                m[((g) + 3) & 3]);                                                       \
+        ew = (g) == 0 ? _mm_add_epi32(e0, m[0]) : _mm_sha1nexte_epu32(prev, m[(g) & 3]); \
+        prev = abcd;                                                                     \
+        abcd = _mm_sha1rnds4_epu32(abcd, ew, f);                                         \
+    } while (0)
+
+RV_SHA_TARGET static void
+rv_sha1_shani(uint32_t st[5], const uint8_t *p, size_t nblocks)
+{
+    const __m128i rev = _mm_set_epi8(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    /* A in the top dword, D in the bottom one; E alone in the top dword. */
+    __m128i abcd = _mm_shuffle_epi32(_mm_loadu_si128((const __m128i *)st), 0x1B);
+    __m128i e0 = _mm_set_epi32((int)st[4], 0, 0, 0);
+    while (nblocks--) {
+        __m128i m[4], ew, prev, abcd0 = abcd, e_save = e0;
+        int i;
+        for (i = 0; i < 4; i++)
+            m[i] = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(p + 16 * i)), rev);
+        prev = abcd;
+        RV_SHA4(0, 0); RV_SHA4(1, 0); RV_SHA4(2, 0); RV_SHA4(3, 0); RV_SHA4(4, 0);
+        RV_SHA4(5, 1); RV_SHA4(6, 1); RV_SHA4(7, 1); RV_SHA4(8, 1); RV_SHA4(9, 1);
+        RV_SHA4(10, 2); RV_SHA4(11, 2); RV_SHA4(12, 2); RV_SHA4(13, 2); RV_SHA4(14, 2);
+        RV_SHA4(15, 3); RV_SHA4(16, 3); RV_SHA4(17, 3); RV_SHA4(18, 3); RV_SHA4(19, 3);
+        /* E after 80 rounds is ROTL30(A after 76); add the saved state (FIPS 180-4 6.1.2 4). */
+        e0 = _mm_sha1nexte_epu32(prev, e_save);
+        abcd = _mm_add_epi32(abcd, abcd0);
+        p += 64;
+    }
+    _mm_storeu_si128((__m128i *)st, _mm_shuffle_epi32(abcd, 0x1B));
+    st[4] = (uint32_t)_mm_extract_epi32(e0, 3);
+}
+#undef RV_SHA4
+#endif /* RV_X86 */
+
+/* Finish a SHA-1 whose state st has absorbed `done` bytes: the last `n` bytes of
+ * `tail` (n < 64 + 8: at most one block plus the 4-byte SRTP ROC) then the FIPS 180-4
+ * section 5.1.1 padding; the digest in out (20 bytes). */
+static void
+rv_sha1_finish(rv_sha1_blocks_fn blocks, uint32_t st[5], const uint8_t *tail, size_t n,
+               uint64_t total, uint8_t out[20])
+{
+    uint8_t buf[192];
+    size_t used, nblk;
+    int i;
+    if (n >= 64) {
+        blocks(st, tail, 1);
+        tail += 64;
+        n -= 64;
+    }
+    memcpy(buf, tail, n);
+    buf[n] = 0x80;
+    used = n + 1;
+    nblk = used + 8 <= 64 ? 1 : 2;
+    memset(buf + used, 0, nblk * 64 - 8 - used);
+    rv_put_be32(buf + nblk * 64 - 8, (uint32_t)((total * 8) >> 32));
+    rv_put_be32(buf + nblk * 64 - 4, (uint32_t)(total * 8));
+    blocks(st, buf, nblk);
+    for (i = 0; i < 5; i++)
+        rv_put_be32(out + 4 * i, st[i]);
+}
+
+/* RFC 2104 HMAC-SHA1 with the states after the key^ipad and key^opad blocks ready:
+ * HMAC(k, a || b) for a of any length and b of at most 8 bytes (the SRTP ROC). */
+typedef struct {
+    uint32_t inner[5], outer[5];
+    rv_sha1_blocks_fn blocks;
+} rv_hmac_key;
+
+static void
+rv_hmac_init(rv_hmac_key *h, const uint8_t *key, size_t key_len, rv_sha1_blocks_fn blocks)
+{
+    uint8_t pad[64];
+    uint8_t digest[20];
+    size_t i;
+    h->blocks = blocks;
+    if (key_len > 64) { /* RFC 2104 section 2: a long key is hashed first */
+        uint32_t st[5];
+        memcpy(st, rv_sha1_iv, sizeof st);
+        blocks(st, key, key_len / 64);
+        rv_sha1_finish(blocks, st, key + key_len / 64 * 64, key_len % 64, key_len, digest);
+        key = digest;
+        key_len = 20;
+    }
+    memset(pad, 0, sizeof pad);
+    memcpy(pad, key, key_len);
+    for (i = 0; i < 64; i++)
+        pad[i] ^= 0x36;
+    memcpy(h->inner, rv_sha1_iv, sizeof h->inner);
+    blocks(h->inner, pad, 1);
+    for (i = 0; i < 64; i++)
+        pad[i] ^= 0x36 ^ 0x5c;
+    memcpy(h->outer, rv_sha1_iv, sizeof h->outer);
+    blocks(h->outer, pad, 1);
+    memset(pad, 0, sizeof pad);
+    memset(digest, 0, sizeof digest);
+}
+
+static void
+rv_hmac(const rv_hmac_key *h, const uint8_t *a, size_t a_len, const uint8_t *b, size_t b_len,
+        uint8_t out[20])
+{
+    uint32_t st[5];
+    uint8_t tail[64 + 8], inner[20];
+    size_t full = a_len / 64, rest = a_len - full * 64;
+    memcpy(st, h->inner, sizeof st);
+    h->blocks(st, a, full);
+    memcpy(tail, a + full * 64, rest);
+    memcpy(tail + rest, b, b_len);
+    rv_sha1_finish(h->blocks, st, tail, rest + b_len, 64 + (uint64_t)a_len + b_len, inner);
+    memcpy(st, h->outer, sizeof st);
+    rv_sha1_finish(h->blocks, st, inner, 20, 64 + 20, out);
+}
+
+/* Constant time: the time does not depend on where the tags differ. */
+static int
+rv_tags_equal(const uint8_t *a, const uint8_t *b, size_t n)
+{
+    unsigned int d = 0;
+    size_t i;
+    for (i = 0; i < n; i++)
+        d |= (unsigned int)(a[i] ^ b[i]);
+    return d == 0;
+}
+
+#endif /* RVOIP_SRTP_CRYPTO_H */
