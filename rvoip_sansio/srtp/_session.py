@@ -353,6 +353,8 @@ class SrtpSession:
         return self._protect_py(rtp)
 
     def _protect_py(self, rtp: bytes) -> bytes:
+        if type(rtp) is not bytes:
+            rtp = bytes(rtp)  # bytearray / memoryview: the slicing below wants bytes
         # The hot path: RFC 3711 Appendix A index estimate, window check and commit inlined.
         n = len(rtp)
         if n >= 12 and rtp[0] == 0x80:
@@ -447,6 +449,8 @@ class SrtpSession:
         return self._unprotect_py(srtp)
 
     def _unprotect_py(self, srtp: bytes) -> bytes:
+        if type(srtp) is not bytes:
+            srtp = bytes(srtp)
         # Hot path like _protect: estimate, window and commit inlined, nothing stored
         # before the tag verifies.
         n = len(srtp)

@@ -68,9 +68,15 @@ def test_switches() -> None:
     assert probe(code, RVOIP_PURE="1") == "True"
     assert probe(code, RVOIP_SRTP_PURE="1") == "True"
     assert probe(code, RVOIP_SRTP_PURE="0") == "False"
+    # The per-packet C context (and every session's use of it) follows the same switches.
+    cm = ("from rvoip_sansio.srtp import SrtpSession as S; "
+          "print(S('AES_CM_128_HMAC_SHA1_80', bytes(30))._cx is None)")
+    assert probe(cm, RVOIP_PURE="1") == "True"
+    assert probe(cm, RVOIP_SRTP_PURE="1") == "True"
 
 
 @needs_native
 def test_stale_build_ignored(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(_transform, "_NATIVE_ABI", _transform._NATIVE_ABI + 1)
     assert _transform.load_native() is None
+    assert _transform.load_cm_context() is None
