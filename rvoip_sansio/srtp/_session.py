@@ -63,6 +63,11 @@ class _Replay:
         self.hi = first - 1  # nothing received yet: the first index is "new"
         self.bits = 0
 
+    def copy(self) -> _Replay:
+        c = _Replay(0)
+        c.hi, c.bits = self.hi, self.bits
+        return c
+
 
 #: A stream's RTP replay state: the C ReplayWindow in sessions with a C context.
 _RtpReplay = Union[_Replay, "ReplayWindow"]
@@ -422,9 +427,34 @@ class SrtpSession:
 
         Same output as ``[protect(p) for p in packets]``; all or nothing on error.
         """
+        if self._cx is not None:
+            return self._protect_many_c(packets)
         from ._batch import protect_many
 
         return protect_many(self, packets)
+
+    def _protect_many_c(self, packets: Sequence[bytes]) -> list[bytes]:
+        """protect_many with the C context: one C call per packet, the state of the batch's
+        streams saved first and put back when a packet is refused (all or nothing)."""
+        key = self._tx_key
+        if key.rtp_count + len(packets) > key.rtp_limit:
+            raise self._fail(SrtpErrorKind.KEY_EXHAUSTED, "batch would pass the master key's limit")
+        tx = self._tx
+        saved = []
+        for ssrc in {_U32.unpack_from(p, 8)[0] for p in packets if len(p) >= 12}:
+            st = tx.get(ssrc)
+            saved.append((ssrc, st, None if st is None or st.rtp is None else st.rtp.copy()))
+        count = key.rtp_count
+        try:
+            return [self.protect(p) for p in packets]
+        except SrtpError:
+            for ssrc, st, rp in saved:
+                if st is None:
+                    tx.pop(ssrc, None)
+                else:
+                    st.rtp = rp
+            key.rtp_count = count
+            raise
 
     def _seal_rtp(self, key: KeyState, rtp: bytes, hlen: int, ssrc: int, index: int) -> bytes:
         if self._aead:

@@ -354,7 +354,8 @@ rv_hmac(const rv_hmac_key *h, const uint8_t *a, size_t a_len, const uint8_t *b, 
     memcpy(st, h->inner, sizeof st);
     h->blocks(st, a, full);
     memcpy(tail, a + full * 64, rest);
-    memcpy(tail + rest, b, b_len);
+    if (b_len)
+        memcpy(tail + rest, b, b_len);
     rv_sha1_finish(h->blocks, st, tail, rest + b_len, 64 + (uint64_t)a_len + b_len, inner);
     memcpy(st, h->outer, sizeof st);
     rv_sha1_finish(h->blocks, st, inner, 20, 64 + 20, out);

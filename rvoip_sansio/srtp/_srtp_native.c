@@ -296,6 +296,22 @@ done:
     return rc;
 }
 
+static PyObject *
+Replay_copy(Replay *rp, PyObject *noargs)
+{
+    Replay *c;
+    (void)noargs;
+    c = replay_new(rp->hi + 1, rp->window);
+    if (c != NULL)
+        memcpy(c->bits, rp->bits, (size_t)rp->nwords * sizeof(uint64_t));
+    return (PyObject *)c;
+}
+
+static PyMethodDef Replay_methods[] = {
+    {"copy", (PyCFunction)Replay_copy, METH_NOARGS, "an independent copy of this state"},
+    {NULL, NULL, 0, NULL},
+};
+
 static PyGetSetDef Replay_getset[] = {
     {"hi", (getter)Replay_get_hi, (setter)Replay_set_hi, "highest index received", NULL},
     {"bits", (getter)Replay_get_bits, (setter)Replay_set_bits,
@@ -312,6 +328,7 @@ static PyTypeObject Replay_Type = {
     .tp_new = Replay_tp_new,
     .tp_dealloc = (destructor)Replay_dealloc,
     .tp_getset = Replay_getset,
+    .tp_methods = Replay_methods,
 };
 
 /* ===================================================================== CmContext */

@@ -21,6 +21,7 @@ class ReplayWindow:
     hi: int
     bits: int
     def __init__(self, window: int, first: int) -> None: ...
+    def copy(self) -> ReplayWindow: ...
 
 class CmContext:
     """One SRTP direction, AES-CM + HMAC-SHA1, one master key: one call per packet."""
