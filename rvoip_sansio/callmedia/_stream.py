@@ -50,7 +50,7 @@ class CallMedia:
         "_idle", "_cn_next", "_cn_payload", "_silence_payload", "muted", "paused",
         "frames_sent", "idle_ticks", "ticks_skipped", "srtp_errors", "plain_dropped",
         "_closed", "_frame_ts", "_grouped", "sending", "receiving", "send_errors",
-        "_failed_dests",
+        "_failed_dests", "_need_keys",
     )
 
     def __init__(self, *, config: CallMediaConfig, rng: RandomSource, now: float) -> None:
@@ -91,6 +91,9 @@ class CallMedia:
         self._srtp_tx: SrtpSession | None = None
         self._srtp_rx: SrtpSession | None = None
         self._srtp_kinds: set[str] = set()
+        #: Nothing may go out or be played in the clear (the config asks for SRTP): read
+        #: once per packet, so kept here rather than looked up in the config each time.
+        self._need_keys = c.srtp_required or c.srtp is not None
         if c.srtp is not None:
             self.set_srtp(c.srtp)
         self._next_mark = 1
@@ -169,7 +172,7 @@ class CallMedia:
                     self._srtp_kinds.add(kind)
                     self._events.append(SrtpDropped(kind=kind, reason=str(exc)))
                 return
-        elif self.config.srtp_required or self.config.srtp is not None:
+        elif self._need_keys:
             self.plain_dropped += 1  # keys not there yet: never play unauthenticated media
             return
         self.rtp.receive(data, source, now)
@@ -192,7 +195,7 @@ class CallMedia:
         if not out:
             return []
         rtp._out = []
-        if self._srtp_tx is None and (self.config.srtp_required or self.config.srtp is not None):
+        if self._srtp_tx is None and self._need_keys:
             return []  # keys not there yet: nothing leaves in the clear
         return out
 
@@ -240,13 +243,24 @@ class CallMedia:
         self._fire_marks(self._start + (self._n - 1) * self._ptime)
 
     def _tick(self, t: float) -> None:
-        frame = self._take(t)
+        tx = self.tx
+        if tx._frames and not self.paused:
+            # _take and SendQueue.pop's common case inlined (once per call per tick): a
+            # whole frame is queued.
+            self._last_tick = t
+            tx.dequeued += 1
+            frame: PCM | None = tx._frames.popleft()
+            self.frames_sent += 1
+            if tx._marks:
+                self._fire_marks(t)
+        else:
+            frame = self._take(t)
         if frame is not None and self.sending and not self.muted:
             # _put's common case inlined (a frame to send: once per call per tick). First
             # frame after an idle period starts a talk spurt (RFC 3551 §4.1).
             self.rtp.send_audio(self._encoder.encode(frame), t, marker=self._idle)
             self._idle = False
-            if self.tx.backpressure:
+            if tx.backpressure:
                 self._released()
         else:
             self._put(frame, t)
@@ -317,7 +331,8 @@ class CallMedia:
     # ================================================================ application API
     def read_frame(self) -> AudioFrame | None:
         """The oldest received frame not read yet (None when none is waiting)."""
-        return self.rx.read()
+        q = self.rx.queue  # (ReceivePath.read inlined: the application calls it per frame)
+        return q.popleft() if q else None
 
     @property
     def frames_available(self) -> int:

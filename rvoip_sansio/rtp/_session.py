@@ -87,9 +87,11 @@ class RtpSession:
         "_closed",
         "_cnames",
         "_conflicts",
+        "_dtmf",
         "_dtmf_rx",
         "_dtmf_tx",
         "_events",
+        "_inact",
         "_inactive_since",
         "_last_from_remote",
         "_last_rtp",
@@ -178,6 +180,12 @@ class RtpSession:
         self.pop_frame: Callable[[float], PlayoutFrame] = self.jitter_buffer.pop
         self._dtmf_tx = DtmfSender(clock_rate=c.clock_rate)
         self._dtmf_rx = DtmfReceiver(clock_rate=c.clock_rate)
+        # False: neither DTMF side has anything in progress, so the per-packet and
+        # per-deadline paths need not look into them (the hot path touches fewer objects).
+        # Set when a digit is queued or a telephone-event packet arrives; recomputed in
+        # handle_timeout. True only means "look".
+        self._dtmf = False
+        self._inact = c.inactivity_timeout
         self._sched = RtcpScheduler(rtcp_bw=c.session_bandwidth * c.rtcp_fraction, rng=rng,
                                     now=now, min_time=c.rtcp_min_interval)
         self.packets_sent = 0
@@ -206,7 +214,7 @@ class RtpSession:
         ts = self._ts
         self._ts = (ts + (self._samples if samples is None else samples)) & 0xFFFFFFFF
         dt = self._dtmf_tx
-        if dt._current or dt._queue:  # (DtmfSender.busy, inlined: once per packet)
+        if self._dtmf and (dt._current or dt._queue):  # (DtmfSender.busy, inlined)
             # RFC 4733 §2.5.1.1-ish: the event replaces the audio for its duration.
             self.audio_suppressed += 1
             self._need_marker = True
@@ -303,6 +311,7 @@ class RtpSession:
         """Queue RFC 4733 telephone events; packets leave from :meth:`handle_timeout`."""
         if self.config.telephone_event_pt is None:
             raise ValueError("no telephone-event payload type negotiated")
+        self._dtmf = True  # (before: queue may append some digits, then raise)
         self._dtmf_tx.queue(digits, duration=duration, volume=volume)
         self._send_dtmf(now)
 
@@ -371,6 +380,7 @@ class RtpSession:
             self._cand_count = 0
         st.octets += end - start
         if pt == self._te_pt:
+            self._dtmf = True
             try:
                 self._events.extend(self._dtmf_rx.receive(ts, data[start:end], now))
             except ParseError as exc:
@@ -586,16 +596,17 @@ class RtpSession:
         if self._closed:
             return self._sched.tn if self._pending_bye is not None else None
         d: float = self._sched.tn
-        dt = self._dtmf_tx
-        if dt._current or dt._queue:
-            x = dt.next_deadline()
-            if x is not None and x < d:
-                d = x
-        if self._dtmf_rx._cur is not None:
-            x = self._dtmf_rx.next_deadline()
-            if x is not None and x < d:
-                d = x
-        to = self.config.inactivity_timeout
+        if self._dtmf:
+            dt = self._dtmf_tx
+            if dt._current or dt._queue:
+                x = dt.next_deadline()
+                if x is not None and x < d:
+                    d = x
+            if self._dtmf_rx._cur is not None:
+                x = self._dtmf_rx.next_deadline()
+                if x is not None and x < d:
+                    d = x
+        to = self._inact
         if to is not None and not self._timed_out:
             t = (self._last_rtp if self._last_rtp is not None else self._inactive_since) + to
             if t < d:
@@ -609,13 +620,15 @@ class RtpSession:
                 self._pending_bye = None
                 self._queue_rtcp(bye, now)
             return
-        dt = self._dtmf_tx
-        if dt._current or dt._queue:  # (DtmfSender.busy)
-            self._send_dtmf(now)
-        dr = self._dtmf_rx
-        if dr._cur is not None or dr._events:
-            self._events.extend(dr.handle_timeout(now))
-        to = self.config.inactivity_timeout
+        if self._dtmf:
+            dt = self._dtmf_tx
+            if dt._current or dt._queue:  # (DtmfSender.busy)
+                self._send_dtmf(now)
+            dr = self._dtmf_rx
+            if dr._cur is not None or dr._events:
+                self._events.extend(dr.handle_timeout(now))
+            self._dtmf = bool(dt._current or dt._queue or dr._cur is not None or dr._events)
+        to = self._inact
         if to is not None and not self._timed_out:
             last = self._last_rtp if self._last_rtp is not None else self._inactive_since
             if now >= last + to:
