@@ -19,7 +19,7 @@ from .._core import Event, ParseError, RandomSource
 from ..codecs import Codec, CodecError, Resampler
 from ..media import ComfortNoiseGenerator, ComfortNoisePayload, VoiceActivityDetector
 from ..rtp import FrameFlags, PlayoutFrame
-from ._records import AudioFlags, AudioFrame
+from ._records import AudioFlags, AudioFrame, _new_audio_frame
 
 __all__ = ["ReceivePath"]
 
@@ -88,7 +88,18 @@ class ReceivePath:
 
     def tick(self, pf: PlayoutFrame, now: float, events: deque[Event]) -> None:
         """Turn one playout slot into audio and deliver the frames it completes."""
-        pcm, flags = self.decode(pf, events)
+        payload, ts, pflags, pt, _seq = pf
+        if (payload is not None and not pflags & _CN and pt in self.payload_types
+                and self._vad is None):
+            # decode()'s common case inlined (a packet to decode: once per call per tick).
+            try:
+                pcm = self.codec.decode(payload)
+                flags = _AFTER_GAP if pflags & _GAP else 0
+            except (CodecError, ParseError) as exc:
+                pcm = self._undecodable(exc)
+                flags = _CONCEALED
+        else:
+            pcm, flags = self.decode(pf, events)
         if self._rs is not None:
             pcm = self._rs.process(pcm)
         if not self._acc_len and len(pcm) == self.frame_len:
@@ -98,12 +109,11 @@ class ReceivePath:
                 q.popleft()
                 self.dropped += 1
             index = self._index
-            q.append(AudioFrame(samples=pcm, rate=self.app_rate, index=index, time=now,
-                                rtp_timestamp=pf[1], flags=_FLAGS[flags]))
+            q.append(_new_audio_frame(pcm, self.app_rate, index, now, ts, _FLAGS[flags]))
             self._index = index + len(pcm)
             self.delivered += 1
             return
-        self.push(pcm, flags, pf[1], now)
+        self.push(pcm, flags, ts, now)
 
     def decode(self, pf: PlayoutFrame, events: deque[Event]) -> tuple[PCM, int]:
         """One slot -> codec-rate audio and its AudioFlags bits (VAD events appended)."""
@@ -114,10 +124,8 @@ class ReceivePath:
                 pcm = codec.decode(payload)
                 out = _AFTER_GAP if flags & _GAP else 0
             except (CodecError, ParseError) as exc:
-                log.debug("undecodable payload (%s): concealed", exc)
-                pcm = codec.conceal()
+                pcm = self._undecodable(exc)
                 out = _CONCEALED
-                self.concealed += 1
         elif flags & _CN:
             pcm = self._noise(len(self._silence), payload)
             out = _COMFORT_NOISE
@@ -133,6 +141,12 @@ class ReceivePath:
         if self._vad is not None:
             events.extend(self._vad.process(pcm))
         return pcm, out
+
+    def _undecodable(self, exc: Exception) -> PCM:
+        log.debug("undecodable payload (%s): concealed", exc)
+        pcm = self.codec.conceal()
+        self.concealed += 1
+        return pcm
 
     def push(self, pcm: PCM, flags: int, ts: int, now: float) -> None:
         """Deliver app-rate audio of one slot (cut into the application's frame size)."""
@@ -160,8 +174,7 @@ class ReceivePath:
         if len(q) >= self.limit:
             q.popleft()
             self.dropped += 1
-        q.append(AudioFrame(samples=samples, rate=self.app_rate, index=self._index, time=now,
-                            rtp_timestamp=ts, flags=_FLAGS[flags]))
+        q.append(_new_audio_frame(samples, self.app_rate, self._index, now, ts, _FLAGS[flags]))
         self._index += len(samples)
         self.delivered += 1
 

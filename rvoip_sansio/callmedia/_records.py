@@ -62,6 +62,29 @@ class AudioFrame:
         return bool(self.flags & (AudioFlags.CONCEALED | AudioFlags.COMFORT_NOISE))
 
 
+#: Hot-path construction of an AudioFrame (once per frame per call): object.__new__ and the
+#: slots' own descriptors instead of attrs' __init__, which sets each field through
+#: object.__setattr__ by name. The same object (class and fields; AudioFrame has no
+#: validators, converters or post-init); about half the cost (measured 2.3 -> 1.0 µs under
+#: load). tests/callmedia/test_queues.py checks it against the attrs constructor.
+_new = object.__new__
+(_SET_SAMPLES, _SET_RATE, _SET_INDEX, _SET_TIME, _SET_TS, _SET_FLAGS) = (
+    AudioFrame.__dict__[name].__set__
+    for name in ("samples", "rate", "index", "time", "rtp_timestamp", "flags"))
+
+
+def _new_audio_frame(samples: npt.NDArray[np.int16], rate: int, index: int, time: float,
+                     rtp_timestamp: int, flags: AudioFlags) -> AudioFrame:
+    frame: AudioFrame = _new(AudioFrame)
+    _SET_SAMPLES(frame, samples)
+    _SET_RATE(frame, rate)
+    _SET_INDEX(frame, index)
+    _SET_TIME(frame, time)
+    _SET_TS(frame, rtp_timestamp)
+    _SET_FLAGS(frame, flags)
+    return frame
+
+
 @attrs.frozen(kw_only=True)
 class Drained(Event):
     """Everything queued before :meth:`CallMedia.mark` returned ``mark`` has been sent

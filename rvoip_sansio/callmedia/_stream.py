@@ -258,13 +258,15 @@ class CallMedia:
         if frame is not None and self.sending and not self.muted:
             # _put's common case inlined (a frame to send: once per call per tick). First
             # frame after an idle period starts a talk spurt (RFC 3551 §4.1).
-            self.rtp.send_audio(self._encoder.encode(frame), t, marker=self._idle)
+            rtp = self.rtp
+            rtp.send_audio(self._encoder.encode(frame), t, marker=self._idle)
             self._idle = False
             if tx.backpressure:
                 self._released()
         else:
             self._put(frame, t)
-        pf = self.rtp.pop_frame(t)
+            rtp = self.rtp
+        pf = rtp.pop_frame(t)
         if self.receiving:
             self.rx.tick(pf, t, self._events)
 

@@ -316,8 +316,8 @@ class JitterBuffer:
             self.played += 1
             self.last_delay = delay
             self._delay_sum += delay
-            self._delay_n += 1
-            if self._delay_n == 1:
+            n = self._delay_n = self._delay_n + 1
+            if n == 1:
                 self.recent_delay = delay
             else:
                 self.recent_delay += (delay - self.recent_delay) * 0.03125

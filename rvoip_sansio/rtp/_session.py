@@ -38,6 +38,22 @@ __all__ = ["RtpSessionConfig", "RtpSession"]
 
 log = logging.getLogger("rvoip_sansio.rtp")
 
+#: Hot-path construction of a Transmit (once per RTP packet sent): object.__new__ and the
+#: slots' descriptors instead of attrs' __init__ (object.__setattr__ by name per field). The
+#: same object (Transmit has no validators or converters); about half the cost.
+#: tests/rtp/test_session.py checks it against the attrs constructor.
+_new = object.__new__
+_SET_DATA = Transmit.__dict__["data"].__set__
+_SET_DEST = Transmit.__dict__["dest"].__set__
+
+
+def _transmit(data: bytes, dest: Address) -> Transmit:
+    t: Transmit = _new(Transmit)
+    _SET_DATA(t, data)
+    _SET_DEST(t, dest)
+    return t
+
+
 #: IPv4 + UDP header octets counted in RTCP sizes (RFC 3550 §6.2).
 _UDP_IP_OVERHEAD = 28
 
@@ -234,7 +250,7 @@ class RtpSession:
         if tx is not None:
             data = self._transform(tx, data)  # SRTP protect (protect_with)
         if data:
-            self._out.append(Transmit(data=data, dest=remote))
+            self._out.append(_transmit(data, remote))
         self.packets_sent += 1
         self.octets_sent += len(payload)
         self._sent_since_report = True

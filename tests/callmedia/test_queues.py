@@ -274,3 +274,22 @@ def test_written_audio_is_copied_so_the_caller_may_reuse_its_buffer() -> None:
     assert min(f.min() for f in frames) >= 0, "the queued audio changed after write() returned"
     # every written sample went out as written (the send path delays them by a few samples)
     assert sum(int((f > 900).sum()) for f in frames) == buf.size
+
+
+def test_hot_path_audio_frame_is_the_attrs_constructed_one() -> None:
+    # The receive path builds frames with _records._new_audio_frame (slots set directly,
+    # for speed): the object must be exactly what AudioFrame(...) makes.
+    import attrs
+
+    from rvoip_sansio.callmedia import AudioFlags, AudioFrame
+    from rvoip_sansio.callmedia._records import _new_audio_frame
+
+    fields = {"samples": np.arange(3, dtype=np.int16), "rate": 8000, "index": 160,
+              "time": 1.5, "rtp_timestamp": 0xFFFFFFFF, "flags": AudioFlags.CONCEALED}
+    assert [f.name for f in attrs.fields(AudioFrame)] == list(fields)  # a new field: update it
+    made = _new_audio_frame(*fields.values())
+    reference = AudioFrame(**fields)  # type: ignore[arg-type]
+    assert type(made) is AudioFrame
+    assert all(getattr(made, n) is getattr(reference, n) is v for n, v in fields.items())
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        made.rate = 16000  # type: ignore[misc]

@@ -281,3 +281,19 @@ def test_set_remote_and_payload_type() -> None:
     assert s.remote_address == ("198.51.100.4", 7002)  # latched afresh
     q = s.quality_report(2.0)
     assert q.frames_played == 0 and q.jitter_buffer_delay_ms == 0.0
+
+
+def test_hot_path_transmit_is_the_attrs_constructed_one() -> None:
+    # send_audio builds its Transmit with _session._transmit (slots set directly, for
+    # speed): the object must be exactly what Transmit(...) makes.
+    import attrs
+
+    from rvoip_sansio.rtp._session import _transmit
+
+    assert [f.name for f in attrs.fields(Transmit)] == ["data", "dest"]  # a new field: update
+    made = _transmit(b"\x80\x00", ("127.0.0.1", 4000))
+    assert type(made) is Transmit
+    assert made == Transmit(data=b"\x80\x00", dest=("127.0.0.1", 4000))
+    assert hash(made) == hash(Transmit(data=b"\x80\x00", dest=("127.0.0.1", 4000)))
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        made.data = b""  # type: ignore[misc]
