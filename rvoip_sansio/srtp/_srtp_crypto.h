@@ -194,39 +194,42 @@ static const uint32_t rv_sha1_iv[5] = {
 
 #define RV_ROL(x, n) (((x) << (n)) | ((x) >> (32 - (n))))
 
-/* FIPS 180-4 section 6.1.2, one 64-byte block after another. */
+/* FIPS 180-4 section 6.1.2, one 64-byte block after another. The schedule is kept as the
+ * last sixteen words (W[t] overwrites W[t-16]), one loop per round function. */
+#define RV_W(t)                                                                        \
+    ((t) < 16 ? w[(t)]                                                                 \
+              : (w[(t) & 15] = RV_ROL(w[((t) - 3) & 15] ^ w[((t) - 8) & 15]           \
+                                      ^ w[((t) - 14) & 15] ^ w[(t) & 15], 1)))
+#define RV_ROUND(i, f, k)                                 \
+    do {                                                  \
+        uint32_t t_ = RV_ROL(a, 5) + (f) + e + (k) + RV_W(i); \
+        e = d;                                            \
+        d = c;                                            \
+        c = RV_ROL(b, 30);                                \
+        b = a;                                            \
+        a = t_;                                           \
+    } while (0)
+
 static void
 rv_sha1_portable(uint32_t st[5], const uint8_t *p, size_t nblocks)
 {
     while (nblocks--) {
-        uint32_t w[80], a = st[0], b = st[1], c = st[2], d = st[3], e = st[4], t;
-        int i;
-        for (i = 0; i < 16; i++)
-            w[i] = rv_be32(p + 4 * i);
-        for (i = 16; i < 80; i++)
-            w[i] = RV_ROL(w[i - 3] ^ w[i - 8] ^ w[i - 14] ^ w[i - 16], 1);
-        for (i = 0; i < 80; i++) {
-            uint32_t f, kt;
-            if (i < 20) {
-                f = (b & c) | (~b & d); /* Ch */
-                kt = 0x5A827999u;
-            } else if (i < 40) {
-                f = b ^ c ^ d; /* Parity */
-                kt = 0x6ED9EBA1u;
-            } else if (i < 60) {
-                f = (b & c) | (b & d) | (c & d); /* Maj */
-                kt = 0x8F1BBCDCu;
-            } else {
-                f = b ^ c ^ d;
-                kt = 0xCA62C1D6u;
-            }
-            t = RV_ROL(a, 5) + f + e + kt + w[i];
-            e = d;
-            d = c;
-            c = RV_ROL(b, 30);
-            b = a;
-            a = t;
-        }
+        uint32_t w[16], a = st[0], b = st[1], c = st[2], d = st[3], e = st[4];
+        int j;
+        for (j = 0; j < 16; j++)
+            w[j] = rv_be32(p + 4 * j);
+        /* Unrolled with constant indices so the schedule stays in registers. */
+#define RV_R5(i0, f, k) \
+    RV_ROUND(i0, f, k); RV_ROUND(i0 + 1, f, k); RV_ROUND(i0 + 2, f, k); \
+    RV_ROUND(i0 + 3, f, k); RV_ROUND(i0 + 4, f, k)
+#define RV_R20(i0, f, k) \
+    RV_R5(i0, f, k); RV_R5(i0 + 5, f, k); RV_R5(i0 + 10, f, k); RV_R5(i0 + 15, f, k)
+        RV_R20(0, d ^ (b & (c ^ d)), 0x5A827999u);           /* Ch */
+        RV_R20(20, b ^ c ^ d, 0x6ED9EBA1u);                  /* Parity */
+        RV_R20(40, (b & c) | (d & (b | c)), 0x8F1BBCDCu);    /* Maj */
+        RV_R20(60, b ^ c ^ d, 0xCA62C1D6u);                  /* Parity */
+#undef RV_R20
+#undef RV_R5
         st[0] += a;
         st[1] += b;
         st[2] += c;
@@ -235,6 +238,8 @@ rv_sha1_portable(uint32_t st[5], const uint8_t *p, size_t nblocks)
         p += 64;
     }
 }
+#undef RV_ROUND
+#undef RV_W
 
 #if RV_X86
 /* Four rounds with the SHA extensions. The message words W[4g..4g+3] sit in one register,
