@@ -109,14 +109,23 @@ class PhoneCore(UAForwarding, AudioVerbs, Reactions):
         """A batch of ``(local, data, source)`` datagrams read in one wake-up (each as
         :meth:`media_receive`), their events and timers processed once after the lot."""
         by_local, touched = self._by_local, self._touched
+        dropped = 0
         for local, data, source in datagrams:
             pc = by_local.get(local)
-            sock = pc.socket if pc is not None and not pc.releasing else None
-            if pc is None or sock is None:
-                self.media_dropped += 1
+            if pc is None or pc.releasing:
+                dropped += 1
                 continue
+            # PhoneCall.socket, inlined: this loop runs once per RTP packet.
+            sock: DtlsMediaLeg | CallMedia | None = pc.leg
+            if sock is None:
+                sock = pc.media
+                if sock is None:
+                    dropped += 1
+                    continue
             sock.receive(data, source, now)
             touched[pc] = None
+        if dropped:
+            self.media_dropped += dropped
         if touched:
             self._process(now)
 
@@ -128,12 +137,17 @@ class PhoneCore(UAForwarding, AudioVerbs, Reactions):
         out: list[tuple[Address, Transmit]] = []
         # Only sockets touched since the last call can have something to send (an input, a
         # timer, a verb): a packet on one call costs nothing for the others.
-        pending, self._sending = self._sending, {}
+        pending = self._sending
+        if not pending:
+            return out
+        self._sending = {}
+        append = out.append
         for pc in pending:
-            sock, local = pc.socket, pc.local_rtp
+            local = pc.local_rtp
+            sock = pc.leg if pc.leg is not None else pc.media
             if sock is not None and local is not None:
                 for t in sock.datagrams_to_send(now):
-                    out.append((local, t))
+                    append((local, t))
             if pc.releasing:
                 self._release(pc)
         return out
@@ -174,8 +188,7 @@ class PhoneCore(UAForwarding, AudioVerbs, Reactions):
             g = group.next_deadline()
             if g is not None and g <= now:
                 group.handle_timeout(now)  # every grouped call's media tick
-                for pc in self._grouped:
-                    self._touch(pc)
+                self._touched.update(self._grouped)  # each of them touched (values are None)
         heap = self._timers
         while heap and heap[0][0] <= now:
             d, _, pc = heapq.heappop(heap)
@@ -524,20 +537,23 @@ class PhoneCore(UAForwarding, AudioVerbs, Reactions):
             while (e := self.ua.next_event()) is not None:
                 busy = True
                 self._on_sip(e, now)
-            touched, self._touched = self._touched, {}
-            for pc in touched:
+            touched = self._touched
+            if touched:
                 busy = True
-                self._sending[pc] = None
-                sock = pc.socket
-                if sock is None:
-                    continue
-                while (m := sock.next_event()) is not None:
-                    self._on_media(pc, m, now)
-                d = None if pc.releasing else sock.next_deadline()
-                if d != pc.deadline:
-                    pc.deadline = d
-                    if d is not None:
-                        self._seq += 1
-                        heapq.heappush(self._timers, (d, self._seq, pc))
+                self._touched = {}
+                sending = self._sending
+                for pc in touched:
+                    sending[pc] = None
+                    sock = pc.leg if pc.leg is not None else pc.media  # PhoneCall.socket
+                    if sock is None:
+                        continue
+                    while (m := sock.next_event()) is not None:
+                        self._on_media(pc, m, now)
+                    d = None if pc.releasing else sock.next_deadline()
+                    if d != pc.deadline:
+                        pc.deadline = d
+                        if d is not None:
+                            self._seq += 1
+                            heapq.heappush(self._timers, (d, self._seq, pc))
             if not busy:
                 return
