@@ -20,9 +20,9 @@ from __future__ import annotations
 import logging
 import select
 import socket
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
-from rvoip_sansio import Address
+from rvoip_sansio import Address, Transmit
 
 __all__ = ["Datagram", "MediaPump", "READ_BATCH"]
 
@@ -139,7 +139,8 @@ class MediaPump:
             except OSError as exc:  # an ICMP error queued on the socket
                 log.debug("RTP receive error on %s: %s", local, exc)
                 continue
-            out.append((local, data, (str(addr[0]), int(addr[1]))))
+            # AF_INET gives (host, port) as is; AF_INET6 adds flow info and scope id.
+            out.append((local, data, addr if len(addr) == 2 else (addr[0], addr[1])))
         return out
 
     def read_socket(self, local: Address, out: list[Datagram]) -> bool:
@@ -156,7 +157,7 @@ class MediaPump:
             except OSError as exc:
                 log.debug("RTP receive error on %s: %s", local, exc)
                 continue
-            out.append((local, data, (str(addr[0]), int(addr[1]))))
+            out.append((local, data, addr if len(addr) == 2 else (addr[0], addr[1])))
         return False
 
     # ---- send -----------------------------------------------------------------------------
@@ -169,9 +170,27 @@ class MediaPump:
             return
         try:
             sock.sendto(data, dest)
-        except BlockingIOError:
-            log.debug("RTP send buffer full on %s: datagram to %s dropped", local, dest)
         except OSError as exc:
-            log.debug("RTP send from %s to %s failed: %s", local, dest, exc)
-            if self._on_error is not None:
-                self._on_error(local, dest)
+            self._refused(local, dest, exc)
+
+    def send_many(self, datagrams: Iterable[tuple[Address, Transmit]]) -> None:
+        """:meth:`send` each ``(local socket, datagram)`` pair (what the core's media face
+        gives back), in one call: one tick sends a datagram on every call."""
+        by_local = self._by_local
+        for local, transmit in datagrams:
+            sock = by_local.get(local)
+            if sock is None:
+                log.debug("media datagram from released socket %s dropped", local)
+                continue
+            try:
+                sock.sendto(transmit.data, transmit.dest)
+            except OSError as exc:
+                self._refused(local, transmit.dest, exc)
+
+    def _refused(self, local: Address, dest: Address, exc: OSError) -> None:
+        if isinstance(exc, BlockingIOError):  # a full buffer: loss, as on the wire
+            log.debug("RTP send buffer full on %s: datagram to %s dropped", local, dest)
+            return
+        log.debug("RTP send from %s to %s failed: %s", local, dest, exc)
+        if self._on_error is not None:
+            self._on_error(local, dest)

@@ -71,9 +71,7 @@ class _Faces:
         if media:
             host = self.host
             if host.media_trace is None:
-                send = host.pump.send
-                for local, transmit in media:
-                    send(local, transmit.data, transmit.dest)
+                host.pump.send_many(media)
             else:
                 for local, transmit in media:
                     host.send_media(local, transmit)

@@ -334,9 +334,7 @@ class Phone:
             self.loop.touched()
 
     def _send_media(self, now: float) -> None:
-        send = self._pump.send
-        for local, transmit in self.core.media_datagrams_to_send(now):
-            send(local, transmit.data, transmit.dest)
+        self._pump.send_many(self.core.media_datagrams_to_send(now))
 
     def _send_refused(self, local: Address, dest: Address) -> None:
         # Found inside the drain: an input for right after it (the core is never re-entered).

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import logging
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 import trio
 
-from rvoip_sansio import Address
+from rvoip_sansio import Address, Transmit
 
 from .._mediapump import Datagram, MediaPump
 from ..blocking._socket import bind_udp_socket
@@ -99,6 +99,10 @@ class MediaSockets:
     def send(self, local: Address, data: bytes, dest: Address, now: float) -> None:
         """Send one datagram from the socket bound at ``local`` (gone: dropped)."""
         self._pump.send(local, data, dest)
+
+    def send_many(self, datagrams: Iterable[tuple[Address, Transmit]]) -> None:
+        """Send each ``(local socket, datagram)`` pair (gone sockets: dropped)."""
+        self._pump.send_many(datagrams)
 
     def release(self, local: Address) -> None:
         """Stop reading and close the socket of ``local`` (the port binds again at once)."""

@@ -103,9 +103,9 @@ class Phone:
         """The media face, after every pump: send each call's datagrams from its socket,
         deliver what that produced (socket releases), wake whoever waits on a change."""
         media = self._media
-        for local, transmit in self.core.media_datagrams_to_send(now):
-            if media is not None:
-                media.send(local, transmit.data, transmit.dest, now)
+        out = self.core.media_datagrams_to_send(now)
+        if media is not None and out:
+            media.send_many(out)
         delivered = False
         while (event := self.core.next_event()) is not None:
             self._on_event(event, now)
