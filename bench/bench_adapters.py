@@ -5,27 +5,37 @@
    installed), trio, blocking (reader thread). Rates rise until a run fails; a rate counts
    when every call succeeded (SIPp FailedCall = 0, SuccessfulCall = all) with at most 1 % of
    messages retransmitted by SIPp. CPU = our process's user+system time per call.
-2. ``media``: N concurrent calls with G.711 (PCMU) RTP both ways, SRTP (AES_CM_128_HMAC_SHA1_80)
-   on or off, in real time on real sockets. Two worker processes, each one thread (so at most
-   one core; ``PIN=1`` pins them to cores 0 and 1), each holding one end of every call: N ``CallMedia`` on N UDP
-   sockets (the asyncio adapter's ``UdpEndpoint``), writing a tone and reading every frame at
-   the application rate (8 kHz: no resampling). Driving: one media clock per call (what the
-   asyncio ``Phone`` does now) or one ``CallMediaGroup`` per process (one timer for all).
-   After 2 s of warm-up, over the measured window a worker "sustains" N calls when its CPU
-   stays under 90 % of its core, no media tick was skipped (the clock never fell 200 ms
-   behind), it received ≥ 99 % of the packets due and no SRTP packet failed. Frames
-   concealed or late, and the event loop's worst wake-up lag, are printed beside it (on a
-   shared machine they follow other processes' load). N rises until a worker fails.
+2. ``media``: N concurrent calls with G.711 (PCMU) RTP both ways, SRTP on or off, in real time
+   on real sockets. Two worker processes, each one thread (so at most one core; ``PIN=1``
+   pins them to cores 0 and 1), each holding one end of every call. Drivings (``--drivings``):
+   ``call``: N ``CallMedia`` on N asyncio ``UdpEndpoint``, one media clock per call;
+   ``group``: the same on one ``CallMediaGroup`` timer; ``pump``: one ``CallMediaGroup``, every
+   socket in one ``MediaPump`` epoll (what the Phones' hosts do, minus the Phone); ``phone``:
+   the whole stack, an asyncio ``Phone`` per worker (SIP between them, SDES keying with the
+   suite the Phones negotiate, the PhoneCore, ``call.audio``). The application writes a tone
+   and reads every frame at 8 kHz (no resampling) every 100 ms. After 2 s of warm-up, over
+   the measured window a worker "sustains" N calls when its CPU stays under 90 % of its core,
+   no media tick was skipped (the clock never fell 200 ms behind), it received ≥ 99 % of the
+   packets due and no SRTP packet failed. Frames concealed or late, the event loop's worst
+   wake-up lag, the load average when the run started and the machine's busy cores during it
+   (all processes, /proc/stat; the two workers' share is their CPU column) are printed
+   beside it: a run where the machine was busier than our two workers measured the others'
+   load as much as ours. N rises through ``--counts`` until a worker fails.
+   ``PROFILE_WORKER=/tmp/w`` writes each worker's cProfile to /tmp/w.a and /tmp/w.b.
 3. ``options``: SIPp OPTIONS at fixed rates to the transaction ``Endpoint`` on each adapter
    and to SIPp's own UAS (the earlier table of this script).
 
     .venv/bin/python bench/bench_adapters.py [calls|media|media-cpu|options|all] [--quick] [--seconds S]
+        [--counts 400,500,600] [--drivings pump,phone] [--srtp on,off] [--loops asyncio,uvloop]
+        [--media-seconds S] [--phone-only]
 
 4. ``media-cpu``: the cost behind part 2 without the clock: both ends of N calls in one
    process on 2N real UDP sockets, in *virtual* time (each 20 ms tick: every clock, ``sendto``
    of what it produced, ``recvfrom`` until empty, ``receive``), no event loop. Process CPU
    per media second gives calls per core for one end of each call, whatever else the machine
-   runs; the difference from part 2 is the event loop's share.
+   runs; the difference from part 2 is the event loop's share. Its last rows run the same
+   through two ``PhoneCore`` (SIP in memory, SDES, the core's CallMediaGroup, ``MediaPump``
+   reads, ``media_receive_many``): the Phone's share without an event loop.
 
 On a machine shared with other work, part 2 measures the others' load as much as ours (a
 worker that gets a fifth of a core skips ticks whatever it costs; ``nice`` does not help when
@@ -313,6 +323,8 @@ class _Slot:
 
 
 async def media_worker(spec: dict[str, Any]) -> dict[str, float]:
+    if spec.get("phone"):
+        return await media_worker_phone(spec)
     if spec.get("pump"):
         return await media_worker_pump(spec)
     from rvoip_sansio.adapters.asyncio import UdpEndpoint, open_udp_endpoint
@@ -373,21 +385,32 @@ def _start_medias(spec: dict[str, Any], start: float, remote: list[int],
     return medias, tone
 
 
-async def _measure_worker(medias: list[CallMedia], tone: Any, start: float, seconds: float) -> dict[str, float]:
-    """The application (every 100 ms: read every frame, write 100 ms of tone) and the loop-lag
-    monitor around the measured window; returns the totals' difference."""
-    loop = asyncio.get_running_loop()
+def _direct_step(medias: list[CallMedia], tone: Any) -> Callable[[int], None]:
+    """The application on the CallMedia objects themselves: read every frame, write 100 ms."""
     chunk = RATE // 10
+
+    def step(k: int) -> None:
+        for m in medias:
+            while m.read_frame() is not None:
+                pass
+            m.write(tone[k * chunk:(k + 1) * chunk])
+    return step
+
+
+async def _measure_worker(medias: list[CallMedia], tone: Any, start: float, seconds: float,
+                          step: Callable[[int], None] | None = None) -> dict[str, float]:
+    """The application (every 100 ms ``step(k)``, by default: read every frame, write 100 ms
+    of tone on each CallMedia) and the loop-lag monitor around the measured window; returns
+    the totals' difference."""
+    loop = asyncio.get_running_loop()
+    app_step = step if step is not None else _direct_step(medias, tone)
 
     async def application() -> None:
         k = 0
         while True:
             await asyncio.sleep(0.1)
             k = (k + 1) % 10
-            for m in medias:
-                while m.read_frame() is not None:
-                    pass
-                m.write(tone[k * chunk:(k + 1) * chunk])
+            app_step(k)
 
     lag = [0.0]
 
@@ -466,6 +489,53 @@ async def media_worker_pump(spec: dict[str, Any]) -> dict[str, float]:
     return out
 
 
+async def media_worker_phone(spec: dict[str, Any]) -> dict[str, float]:
+    """The whole stack: an asyncio ``Phone`` per worker (SIP over UDP between the two, SDES
+    when SRTP is on, PCMU at 8 kHz application audio, the phone's own CallMediaGroup clock,
+    MediaPump reads, the PhoneCore); the application goes through each leg's ``call.audio``
+    (``read_all`` then ``write_nowait``), as a user of the Phone would."""
+    from rvoip_sansio.adapters.asyncio import Phone
+    loop = asyncio.get_running_loop()
+    n, callee = spec["n"], spec["role"] == "b"
+    async with Phone.open(spec["role"], (LO, 0), codecs=(PCMU,), srtp=bool(spec["srtp"]), rate=RATE,
+                          auto_answer=callee, rtp_timeout=None) as phone:
+        print(json.dumps([phone.config.local[1]] if callee else []), flush=True)
+        order = json.loads(await loop.run_in_executor(None, sys.stdin.readline))
+        if callee:
+            calls = [await phone.accept(timeout=120.0) for _ in range(n)]
+        else:
+            calls = []
+            for i in range(0, n, 25):  # in batches: SIP set-up while the first calls already carry media
+                batch = [phone.dial(f"sip:b@{LO}:{order['remote'][0]}") for _ in range(min(25, n - i))]
+                for c in batch:
+                    await c.wait_answered(60.0)
+                calls += batch
+        medias = [c.media() for c in calls]
+        assert all(m is not None for m in medias)
+        keys = medias[0].config.srtp if medias[0] is not None else None
+        profile = str(getattr(keys.tx.profile, "name", keys.tx.profile)) if keys is not None else "none"
+        print(json.dumps({"ready": True, "srtp": profile}), flush=True)
+        go = json.loads(await loop.run_in_executor(None, sys.stdin.readline))
+        start = loop.time() + (go["start"] - time.time())
+        tone = ToneSource((440.0 if spec["role"] == "a" else 1000.0,), RATE, -10.0).read(RATE)
+        chunk = RATE // 10
+
+        def step(k: int) -> None:
+            for c in calls:
+                c.audio.read_all()
+                c.audio.write_nowait(tone[k * chunk:(k + 1) * chunk])
+
+        for c in calls:
+            c.audio.write_nowait(tone[:3 * chunk])
+        out = await _measure_worker([m for m in medias if m is not None], tone, start, spec["seconds"], step)
+        out["srtp_profile"] = profile  # type: ignore[assignment]
+        if not callee:
+            for c in calls:
+                c.act(lambda now, c=c: phone.core.hangup(c.call_id, now))  # type: ignore[misc]
+            await asyncio.sleep(0.5)
+        return out
+
+
 def sustains(r: dict[str, float]) -> bool:
     """Kept up in real time: CPU headroom, no media tick skipped, every packet due arrived,
     no SRTP failure. (Concealment is printed beside it: on a shared machine it follows
@@ -481,15 +551,28 @@ def _pct(r: dict[str, float]) -> str:
     return f"{(r['concealed'] + r['late']) / max(r['delivered'], 1.0):.2%}"
 
 
+def _machine_busy() -> tuple[float, float]:
+    """(busy, total) jiffies of the whole machine so far (/proc/stat), to tell how much CPU
+    other processes took during a run."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle + iowait
+    total = sum(fields[:8])  # user nice system idle iowait irq softirq steal
+    return total - idle, total
+
+
+def _loadavg() -> str:
+    return Path("/proc/loadavg").read_text().split()[0]
+
+
 def media_run(n: int, srtp: bool, group: bool, uv: bool, seconds: float,
-              pump: bool = False) -> tuple[dict[str, float], dict[str, float]]:
+              pump: bool = False, phone: bool = False) -> tuple[dict[str, float], dict[str, float]]:
     procs = []
     for role in ("a", "b"):
-        spec = dict(role=role, n=n, srtp=srtp, group=group, uv=uv, seconds=seconds, pump=pump)
+        spec = dict(role=role, n=n, srtp=srtp, group=group, uv=uv, seconds=seconds, pump=pump, phone=phone)
         procs.append(subprocess.Popen([sys.executable, __file__, "--media-worker", json.dumps(spec)],
                                       stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True))
     ports = []
-    for p in procs:  # each binds its N sockets (port 0) and names them
+    for p in procs:  # each binds its N sockets (port 0) and names them (a Phone: its SIP port)
         assert p.stdout is not None
         ports.append(json.loads(p.stdout.readline()))
     start_wall = time.time() + 0.3 + n / 1000  # time to build the CallMedia objects
@@ -497,41 +580,71 @@ def media_run(n: int, srtp: bool, group: bool, uv: bool, seconds: float,
         assert p.stdin is not None
         p.stdin.write(json.dumps({"start": start_wall, "remote": theirs}) + "\n")
         p.stdin.flush()
+    extra: dict[str, Any] = {}
+    if phone:  # the calls are set up through SIP first; both say when they are up
+        for p in procs:
+            assert p.stdout is not None
+            line = p.stdout.readline()
+            with contextlib.suppress(ValueError):
+                extra.update(json.loads(line))
+        start_wall = time.time() + 0.3
+        for p in procs:
+            assert p.stdin is not None
+            with contextlib.suppress(OSError):
+                p.stdin.write(json.dumps({"start": start_wall}) + "\n")
+                p.stdin.flush()
+    load = _loadavg()
+    busy0 = _machine_busy()
     results = []
     for p in procs:
         try:
-            out, _ = p.communicate(timeout=seconds + 30 + n / 10)
+            out, _ = p.communicate(timeout=seconds + 60 + n / 10)
             results.append(json.loads(out.strip().splitlines()[-1]))
         except (subprocess.TimeoutExpired, ValueError, IndexError):  # a worker that never finished
             p.kill()
             p.communicate()
             results.append(dict(_FAILED))
+    busy1 = _machine_busy()
+    # The machine's busy cores over the run (set-up and warm-up included), and the load average
+    # when it started: what else competed with the workers.
+    busy = (busy1[0] - busy0[0]) / max(busy1[1] - busy0[1], 1) * (os.cpu_count() or 1)
+    for r in results:
+        r["load"], r["busy_cores"] = float(load), busy
     return results[0], results[1]
 
 
-def part_media(counts: list[int], seconds: float) -> None:
+DRIVINGS = {
+    "call": ("clock per call (UdpEndpoint per call)", False, False, False),
+    "group": ("CallMediaGroup (UdpEndpoint per call)", True, False, False),
+    "pump": ("CallMediaGroup + MediaPump (one epoll)", True, True, False),
+    "phone": ("asyncio Phone (SIP, PhoneCore, call.audio)", True, True, True),
+}
+
+
+def part_media(counts: list[int], seconds: float, drivings: list[str], srtps: list[bool],
+               loops: list[bool]) -> None:
     print(f"\n## Concurrent G.711 calls with RTP both ways in real time, one process (one thread) per end "
-          f"({WARMUP:.0f} s warm-up, {seconds:.0f} s measured)\n")
+          f"({WARMUP:.0f} s warm-up, {seconds:.0f} s measured; PIN={os.environ.get('PIN', '')})\n")
     print("| loop | driving | SRTP | N calls | CPU of one core (end A / B) | received / due | "
-          "concealed or late frames | worst loop lag ms | ticks skipped | sustained |")
-    print("|---|---|---|---:|---|---|---|---|---|---|")
-    loops = [False] + ([True] if uvloop else [])
+          "concealed or late frames | worst loop lag ms | ticks skipped | load avg at start / machine busy "
+          "cores during run | sustained |")
+    print("|---|---|---|---:|---|---|---|---|---|---|---|")
     best: list[tuple[str, str, str, int, float]] = []
-    drivings = [("clock per call", False, False), ("CallMediaGroup", True, False),
-                ("CallMediaGroup + MediaPump (one epoll)", True, True)]
     for uv in loops:
-        for name, group, pump in drivings:
-            for srtp in (True, False) if group else (True,):
+        for key in drivings:
+            name, group, pump, phone = DRIVINGS[key]
+            for srtp in srtps:
                 clean, clean_cpu = 0, 0.0
                 for n in counts:
-                    a, b = media_run(n, srtp, group, uv, seconds, pump)
+                    a, b = media_run(n, srtp, group, uv, seconds, pump, phone)
                     ok = sustains(a) and sustains(b)
                     cpu = max(a["cpu"], b["cpu"])
                     print(f"| {'uvloop' if uv else 'asyncio'} | {name} "
-                          f"| {'on' if srtp else 'off'} | {n} | {a['cpu']:.0%} / {b['cpu']:.0%} | "
+                          f"| {a.get('srtp_profile', PROFILE) if srtp else 'off'} | {n} | {a['cpu']:.0%} / {b['cpu']:.0%} | "
                           f"{a['received'] / a['due']:.3f} / {b['received'] / b['due']:.3f} | "
                           f"{_pct(a)} / {_pct(b)} | {a['max_lag_ms']:.0f} / {b['max_lag_ms']:.0f} | "
-                          f"{int(a['skipped'])} / {int(b['skipped'])} | {'yes' if ok else 'no'} |", flush=True)
+                          f"{int(a['skipped'])} / {int(b['skipped'])} | {a['load']:.2f} / {a['busy_cores']:.2f} | "
+                          f"{'yes' if ok else 'no'} |", flush=True)
                     if ok:
                         clean, clean_cpu = n, cpu
                     if cpu >= 0.9:
@@ -633,7 +746,96 @@ def media_cpu_run(n: int, srtp: bool, group: bool, seconds: float, epoll: bool =
     return cpu / 2 / media_seconds, received / (2 * n * ticks)
 
 
-def part_media_cpu(counts: list[int], seconds: float, freeze: bool = False) -> None:
+def phone_cpu_run(n: int, srtp: bool, seconds: float) -> tuple[float, float]:
+    """``media_cpu_run`` through the Phone's core: two ``PhoneCore`` (one per end; SIP passed
+    between them in memory, SDES keying when ``srtp``, PCMU at 8 kHz, the core's own
+    CallMediaGroup clock), every RTP socket in one ``MediaPump`` per end, read with
+    ``read()`` and fed with ``media_receive_many``, sent from ``media_datagrams_to_send``;
+    the application every 100 ms: ``read_frame`` until empty, ``write`` 100 ms of tone, per
+    call. Virtual time, no event loop: what an adapter's host does per wake-up, minus the
+    loop itself. Returns (CPU s per media s for one end of N calls, packets received)."""
+    from rvoip_sansio.adapters._mediapump import MediaPump
+    from rvoip_sansio.adapters.blocking._socket import bind_udp_socket
+    from rvoip_sansio.phone import PhoneConfig, PhoneCore, SrtpMode
+    from rvoip_sansio.phone import _events as pe
+    mode = SrtpMode.SDES if srtp else SrtpMode.NONE
+    sips = [(LO, 5070), (LO, 5072)]
+    cores = [PhoneCore(config=PhoneConfig(user=u, local=sip, codecs=(PCMU,), srtp=mode, rate=RATE,
+                                          auto_answer=u == "b", rtp_timeout=None),
+                       rng=random.Random(i), key_rng=random.Random(10 + i))
+             for i, (u, sip) in enumerate(zip("ab", sips))]
+    pumps = [MediaPump(), MediaPump()]
+    calls: list[list[str]] = [[], []]
+
+    def bind(side: int) -> tuple[str, int]:
+        sock = bind_udp_socket((LO, 0), 256 * 1024)
+        local = (LO, int(sock.getsockname()[1]))
+        pumps[side].add(local, sock)
+        return local
+
+    def flush(now: float) -> int:
+        """Both cores' SIP to each other, their media to the sockets, their events handled."""
+        moved = 0
+        for side, core in enumerate(cores):
+            for t in core.datagrams_to_send(now):
+                cores[1 - side].receive(t.data, sips[side], now)
+                moved += 1
+            send = pumps[side].send
+            for local, t in core.media_datagrams_to_send(now):
+                send(local, t.data, t.dest)
+            while (e := core.next_event()) is not None:
+                moved += 1
+                if isinstance(e, pe.IncomingCall) and e.auto_answer:
+                    core.answer(e.call_id, now, rtp=bind(side))
+                    calls[side].append(e.call_id)
+                elif isinstance(e, pe.MediaSocketReleased):
+                    pumps[side].remove(e.local)
+        return moved
+
+    now = 0.0
+    for _ in range(n):
+        calls[0].append(cores[0].call(f"sip:b@{LO}:{sips[1][1]}", now, rtp=bind(0)))
+        while flush(now):
+            pass
+    assert len(calls[1]) == n and all(cores[0].media(c) is not None for c in calls[0]), "calls not up"
+    tone = ToneSource((440.0,), RATE, -10.0).read(RATE)
+    chunk = RATE // 10
+    ticks = int(seconds / 0.02)
+    warm = 100
+    received = 0
+    cpu0 = 0.0
+    base = 1.0
+    for k in range(ticks + warm):
+        if k == warm:
+            cpu0, received = time.process_time(), 0
+        now = base + k * 0.02
+        if k % 5 == 0:
+            piece = tone[(k // 5 % 10) * chunk:(k // 5 % 10 + 1) * chunk]
+            for core, ids in zip(cores, calls):
+                for cid in ids:
+                    while core.read_frame(cid) is not None:
+                        pass
+                    core.write(cid, piece)
+        for core in cores:
+            d = core.next_deadline()
+            if d is not None and d <= now:
+                core.handle_timeout(now)
+        flush(now)
+        for side, core in enumerate(cores):
+            while batch := pumps[side].read():
+                core.media_receive_many(batch, now)
+                received += len(batch)
+        flush(now)
+    cpu = time.process_time() - cpu0
+    for side, core in enumerate(cores):
+        core.close(now)
+        flush(now)
+        pumps[side].close()
+    return cpu / 2 / (ticks * 0.02), received / (2 * n * ticks)
+
+
+def part_media_cpu(counts: list[int], seconds: float, freeze: bool = False, phone: bool = True,
+                   phone_only: bool = False) -> None:
     print(f"\n## CPU per call with G.711 RTP both ways, real sockets, virtual time ({seconds:.0f} media s per run)\n")
     print("| driving | reading | SRTP | N calls (both ends in one process) | CPU s per media s, one end of N calls "
           "| packets received | calls per core (one end each) |"
@@ -642,6 +844,8 @@ def part_media_cpu(counts: list[int], seconds: float, freeze: bool = False) -> N
     for group, epoll in ((False, False), (True, False), (True, True)):
         for srtp in (True, False):
             for n in counts:
+                if phone_only:
+                    break
                 cpu, rx = media_cpu_run(n, srtp, group, seconds, epoll)
                 extra = ""
                 if freeze:
@@ -650,6 +854,13 @@ def part_media_cpu(counts: list[int], seconds: float, freeze: bool = False) -> N
                 print(f"| {'CallMediaGroup' if group else 'clock per call'} | "
                       f"{'one epoll (MediaPump)' if epoll else 'recvfrom until EAGAIN'} | {'on' if srtp else 'off'} | "
                       f"{n} | {cpu:.3f} | {rx:.1%} | {n / cpu:,.0f} |{extra}", flush=True)
+    if phone:
+        for srtp in (True, False):
+            for n in counts:
+                cpu, rx = phone_cpu_run(n, srtp, seconds)
+                print(f"| PhoneCore (its CallMediaGroup) | one epoll (MediaPump), media_receive_many | "
+                      f"{'on (SDES, AEAD_AES_256_GCM)' if srtp else 'off'} | {n} | {cpu:.3f} | {rx:.1%} | "
+                      f"{n / cpu:,.0f} |" + (" - |" if freeze else ""), flush=True)
 
 
 def main() -> None:
@@ -658,7 +869,15 @@ def main() -> None:
         with contextlib.suppress(OSError, AttributeError):
             if os.environ.get("PIN"):
                 os.sched_setaffinity(0, {(spec["role"] == "b") % (os.cpu_count() or 1)})
-        print(json.dumps(run_loop(lambda: media_worker(spec), spec["uv"])), flush=True)
+        profile = os.environ.get("PROFILE_WORKER")  # a path: each worker's cProfile stats go to PATH.a / PATH.b
+        if profile:
+            import cProfile
+            prof = cProfile.Profile()
+            result = prof.runcall(run_loop, lambda: media_worker(spec), spec["uv"])
+            prof.dump_stats(f"{profile}.{spec['role']}")
+        else:
+            result = run_loop(lambda: media_worker(spec), spec["uv"])
+        print(json.dumps(result), flush=True)
         return
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("part", nargs="?", default="all", choices=["calls", "media", "media-cpu", "options", "all"])
@@ -666,6 +885,11 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=3.0, help="seconds per SIPp run (calls, options)")
     parser.add_argument("--media-seconds", type=float, default=6.0, help="measured seconds per media run")
     parser.add_argument("--counts", help="comma-separated call counts for the media parts")
+    parser.add_argument("--drivings", default="pump,phone",
+                        help="media: comma-separated, of " + ",".join(DRIVINGS))
+    parser.add_argument("--srtp", default="on,off", help="media: on,off")
+    parser.add_argument("--loops", default="asyncio,uvloop", help="media: asyncio,uvloop (uvloop when installed)")
+    parser.add_argument("--phone-only", action="store_true", help="media-cpu: only the PhoneCore rows")
     parser.add_argument("--gc-freeze", action="store_true",
                         help="media-cpu: a second column with gc.freeze() after set-up")
     args = parser.parse_args()
@@ -677,10 +901,12 @@ def main() -> None:
         part_calls([250, 1000] if args.quick else [250, 500, 1000, 1500, 2000, 3000, 4000], args.seconds)
     if args.part in ("media", "all"):
         counts = [int(c) for c in args.counts.split(",")] if args.counts else None
-        part_media(counts or ([100, 300] if args.quick else [100, 250, 500, 1000]), args.media_seconds)
+        loops = [name == "uvloop" for name in args.loops.split(",") if name == "asyncio" or uvloop]
+        part_media(counts or ([100, 300] if args.quick else [250, 400, 500, 600]), args.media_seconds,
+                   args.drivings.split(","), [x == "on" for x in args.srtp.split(",")], loops)
     if args.part in ("media-cpu", "all"):
         part_media_cpu([int(c) for c in args.counts.split(",")] if args.counts else [100] if args.quick else [100, 500],
-                       args.media_seconds, args.gc_freeze)
+                       args.media_seconds, args.gc_freeze, phone_only=args.phone_only)
     if args.part in ("options", "all"):
         part_options([1000, 4000] if args.quick else [1000, 4000, 8000], args.seconds)
 
