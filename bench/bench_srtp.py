@@ -10,6 +10,7 @@ rates come from the median chunk time and each ratio is the median of the per-ro
 so load from other processes lands on both alike; the ratio is what counts, not the rate.
 
     .venv/bin/python bench/bench_srtp.py [--packets N] [--chunk C] [--batch B] [--profiles ...]
+    .venv/bin/python bench/bench_srtp.py --calltick 500     # SRTP CPU per call-tick, N calls
 
 Our side runs twice in the same rounds: "ours" as sessions are made here (the per-packet
 C context of ``srtp/_srtp_native.c`` for the AES-CM suites when built and the CPU has AES-NI)
@@ -123,6 +124,45 @@ def bench(profile: SrtpProfile, n: int, chunk: int, batch: int) -> dict[str, lis
     return {**race(protect, plain, chunk), **race(unprotect, wire, chunk)}
 
 
+def calltick(calls: int, ticks: int, rounds: int) -> None:
+    """SRTP CPU per call-tick at ``calls`` concurrent calls: per 20 ms tick each call's two ends
+    protect one 160-byte packet and unprotect the peer's (2 protect + 2 unprotect), the
+    sessions visited round robin as ``CallMediaGroup`` does, C context and pure alternating
+    in rounds (process CPU time, the packet building measured alone and subtracted)."""
+    profile = SrtpProfile.AES_CM_128_HMAC_SHA1_80
+
+    def ends(pure: bool) -> list[tuple[SrtpSession, SrtpSession, int]]:
+        make = pure_session if pure else SrtpSession
+        out = []
+        for end in range(2 * calls):
+            key = (end // 2).to_bytes(2, "big") * 15
+            out.append((make(profile, key), make(profile, key), 0x1000 + end))
+        return out
+
+    payload = bytes(160)
+
+    def run(sessions: list[tuple[SrtpSession, SrtpSession, int]], t0: int, srtp: bool) -> float:
+        start = time.process_time()
+        for t in range(t0, t0 + ticks):
+            for tx, rx, ssrc in sessions:
+                pkt = struct.pack("!BBHII", 0x80, 0, t & 0xFFFF, t * 160, ssrc) + payload
+                if srtp:
+                    rx.unprotect(tx.protect(pkt))
+        return (time.process_time() - start) / (ticks * calls)
+
+    c_ends, p_ends = ends(False), ends(True)
+    spent: dict[str, list[float]] = {"C context": [], "pure": []}
+    for r in range(rounds):
+        base = run(c_ends, 0, False)
+        spent["C context"].append(run(c_ends, r * ticks, True) - base)
+        spent["pure"].append(run(p_ends, r * ticks, True) - base)
+    print(f"SRTP CPU per call-tick (2 protect + 2 unprotect, 160-byte payloads), {calls} calls, "
+          f"{rounds} rounds of {ticks} ticks; C context {'on' if c_ends[0][0]._cx else 'OFF'}")
+    for name, values in spent.items():
+        print(f"{name:<10} median {1e6 * statistics.median(values):6.2f} us  "
+              f"(min {1e6 * min(values):.2f}, max {1e6 * max(values):.2f})")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     ap.add_argument("--packets", type=int, default=61_440, help="below 65536 keeps one ROC")
@@ -131,7 +171,13 @@ def main() -> None:
     ap.add_argument("--profiles", nargs="*", choices=[p.value for p in SrtpProfile],
                     default=[p.value for p in SrtpProfile if "_192_" not in p.value],
                     help="default: all but AES-192 (not in the issue; no libsrtp run here)")
+    ap.add_argument("--calltick", type=int, metavar="CALLS",
+                    help="instead: SRTP CPU per call-tick at CALLS concurrent calls")
+    ap.add_argument("--ticks", type=int, default=100, help="with --calltick: ticks per round")
     args = ap.parse_args()
+    if args.calltick:
+        calltick(args.calltick, args.ticks, 5)
+        return
     print(f"SRTP, 160-byte payloads, {args.packets} packets, chunks of {args.chunk} "
           f"alternating (medians over rounds), protect_many batches of {args.batch}")
     c_on = _transform.CM_CONTEXT is not None

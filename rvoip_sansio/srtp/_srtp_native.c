@@ -114,11 +114,11 @@ done:
 /* RFC 3711 section 3.3.2: the highest index seen and a bitmap of the `window` indices at and
  * below it; bit k (word k / 64, bit k % 64) says index hi - k was received. */
 typedef struct {
-    PyObject_HEAD
+    PyObject_VAR_HEAD
     long long hi;
     int window;
     int nwords;
-    uint64_t *bits;
+    uint64_t bits[1]; /* nwords words, allocated with the object (one cache line for 128) */
 } Replay;
 
 static PyTypeObject Replay_Type;
@@ -126,18 +126,14 @@ static PyTypeObject Replay_Type;
 static Replay *
 replay_new(long long first, int window)
 {
-    Replay *rp = PyObject_New(Replay, &Replay_Type);
+    int nwords = (window + 63) / 64;
+    Replay *rp = PyObject_NewVar(Replay, &Replay_Type, nwords);
     if (rp == NULL)
         return NULL;
     rp->hi = first - 1; /* nothing received yet: the first index is "new" */
     rp->window = window;
-    rp->nwords = (window + 63) / 64;
-    rp->bits = PyMem_Calloc((size_t)rp->nwords, sizeof(uint64_t));
-    if (rp->bits == NULL) {
-        Py_DECREF(rp);
-        PyErr_NoMemory();
-        return NULL;
-    }
+    rp->nwords = nwords;
+    memset(rp->bits, 0, (size_t)nwords * sizeof(uint64_t));
     return rp;
 }
 
@@ -164,7 +160,6 @@ Replay_tp_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
 static void
 Replay_dealloc(Replay *rp)
 {
-    PyMem_Free(rp->bits);
     PyObject_Free(rp);
 }
 
@@ -322,7 +317,8 @@ static PyGetSetDef Replay_getset[] = {
 static PyTypeObject Replay_Type = {
     PyVarObject_HEAD_INIT(NULL, 0)
     .tp_name = "rvoip_sansio.srtp._srtp_native.ReplayWindow",
-    .tp_basicsize = sizeof(Replay),
+    .tp_basicsize = offsetof(Replay, bits),
+    .tp_itemsize = sizeof(uint64_t),
     .tp_flags = Py_TPFLAGS_DEFAULT,
     .tp_doc = "ReplayWindow(window, first): SRTP replay state (RFC 3711 section 3.3.2).",
     .tp_new = Replay_tp_new,

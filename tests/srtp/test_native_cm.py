@@ -241,7 +241,7 @@ def test_against_libsrtp(profile: SrtpProfile, first: int,
         w, p = stream[i]
         if m == "tag" and len(w) >= 2:
             stream.insert(i, (w[:-2] + bytes([w[-2] ^ 4]) + w[-1:], b""))
-        elif m == "cut":
+        elif m == "cut" and w:
             stream.insert(i, (w[: rng.randrange(len(w))], b""))
         elif m == "replay":
             stream.append((w, b""))
