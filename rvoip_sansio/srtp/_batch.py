@@ -63,7 +63,7 @@ def protect_many(session: SrtpSession, packets: Sequence[bytes]) -> list[bytes]:
         else:
             s_l = hi & 0xFFFF
             if s_l < 0x8000:
-                index = ((hi >> 16) - 1 if seq - s_l > 0x8000 else hi >> 16) << 16 | seq
+                index = ((hi >> 16) - 1 if seq - s_l > 0x8000 and hi >> 16 else hi >> 16) << 16 | seq
             else:
                 index = ((hi >> 16) + 1 if s_l - 0x8000 > seq else hi >> 16) << 16 | seq
             delta = index - hi
@@ -71,8 +71,6 @@ def protect_many(session: SrtpSession, packets: Sequence[bytes]) -> list[bytes]:
                 bits = ((bits << delta) | 1) & mask
                 hi = index
             else:
-                if index < 0:
-                    raise session._fail(REPLAY, "sequence number before the stream's first packet")
                 if not repeat_ok and (-delta >= window or (bits >> -delta) & 1):
                     raise session._fail(REPLAY, f"index {index} was protected already")
                 bits |= 1 << -delta

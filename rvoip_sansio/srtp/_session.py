@@ -51,7 +51,6 @@ _NEW_STREAM = 7  # unknown SSRC: the stream rules below apply, then the C call i
 _FALLBACK = 8  # a case the C code leaves to this module's Python path
 _NATIVE_FAILURES: dict[int, tuple[SrtpErrorKind, str]] = {
     1: (MALFORMED, "not an SRTP/RTP packet (length, version or header)"),
-    2: (REPLAY, "sequence number before the stream's first packet"),
     3: (REPLAY, "index is older than the replay window"),
     4: (REPLAY, "index was received already"),
     5: (AUTH, "HMAC-SHA1 tag does not verify"),
@@ -386,12 +385,10 @@ class SrtpSession:
         else:
             s_l = hi & 0xFFFF
             if s_l < 0x8000:
-                index = ((hi >> 16) - 1 if seq - s_l > 0x8000 else hi >> 16) << 16 | seq
+                index = ((hi >> 16) - 1 if seq - s_l > 0x8000 and hi >> 16 else hi >> 16) << 16 | seq
             else:
                 index = ((hi >> 16) + 1 if s_l - 0x8000 > seq else hi >> 16) << 16 | seq
             if index <= hi:
-                if index < 0:
-                    raise self._fail(REPLAY, "sequence number before the stream's first packet")
                 if not self._repeat_ok:
                     self._check(rp, index)
         if self._aead:
@@ -510,12 +507,10 @@ class SrtpSession:
         else:
             s_l = hi & 0xFFFF  # RFC 3711 Appendix A
             if s_l < 0x8000:
-                index = ((hi >> 16) - 1 if seq - s_l > 0x8000 else hi >> 16) << 16 | seq
+                index = ((hi >> 16) - 1 if seq - s_l > 0x8000 and hi >> 16 else hi >> 16) << 16 | seq
             else:
                 index = ((hi >> 16) + 1 if s_l - 0x8000 > seq else hi >> 16) << 16 | seq
             if index <= hi:
-                if index < 0:
-                    raise self._fail(REPLAY, "sequence number before the stream's first packet")
                 self._check(rp, index)
         if self._aead:
             gcm = key.rtp_gcm

@@ -22,12 +22,12 @@
 #include "_srtp_crypto.h"
 
 /* Must equal _NATIVE_ABI in _transform.py: a build older than its source is not used. */
-#define SRTP_NATIVE_ABI 2
+#define SRTP_NATIVE_ABI 3
 
 /* Results other than bytes (keep in step with _NATIVE_FAILURES in _session.py). */
 enum {
     RC_MALFORMED = 1,     /* not an RTP/SRTP packet */
-    RC_BEFORE_FIRST = 2,  /* REPLAY: index before the stream's first packet */
+    /* 2: no longer used (was: an index before the stream's first packet) */
     RC_TOO_OLD = 3,       /* REPLAY: older than the window */
     RC_REPEAT = 4,        /* REPLAY: index seen already */
     RC_AUTH = 5,          /* HMAC-SHA1 tag does not verify */
@@ -423,14 +423,16 @@ rtp_header_len(const uint8_t *p, Py_ssize_t n)
     return hlen <= n ? hlen : 0;
 }
 
-/* RFC 3711 Appendix A: the index of sequence number seq given the highest index hi. */
+/* RFC 3711 Appendix A: the index of sequence number seq given the highest index hi. The
+ * ROC never goes below 0: a packet Appendix A would put at ROC -1 (more than 2^15 ahead of
+ * the first packets) is taken at ROC 0, as libsrtp does while the index is below 2^15. */
 static long long
 estimate_index(long long hi, unsigned int seq)
 {
     long long roc = hi >> 16, v;
     long long s_l = hi & 0xFFFF;
     if (s_l < 0x8000)
-        v = (long long)seq - s_l > 0x8000 ? roc - 1 : roc;
+        v = (long long)seq - s_l > 0x8000 && roc > 0 ? roc - 1 : roc;
     else
         v = s_l - 0x8000 > (long long)seq ? roc + 1 : roc;
     return v * 65536 + seq;
@@ -504,10 +506,6 @@ cm_transform(CmContext *cx, PyObject *const *args, Py_ssize_t nargs, int outboun
         rp = (Replay *)rp_obj;
         index = estimate_index(rp->hi, seq);
         if (index <= rp->hi) {
-            if (index < 0) {
-                rc = RC_BEFORE_FIRST;
-                goto done;
-            }
             if (!(outbound && cx->repeat_ok) && (rc = replay_check(rp, index)) != 0)
                 goto done;
         }

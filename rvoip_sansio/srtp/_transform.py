@@ -27,7 +27,7 @@ __all__ = [
 ]
 
 # Must equal SRTP_NATIVE_ABI in _srtp_native.c: a build older than its source is not used.
-_NATIVE_ABI = 2
+_NATIVE_ABI = 3
 #: ``xor_tail(data, start, end, keystream, ks_offset)``: ``data[:start]`` + ``data[start:end]``
 #: XOR ``keystream[ks_offset:]``.
 XorTail = Callable[[bytes, int, int, bytes, int], bytes]

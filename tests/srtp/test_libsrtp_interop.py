@@ -216,3 +216,27 @@ def test_unencrypted_srtp_and_srtcp_match_libsrtp_auth_only(profile: SrtpProfile
     if aead:
         with pytest.raises(ValueError):
             SrtpPolicy(profile=profile, keys=SrtpPolicy.from_key(profile, key).keys, encrypt_rtp=False)
+
+
+def test_far_jump_at_stream_start_is_roc_0_like_libsrtp() -> None:
+    """RFC 3711 Appendix A would put a packet more than 2^15 ahead of a stream's first
+    packets at ROC -1; no such ROC exists, and libsrtp takes ROC 0 while the index is below
+    2^15. We do the same, sending and receiving (found by the C-vs-libsrtp differential test:
+    first packet seq 1, the next one arriving is seq 0xE003)."""
+    lib = require_module("pylibsrtp")
+    profile = SrtpProfile.AES_CM_128_HMAC_SHA1_80
+    key = bytes(range(30))
+    lib_tx, lib_rx = _sessions(profile, key)
+    ours_tx, ours_rx = SrtpSession(profile, key), SrtpSession(profile, key)
+    plain = [rtp(1), rtp(0x7002), rtp(0xE003)]
+    wire = [ours_tx.protect(p) for p in plain]
+    assert wire == [lib_tx.protect(p) for p in plain]
+    for w, p in ((wire[0], plain[0]), (wire[2], plain[2])):  # 0x7002 lost
+        assert ours_rx.unprotect(w) == p == lib_rx.unprotect(w)
+    assert ours_rx.roc(0x12345678, outbound=False) == 0
+    # The lost one arriving late is far older than the window: both refuse it.
+    with pytest.raises(SrtpError) as err:
+        ours_rx.unprotect(wire[1])
+    assert err.value.kind is SrtpErrorKind.REPLAY
+    with pytest.raises(lib.Error, match="replay"):
+        lib_rx.unprotect(wire[1])
