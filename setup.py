@@ -16,18 +16,22 @@ else:
     NUMPY_INCLUDE = [numpy.get_include()]
 
 
-def native(name: str, source: str, uses_numpy: bool = False) -> list[Extension]:
-    """One optional accelerator (none when it needs numpy's headers and they are absent)."""
+def native(name: str, source: str, uses_numpy: bool = False,
+           depends: tuple[str, ...] = ()) -> list[Extension]:
+    """One optional accelerator (none when it needs numpy's headers and they are absent);
+    ``depends``: headers it includes, so that a change to one rebuilds it."""
     if uses_numpy and NUMPY_INCLUDE is None:
         return []
-    return [Extension(name, [source], include_dirs=NUMPY_INCLUDE or [], optional=True)]
+    return [Extension(name, [source], include_dirs=NUMPY_INCLUDE or [], depends=list(depends),
+                      optional=True)]
 
 
 ext_modules = [
     *native("rvoip_sansio.codecs._g711_native", "rvoip_sansio/codecs/_g711_native.c", uses_numpy=True),
     *native("rvoip_sansio.codecs._resample_native", "rvoip_sansio/codecs/_resample_native.c", uses_numpy=True),
     *native("rvoip_sansio.sip._sip_native", "rvoip_sansio/sip/_sip_native.c"),
-    *native("rvoip_sansio.srtp._srtp_native", "rvoip_sansio/srtp/_srtp_native.c"),
+    *native("rvoip_sansio.srtp._srtp_native", "rvoip_sansio/srtp/_srtp_native.c",
+           depends=("rvoip_sansio/srtp/_srtp_crypto.h",)),
 ]
 
 setup(ext_modules=ext_modules)
