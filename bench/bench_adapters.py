@@ -22,6 +22,8 @@
    beside it: a run where the machine was busier than our two workers measured the others'
    load as much as ours. N rises through ``--counts`` until a worker fails.
    ``PROFILE_WORKER=/tmp/w`` writes each worker's cProfile to /tmp/w.a and /tmp/w.b;
+   ``GC_FREEZE=1``: each worker calls ``gc.freeze()`` once its calls are up (an
+   application's choice; the collector's longest pause is printed beside the loop lag).
    ``NICE=-10`` (as root) runs the workers ahead of the machine's other processes, which on
    a shared machine is the only way to give each its core (the header says so).
 3. ``options``: SIPp OPTIONS at fixed rates to the transaction ``Endpoint`` on each adapter
@@ -422,17 +424,31 @@ async def _measure_worker(medias: list[CallMedia], tone: Any, start: float, seco
             await asyncio.sleep(0.005)
             lag[0] = max(lag[0], loop.time() - t - 0.005)
 
+    import gc
+    gc_worst, gc_started = [0.0], [0.0]
+
+    def gc_timing(phase: str, info: dict[str, int]) -> None:  # the collector's longest pause
+        if phase == "start":
+            gc_started[0] = time.perf_counter()
+        else:
+            gc_worst[0] = max(gc_worst[0], time.perf_counter() - gc_started[0])
+
     tasks = [asyncio.ensure_future(application()), asyncio.ensure_future(monitor())]
     await asyncio.sleep(max(0.0, start + WARMUP - loop.time()))
     t0, cpu0, before = loop.time(), time.process_time(), _totals(medias, loop.time())
     lag[0] = 0.0
+    if os.environ.get("GC_FREEZE"):  # the application's choice, not the library's
+        gc.collect()
+        gc.freeze()  # the calls' long-lived objects leave the collector's full passes
+    gc.callbacks.append(gc_timing)
     await asyncio.sleep(seconds)
+    gc.callbacks.remove(gc_timing)
     t1, cpu1, after = loop.time(), time.process_time(), _totals(medias, loop.time())
     for task in tasks:
         task.cancel()
     out = {k: after[k] - before[k] for k in after}
     out.update(cpu=(cpu1 - cpu0) / (t1 - t0), wall=t1 - t0, due=len(medias) * (t1 - t0) * 50,
-               max_lag_ms=lag[0] * 1000)
+               max_lag_ms=lag[0] * 1000, max_gc_ms=gc_worst[0] * 1000)
     return out
 
 
@@ -627,9 +643,9 @@ def part_media(counts: list[int], seconds: float, drivings: list[str], srtps: li
                loops: list[bool]) -> None:
     print(f"\n## Concurrent G.711 calls with RTP both ways in real time, one process (one thread) per end "
           f"({WARMUP:.0f} s warm-up, {seconds:.0f} s measured; PIN={os.environ.get('PIN', '')}, "
-          f"workers' NICE={os.environ.get('NICE', '0')})\n")
+          f"workers' NICE={os.environ.get('NICE', '0')}, GC_FREEZE={os.environ.get('GC_FREEZE', '')})\n")
     print("| loop | driving | SRTP | N calls | CPU of one core (end A / B) | received / due | "
-          "concealed or late frames | worst loop lag ms | ticks skipped | load avg at start / machine busy "
+          "concealed or late frames | worst loop lag ms (longest GC pause) | ticks skipped | load avg at start / machine busy "
           "cores during run | sustained |")
     print("|---|---|---|---:|---|---|---|---|---|---|---|")
     best: list[tuple[str, str, str, int, float]] = []
@@ -645,7 +661,8 @@ def part_media(counts: list[int], seconds: float, drivings: list[str], srtps: li
                     print(f"| {'uvloop' if uv else 'asyncio'} | {name} "
                           f"| {a.get('srtp_profile', PROFILE) if srtp else 'off'} | {n} | {a['cpu']:.0%} / {b['cpu']:.0%} | "
                           f"{a['received'] / a['due']:.3f} / {b['received'] / b['due']:.3f} | "
-                          f"{_pct(a)} / {_pct(b)} | {a['max_lag_ms']:.0f} / {b['max_lag_ms']:.0f} | "
+                          f"{_pct(a)} / {_pct(b)} | {a['max_lag_ms']:.0f} / {b['max_lag_ms']:.0f} "
+                          f"(GC {a.get('max_gc_ms', -1):.0f} / {b.get('max_gc_ms', -1):.0f}) | "
                           f"{int(a['skipped'])} / {int(b['skipped'])} | {a['load']:.2f} / {a['busy_cores']:.2f} | "
                           f"{'yes' if ok else 'no'} |", flush=True)
                     if not ok:  # a worker failed: larger N would too
