@@ -110,7 +110,7 @@ def offer_caps(config: PhoneConfig, rtp: Address, *, rng: RandomSource,
     sdes: SdesOffer | None = None
     dtls: DtlsOffer | None = None
     if config.srtp is SrtpMode.SDES:
-        audio, sdes = secure_offer(audio, rng=rng)
+        audio, sdes = secure_offer(audio, rng=rng, profiles=config.sdes_profiles)
         if not config.srtp_required:
             # Best-effort SRTP: crypto lines on RTP/AVP, so a peer without SRTP can still
             # answer plain (the common practice for optional SDES).
@@ -149,7 +149,7 @@ def answer_caps(config: PhoneConfig, rtp: Address, offer: SessionDescription | N
         return Answer(LocalCapabilities(address=host, media=(audio,)), dtls=params)
     if offer is not None and config.srtp is not SrtpMode.NONE and _offer_has_crypto(offer):
         try:
-            audio, keys = secure_answer(audio, offer, rng=rng)
+            audio, keys = secure_answer(audio, offer, rng=rng, profiles=config.sdes_profiles)
         except ValueError as exc:  # ParseError and SdesError are ValueErrors
             raise Refused(f"srtp refused: {exc}") from exc
         stream = next(m for m in offer.media if m.media == "audio")

@@ -11,6 +11,7 @@ from .._core import Address
 from ..callmedia import IdleMode, SendPolicy
 from ..sdp import G722, PCMA, PCMU, Codec
 from ..sip.auth import Credentials
+from ..srtp import DEFAULT_SDES_PROFILES, SrtpProfile
 
 __all__ = ["PhoneConfig", "SrtpMode"]
 
@@ -37,6 +38,13 @@ def _codecs(value: Iterable[Codec]) -> tuple[Codec, ...]:
     return codecs
 
 
+def _profiles(value: Iterable[SrtpProfile]) -> tuple[SrtpProfile, ...]:
+    profiles = tuple(value)
+    if not profiles:
+        raise ValueError("PhoneConfig.sdes_profiles must name at least one SRTP profile")
+    return profiles
+
+
 @attrs.frozen(kw_only=True)
 class PhoneConfig:
     """Everything a :class:`~rvoip_sansio.phone.PhoneCore` needs; safe defaults.
@@ -58,6 +66,12 @@ class PhoneConfig:
     codecs: tuple[Codec, ...] = attrs.field(default=(G722, PCMU, PCMA), converter=_codecs)
     srtp: SrtpMode = SrtpMode.SDES
     srtp_required: bool = False
+    #: SDES suites: offered in this order, and the answerer takes the first of these that an
+    #: offer carries (RFC 4568 §7.1). Strongest first by default; e.g.
+    #: ``(SrtpProfile.AES_CM_128_HMAC_SHA1_80,)`` for the suite every SDES peer has (and the
+    #: one the SRTP C accelerator covers).
+    sdes_profiles: tuple[SrtpProfile, ...] = attrs.field(default=DEFAULT_SDES_PROFILES,
+                                                         converter=_profiles)
     #: Host put into SDP ``c=`` (None: the host of the RTP address given to call/answer).
     media_address: str | None = None
     # ---- audio for the application (CallMedia) ----

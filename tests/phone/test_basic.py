@@ -10,10 +10,11 @@ import pytest
 
 from rvoip_sansio.dialog import EndReason
 from rvoip_sansio.phone import (CallAnswered, CallEnded, CallProgress, IncomingCall,
-                                MediaSocketReleased, PhoneCore, SrtpMode)
+                                MediaSocketReleased, PhoneConfig, PhoneCore, SrtpMode)
 from rvoip_sansio.sdp import G722, PCMA, PCMU
 from rvoip_sansio.sim import LinkConfig
 from rvoip_sansio.sip import parse_message
+from rvoip_sansio.srtp import DEFAULT_SDES_PROFILES, SrtpProfile
 
 from .helpers import ALICE, BOB, App, network, peak_frequency, rms, speech, tone, tone_segment
 
@@ -90,6 +91,37 @@ def test_sdes_keys_really_protect_the_media() -> None:
     assert all(d[12:].count(0xFF) < 20 for d in rtp)
     assert alice.core.health(ids[0]).srtp_errors == 0  # type: ignore[union-attr]
     assert bob.core.health(ids[0]).frames_delivered > 30  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(("alice_suites", "bob_suites", "suite"), [
+    (None, None, "AEAD_AES_256_GCM"),  # default: strongest first on both sides
+    ((SrtpProfile.AES_CM_128_HMAC_SHA1_80,), None, "AES_CM_128_HMAC_SHA1_80"),  # only one offered
+    (None, (SrtpProfile.AES_CM_128_HMAC_SHA1_80, SrtpProfile.AEAD_AES_256_GCM), "AES_CM_128_HMAC_SHA1_80"),
+])
+def test_sdes_profiles_choose_the_suite(alice_suites: tuple[SrtpProfile, ...] | None,
+                                        bob_suites: tuple[SrtpProfile, ...] | None, suite: str) -> None:
+    # RFC 4568 §7.1.1: the offer lists the offerer's suites in its order (tags 1, 2, ...);
+    # §7.1.2: the answerer picks one of them, here the first of its own preference offered.
+    net = network()
+    extra = [{} if x is None else {"sdes_profiles": x} for x in (alice_suites, bob_suites)]
+    alice = App(net, "alice", ALICE, seed=1, srtp=SrtpMode.SDES, codecs=(PCMU,), **extra[0])
+    bob = App(net, "bob", BOB, seed=2, srtp=SrtpMode.SDES, codecs=(PCMU,), auto_answer=True, **extra[1])
+    ids: list[str] = []
+    alice.call(0.0, "sip:bob@10.0.0.2", ids)
+    net.run(until=1.0)
+    invite = next(parse_message(e.data) for e in net.trace if e.data.startswith(b"INVITE"))
+    offered = [line.split()[1] for line in invite.body.decode().splitlines() if line.startswith("a=crypto:")]
+    assert offered == [p.value for p in (alice_suites or DEFAULT_SDES_PROFILES)]
+    answer = next(parse_message(e.data) for e in net.trace if e.data.startswith(b"SIP/2.0 200")
+                  and b"a=crypto:" in e.data)
+    assert f" {suite} ".encode() in answer.body
+    for app in (alice, bob):
+        media = app.core.media(ids[0])
+        assert media is not None and media.config.srtp is not None
+        assert media.config.srtp.tx.profile.value == suite
+    assert bob.core.health(ids[0]).frames_delivered > 30  # type: ignore[union-attr]
+    with pytest.raises(ValueError):
+        PhoneConfig(user="x", local=ALICE, sdes_profiles=())
 
 
 def test_required_sdes_refuses_a_plain_offer_with_488() -> None:
