@@ -12,7 +12,8 @@
    ``group``: the same on one ``CallMediaGroup`` timer; ``pump``: one ``CallMediaGroup``, every
    socket in one ``MediaPump`` epoll (what the Phones' hosts do, minus the Phone); ``phone``:
    the whole stack, an asyncio ``Phone`` per worker (SIP between them, SDES keying with the
-   suite the Phones negotiate, the PhoneCore, ``call.audio``). The application writes a tone
+   suite the Phones negotiate, the PhoneCore, ``call.audio``); ``phone-aescm``: the same
+   with both Phones keyed AES_CM_128_HMAC_SHA1_80 only (``sdes_profiles``). The application writes a tone
    and reads every frame at 8 kHz (no resampling) every 100 ms. After 2 s of warm-up, over
    the measured window a worker "sustains" N calls when its CPU stays under 90 % of its core,
    no media tick was skipped (the clock never fell 200 ms behind), it received ≥ 99 % of the
@@ -74,7 +75,7 @@ from rvoip_sansio.callmedia import CallMedia, CallMediaConfig, CallMediaGroup, S
 from rvoip_sansio.dialog import IncomingCall, UAConfig, UserAgent  # noqa: E402
 from rvoip_sansio.media import ToneSource  # noqa: E402
 from rvoip_sansio.sdp import PCMA, PCMU, LocalCapabilities, MediaCapabilities  # noqa: E402
-from rvoip_sansio.srtp import SrtpPolicy  # noqa: E402
+from rvoip_sansio.srtp import SrtpPolicy, SrtpProfile  # noqa: E402
 from rvoip_sansio.transaction import Endpoint, EndpointConfig  # noqa: E402
 from tests.interop._sipp import SCENARIOS, Answerer  # noqa: E402
 
@@ -515,8 +516,9 @@ async def media_worker_phone(spec: dict[str, Any]) -> dict[str, float]:
     from rvoip_sansio.adapters.asyncio import Phone
     loop = asyncio.get_running_loop()
     n, callee = spec["n"], spec["role"] == "b"
+    suites = {"sdes_profiles": (SrtpProfile.AES_CM_128_HMAC_SHA1_80,)} if spec["phone"] == "aescm" else {}
     async with Phone.open(spec["role"], (LO, 0), codecs=(PCMU,), srtp=bool(spec["srtp"]), rate=RATE,
-                          auto_answer=callee, rtp_timeout=None) as phone:
+                          auto_answer=callee, rtp_timeout=None, **suites) as phone:
         print(json.dumps([phone.config.local[1]] if callee else []), flush=True)
         order = json.loads(await loop.run_in_executor(None, sys.stdin.readline))
         if callee:
@@ -583,7 +585,7 @@ def _loadavg() -> str:
 
 
 def media_run(n: int, srtp: bool, group: bool, uv: bool, seconds: float,
-              pump: bool = False, phone: bool = False) -> tuple[dict[str, float], dict[str, float]]:
+              pump: bool = False, phone: bool | str = False) -> tuple[dict[str, float], dict[str, float]]:
     procs = []
     for role in ("a", "b"):
         spec = dict(role=role, n=n, srtp=srtp, group=group, uv=uv, seconds=seconds, pump=pump, phone=phone)
@@ -636,6 +638,7 @@ DRIVINGS = {
     "group": ("CallMediaGroup (UdpEndpoint per call)", True, False, False),
     "pump": ("CallMediaGroup + MediaPump (one epoll)", True, True, False),
     "phone": ("asyncio Phone (SIP, PhoneCore, call.audio)", True, True, True),
+    "phone-aescm": ("asyncio Phone, SDES AES-CM only", True, True, "aescm"),
 }
 
 
