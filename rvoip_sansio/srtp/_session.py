@@ -6,10 +6,11 @@ A session keeps one crypto context per SSRC and direction, created on first use 
 ``max_streams``. Every failure raises :class:`SrtpError` before any state changes: the ROC,
 the replay window and the key counters are committed only after the packet authenticated.
 
-AES-CM sessions with one master key and no MKI hand each SRTP packet to the C accelerator's
-``CmContext`` (``_srtp_native.c``: index, replay check, AES-CM, HMAC-SHA1 and commit in one
-call, on the same stream table) when it is built and the CPU has AES-NI; the rest, and
-SRTCP, run the Python code below, which gives the same bytes, errors and state.
+Sessions with one master key and no MKI hand each SRTP packet to the C accelerator's
+``CmContext`` (``_srtp_native.c``: index, replay check, cipher, tag and commit in one call,
+on the same stream table) when it is built and the CPU has AES-NI (AES-CM + HMAC-SHA1), or
+AES-NI and PCLMULQDQ (AEAD_AES_*_GCM, RFC 7714); the rest, and SRTCP, run the Python code
+below, which gives the same bytes, errors and state.
 """
 
 from __future__ import annotations
@@ -167,16 +168,19 @@ class SrtpSession:
 
     def _make_cx(self) -> CmContext | None:
         """The C context doing protect/unprotect in one call per packet: for AES-CM with
-        HMAC-SHA1, one master key and no MKI, when the accelerator is built and the CPU
-        has AES-NI; ``None`` otherwise (the Python path below)."""
+        HMAC-SHA1 or AES-GCM, one master key and no MKI, when the accelerator is built and
+        the CPU has AES-NI (and PCLMULQDQ for GCM); ``None`` otherwise (the Python path)."""
         cm = _transform.CM_CONTEXT
-        if cm is None or self._aead or len(self._keys) != 1 or self._mki_len:
+        if cm is None or len(self._keys) != 1 or self._mki_len:
+            return None
+        if self._aead and not _transform.CM_GCM:
             return None
         key = self._keys[0]
         ks = key.keys
         cx = cm(
-            ks.rtp_key, ks.rtp_salt, ks.rtp_auth, self._tag, self._window, self._repeat_ok,
-            self._enc_rtp, key.rtp_limit, _transform.CM_PORTABLE_SHA,
+            ks.rtp_key, ks.rtp_salt, b"" if self._aead else ks.rtp_auth, self._tag,
+            self._window, self._repeat_ok, self._enc_rtp, key.rtp_limit,
+            _transform.CM_PORTABLE_SHA, self._aead,
         )
         cx.count = key.rtp_count
         key.cx = cx  # the key's SRTP packet count lives in the context from now on
@@ -207,7 +211,7 @@ class SrtpSession:
         if code == _FALLBACK:
             return self._protect_py(data) if outbound else self._unprotect_py(data)
         kind, reason = _NATIVE_FAILURES[code]
-        raise self._fail(kind, reason)
+        raise self._fail(kind, "GCM tag does not verify" if self._aead and kind is AUTH else reason)
 
     # ----------------------------------------------------------------- keys and streams
     @property

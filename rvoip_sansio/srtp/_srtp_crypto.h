@@ -1,5 +1,6 @@
-/* AES (FIPS 197) through AES-NI, AES counter mode (RFC 3711 section 4.1.1, SP 800-38A) and
- * SHA-1 (FIPS 180-4) with HMAC (RFC 2104), for _srtp_native.c (the only includer).
+/* AES (FIPS 197) through AES-NI, AES counter mode (RFC 3711 section 4.1.1, SP 800-38A),
+ * SHA-1 (FIPS 180-4) with HMAC (RFC 2104) and AES-GCM (SP 800-38D, GHASH through PCLMULQDQ)
+ * for _srtp_native.c (the only includer).
  *
  * AES only through the AES-NI instructions: a table-driven AES leaks its key through cache
  * timing, so without AES-NI the Python module keeps using the `cryptography` package.
@@ -19,6 +20,7 @@
 #include <immintrin.h>
 #define RV_AES_TARGET __attribute__((target("aes,sse2,ssse3,sse4.1")))
 #define RV_SHA_TARGET __attribute__((target("sha,sse2,ssse3,sse4.1")))
+#define RV_GCM_TARGET __attribute__((target("pclmul,aes,sse2,ssse3,sse4.1")))
 #else
 #define RV_X86 0
 #endif
@@ -26,6 +28,7 @@
 /* --------------------------------------------------------------------------- CPU features */
 static int rv_cpu_aes = 0; /* AES-NI with SSE4.1 (and SSSE3) */
 static int rv_cpu_sha = 0; /* SHA-NI with SSSE3 and SSE4.1 */
+static int rv_cpu_clmul = 0; /* PCLMULQDQ with AES-NI (what AES-GCM needs) */
 
 static void
 rv_detect_cpu(void)
@@ -36,6 +39,7 @@ rv_detect_cpu(void)
     if (__get_cpuid(1, &a, &b, &c, &d)) {
         sse = (d & (1u << 26)) && (c & (1u << 9)) && (c & (1u << 19)); /* SSE2 SSSE3 SSE4.1 */
         rv_cpu_aes = sse && (c & (1u << 25)) != 0;                      /* AES */
+        rv_cpu_clmul = rv_cpu_aes && (c & (1u << 1)) != 0;              /* PCLMULQDQ */
     }
     if (sse && __get_cpuid_max(0, NULL) >= 7) {
         __cpuid_count(7, 0, a, b, c, d);
@@ -127,7 +131,8 @@ rv_aes_ctr_xor(const rv_aes_key *k, uint64_t ctr_hi, uint64_t ctr_lo, const uint
 {
     __m128i rk[RV_AES_MAX_ROUNDS + 1];
     int nr = k->nr, r;
-    for (r = 0; r <= nr; r++)
+    rk[0] = _mm_loadu_si128((const __m128i *)k->rk);
+    for (r = 1; r <= nr; r++)
         rk[r] = _mm_loadu_si128((const __m128i *)(k->rk + 16 * r));
     while (len >= 64) {
         __m128i b0, b1, b2, b3;
@@ -376,5 +381,179 @@ rv_tags_equal(const uint8_t *a, const uint8_t *b, size_t n)
         d |= (unsigned int)(a[i] ^ b[i]);
     return d == 0;
 }
+
+/* ----------------------------------------------------------------------------- AES-GCM */
+#if RV_X86
+/* SP 800-38D section 6.3: GHASH multiplies in GF(2^128) modulo x^128 + x^7 + x^2 + x + 1,
+ * where bit 0 of a block (the top bit of its first byte) is the coefficient of x^0. A block
+ * is loaded byte-reversed, so register bit j holds the coefficient of x^(127 - j) (the
+ * polynomial, bit-reflected). For reflected a and b, the carry-less product's bit k is the
+ * coefficient of x^(254 - k); shifted left by one, bit j of the 256-bit value (hi:lo) is that
+ * of x^(255 - j): hi is the product's x^0..x^127 part as a reflected polynomial and lo holds
+ * L with the x^128..x^255 part = x^128 * L. Since x^128 = x^7 + x^2 + x + 1 (mod P), and
+ * multiplying a reflected value by x^s is a right shift by s, x^128 * L reduces to
+ * L ^ L>>1 ^ L>>2 ^ L>>7 plus the bits those shifts push out below bit 0: they are the
+ * x^128..x^134 terms, x^128 * e with e = L<<127 ^ L<<126 ^ L<<121, which reduce the same way
+ * without overflowing again. Folding e into L first does both steps at once. */
+
+/* A 16-byte block as a reflected polynomial (byte order reversed). */
+RV_GCM_TARGET static inline __m128i
+rv_gcm_load(const uint8_t *p)
+{
+    const __m128i rev = _mm_set_epi8(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    return _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)p), rev);
+}
+
+RV_GCM_TARGET static inline void
+rv_gcm_store(uint8_t *p, __m128i x)
+{
+    const __m128i rev = _mm_set_epi8(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    _mm_storeu_si128((__m128i *)p, _mm_shuffle_epi8(x, rev));
+}
+
+/* The 256-bit carry-less product a * b, accumulated into (*hi, *lo) (schoolbook: four
+ * 64 x 64 multiplications). Reduction is left to rv_gf_reduce, so several products can be
+ * summed first (sum of products = product of sums, reduced once). */
+RV_GCM_TARGET static inline void
+rv_clmul_acc(__m128i a, __m128i b, __m128i *hi, __m128i *lo)
+{
+    __m128i mid = _mm_xor_si128(_mm_clmulepi64_si128(a, b, 0x10), _mm_clmulepi64_si128(a, b, 0x01));
+    *lo = _mm_xor_si128(*lo, _mm_xor_si128(_mm_clmulepi64_si128(a, b, 0x00), _mm_slli_si128(mid, 8)));
+    *hi = _mm_xor_si128(*hi, _mm_xor_si128(_mm_clmulepi64_si128(a, b, 0x11), _mm_srli_si128(mid, 8)));
+}
+
+/* 128-bit right shift of a register by s (1 <= s <= 63). */
+#define RV_SRL128(x, s) \
+    _mm_or_si128(_mm_srli_epi64((x), (s)), _mm_slli_epi64(_mm_srli_si128((x), 8), 64 - (s)))
+
+/* (hi:lo), an unshifted sum of reflected products, reduced modulo P (see above). */
+RV_GCM_TARGET static inline __m128i
+rv_gf_reduce(__m128i hi, __m128i lo)
+{
+    __m128i clo = _mm_srli_epi64(lo, 63), chi = _mm_srli_epi64(hi, 63), e;
+    /* the 256-bit shift left by one */
+    hi = _mm_or_si128(_mm_slli_epi64(hi, 1),
+                      _mm_or_si128(_mm_slli_si128(chi, 8), _mm_srli_si128(clo, 8)));
+    lo = _mm_or_si128(_mm_slli_epi64(lo, 1), _mm_slli_si128(clo, 8));
+    /* e = L<<127 ^ L<<126 ^ L<<121: only L's low 64 bits reach it, into the high half */
+    e = _mm_xor_si128(_mm_xor_si128(_mm_slli_epi64(lo, 63), _mm_slli_epi64(lo, 62)),
+                      _mm_slli_epi64(lo, 57));
+    lo = _mm_xor_si128(lo, _mm_slli_si128(e, 8));
+    return _mm_xor_si128(_mm_xor_si128(hi, lo),
+                         _mm_xor_si128(_mm_xor_si128(RV_SRL128(lo, 1), RV_SRL128(lo, 2)),
+                                       RV_SRL128(lo, 7)));
+}
+
+RV_GCM_TARGET static inline __m128i
+rv_gf_mul(__m128i a, __m128i b)
+{
+    __m128i hi = _mm_setzero_si128(), lo = _mm_setzero_si128();
+    rv_clmul_acc(a, b, &hi, &lo);
+    return rv_gf_reduce(hi, lo);
+}
+
+/* AES key and the GHASH key H = E(K, 0^128) with its powers H^1..H^4, reflected. */
+typedef struct {
+    rv_aes_key aes;
+    uint8_t h[4][16];
+} rv_gcm_key;
+
+RV_GCM_TARGET static int
+rv_gcm_init(rv_gcm_key *k, const uint8_t *key, size_t key_len)
+{
+    uint8_t zero[16] = {0}, h[16];
+    __m128i h1, hn;
+    int i;
+    if (rv_aes_expand(&k->aes, key, key_len) < 0)
+        return -1;
+    rv_aes_ctr_xor(&k->aes, 0, 0, zero, h, 16); /* SP 800-38D 7.1 step 1: H = CIPH_K(0) */
+    h1 = hn = rv_gcm_load(h);
+    _mm_storeu_si128((__m128i *)k->h[0], h1);
+    for (i = 1; i < 4; i++) {
+        hn = rv_gf_mul(hn, h1);
+        _mm_storeu_si128((__m128i *)k->h[i], hn);
+    }
+    memset(h, 0, sizeof h);
+    return 0;
+}
+
+/* SP 800-38D 6.4 GHASH over the blocks of p (the last one zero-padded), from state x:
+ * X_i = (X_{i-1} ^ B_i) * H, four blocks per reduction as
+ * (X ^ B1) H^4 ^ B2 H^3 ^ B3 H^2 ^ B4 H. */
+RV_GCM_TARGET static __m128i
+rv_ghash(const rv_gcm_key *k, __m128i x, const uint8_t *p, size_t len)
+{
+    __m128i h1 = _mm_loadu_si128((const __m128i *)k->h[0]);
+    while (len >= 64) {
+        __m128i hi = _mm_setzero_si128(), lo = _mm_setzero_si128();
+        rv_clmul_acc(_mm_xor_si128(x, rv_gcm_load(p)),
+                     _mm_loadu_si128((const __m128i *)k->h[3]), &hi, &lo);
+        rv_clmul_acc(rv_gcm_load(p + 16), _mm_loadu_si128((const __m128i *)k->h[2]), &hi, &lo);
+        rv_clmul_acc(rv_gcm_load(p + 32), _mm_loadu_si128((const __m128i *)k->h[1]), &hi, &lo);
+        rv_clmul_acc(rv_gcm_load(p + 48), h1, &hi, &lo);
+        x = rv_gf_reduce(hi, lo);
+        p += 64;
+        len -= 64;
+    }
+    while (len >= 16) {
+        x = rv_gf_mul(_mm_xor_si128(x, rv_gcm_load(p)), h1);
+        p += 16;
+        len -= 16;
+    }
+    if (len) {
+        uint8_t b[16] = {0};
+        memcpy(b, p, len);
+        x = rv_gf_mul(_mm_xor_si128(x, rv_gcm_load(b)), h1);
+    }
+    return x;
+}
+
+/* SP 800-38D 7.1 steps 5-6: tag = E(K, J0) XOR GHASH(A || 0* || C || 0* || [len A]64
+ * || [len C]64), J0 = (j0_hi, j0_lo) as a 128-bit big-endian number. */
+RV_GCM_TARGET static void
+rv_gcm_tag(const rv_gcm_key *k, uint64_t j0_hi, uint64_t j0_lo, const uint8_t *a, size_t a_len,
+           const uint8_t *c, size_t c_len, uint8_t tag[16])
+{
+    uint8_t lens[16];
+    __m128i x = rv_ghash(k, _mm_setzero_si128(), a, a_len);
+    x = rv_ghash(k, x, c, c_len);
+    rv_put_be32(lens, (uint32_t)((uint64_t)a_len >> 29));
+    rv_put_be32(lens + 4, (uint32_t)((uint64_t)a_len << 3));
+    rv_put_be32(lens + 8, (uint32_t)((uint64_t)c_len >> 29));
+    rv_put_be32(lens + 12, (uint32_t)((uint64_t)c_len << 3));
+    x = rv_ghash(k, x, lens, 16);
+    rv_gcm_store(tag, x);
+    rv_aes_ctr_xor(&k->aes, j0_hi, j0_lo, tag, tag, 16);
+}
+
+/* GCM with a 96-bit IV (SP 800-38D 7.1 / 7.2, J0 = IV || 0^31 || 1; the payload's counter
+ * blocks start at J0 + 1). The caller keeps len below 2^32 blocks (SRTP: below 1 MiB), so
+ * the 128-bit counter increments equal inc32. seal: out = C, tag; open: the tag is checked
+ * first, in constant time, and out written only when it verifies (returns 0, else -1). */
+RV_GCM_TARGET static void
+rv_gcm_seal(const rv_gcm_key *k, const uint8_t iv[12], const uint8_t *a, size_t a_len,
+            const uint8_t *in, size_t len, uint8_t *out, uint8_t tag[16])
+{
+    uint64_t j0_hi = rv_be64(iv), j0_lo = (uint64_t)rv_be32(iv + 8) << 32 | 1;
+    rv_aes_ctr_xor(&k->aes, j0_hi, j0_lo + 1, in, out, len);
+    rv_gcm_tag(k, j0_hi, j0_lo, a, a_len, out, len, tag);
+}
+
+RV_GCM_TARGET static int
+rv_gcm_open(const rv_gcm_key *k, const uint8_t iv[12], const uint8_t *a, size_t a_len,
+            const uint8_t *in, size_t len, const uint8_t tag[16], uint8_t *out)
+{
+    uint64_t j0_hi = rv_be64(iv), j0_lo = (uint64_t)rv_be32(iv + 8) << 32 | 1;
+    uint8_t want[16];
+    int ok;
+    rv_gcm_tag(k, j0_hi, j0_lo, a, a_len, in, len, want);
+    ok = rv_tags_equal(want, tag, 16);
+    memset(want, 0, sizeof want);
+    if (!ok)
+        return -1;
+    rv_aes_ctr_xor(&k->aes, j0_hi, j0_lo + 1, in, out, len);
+    return 0;
+}
+#endif /* RV_X86 */
 
 #endif /* RVOIP_SRTP_CRYPTO_H */

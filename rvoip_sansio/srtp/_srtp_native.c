@@ -2,8 +2,9 @@
  *
  * - xor_tail: a packet's payload XOR a keystream made in Python (the fallback AES-CM glue).
  * - CmContext: one SRTP direction of an AES-CM + HMAC-SHA1 session with one master key and
- *   no MKI (RFC 3711 sections 3.3, 4.1.1, 4.2, Appendix A): protect / unprotect are one C
- *   call per packet doing index estimation, the replay check, AES-CM, the HMAC-SHA1 tag and,
+ *   no MKI (RFC 3711 sections 3.3, 4.1.1, 4.2, Appendix A), or with gcm=True of an
+ *   AEAD_AES_128_GCM / AEAD_AES_256_GCM one (RFC 7714 section 8): protect / unprotect are
+ *   one C call per packet doing index estimation, the replay check, the cipher, the tag and,
  *   only once everything succeeded, the commit of the stream state. The per-SSRC state lives
  *   in ReplayWindow objects held by the Python session's stream table, so every other part of
  *   the session (roc(), ssrcs(), remove_ssrc(), SRTCP, batches) sees the same state.
@@ -22,7 +23,7 @@
 #include "_srtp_crypto.h"
 
 /* Must equal _NATIVE_ABI in _transform.py: a build older than its source is not used. */
-#define SRTP_NATIVE_ABI 3
+#define SRTP_NATIVE_ABI 4
 
 /* Results other than bytes (keep in step with _NATIVE_FAILURES in _session.py). */
 enum {
@@ -30,14 +31,15 @@ enum {
     /* 2: no longer used (was: an index before the stream's first packet) */
     RC_TOO_OLD = 3,       /* REPLAY: older than the window */
     RC_REPEAT = 4,        /* REPLAY: index seen already */
-    RC_AUTH = 5,          /* HMAC-SHA1 tag does not verify */
+    RC_AUTH = 5,          /* HMAC-SHA1 or GCM tag does not verify */
     RC_KEY_EXHAUSTED = 6, /* the master key reached its packet limit */
     RC_NEW_STREAM = 7,    /* unknown SSRC: the caller applies its stream rules, then retries */
     RC_FALLBACK = 8,      /* a case this module leaves to the Python path */
 };
 
 /* A payload whose AES-CM block counter would leave its 16 bits (RFC 3711 section 4.1.1):
- * the Python path refuses it, so it is left to that path. */
+ * the Python path refuses it, so it is left to that path (for GCM too: the bound keeps the
+ * counter's low 32 bits from carrying, and such packets are no media). */
 #define MAX_PAYLOAD ((Py_ssize_t)0x10000 * 16)
 
 static PyObject *str_rtp; /* "rtp": the _Stream slot holding a stream's ReplayWindow */
@@ -331,10 +333,13 @@ static PyTypeObject Replay_Type = {
 typedef struct {
     PyObject_HEAD
 #if RV_X86
-    rv_aes_key aes;
+    rv_gcm_key gk; /* the AES key (both modes) and, for GCM, the GHASH key */
 #endif
     rv_hmac_key hmac;
-    uint64_t salt_hi, salt_lo; /* RFC 3711 4.1.1: k_s * 2^16 as a 128-bit number */
+    /* AES-CM, RFC 3711 4.1.1: k_s * 2^16 as a 128-bit number; GCM, RFC 7714 8.1: the 96-bit
+     * salt as its first 8 bytes (salt_hi) and last 4 (salt_lo) */
+    uint64_t salt_hi, salt_lo;
+    int gcm;
     int tag_len;
     int window;
     int repeat_ok; /* protect: the same index may be sent again */
@@ -348,38 +353,51 @@ static PyObject *
 CmContext_tp_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
 {
     Py_buffer key, salt, auth;
-    int tag_len, window, repeat_ok, encrypt, portable_sha = 0;
+    int tag_len, window, repeat_ok, encrypt, portable_sha = 0, gcm = 0;
     long long limit;
     CmContext *cx = NULL;
     uint8_t s[16];
     static char *kwlist[] = {"key", "salt", "auth_key", "tag_len", "window", "repeat_ok",
-                             "encrypt", "limit", "portable_sha", NULL};
+                             "encrypt", "limit", "portable_sha", "gcm", NULL};
 
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "y*y*y*iippL|p:CmContext", kwlist, &key,
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "y*y*y*iippL|pp:CmContext", kwlist, &key,
                                      &salt, &auth, &tag_len, &window, &repeat_ok, &encrypt,
-                                     &limit, &portable_sha))
+                                     &limit, &portable_sha, &gcm))
         return NULL;
 #if RV_X86
     if (!rv_cpu_aes) {
         PyErr_SetString(PyExc_RuntimeError, "CmContext needs AES-NI");
         goto done;
     }
-    if ((key.len != 16 && key.len != 24 && key.len != 32) || salt.len != 14 || auth.len < 1
-        || auth.len > 64 || tag_len < 1 || tag_len > 20 || window < 64 || window >= 1 << 15
-        || limit < 0) {
+    if (gcm && !rv_cpu_clmul) {
+        PyErr_SetString(PyExc_RuntimeError, "CmContext(gcm=True) needs PCLMULQDQ");
+        goto done;
+    }
+    if ((key.len != 16 && key.len != 24 && key.len != 32) || window < 64 || window >= 1 << 15
+        || limit < 0
+        || (gcm ? salt.len != 12 || auth.len != 0 || tag_len != 16 || !encrypt
+                : salt.len != 14 || auth.len < 1 || auth.len > 64 || tag_len < 1
+                      || tag_len > 20)) {
         PyErr_SetString(PyExc_ValueError, "CmContext: bad key, salt, auth key, tag or window");
         goto done;
     }
     cx = (CmContext *)type->tp_alloc(type, 0);
     if (cx == NULL)
         goto done;
-    rv_aes_expand(&cx->aes, key.buf, (size_t)key.len);
-    rv_hmac_init(&cx->hmac, auth.buf, (size_t)auth.len,
-                 rv_cpu_sha && !portable_sha ? rv_sha1_shani : rv_sha1_portable);
-    memcpy(s, salt.buf, 14);
-    s[14] = s[15] = 0;
-    cx->salt_hi = rv_be64(s);
-    cx->salt_lo = rv_be64(s + 8);
+    cx->gcm = gcm;
+    memset(s, 0, sizeof s);
+    memcpy(s, salt.buf, (size_t)salt.len);
+    if (gcm) {
+        rv_gcm_init(&cx->gk, key.buf, (size_t)key.len);
+        cx->salt_hi = rv_be64(s);
+        cx->salt_lo = rv_be32(s + 8);
+    } else {
+        rv_aes_expand(&cx->gk.aes, key.buf, (size_t)key.len);
+        rv_hmac_init(&cx->hmac, auth.buf, (size_t)auth.len,
+                     rv_cpu_sha && !portable_sha ? rv_sha1_shani : rv_sha1_portable);
+        cx->salt_hi = rv_be64(s);
+        cx->salt_lo = rv_be64(s + 8);
+    }
     memset(s, 0, sizeof s);
     cx->tag_len = tag_len;
     cx->window = window;
@@ -389,7 +407,7 @@ CmContext_tp_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
     cx->limit = limit;
 #else
     (void)type, (void)tag_len, (void)window, (void)repeat_ok, (void)encrypt, (void)limit;
-    (void)portable_sha, (void)s;
+    (void)portable_sha, (void)s, (void)gcm;
     PyErr_SetString(PyExc_RuntimeError, "CmContext needs AES-NI (x86-64)");
 #endif
 done:
@@ -523,11 +541,29 @@ cm_transform(CmContext *cx, PyObject *const *args, Py_ssize_t nargs, int outboun
         if (out == NULL)
             goto done;
         dst = (uint8_t *)PyBytes_AS_STRING(out);
-        if (outbound) {
+        if (cx->gcm) {
+            /* RFC 7714 8.1: IV = (0x0000 || SSRC || ROC || SEQ) XOR salt; 8.2: the header
+             * (with CSRCs and extension) is the AAD, the 16-byte tag follows the payload. */
+            uint8_t iv[12];
+            uint64_t head = cx->salt_hi ^ ((uint64_t)ssrc << 16) ^ ((uint64_t)index >> 32);
+            rv_put_be32(iv, (uint32_t)(head >> 32));
+            rv_put_be32(iv + 4, (uint32_t)head);
+            rv_put_be32(iv + 8, (uint32_t)cx->salt_lo ^ (uint32_t)index);
+            memcpy(dst, p, (size_t)hlen);
+            if (outbound) {
+                rv_gcm_seal(&cx->gk, iv, p, (size_t)hlen, p + hlen, (size_t)(n - hlen),
+                            dst + hlen, dst + n);
+            } else if (rv_gcm_open(&cx->gk, iv, p, (size_t)hlen, p + hlen, (size_t)(end - hlen),
+                                   p + end, dst + hlen) < 0) {
+                rc = RC_AUTH; /* RFC 7714 8.2: nothing is released or committed */
+                goto done;
+            }
+        } else if (outbound) {
             /* RFC 3711 3.3: encrypt the payload, then the tag over header || payload || ROC. */
             memcpy(dst, p, (size_t)hlen);
             if (cx->encrypt)
-                rv_aes_ctr_xor(&cx->aes, iv_hi, iv_lo, p + hlen, dst + hlen, (size_t)(n - hlen));
+                rv_aes_ctr_xor(&cx->gk.aes, iv_hi, iv_lo, p + hlen, dst + hlen,
+                               (size_t)(n - hlen));
             else
                 memcpy(dst + hlen, p + hlen, (size_t)(n - hlen));
             rv_hmac(&cx->hmac, dst, (size_t)n, roc, 4, tag);
@@ -541,7 +577,7 @@ cm_transform(CmContext *cx, PyObject *const *args, Py_ssize_t nargs, int outboun
             }
             memcpy(dst, p, (size_t)hlen);
             if (cx->encrypt)
-                rv_aes_ctr_xor(&cx->aes, iv_hi, iv_lo, p + hlen, dst + hlen,
+                rv_aes_ctr_xor(&cx->gk.aes, iv_hi, iv_lo, p + hlen, dst + hlen,
                                (size_t)(end - hlen));
             else
                 memcpy(dst + hlen, p + hlen, (size_t)(end - hlen));
@@ -624,7 +660,8 @@ static PyTypeObject CmContext_Type = {
     .tp_name = "rvoip_sansio.srtp._srtp_native.CmContext",
     .tp_basicsize = sizeof(CmContext),
     .tp_flags = Py_TPFLAGS_DEFAULT,
-    .tp_doc = "One SRTP direction, AES-CM + HMAC-SHA1, one master key (RFC 3711).",
+    .tp_doc = "One SRTP direction, one master key: AES-CM + HMAC-SHA1 (RFC 3711) or, with "
+              "gcm=True, AES-GCM (RFC 7714).",
     .tp_new = CmContext_tp_new,
     .tp_dealloc = (destructor)CmContext_dealloc,
     .tp_methods = CmContext_methods,
@@ -636,8 +673,8 @@ static PyObject *
 cpu_features(PyObject *self, PyObject *noargs)
 {
     (void)self, (void)noargs;
-    return Py_BuildValue("(OO)", rv_cpu_aes ? Py_True : Py_False,
-                         rv_cpu_sha ? Py_True : Py_False);
+    return Py_BuildValue("(OOO)", rv_cpu_aes ? Py_True : Py_False,
+                         rv_cpu_sha ? Py_True : Py_False, rv_cpu_clmul ? Py_True : Py_False);
 }
 
 static rv_sha1_blocks_fn
@@ -725,19 +762,65 @@ t_aes_ctr(PyObject *self, PyObject *args)
     return out;
 }
 
+/* _aes_gcm(key, iv, aad, data, open, /) -> C || tag (seal), or P / None for a tag that does
+ * not verify (open: data is C || tag): SP 800-38D with a 96-bit IV. */
+static PyObject *
+t_aes_gcm(PyObject *self, PyObject *args)
+{
+    Py_buffer k, iv, a, d;
+    int open;
+    PyObject *out = NULL;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "y*y*y*y*p:_aes_gcm", &k, &iv, &a, &d, &open))
+        return NULL;
+#if RV_X86
+    if (!rv_cpu_clmul) {
+        PyErr_SetString(PyExc_RuntimeError, "no AES-NI with PCLMULQDQ");
+    } else if ((k.len != 16 && k.len != 24 && k.len != 32) || iv.len != 12
+               || (open && d.len < 16) || d.len > MAX_PAYLOAD) {
+        PyErr_SetString(PyExc_ValueError, "_aes_gcm: key of 16/24/32 bytes, IV of 12");
+    } else {
+        rv_gcm_key key;
+        Py_ssize_t len = open ? d.len - 16 : d.len;
+        const uint8_t *in = d.buf;
+        rv_gcm_init(&key, k.buf, (size_t)k.len);
+        out = PyBytes_FromStringAndSize(NULL, open ? len : len + 16);
+        if (out != NULL) {
+            uint8_t *o = (uint8_t *)PyBytes_AS_STRING(out);
+            if (!open)
+                rv_gcm_seal(&key, iv.buf, a.buf, (size_t)a.len, in, (size_t)len, o, o + len);
+            else if (rv_gcm_open(&key, iv.buf, a.buf, (size_t)a.len, in, (size_t)len, in + len,
+                                 o) < 0)
+                Py_SETREF(out, Py_NewRef(Py_None));
+        }
+        memset(&key, 0, sizeof key);
+    }
+#else
+    (void)open;
+    PyErr_SetString(PyExc_RuntimeError, "no AES-NI with PCLMULQDQ");
+#endif
+    PyBuffer_Release(&k);
+    PyBuffer_Release(&iv);
+    PyBuffer_Release(&a);
+    PyBuffer_Release(&d);
+    return out;
+}
+
 static PyMethodDef methods[] = {
     {"xor_tail", (PyCFunction)(void (*)(void))xor_tail, METH_FASTCALL, xor_tail_doc},
-    {"cpu_features", cpu_features, METH_NOARGS, "(AES-NI, SHA-NI) as this CPU has them"},
+    {"cpu_features", cpu_features, METH_NOARGS,
+     "(AES-NI, SHA-NI, PCLMULQDQ) as this CPU has them"},
     {"_sha1", t_sha1, METH_VARARGS, "test entry: SHA-1 (portable C or SHA-NI)"},
     {"_hmac_sha1", t_hmac_sha1, METH_VARARGS, "test entry: HMAC-SHA1"},
     {"_aes_ctr", t_aes_ctr, METH_VARARGS, "test entry: AES counter mode (AES-NI)"},
+    {"_aes_gcm", t_aes_gcm, METH_VARARGS, "test entry: AES-GCM, 96-bit IV (PCLMULQDQ)"},
     {NULL, NULL, 0, NULL},
 };
 
 static struct PyModuleDef module = {
     PyModuleDef_HEAD_INIT,
     "_srtp_native",
-    "Optional C accelerator for SRTP AES-CM + HMAC-SHA1 (see rvoip_sansio/srtp/_session.py).",
+    "Optional C accelerator for SRTP AES-CM + HMAC-SHA1 and AES-GCM (see _session.py).",
     -1,
     methods,
     NULL, NULL, NULL, NULL,

@@ -27,7 +27,7 @@ __all__ = [
 ]
 
 # Must equal SRTP_NATIVE_ABI in _srtp_native.c: a build older than its source is not used.
-_NATIVE_ABI = 3
+_NATIVE_ABI = 4
 #: ``xor_tail(data, start, end, keystream, ks_offset)``: ``data[:start]`` + ``data[start:end]``
 #: XOR ``keystream[ks_offset:]``.
 XorTail = Callable[[bytes, int, int, bytes, int], bytes]
@@ -53,6 +53,14 @@ def load_cm_context() -> type[CmContext] | None:
     return mod.CmContext  # type: ignore[no-any-return]
 
 
+def load_gcm_support() -> bool:
+    """Whether the C context may run AES-GCM sessions (``gcm=True``): built, current, and
+    a CPU with AES-NI and PCLMULQDQ (GHASH is a carry-less multiplication; without the
+    instruction the constant-time alternatives are slow, so `cryptography` keeps it)."""
+    mod = load_native_module()
+    return mod is not None and all(mod.cpu_features()[::2])
+
+
 _PURE = pure_requested("RVOIP_SRTP_PURE")
 #: The C XOR, or ``None`` (not built, stale, or ``RVOIP_PURE`` / ``RVOIP_SRTP_PURE`` set).
 #: Read when a session is made, so tests may switch it for the sessions they create.
@@ -61,6 +69,9 @@ XOR_TAIL: XorTail | None = None if _PURE else load_native()
 #: The C context type SrtpSession uses for single-key AES-CM sessions without MKI, or
 #: ``None`` (same switches as :data:`XOR_TAIL`, plus AES-NI). Read when a session is made.
 CM_CONTEXT: type[CmContext] | None = None if _PURE else load_cm_context()
+#: Whether :data:`CM_CONTEXT` also takes AEAD_AES_*_GCM sessions (RFC 7714): AES-NI and
+#: PCLMULQDQ. Read when a session is made (tests switch it).
+CM_GCM: bool = not _PURE and load_gcm_support()
 _NATIVE_MOD = load_native_module()
 
 

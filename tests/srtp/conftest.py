@@ -1,5 +1,6 @@
 """Every SRTP test runs on both paths: the optional C accelerator (``_srtp_native``: the
-per-packet AES-CM + HMAC-SHA1 context where AES-NI exists, and the XOR) and pure Python."""
+per-packet AES-CM + HMAC-SHA1 context where AES-NI exists, AES-GCM where PCLMULQDQ exists
+too, and the XOR) and pure Python."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from tests.conftest import IN_CI
 
 NATIVE_XOR = _transform.load_native()
 NATIVE_CM = _transform.load_cm_context()
+NATIVE_GCM = _transform.load_gcm_support()
 
 
 @pytest.fixture(autouse=True, params=["native", "pure"])
@@ -24,7 +26,9 @@ def srtp_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -
             pytest.skip("the C accelerator _srtp_native is not built")
         monkeypatch.setattr(_transform, "XOR_TAIL", NATIVE_XOR)
         monkeypatch.setattr(_transform, "CM_CONTEXT", NATIVE_CM)
+        monkeypatch.setattr(_transform, "CM_GCM", NATIVE_GCM)
     else:
         monkeypatch.setattr(_transform, "XOR_TAIL", None)
         monkeypatch.setattr(_transform, "CM_CONTEXT", None)
+        monkeypatch.setattr(_transform, "CM_GCM", False)
     yield request.param

@@ -2,7 +2,8 @@
 
 - Differential against the pure path on the same random sequences: outputs, error kinds,
   error counters, ROCs, stream tables and packet counts must be equal (both SHA-1 paths of
-  the C code: SHA-NI and portable), over every AES-CM profile, window sizes, lifetimes,
+  the C code: SHA-NI and portable), over every profile (AES-CM, and AES-GCM where the CPU
+  has PCLMULQDQ: its pure path is `cryptography`'s AESGCM), window sizes, lifetimes,
   ``max_streams``, ``accept_ssrcs``, ``allow_repeat_tx``, UNENCRYPTED_SRTP and batches.
 - Differential against libsrtp (pylibsrtp): the same RTP packets give the same SRTP bytes,
   and the same (reordered, lost, replayed, corrupted, truncated) SRTP stream is accepted or
@@ -23,11 +24,14 @@ from hypothesis import strategies as st
 from rvoip_sansio.srtp import SrtpError, SrtpPolicy, SrtpProfile, SrtpSession, _transform
 from tests.conftest import require_module
 
-from .conftest import NATIVE_CM, NATIVE_XOR
+from .conftest import NATIVE_CM, NATIVE_GCM, NATIVE_XOR
 
 needs_cm = pytest.mark.skipif(NATIVE_CM is None, reason="_srtp_native or AES-NI missing")
 
 CM_PROFILES = [p for p in SrtpProfile if not p.spec.aead]
+GCM_PROFILES = [p for p in SrtpProfile if p.spec.aead]
+#: The profiles the C context takes on this machine.
+C_PROFILES = CM_PROFILES + (GCM_PROFILES if NATIVE_GCM else [])
 SSRCS = (0x11111111, 0x22222222, 0xDEADBEEF)
 VARIANTS = ("c", "c-portable-sha", "pure")
 
@@ -46,6 +50,7 @@ def _session(variant: str, policy: SrtpPolicy, **kw: Any) -> SrtpSession:
             mp.setattr(_transform, "XOR_TAIL", None)
         else:
             mp.setattr(_transform, "CM_CONTEXT", NATIVE_CM)
+            mp.setattr(_transform, "CM_GCM", NATIVE_GCM)
             mp.setattr(_transform, "XOR_TAIL", NATIVE_XOR)
             mp.setattr(_transform, "CM_PORTABLE_SHA", variant == "c-portable-sha")
         s = SrtpSession(policy, **kw)
@@ -83,9 +88,9 @@ packet_st = st.tuples(
 
 
 @needs_cm
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
-    profile=st.sampled_from(CM_PROFILES),
+    profile=st.sampled_from(C_PROFILES),
     window=st.sampled_from([64, 128, 200, 1000]),
     repeat_ok=st.booleans(),
     encrypt=st.sampled_from([True, True, False]),
@@ -102,7 +107,7 @@ def test_c_equals_pure(profile: SrtpProfile, window: int, repeat_ok: bool, encry
     key = rng.randbytes(profile.spec.master_len)
     base = SrtpPolicy.from_key(profile, key, lifetime=lifetime, window_size=window)
     policy = SrtpPolicy(profile=profile, keys=base.keys, window_size=window,
-                        encrypt_rtp=encrypt, allow_repeat_tx=repeat_ok)
+                        encrypt_rtp=encrypt or profile.spec.aead, allow_repeat_tx=repeat_ok)
     txs = [_session(v, policy, **limits) for v in VARIANTS]
     rxs = [_session(v, policy, **limits) for v in VARIANTS]
     seqs = [first, (first + 0x4000) & 0xFFFF, (first + 0xC000) & 0xFFFF]
@@ -166,21 +171,28 @@ def test_remove_ssrc_and_state_shared_with_python() -> None:
 
 
 @needs_cm
-def test_mki_and_gcm_sessions_keep_the_python_path() -> None:
+def test_mki_sessions_and_gcm_without_pclmul_keep_the_python_path() -> None:
     from rvoip_sansio.srtp import MasterKey
 
     mk = MasterKey(key=bytes(16), salt=bytes(14), mki=b"\x01")
+    gk = MasterKey(key=bytes(16), salt=bytes(12), mki=b"\x01")
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(_transform, "CM_CONTEXT", NATIVE_CM)
+        mp.setattr(_transform, "CM_GCM", NATIVE_GCM)
         assert SrtpSession(SrtpPolicy(profile=SrtpProfile.AES_CM_128_HMAC_SHA1_80,
                                       keys=(mk,)))._cx is None
-        assert SrtpSession(SrtpProfile.AEAD_AES_128_GCM, bytes(28))._cx is None
+        assert SrtpSession(SrtpPolicy(profile=SrtpProfile.AEAD_AES_128_GCM,
+                                      keys=(gk,)))._cx is None
         assert SrtpSession(SrtpProfile.AES_192_CM_HMAC_SHA1_32, bytes(38))._cx is not None
+        gcm = SrtpSession(SrtpProfile.AEAD_AES_256_GCM, bytes(44))
+        assert (gcm._cx is not None) == NATIVE_GCM
+        mp.setattr(_transform, "CM_GCM", False)  # a CPU without PCLMULQDQ
+        assert SrtpSession(SrtpProfile.AEAD_AES_128_GCM, bytes(28))._cx is None
 
 
 @needs_cm
 @settings(max_examples=300, deadline=None)
-@given(st.binary(max_size=200), st.sampled_from(CM_PROFILES))
+@given(st.binary(max_size=200), st.sampled_from(C_PROFILES))
 def test_hostile_bytes_give_typed_errors(data: bytes, profile: SrtpProfile) -> None:
     rx = _session("c", SrtpPolicy.from_key(profile, bytes(profile.spec.master_len)))
     with pytest.raises(SrtpError):
@@ -199,11 +211,11 @@ def test_hostile_bytes_give_typed_errors(data: bytes, profile: SrtpProfile) -> N
 LIB_PROFILES = [
     SrtpProfile.AES_CM_128_HMAC_SHA1_80, SrtpProfile.AES_CM_128_HMAC_SHA1_32,
     SrtpProfile.AES_256_CM_HMAC_SHA1_80, SrtpProfile.AES_256_CM_HMAC_SHA1_32,
-]
+] + (GCM_PROFILES if NATIVE_GCM else [])
 
 
 @needs_cm
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     profile=st.sampled_from(LIB_PROFILES),
     first=st.integers(0, 0x7FFF),

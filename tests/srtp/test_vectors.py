@@ -13,6 +13,7 @@ from rvoip_sansio.srtp._transform import KeyState, xor_keystream
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from ._util import load
+from .conftest import NATIVE_GCM
 
 RFC3711 = load("rfc3711_srtp.json")
 RFC7714 = load("rfc7714_vectors.json")
@@ -48,6 +49,7 @@ def _vector_session(profile: SrtpProfile) -> SrtpSession:
     session._keys = [state]
     session._by_mki = {b"": state}
     session._tx_key = state
+    session._cx = session._make_cx()  # the C context (where it applies) with these keys
     return session
 
 
@@ -60,11 +62,13 @@ def _vector_session(profile: SrtpProfile) -> SrtpSession:
          "section_17_4_srtcp_unencrypted"),
     ],
 )
-def test_rfc7714_vectors(profile: SrtpProfile, srtp: str, srtcp: str, tag_only: str) -> None:
+def test_rfc7714_vectors(profile: SrtpProfile, srtp: str, srtcp: str, tag_only: str,
+                         srtp_path: str) -> None:
     v = RFC7714[profile.value]
     plain = bytes.fromhex(RFC7714["rtp_plain"])
     rtcp = bytes.fromhex(RFC7714["rtcp_plain"])
     tx = _vector_session(profile)
+    assert (tx._cx is not None) == (srtp_path == "native" and NATIVE_GCM)
     assert tx.protect(plain).hex() == v[srtp]
     rx = _vector_session(profile)
     assert rx.unprotect(bytes.fromhex(v[srtp])) == plain
