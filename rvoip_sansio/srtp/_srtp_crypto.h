@@ -417,9 +417,12 @@ rv_gcm_store(uint8_t *p, __m128i x)
 RV_GCM_TARGET static inline void
 rv_clmul_acc(__m128i a, __m128i b, __m128i *hi, __m128i *lo)
 {
-    __m128i mid = _mm_xor_si128(_mm_clmulepi64_si128(a, b, 0x10), _mm_clmulepi64_si128(a, b, 0x01));
-    *lo = _mm_xor_si128(*lo, _mm_xor_si128(_mm_clmulepi64_si128(a, b, 0x00), _mm_slli_si128(mid, 8)));
-    *hi = _mm_xor_si128(*hi, _mm_xor_si128(_mm_clmulepi64_si128(a, b, 0x11), _mm_srli_si128(mid, 8)));
+    __m128i mid = _mm_xor_si128(_mm_clmulepi64_si128(a, b, 0x10),
+                                _mm_clmulepi64_si128(a, b, 0x01));
+    *lo = _mm_xor_si128(*lo, _mm_xor_si128(_mm_clmulepi64_si128(a, b, 0x00),
+                                           _mm_slli_si128(mid, 8)));
+    *hi = _mm_xor_si128(*hi, _mm_xor_si128(_mm_clmulepi64_si128(a, b, 0x11),
+                                           _mm_srli_si128(mid, 8)));
 }
 
 /* 128-bit right shift of a register by s (1 <= s <= 63). */
