@@ -31,7 +31,7 @@ ext_modules = [
     *native("rvoip_sansio.codecs._resample_native", "rvoip_sansio/codecs/_resample_native.c", uses_numpy=True),
     *native("rvoip_sansio.sip._sip_native", "rvoip_sansio/sip/_sip_native.c"),
     *native("rvoip_sansio.srtp._srtp_native", "rvoip_sansio/srtp/_srtp_native.c",
-           depends=("rvoip_sansio/srtp/_srtp_crypto.h",)),
+           depends=("rvoip_sansio/srtp/_srtp_crypto.h", "rvoip_sansio/srtp/_srtp_test_entries.h")),
 ]
 
 setup(ext_modules=ext_modules)

@@ -16,10 +16,10 @@ NATIVE_CM = _transform.load_cm_context()
 NATIVE_GCM = _transform.load_gcm_support()
 
 
-@pytest.fixture(autouse=True, params=["native", "pure"])
-def srtp_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """Switch the SRTP XOR for the sessions a test creates (sessions read it when made)."""
-    if request.param == "native":
+def use_path(path: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Switch the SRTP accelerator ("native") or pure Python for the sessions a test creates
+    (sessions read it when made). Without the build: a skip locally, a failure in CI."""
+    if path == "native":
         if NATIVE_XOR is None:
             if IN_CI:
                 pytest.fail("the C accelerator _srtp_native is not built (or stale); CI must build it")
@@ -31,4 +31,11 @@ def srtp_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -
         monkeypatch.setattr(_transform, "XOR_TAIL", None)
         monkeypatch.setattr(_transform, "CM_CONTEXT", None)
         monkeypatch.setattr(_transform, "CM_GCM", False)
+
+
+@pytest.fixture(autouse=True, params=["native", "pure"])
+def srtp_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """Every test on both paths. Modules whose tests pick their paths themselves, or test the
+    C module directly, override this fixture (``use_path("native", ...)``)."""
+    use_path(request.param, monkeypatch)
     yield request.param

@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 from rvoip_sansio.srtp import SrtpError, SrtpPolicy, SrtpProfile, SrtpSession, _transform
 from tests.conftest import require_module
 
-from .conftest import NATIVE_CM, NATIVE_GCM, NATIVE_XOR
+from .conftest import use_path, NATIVE_CM, NATIVE_GCM, NATIVE_XOR
 
 needs_cm = pytest.mark.skipif(NATIVE_CM is None, reason="_srtp_native or AES-NI missing")
 
@@ -37,10 +37,10 @@ VARIANTS = ("c", "c-portable-sha", "pure")
 
 
 @pytest.fixture(autouse=True)
-def _once(srtp_path: str) -> None:
-    # These tests pick their paths themselves: run them once.
-    if srtp_path != "native":
-        pytest.skip("C-vs-reference differential: run once")
+def srtp_path(monkeypatch: pytest.MonkeyPatch) -> str:
+    # Overrides conftest's two-path fixture: these tests pick their paths themselves, run once, with the accelerator loaded.
+    use_path("native", monkeypatch)
+    return "native"
 
 
 def _session(variant: str, policy: SrtpPolicy, **kw: Any) -> SrtpSession:

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from rvoip_sansio.srtp import _transform
 
-from .conftest import NATIVE_CM
+from .conftest import use_path, NATIVE_CM
 
 NATIVE = _transform.load_native_module()
 needs_native = pytest.mark.skipif(NATIVE is None, reason="_srtp_native is not built")
@@ -24,10 +24,10 @@ h = bytes.fromhex
 
 
 @pytest.fixture(autouse=True)
-def _once(srtp_path: str) -> None:
-    # These test the C module directly: the session-path parameter does not apply.
-    if srtp_path != "native":
-        pytest.skip("C primitives: run once")
+def srtp_path(monkeypatch: pytest.MonkeyPatch) -> str:
+    # Overrides conftest's two-path fixture: these test the C module directly, run once, with the accelerator loaded.
+    use_path("native", monkeypatch)
+    return "native"
 
 
 def _mod() -> ModuleType:

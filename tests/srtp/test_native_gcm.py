@@ -17,7 +17,7 @@ from rvoip_sansio.srtp import SrtpError, SrtpErrorKind, SrtpProfile, SrtpSession
 
 from ._util import rtp
 from .conftest import NATIVE_GCM
-from .test_native_crypto import _mod, _once  # noqa: F401  (_once: autouse, runs these once)
+from .test_native_crypto import _mod, srtp_path  # noqa: F401  (srtp_path: autouse, runs these once)
 
 needs_gcm = pytest.mark.skipif(not NATIVE_GCM, reason="_srtp_native, AES-NI or PCLMULQDQ missing")
 h = bytes.fromhex
