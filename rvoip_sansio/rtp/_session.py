@@ -102,6 +102,7 @@ class RtpSession:
         "_cand_count",
         "_closed",
         "_cnames",
+        "_departed",
         "_conflicts",
         "_dtmf",
         "_dtmf_rx",
@@ -179,6 +180,9 @@ class RtpSession:
         self._validated: set[int] = set()
         self._active: int | None = None
         self._active_last = -1e18
+        # The played source's statistics once its BYE removed it from the member table
+        # (RFC 3550 §6.3.7): what was received still holds for the call's report.
+        self._departed: SourceStats | None = None
         self._cnames: dict[int, bytes] = {}
         self._conflicts: set[Address] = set()
         self._events: deque[Event] = deque()
@@ -514,7 +518,10 @@ class RtpSession:
             elif isinstance(p, Bye):
                 for s in p.sources:
                     self._events.append(ByeReceived(ssrc=s, reason=p.reason))
-                    if self._sources.pop(s, None) is not None:
+                    gone = self._sources.pop(s, None)
+                    if gone is not None:
+                        if s == self._active:
+                            self._departed = gone
                         self._validated.discard(s)
                         self._sched.member_left(now, 1 + len(self._validated))
         self._events.append(RtcpReceived(packets=packets, source=source))
@@ -690,8 +697,14 @@ class RtpSession:
         return self._seq
 
     def source_stats(self, ssrc: int | None = None) -> SourceStats | None:
-        """Reception state of ``ssrc`` (default: the source being played)."""
-        return self._sources.get(self._active if ssrc is None else ssrc)  # type: ignore[arg-type]
+        """Reception state of ``ssrc`` (default: the source being played, kept after its
+        BYE so that a call's final report still counts what it received)."""
+        if ssrc is not None:
+            return self._sources.get(ssrc)
+        st = self._sources.get(self._active)  # type: ignore[arg-type]
+        if st is None and self._departed is not None and self._departed.ssrc == self._active:
+            return self._departed
+        return st
 
     def cname_of(self, ssrc: int) -> bytes | None:
         return self._cnames.get(ssrc)

@@ -222,6 +222,34 @@ def test_feedback_and_bye() -> None:
     assert ByeReceived(ssrc=s.ssrc, reason=b"bye") in _events(r)
 
 
+def test_report_still_counts_a_played_source_after_its_bye() -> None:
+    # RFC 3550 §6.3.7 removes a BYE's source from the member table, but what was received
+    # from it stays received: a call's last report (read after the peer hung up, or by a
+    # host whose loop ran late) must not drop to zero. Seq 10..59 with seq 30 missing; A.1
+    # probation counts from the second packet (its init_seq): 48 received of 49 expected.
+    peer = _session(seed=5, remote_rtp=A)
+    peer.send_audio(b"x" * 160, 0.0)
+    peer.datagrams_to_send(0.0)
+    peer.close(1.0, reason=b"done")
+    (bye,) = peer.datagrams_to_send(1.0)
+    r = _session(seed=6, remote_rtp=B)
+    for i in range(50):
+        if i != 20:
+            r.receive(_rtp(10 + i, ssrc=peer.ssrc), B, 0.02 * i)
+    before = r.quality_report(1.0)
+    assert (before.packets_received, before.packets_expected, before.packets_lost) == (48, 49, 1)
+    r.receive(bye.data, B, 1.5)
+    assert ByeReceived(ssrc=peer.ssrc, reason=b"done") in _events(r)
+    after = r.quality_report(2.0)
+    assert (after.packets_received, after.packets_expected, after.packets_lost) == (48, 49, 1)
+    assert r.source_stats(peer.ssrc) is None  # gone from the member table all the same
+    # the same SSRC talking again starts a new source (RFC 3550 A.1 probation)
+    for i in range(3):
+        r.receive(_rtp(500 + i, ssrc=peer.ssrc), B, 3.0 + 0.02 * i)
+    st = r.source_stats()
+    assert st is not None and st is r.source_stats(peer.ssrc) and st.received == 2
+
+
 def test_separate_rtcp_port_without_mux() -> None:
     s = _session(remote_rtp=("198.51.100.1", 6000), rtcp_mux=False)
     s.send_rtcp([GenericNack.from_lost(s.ssrc, 1, [1])], 0.0)
