@@ -549,6 +549,10 @@ async def media_worker_phone(spec: dict[str, Any]) -> dict[str, float]:
             c.audio.write_nowait(tone[:3 * chunk])
         out = await _measure_worker([m for m in medias if m is not None], tone, start, spec["seconds"], step)
         out["srtp_profile"] = profile  # type: ignore[assignment]
+        # Neither end hangs up (nor closes its Phone) before both took their last snapshot:
+        # the other's late loop would otherwise count the first BYEs into its window.
+        print(json.dumps(out), flush=True)
+        await loop.run_in_executor(None, sys.stdin.readline)
         if not callee:
             for c in calls:
                 c.act(lambda now, c=c: phone.core.hangup(c.call_id, now))  # type: ignore[misc]
@@ -615,6 +619,15 @@ def media_run(n: int, srtp: bool, group: bool, uv: bool, seconds: float,
                 p.stdin.flush()
     load = _loadavg()
     busy0 = _machine_busy()
+    if phone:  # both report their window, then both may end their calls
+        for p in procs:
+            assert p.stdout is not None
+            p.stdout.readline()
+        for p in procs:
+            assert p.stdin is not None
+            with contextlib.suppress(OSError):
+                p.stdin.write("end\n")
+                p.stdin.flush()
     results = []
     for p in procs:
         try:
