@@ -21,7 +21,10 @@
    wake-up lag, the load average when the run started and the machine's busy cores during it
    (all processes, /proc/stat; the two workers' share is their CPU column) are printed
    beside it: a run where the machine was busier than our two workers measured the others'
-   load as much as ours. N rises through ``--counts`` until a worker fails.
+   load as much as ours. "received / due" counts the packets a worker read in its window:
+   below 1 with no loss counted, it fell behind and the kernel holds (then drops, "UDP
+   receive-buffer drops", machine-wide from /proc/net/snmp) the rest; above 1, it was behind
+   when the window opened and caught up. N rises through ``--counts`` until a worker fails.
    ``PROFILE_WORKER=/tmp/w`` writes each worker's cProfile to /tmp/w.a and /tmp/w.b;
    ``GC_FREEZE=1``: each worker calls ``gc.freeze()`` once its calls are up (an
    application's choice; the collector's longest pause is printed beside the loop lag).
@@ -584,6 +587,12 @@ def _machine_busy() -> tuple[float, float]:
     return total - idle, total
 
 
+def _udp_rcvbuf_errors() -> int:
+    """Datagrams the kernel dropped so far because a UDP socket's receive buffer was full."""
+    rows = [line.split() for line in Path("/proc/net/snmp").read_text().splitlines() if line.startswith("Udp:")]
+    return int(dict(zip(rows[0][1:], rows[1][1:])).get("RcvbufErrors", 0))
+
+
 def _loadavg() -> str:
     return Path("/proc/loadavg").read_text().split()[0]
 
@@ -618,7 +627,7 @@ def media_run(n: int, srtp: bool, group: bool, uv: bool, seconds: float,
                 p.stdin.write(json.dumps({"start": start_wall}) + "\n")
                 p.stdin.flush()
     load = _loadavg()
-    busy0 = _machine_busy()
+    busy0, drops0 = _machine_busy(), _udp_rcvbuf_errors()
     if phone:  # both report their window, then both may end their calls
         for p in procs:
             assert p.stdout is not None
@@ -637,12 +646,12 @@ def media_run(n: int, srtp: bool, group: bool, uv: bool, seconds: float,
             p.kill()
             p.communicate()
             results.append(dict(_FAILED))
-    busy1 = _machine_busy()
+    busy1, drops1 = _machine_busy(), _udp_rcvbuf_errors()
     # The machine's busy cores over the run (set-up and warm-up included), and the load average
     # when it started: what else competed with the workers.
     busy = (busy1[0] - busy0[0]) / max(busy1[1] - busy0[1], 1) * (os.cpu_count() or 1)
     for r in results:
-        r["load"], r["busy_cores"] = float(load), busy
+        r["load"], r["busy_cores"], r["rcvbuf_drops"] = float(load), busy, drops1 - drops0
     return results[0], results[1]
 
 
@@ -662,8 +671,8 @@ def part_media(counts: list[int], seconds: float, drivings: list[str], srtps: li
           f"workers' NICE={os.environ.get('NICE', '0')}, GC_FREEZE={os.environ.get('GC_FREEZE', '')})\n")
     print("| loop | driving | SRTP | N calls | CPU of one core (end A / B) | received / due | "
           "concealed or late frames | worst loop lag ms (longest GC pause) | ticks skipped | load avg at start / machine busy "
-          "cores during run | sustained |")
-    print("|---|---|---|---:|---|---|---|---|---|---|---|")
+          "cores during run | UDP receive-buffer drops | sustained |")
+    print("|---|---|---|---:|---|---|---|---|---|---|---:|---|")
     best: list[tuple[str, str, str, int, float]] = []
     for uv in loops:
         for key in drivings:
@@ -680,7 +689,7 @@ def part_media(counts: list[int], seconds: float, drivings: list[str], srtps: li
                           f"{_pct(a)} / {_pct(b)} | {a['max_lag_ms']:.0f} / {b['max_lag_ms']:.0f} "
                           f"(GC {a.get('max_gc_ms', -1):.0f} / {b.get('max_gc_ms', -1):.0f}) | "
                           f"{int(a['skipped'])} / {int(b['skipped'])} | {a['load']:.2f} / {a['busy_cores']:.2f} | "
-                          f"{'yes' if ok else 'no'} |", flush=True)
+                          f"{int(a.get('rcvbuf_drops', 0))} | {'yes' if ok else 'no'} |", flush=True)
                     if not ok:  # a worker failed: larger N would too
                         break
                     clean, clean_cpu = n, cpu
