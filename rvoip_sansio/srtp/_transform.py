@@ -38,41 +38,45 @@ def load_native_module() -> ModuleType | None:
     return import_native("rvoip_sansio.srtp._srtp_native", _NATIVE_ABI)
 
 
-def load_native() -> XorTail | None:
-    """The C accelerator's ``xor_tail``, or ``None`` when it is not built (or is stale)."""
-    mod = load_native_module()
+def load_native(mod: ModuleType | None = None) -> XorTail | None:
+    """The C accelerator's ``xor_tail``, or ``None`` when it is not built (or is stale).
+    ``mod``: an already loaded module (default: load it now)."""
+    mod = mod or load_native_module()
     return None if mod is None else mod.xor_tail
 
 
-def load_cm_context() -> type[CmContext] | None:
+def load_cm_context(mod: ModuleType | None = None) -> type[CmContext] | None:
     """The C one-call-per-packet AES-CM + HMAC-SHA1 context, or ``None``: not built, stale,
     or a CPU without AES-NI (no table-driven AES in C: it leaks the key through timing)."""
-    mod = load_native_module()
+    mod = mod or load_native_module()
     if mod is None or not mod.cpu_features()[0]:
         return None
     return mod.CmContext  # type: ignore[no-any-return]
 
 
-def load_gcm_support() -> bool:
+def load_gcm_support(mod: ModuleType | None = None) -> bool:
     """Whether the C context may run AES-GCM sessions (``gcm=True``): built, current, and
     a CPU with AES-NI and PCLMULQDQ (GHASH is a carry-less multiplication; without the
     instruction the constant-time alternatives are slow, so `cryptography` keeps it)."""
-    mod = load_native_module()
+    mod = mod or load_native_module()
     return mod is not None and all(mod.cpu_features()[::2])
 
 
 _PURE = pure_requested("RVOIP_SRTP_PURE")
+#: The accelerator, imported once here (a stale build is reported once); loaded even with
+#: the switches below set, since tests put sessions on it whatever the environment says.
+_NATIVE_MOD = load_native_module()
+_USE = None if _PURE else _NATIVE_MOD  # (None: nothing loaded again below)
 #: The C XOR, or ``None`` (not built, stale, or ``RVOIP_PURE`` / ``RVOIP_SRTP_PURE`` set).
 #: Read when a session is made, so tests may switch it for the sessions they create.
 #: RVOIP_SRTP_PURE switches off just this one (benchmarks).
-XOR_TAIL: XorTail | None = None if _PURE else load_native()
+XOR_TAIL: XorTail | None = None if _USE is None else load_native(_USE)
 #: The C context type SrtpSession uses for single-key AES-CM sessions without MKI, or
 #: ``None`` (same switches as :data:`XOR_TAIL`, plus AES-NI). Read when a session is made.
-CM_CONTEXT: type[CmContext] | None = None if _PURE else load_cm_context()
+CM_CONTEXT: type[CmContext] | None = None if _USE is None else load_cm_context(_USE)
 #: Whether :data:`CM_CONTEXT` also takes AEAD_AES_*_GCM sessions (RFC 7714): AES-NI and
 #: PCLMULQDQ. Read when a session is made (tests switch it).
-CM_GCM: bool = not _PURE and load_gcm_support()
-_NATIVE_MOD = load_native_module()
+CM_GCM: bool = _USE is not None and load_gcm_support(_USE)
 
 
 def replay_window(window: int, first: int) -> ReplayWindow:
