@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 from rvoip_sansio.srtp import SrtpError, SrtpPolicy, SrtpProfile, SrtpSession, _transform
 from tests.conftest import require_module
 
-from .conftest import use_path, NATIVE_CM, NATIVE_GCM, NATIVE_XOR
+from .conftest import NATIVE_CM, NATIVE_GCM, use_path
 
 needs_cm = pytest.mark.skipif(NATIVE_CM is None, reason="_srtp_native or AES-NI missing")
 
@@ -38,21 +38,16 @@ VARIANTS = ("c", "c-portable-sha", "pure")
 
 @pytest.fixture(autouse=True)
 def srtp_path(monkeypatch: pytest.MonkeyPatch) -> str:
-    # Overrides conftest's two-path fixture: these tests pick their paths themselves, run once, with the accelerator loaded.
+    # Overrides conftest's two-path fixture: these tests pick their paths themselves;
+    # run once, with the accelerator loaded.
     use_path("native", monkeypatch)
     return "native"
 
 
 def _session(variant: str, policy: SrtpPolicy, **kw: Any) -> SrtpSession:
     with pytest.MonkeyPatch.context() as mp:
-        if variant == "pure":
-            mp.setattr(_transform, "CM_CONTEXT", None)
-            mp.setattr(_transform, "XOR_TAIL", None)
-        else:
-            mp.setattr(_transform, "CM_CONTEXT", NATIVE_CM)
-            mp.setattr(_transform, "CM_GCM", NATIVE_GCM)
-            mp.setattr(_transform, "XOR_TAIL", NATIVE_XOR)
-            mp.setattr(_transform, "CM_PORTABLE_SHA", variant == "c-portable-sha")
+        use_path("pure" if variant == "pure" else "native", mp)
+        mp.setattr(_transform, "CM_PORTABLE_SHA", variant == "c-portable-sha")
         s = SrtpSession(policy, **kw)
     assert (s._cx is None) == (variant == "pure")
     return s
@@ -176,9 +171,7 @@ def test_mki_sessions_and_gcm_without_pclmul_keep_the_python_path() -> None:
 
     mk = MasterKey(key=bytes(16), salt=bytes(14), mki=b"\x01")
     gk = MasterKey(key=bytes(16), salt=bytes(12), mki=b"\x01")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(_transform, "CM_CONTEXT", NATIVE_CM)
-        mp.setattr(_transform, "CM_GCM", NATIVE_GCM)
+    with pytest.MonkeyPatch.context() as mp:  # (the module's fixture loaded the accelerator)
         assert SrtpSession(SrtpPolicy(profile=SrtpProfile.AES_CM_128_HMAC_SHA1_80,
                                       keys=(mk,)))._cx is None
         assert SrtpSession(SrtpPolicy(profile=SrtpProfile.AEAD_AES_128_GCM,

@@ -25,7 +25,8 @@ h = bytes.fromhex
 
 @pytest.fixture(autouse=True)
 def srtp_path(monkeypatch: pytest.MonkeyPatch) -> str:
-    # Overrides conftest's two-path fixture: these test the C module directly, run once, with the accelerator loaded.
+    # Overrides conftest's two-path fixture: these test the C module directly; run once,
+    # with the accelerator loaded.
     use_path("native", monkeypatch)
     return "native"
 
