@@ -17,7 +17,7 @@ from typing import Callable
 
 import attrs
 
-from .._core import Address, Event, ParseError, RandomSource, RvoipError, Transmit
+from .._core import Address, Event, ParseError, RandomSource, RvoipError, Transmit, slot_setters
 from ._dtmf import DtmfReceiver, DtmfSender
 from ._events import (
     ActiveSourceChanged, ByeReceived, LoopDetected, MediaResumed, MediaTimeout,
@@ -43,8 +43,7 @@ log = logging.getLogger("rvoip_sansio.rtp")
 #: same object (Transmit has no validators or converters); about half the cost.
 #: tests/rtp/test_session.py checks it against the attrs constructor.
 _new = object.__new__
-_SET_DATA = Transmit.__dict__["data"].__set__
-_SET_DEST = Transmit.__dict__["dest"].__set__
+_SET_DATA, _SET_DEST = slot_setters(Transmit, "data", "dest")
 
 
 def _transmit(data: bytes, dest: Address) -> Transmit:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from rvoip_sansio._core import ParseError
+from rvoip_sansio._core import ParseError, slot_setters
 
 from ._uri import Uri, format_host, parse_uri
 
@@ -286,7 +286,7 @@ class Via:
 
 
 #: The slot's own setter: cheaper than ``object.__setattr__`` by name on the hot paths.
-set_via_lazy = Via.__dict__["_lazy"].__set__
+(set_via_lazy,) = slot_setters(Via, "_lazy")
 
 
 def via_from_groups(groups: tuple[str | None, ...]) -> Via | None:
@@ -380,8 +380,7 @@ class CSeq:
         return f"{self.number} {self.method}"
 
 
-set_cseq_number = CSeq.__dict__["number"].__set__
-set_cseq_method = CSeq.__dict__["method"].__set__
+set_cseq_number, set_cseq_method = slot_setters(CSeq, "number", "method")
 
 
 def cseq_of(number: int, method: str) -> CSeq:
@@ -541,7 +540,7 @@ _FAST_NAME_ADDR_RE = re.compile(
 _FAST_ADDR_SPEC_RE = re.compile(r'([A-Za-z][A-Za-z0-9+\-.]*:[^\s<>";,?]+)(' + _FAST_PARAMS + r")")
 
 
-set_name_addr_lazy = NameAddr.__dict__["_lazy"].__set__
+(set_name_addr_lazy,) = slot_setters(NameAddr, "_lazy")
 
 
 def name_addr_from_groups(groups: tuple[str | None, ...]) -> NameAddr:
