@@ -55,7 +55,7 @@ def _valid_target(text: str, fallback: str) -> str:
 
 
 def _invalid_host(uri: object) -> bool:
-    return isinstance(uri, SipUri) and invalid_host(strip_brackets(uri.host))
+    return isinstance(uri, SipUri) and invalid_host(uri.host)  # (an IPv6 literal never is)
 
 
 def _unreachable(contact: object, request: Request) -> bool:

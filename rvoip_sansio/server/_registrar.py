@@ -18,7 +18,7 @@ import attrs
 from rvoip_sansio._core import Address, ParseError
 from rvoip_sansio.sip import HeaderValue, NameAddr, Request, Response, SipUri, TelUri, Uri, make_response, parse_uri
 from rvoip_sansio.sip.auth import DigestServer
-from rvoip_sansio.transaction import STREAM_TRANSPORTS, invalid_host, strip_brackets
+from rvoip_sansio.transaction import STREAM_TRANSPORTS, invalid_host
 
 __all__ = ["Registrar", "RegistrarConfig", "Binding", "Flow", "aor_key"]
 
@@ -92,7 +92,7 @@ def _invalid_contact(contact: str) -> bool:
         uri = parse_uri(contact)
     except ParseError:
         return False
-    return isinstance(uri, SipUri) and invalid_host(strip_brackets(uri.host))
+    return isinstance(uri, SipUri) and invalid_host(uri.host)  # (an IPv6 literal never is)
 
 
 def _digits(text: str | None) -> int | None:
