@@ -288,6 +288,7 @@ def main() -> None:
                         help="media: comma-separated, of " + ",".join(DRIVINGS))
     parser.add_argument("--srtp", default="on,off", help="media: on,off")
     parser.add_argument("--loops", default="asyncio,uvloop", help="media: asyncio,uvloop (uvloop when installed)")
+    parser.add_argument("--rounds", type=int, default=1, help="media: runs per call count (sustained: most of them)")
     parser.add_argument("--phone-only", action="store_true", help="media-cpu: only the PhoneCore rows")
     parser.add_argument("--gc-freeze", action="store_true",
                         help="media-cpu: a second column with gc.freeze() after set-up")
@@ -307,7 +308,7 @@ def main() -> None:
         counts = [int(c) for c in args.counts.split(",")] if args.counts else None
         loops = [name == "uvloop" for name in args.loops.split(",") if name == "asyncio" or uvloop]
         part_media(counts or ([100, 300] if args.quick else [250, 400, 500, 600]), args.media_seconds,
-                   args.drivings.split(","), [x == "on" for x in args.srtp.split(",")], loops)
+                   args.drivings.split(","), [x == "on" for x in args.srtp.split(",")], loops, args.rounds)
     if args.part in ("media-cpu", "all"):
         part_media_cpu([int(c) for c in args.counts.split(",")] if args.counts else [100] if args.quick else [100, 500],
                        args.media_seconds, args.gc_freeze, phone_only=args.phone_only)
