@@ -6,6 +6,7 @@ import attrs
 
 from ._attributes import Crypto, Direction, Fingerprint, IceCandidate, Setup
 from ._model import Origin, SessionDescription
+from ._parser import parse_sdp
 
 __all__ = [
     "STATIC_PAYLOAD_TYPES",
@@ -187,15 +188,38 @@ class NegotiatedMedia:
 
 @attrs.frozen(kw_only=True)
 class NegotiatedSession:
-    """The outcome of one offer/answer exchange."""
+    """The outcome of one offer/answer exchange.
+
+    ``local_sdp`` and ``remote_sdp`` may be given as models or as the SDP bytes: an
+    established call keeps its negotiated session for its whole life, and a parsed SDP
+    document is some forty objects the garbage collector would walk on every full pass, so
+    :class:`OfferAnswer` stores the bytes and the model is parsed on first read (then kept).
+    """
 
     media: tuple[NegotiatedMedia, ...]
-    local_sdp: SessionDescription = attrs.field(eq=False)
-    remote_sdp: SessionDescription = attrs.field(eq=False)
+    _local_sdp: SessionDescription | bytes = attrs.field(alias="local_sdp", eq=False, repr=False)
+    _remote_sdp: SessionDescription | bytes = attrs.field(alias="remote_sdp", eq=False, repr=False)
     remote_origin: Origin
     #: False when the peer's SDP kept the o= version of its previous one (RFC 3264 §8:
     #: nothing changed, e.g. a session refresh).
     remote_changed: bool = True
+
+    @property
+    def local_sdp(self) -> SessionDescription:
+        """Our SDP of this exchange (the offer or the answer we sent)."""
+        return self._model("_local_sdp")
+
+    @property
+    def remote_sdp(self) -> SessionDescription:
+        """The peer's SDP of this exchange."""
+        return self._model("_remote_sdp")
+
+    def _model(self, slot: str) -> SessionDescription:
+        sdp: SessionDescription | bytes = getattr(self, slot)
+        if isinstance(sdp, bytes):
+            sdp = parse_sdp(sdp)
+            object.__setattr__(self, slot, sdp)  # parsed once, then kept (frozen otherwise)
+        return sdp
 
     @property
     def audio(self) -> NegotiatedMedia | None:

@@ -352,7 +352,8 @@ class OfferAnswer:
             # Remember if the peer holds us (does not want to receive): RFC 6337 §5.3.
             self._remote_holding[m.index] = m.accepted and not m.remote_direction.receives
         self.negotiated = NegotiatedSession(
-            media=tuple(results), local_sdp=local, remote_sdp=remote, remote_origin=o,
+            # Bytes, not models: a call keeps this for its whole life (see NegotiatedSession).
+            media=tuple(results), local_sdp=bytes(local), remote_sdp=bytes(remote), remote_origin=o,
             remote_changed=changed,
         )
         return self.negotiated

@@ -388,3 +388,26 @@ def test_agreed_payload_numbers_are_never_reassigned() -> None:
     maps = {r.encoding.lower(): r.payload_type for r in offer.media[0].rtpmaps}
     assert maps["opus"] == 96
     assert maps["l16"] not in (96, 0, 101, 100)
+
+
+def test_negotiated_session_keeps_bytes_and_parses_its_models_on_read() -> None:
+    """A call keeps its NegotiatedSession for its whole life: it holds the exchanged SDP as
+    bytes (no parsed model for the garbage collector to walk) until a model is read."""
+    import gc
+
+    local = LocalCapabilities(
+        address="127.0.0.1",
+        media=(MediaCapabilities(codecs=(PCMA, PCMU, G722, OPUS), port=41000),),
+    )
+    oa = OfferAnswer(local=local, rng=random.Random(5), session_id=1234)
+    oa.create_offer()
+    answer = load("baresip_call_answer1.sdp")
+    neg = oa.process_answer(answer)
+    held = [type(r).__name__ for r in gc.get_referents(neg)]
+    assert "SessionDescription" not in held
+    # The models read back are baresip's answer and the offer we sent, byte for byte.
+    assert bytes(neg.remote_sdp) == answer
+    assert bytes(neg.local_sdp) == load("baresip_call_offer1.sdp")
+    assert neg.remote_sdp is neg.remote_sdp  # parsed once
+    assert neg.remote_sdp.origin == neg.remote_origin
+    assert neg.remote_sdp.media[0].port == 18920
