@@ -41,8 +41,8 @@ class PhoneCall:
     local_rtp: Address | None = None
     remote: Address | None = None  # the signalled remote RTP address
     media: CallMedia | None = None
-    sdes: SdesOffer | None = None  # our SDES offer, until the answer
-    dtls: DtlsOffer | None = None  # our DTLS-SRTP offer, until the answer
+    sdes: SdesOffer | None = None  # our SDES offer, until the final answer
+    dtls: DtlsOffer | None = None  # our DTLS-SRTP offer, until the final answer
     #: DTLS-SRTP: the leg that owns the RTP socket (handshake + the media inside it).
     leg: DtlsMediaLeg | None = None
     #: "none", "sdes" or "dtls": how the call's media is keyed.
@@ -58,7 +58,7 @@ class PhoneCall:
     detail: str = ""
     holding: bool = False  # we hold the peer (our hold was accepted)
     held_by_peer: bool = False
-    #: The caller's offer (callee side), parsed once.
+    #: The caller's offer (callee side), parsed once; dropped once the call is answered.
     offer: SessionDescription | None = None
     #: SIP INFO digits waiting for the previous INFO's final response (RFC 6086: one at a
     #: time keeps them in order), and the handle of the INFO in flight.

@@ -124,10 +124,14 @@ class Reactions:
                 return
         else:
             self._start_media(pc, now)  # an offerless INVITE: the answer came in the ACK
+            pc.offer = None  # answered: the parsed offer is not read again
         if pc.media is None:
             self._fail(pc, "no audio in the answer", now)
             return
         pc.answered = True
+        # The final answer is in (fork losers get no CallAnswered): our pending SDES/DTLS
+        # offer is not read again, and a call keeps its PhoneCall for its whole life.
+        pc.sdes = pc.dtls = None
         codec = pc.media.config.rtpmap
         headers = tuple(e.response.headers) if e.response is not None else ()
         self._events.append(ev.CallAnswered(
