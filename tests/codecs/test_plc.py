@@ -1,12 +1,33 @@
-"""G.711 Appendix I concealment: behaviour the Appendix specifies, measured."""
+"""G.711 Appendix I concealment: behaviour the Appendix specifies, measured.
+
+Every test runs twice, on the optional C accelerator ("native") and on the numpy path
+("pure"): the autouse ``path`` fixture sets ``_plc.NATIVE``, which each new concealer reads
+(also those the codecs make). Locally the native run is skipped when the extension is not
+built; under ``CI=true`` it fails. test_plc_native.py compares the two paths sample by sample.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
-from hypothesis import given, settings
+import pytest
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rvoip_sansio.codecs import WaveformConcealer, get_codec, ulaw_encode
+from rvoip_sansio.codecs import WaveformConcealer, _plc, get_codec, ulaw_encode
+from tests.codecs.native import plc_native
+
+
+@pytest.fixture(autouse=True, params=["native", "pure"])
+def path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    monkeypatch.setattr(_plc, "NATIVE", plc_native() if request.param == "native" else None)
+    # Not the same path twice by accident: the concealers made now take the chosen path.
+    assert (WaveformConcealer(8000)._c is None) == (request.param == "pure")
+    yield request.param
+
+
+FIXTURE_OK = [HealthCheck.function_scoped_fixture]  # the path stays the same for all examples
 
 
 def voiced(rate: int, seconds: float, f0: float = 125.0) -> np.ndarray:
@@ -81,7 +102,7 @@ def test_codec_conceal_uses_appendix_i() -> None:
     assert g722.conceal().shape == (320,) and g722.delay_samples == 60
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=200, deadline=None, suppress_health_check=FIXTURE_OK)
 @given(st.lists(st.tuples(st.booleans(), st.integers(0, 400)), max_size=30),
        st.sampled_from([8000, 16000]))
 def test_any_sequence_of_frames_and_losses(ops: list[tuple[bool, int]], rate: int) -> None:
@@ -95,7 +116,7 @@ def test_any_sequence_of_frames_and_losses(ops: list[tuple[bool, int]], rate: in
         assert out.dtype == np.int16 and out.shape == (n,)
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=150, deadline=None, suppress_health_check=FIXTURE_OK)
 @given(law=st.sampled_from(["PCMU", "PCMA"]), frame_ms=st.sampled_from([5, 10, 20, 60]),
        steps=st.lists(st.tuples(st.sampled_from(["good", "good", "good", "lost", "odd",
                                                  "bytearray", "reset"]),
