@@ -5,6 +5,13 @@ decoding, codec PLC (MISSING), RFC 3389 comfort noise (COMFORT_NOISE) or silence
 resampled to the application's rate and cut into its frame size. Finished frames go into a
 bounded queue: when the reader is slow the oldest frame is dropped and counted, so the media
 clock never waits for the application.
+
+The queue holds each frame's fields as a plain tuple of untracked values (samples, index,
+time, RTP timestamp, flag bits) and the :class:`AudioFrame` is made when it is read. A frame
+waits up to the application's read period (100 ms is common): an AudioFrame object waiting
+that long outlives the young garbage-collector generations, and at hundreds of calls those
+promotions are what triggers full collections; a tuple of untracked values is untracked by
+the first young collection it survives, so it never reaches the old generation.
 """
 
 from __future__ import annotations
@@ -21,7 +28,7 @@ from ..media import ComfortNoiseGenerator, ComfortNoisePayload, VoiceActivityDet
 from ..rtp import FrameFlags, PlayoutFrame
 from ._records import AudioFlags, AudioFrame, _new_audio_frame
 
-__all__ = ["ReceivePath"]
+__all__ = ["ReceivePath", "QueuedFrame", "FLAGS"]
 
 log = logging.getLogger("rvoip_sansio.callmedia")
 
@@ -31,7 +38,9 @@ _MISSING = int(FrameFlags.MISSING)
 _GAP = int(FrameFlags.GAP)
 _CN = int(FrameFlags.COMFORT_NOISE)
 #: AudioFlags for every bit pattern, so a frame does not pay for an enum lookup.
-_FLAGS = tuple(AudioFlags(i) for i in range(16))
+FLAGS = tuple(AudioFlags(i) for i in range(16))
+#: A queued frame: (samples, index, time, rtp_timestamp, AudioFlags bits) (see module docs).
+QueuedFrame = tuple[PCM, int, float, int, int]
 _AFTER_GAP = int(AudioFlags.AFTER_GAP)
 _CONCEALED = int(AudioFlags.CONCEALED)
 _COMFORT_NOISE = int(AudioFlags.COMFORT_NOISE)
@@ -55,7 +64,7 @@ class ReceivePath:
         self.app_rate = app_rate
         self.frame_len = max(1, round(app_rate * frame_ms / 1000))
         self.limit = limit
-        self.queue: deque[AudioFrame] = deque()
+        self.queue: deque[QueuedFrame] = deque()
         self._rs = None if rate == app_rate else Resampler(rate, app_rate, shared=True)
         self._rng = rng
         self._cn: ComfortNoiseGenerator | None = None
@@ -109,7 +118,7 @@ class ReceivePath:
                 q.popleft()
                 self.dropped += 1
             index = self._index
-            q.append(_new_audio_frame(pcm, self.app_rate, index, now, ts, _FLAGS[flags]))
+            q.append((pcm, index, now, ts, flags))
             self._index = index + len(pcm)
             self.delivered += 1
             return
@@ -174,9 +183,12 @@ class ReceivePath:
         if len(q) >= self.limit:
             q.popleft()
             self.dropped += 1
-        q.append(_new_audio_frame(samples, self.app_rate, self._index, now, ts, _FLAGS[flags]))
+        q.append((samples, self._index, now, ts, flags))
         self._index += len(samples)
         self.delivered += 1
 
     def read(self) -> AudioFrame | None:
-        return self.queue.popleft() if self.queue else None
+        if not self.queue:
+            return None
+        samples, index, time, ts, flags = self.queue.popleft()
+        return _new_audio_frame(samples, self.app_rate, index, time, ts, FLAGS[flags])

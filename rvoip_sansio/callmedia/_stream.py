@@ -27,10 +27,10 @@ from ..rtp import (
 )
 from ..srtp import SrtpError, SrtpPolicy, SrtpSession
 from ._config import CallMediaConfig, IdleMode, SrtpKeys
-from ._receive import ReceivePath
+from ._receive import FLAGS, ReceivePath
 from ._records import (
     AudioFrame, BackpressureChanged, Drained, HealthReport, MediaReport, SendFailed,
-    SrtpDropped,
+    SrtpDropped, _new_audio_frame,
 )
 from ._send import SendQueue
 
@@ -333,8 +333,12 @@ class CallMedia:
     # ================================================================ application API
     def read_frame(self) -> AudioFrame | None:
         """The oldest received frame not read yet (None when none is waiting)."""
-        q = self.rx.queue  # (ReceivePath.read inlined: the application calls it per frame)
-        return q.popleft() if q else None
+        rx = self.rx  # (ReceivePath.read inlined: the application calls it per frame)
+        q = rx.queue
+        if not q:
+            return None
+        samples, index, time, ts, flags = q.popleft()
+        return _new_audio_frame(samples, rx.app_rate, index, time, ts, FLAGS[flags])
 
     @property
     def frames_available(self) -> int:

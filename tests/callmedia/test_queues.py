@@ -293,3 +293,24 @@ def test_hot_path_audio_frame_is_the_attrs_constructed_one() -> None:
     assert all(getattr(made, n) is getattr(reference, n) is v for n, v in fields.items())
     with pytest.raises(attrs.exceptions.FrozenInstanceError):
         made.rate = 16000  # type: ignore[misc]
+
+
+def test_frames_waiting_to_be_read_are_nothing_for_the_garbage_collector() -> None:
+    # A frame waits up to the application's read period; at hundreds of calls, waiting
+    # AudioFrame objects were promoted to the collector's old generation and triggered its
+    # full passes. What waits must be untracked once a young collection has seen it.
+    import gc
+
+    from rvoip_sansio.callmedia import AudioFrame
+
+    net, a, b = pair(seed=3)
+    a.write(tone(440, 16000, 0.5))
+    net.run(until=0.4)
+    gc.collect(0)
+    waiting = list(b.rx.queue)
+    assert len(waiting) >= 10 and not any(gc.is_tracked(w) for w in waiting)
+    frames = drain_frames(b)
+    assert len(frames) == len(waiting) and all(type(f) is AudioFrame for f in frames)
+    assert [f.index for f in frames] == [i * 320 for i in range(len(frames))]  # contiguous
+    assert all(f.rate == 16000 and len(f.samples) == 320 for f in frames)
+    assert any(f.flags.is_speech and rms(f.samples) > 1000 for f in frames)
