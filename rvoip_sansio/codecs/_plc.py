@@ -26,8 +26,9 @@ from sums of products of integral values, exact in any summation order (below 2^
 correctly rounded square root and division; every other step is the same sequence of IEEE
 double operations (no fused multiply-add, no extended precision: see the C file). The tests
 run every concealer test on both paths and compare them over speech-like signals, tones and
-noise under random losses. ``RVOIP_PURE=1`` (read at import) or ``_plc.NATIVE = None``
-(read when a concealer is made) selects the numpy path.
+noise under random losses. ``RVOIP_PURE=1`` or ``RVOIP_PLC_PURE=1`` (only this one; both
+read at import) or ``_plc.NATIVE = None`` (read when a concealer is made) selects the numpy
+path.
 """
 
 from __future__ import annotations
@@ -58,9 +59,9 @@ def load_native() -> ModuleType | None:
     return import_native("rvoip_sansio.codecs._plc_native", _NATIVE_ABI)
 
 
-#: The loaded C accelerator, or ``None`` (not built, stale, or ``RVOIP_PURE`` set); read by
-#: each new :class:`WaveformConcealer`.
-NATIVE: ModuleType | None = None if pure_requested() else load_native()
+#: The loaded C accelerator, or ``None`` (not built, stale, or ``RVOIP_PURE`` or
+#: ``RVOIP_PLC_PURE`` set); read by each new :class:`WaveformConcealer`.
+NATIVE: ModuleType | None = None if pure_requested("RVOIP_PLC_PURE") else load_native()
 
 
 def _clip16(x: F64) -> npt.NDArray[np.int16]:

@@ -272,4 +272,5 @@ def test_native_path_unless_rvoip_pure_is_set(native: ModuleType) -> None:
     code = ("from rvoip_sansio.codecs import _plc, WaveformConcealer;"
             "print(_plc.NATIVE is None, WaveformConcealer(8000)._c is None)")
     assert probe(code, RVOIP_PURE="1") == "True True"
+    assert probe(code, RVOIP_PLC_PURE="1") == "True True"  # this accelerator alone
     assert probe(code) == probe(code, RVOIP_PURE="0") == "False False"
