@@ -69,7 +69,9 @@ class ReceivePath:
         self._rng = rng
         self._cn: ComfortNoiseGenerator | None = None
         self._silence = np.zeros(codec.info.frame_samples, np.int16)
-        self._acc: list[PCM] = []
+        # (A tuple, rebuilt when it changes: empty in the common case, nothing for the
+        # garbage collector.)
+        self._acc: tuple[PCM, ...] = ()
         self._acc_len = 0
         self._acc_flags = 0
         self._acc_ts = -1
@@ -165,14 +167,14 @@ class ReceivePath:
             return
         if not self._acc_len:
             self._acc_ts = ts
-        self._acc.append(pcm)
+        self._acc = (*self._acc, pcm)
         self._acc_len += len(pcm)
         self._acc_flags |= flags
         while self._acc_len >= fl:
             buf = np.concatenate(self._acc) if len(self._acc) > 1 else self._acc[0]
             self._deliver(buf[:fl], self._acc_flags, self._acc_ts, now)
             rest = buf[fl:]
-            self._acc = [rest] if len(rest) else []
+            self._acc = (rest,) if len(rest) else ()
             self._acc_len = len(rest)
             # The remainder came from this slot: it carries this slot's flags.
             self._acc_flags = flags if len(rest) else 0

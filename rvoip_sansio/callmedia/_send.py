@@ -43,8 +43,10 @@ class SendQueue:
         self._set_rate(app_rate)
         self._pending: PCM = _EMPTY
         self._frames: deque[PCM] = deque()
-        #: (frame position, mark id): fires when ``dequeued`` reaches the position.
-        self._marks: deque[tuple[int, int]] = deque()
+        #: (frame position, mark id): fires when ``dequeued`` reaches the position. Made on
+        #: the first mark (a call's queue lives as long as the call: one object less for
+        #: the garbage collector to walk while no mark is ever placed).
+        self._marks: deque[tuple[int, int]] | None = None
         self._waited = False
         self.enqueued = 0
         self.dequeued = 0
@@ -132,7 +134,10 @@ class SendQueue:
         pos = self.enqueued + (1 if len(self._pending) else 0)
         if pos <= self.dequeued:
             return True
-        self._marks.append((pos, mark_id))
+        marks = self._marks
+        if marks is None:
+            marks = self._marks = deque()
+        marks.append((pos, mark_id))
         return False
 
     # ---------------------------------------------------------------- output
@@ -182,6 +187,6 @@ class SendQueue:
         self.dequeued = self.enqueued
         if self._rs is not None:
             self._rs.reset()
-        marks = [m for _, m in self._marks]
-        self._marks.clear()
+        marks = [m for _, m in self._marks] if self._marks else []
+        self._marks = None
         return marks

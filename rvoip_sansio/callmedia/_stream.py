@@ -14,6 +14,7 @@ and one slot from the jitter buffer is played into the receive queue.
 from __future__ import annotations
 
 import logging
+from typing import Any
 from collections import deque
 
 import numpy as np
@@ -39,6 +40,7 @@ __all__ = ["CallMedia"]
 log = logging.getLogger("rvoip_sansio.callmedia")
 
 PCM = npt.NDArray[np.int16]
+_NONE: frozenset[Any] = frozenset()
 
 
 class CallMedia:
@@ -56,9 +58,10 @@ class CallMedia:
     def __init__(self, *, config: CallMediaConfig, rng: RandomSource, now: float) -> None:
         c = self.config = config
         # Separate codec objects for the two directions: decoder state (PLC history) must
-        # not be disturbed by encoding.
+        # not be disturbed by encoding. Concealment is a decoder's business: the encoder
+        # gets none (a concealer per call more for the garbage collector to walk).
         self.codec = codec_for_rtpmap(c.rtpmap, c.fmtp)
-        self._encoder = codec_for_rtpmap(c.rtpmap, c.fmtp)
+        self._encoder = codec_for_rtpmap(c.rtpmap, c.fmtp, plc=False)
         info = self.codec.info
         samples = round(c.ptime * info.clock_rate)
         jb = c.jitter_buffer or JitterBufferConfig(
@@ -90,7 +93,10 @@ class CallMedia:
         self._events: deque[Event] = deque()
         self._srtp_tx: SrtpSession | None = None
         self._srtp_rx: SrtpSession | None = None
-        self._srtp_kinds: set[str] = set()
+        # (Rarely changed sets are frozensets replaced on change, the empty one shared: an
+        # established call keeps this object, and an empty set is one more for the garbage
+        # collector to walk on every full pass.)
+        self._srtp_kinds: frozenset[str] = _NONE
         #: Nothing may go out or be played in the clear (the config asks for SRTP): read
         #: once per packet, so kept here rather than looked up in the config each time.
         self._need_keys = c.srtp_required or c.srtp is not None
@@ -110,7 +116,7 @@ class CallMedia:
         self.srtp_errors = 0
         self.plain_dropped = 0
         self.send_errors = 0
-        self._failed_dests: set[Address] = set()
+        self._failed_dests: frozenset[Address] = _NONE
         self._closed = False
         #: RTP timestamp units per tick.
         self._frame_ts = samples
@@ -169,7 +175,7 @@ class CallMedia:
                 self.srtp_errors += 1
                 kind = exc.kind.name
                 if kind not in self._srtp_kinds:
-                    self._srtp_kinds.add(kind)
+                    self._srtp_kinds = self._srtp_kinds | {kind}
                     self._events.append(SrtpDropped(kind=kind, reason=str(exc)))
                 return
         elif self._need_keys:
@@ -184,7 +190,7 @@ class CallMedia:
         failure to each destination is reported as :class:`SendFailed`."""
         self.send_errors += 1
         if dest not in self._failed_dests and len(self._failed_dests) < 16:
-            self._failed_dests.add(dest)
+            self._failed_dests = self._failed_dests | {dest}
             self._events.append(SendFailed(dest=dest, time=now))
 
     def datagrams_to_send(self, now: float) -> list[Transmit]:
