@@ -53,6 +53,8 @@ def _transmit(data: bytes, dest: Address) -> Transmit:
     return t
 
 
+_NO_ADDRESSES: frozenset[Address] = frozenset()
+
 #: IPv4 + UDP header octets counted in RTCP sizes (RFC 3550 §6.2).
 _UDP_IP_OVERHEAD = 28
 
@@ -183,7 +185,8 @@ class RtpSession:
         # (RFC 3550 §6.3.7): what was received still holds for the call's report.
         self._departed: SourceStats | None = None
         self._cnames: dict[int, bytes] = {}
-        self._conflicts: set[Address] = set()
+        # (Replaced on change, empty shared: nothing for the collector in the common case.)
+        self._conflicts: frozenset[Address] = _NO_ADDRESSES
         self._events: deque[Event] = deque()
         self._out: list[Transmit] = []
         self._rtcp_out: list[Transmit] = []
@@ -197,8 +200,11 @@ class RtpSession:
         #: The frame to play at this playout tick (:meth:`JitterBuffer.pop`): call it once
         #: per frame from the media clock.
         self.pop_frame: Callable[[float], PlayoutFrame] = self.jitter_buffer.pop
-        self._dtmf_tx = DtmfSender(clock_rate=c.clock_rate)
-        self._dtmf_rx = DtmfReceiver(clock_rate=c.clock_rate)
+        # RFC 4733 sender and receiver, made on first use: most calls never send or get a
+        # digit, and an established call keeps this session for its whole life (each is
+        # a few objects more for the garbage collector to walk on every full pass).
+        self._dtmf_tx: DtmfSender | None = None
+        self._dtmf_rx: DtmfReceiver | None = None
         # False: neither DTMF side has anything in progress, so the per-packet and
         # per-deadline paths need not look into them (the hot path touches fewer objects).
         # Set when a digit is queued or a telephone-event packet arrives; recomputed in
@@ -232,8 +238,8 @@ class RtpSession:
             return
         ts = self._ts
         self._ts = (ts + (self._samples if samples is None else samples)) & 0xFFFFFFFF
-        dt = self._dtmf_tx
-        if self._dtmf and (dt._current or dt._queue):  # (DtmfSender.busy, inlined)
+        if self._dtmf and (dt := self._dtmf_tx) is not None and (dt._current or dt._queue):
+            # (DtmfSender.busy, inlined)
             # RFC 4733 §2.5.1.1-ish: the event replaces the audio for its duration.
             self.audio_suppressed += 1
             self._need_marker = True
@@ -330,14 +336,18 @@ class RtpSession:
         """Queue RFC 4733 telephone events; packets leave from :meth:`handle_timeout`."""
         if self.config.telephone_event_pt is None:
             raise ValueError("no telephone-event payload type negotiated")
+        dt = self._dtmf_tx
+        if dt is None:
+            dt = self._dtmf_tx = DtmfSender(clock_rate=self.config.clock_rate)
         self._dtmf = True  # (before: queue may append some digits, then raise)
-        self._dtmf_tx.queue(digits, duration=duration, volume=volume)
+        dt.queue(digits, duration=duration, volume=volume)
         self._send_dtmf(now)
 
     def _send_dtmf(self, now: float) -> None:
         pt = self.config.telephone_event_pt
-        assert pt is not None
-        for payload, marker, ts in self._dtmf_tx.due(now, self._ts):
+        dt = self._dtmf_tx
+        assert pt is not None and dt is not None
+        for payload, marker, ts in dt.due(now, self._ts):
             self._emit_rtp(pt, marker, ts, payload, now)
 
     def send_rtcp(self, packets: list[RtcpPacket], now: float, *, reduced_size: bool = False
@@ -400,8 +410,11 @@ class RtpSession:
         st.octets += end - start
         if pt == self._te_pt:
             self._dtmf = True
+            dr = self._dtmf_rx
+            if dr is None:
+                dr = self._dtmf_rx = DtmfReceiver(clock_rate=self.config.clock_rate)
             try:
-                self._events.extend(self._dtmf_rx.receive(ts, data[start:end], now))
+                self._events.extend(dr.receive(ts, data[start:end], now))
             except ParseError as exc:
                 self._discard(exc.reason, source, start + exc.offset)
             return
@@ -468,7 +481,7 @@ class RtpSession:
         if source in self._conflicts:
             self._events.append(LoopDetected(source=source))
             return
-        self._conflicts.add(source)
+        self._conflicts = self._conflicts | {source}
         old = self.ssrc
         self._queue_rtcp(build_compound([*self._report_packets(None), Bye(sources=(old,))]),
                          None)
@@ -620,12 +633,13 @@ class RtpSession:
         d: float = self._sched.tn
         if self._dtmf:
             dt = self._dtmf_tx
-            if dt._current or dt._queue:
+            if dt is not None and (dt._current or dt._queue):
                 x = dt.next_deadline()
                 if x is not None and x < d:
                     d = x
-            if self._dtmf_rx._cur is not None:
-                x = self._dtmf_rx.next_deadline()
+            dr = self._dtmf_rx
+            if dr is not None and dr._cur is not None:
+                x = dr.next_deadline()
                 if x is not None and x < d:
                     d = x
         to = self._inact
@@ -643,13 +657,17 @@ class RtpSession:
                 self._queue_rtcp(bye, now)
             return
         if self._dtmf:
+            busy = False
             dt = self._dtmf_tx
-            if dt._current or dt._queue:  # (DtmfSender.busy)
+            if dt is not None and (dt._current or dt._queue):  # (DtmfSender.busy)
                 self._send_dtmf(now)
+                busy = bool(dt._current or dt._queue)
             dr = self._dtmf_rx
-            if dr._cur is not None or dr._events:
-                self._events.extend(dr.handle_timeout(now))
-            self._dtmf = bool(dt._current or dt._queue or dr._cur is not None or dr._events)
+            if dr is not None:
+                if dr._cur is not None or dr._events:
+                    self._events.extend(dr.handle_timeout(now))
+                busy = busy or dr._cur is not None or bool(dr._events)
+            self._dtmf = busy
         to = self._inact
         if to is not None and not self._timed_out:
             last = self._last_rtp if self._last_rtp is not None else self._inactive_since
