@@ -61,8 +61,9 @@ class PhoneCall:
     #: The caller's offer (callee side), parsed once; dropped once the call is answered.
     offer: SessionDescription | None = None
     #: SIP INFO digits waiting for the previous INFO's final response (RFC 6086: one at a
-    #: time keeps them in order), and the handle of the INFO in flight.
-    info_queue: list[tuple[str, int]] = attrs.field(factory=list)
+    #: time keeps them in order), and the handle of the INFO in flight. (A tuple replaced on
+    #: change: empty for most calls, and then nothing for the garbage collector to walk.)
+    info_queue: tuple[tuple[str, int], ...] = ()
     info_handle: int | None = None
 
 
@@ -183,7 +184,7 @@ def next_info(pc: PhoneCall, now: float, in_flight: dict[int, PhoneCall]) -> Non
     order even when a datagram is lost and retransmitted."""
     if pc.info_handle is not None or not pc.info_queue or not pc.call.is_active:
         return
-    digit, ms = pc.info_queue.pop(0)
+    (digit, ms), pc.info_queue = pc.info_queue[0], pc.info_queue[1:]
     body = f"Signal={digit}\r\nDuration={ms}\r\n".encode()
     pc.info_handle = pc.call.send_info(now, content_type="application/dtmf-relay", body=body)
     in_flight[pc.info_handle] = pc

@@ -427,7 +427,7 @@ class PhoneCore(UAForwarding, AudioVerbs, Reactions):
         elif how == "info":
             if pc.call.state is not CallState.CONFIRMED:
                 raise LocalProtocolError(f"phone: call {call_id} is not established")
-            pc.info_queue.extend((d, round(duration * 1000)) for d in digits)
+            pc.info_queue += tuple((d, round(duration * 1000)) for d in digits)
             next_info(pc, now, self._info_calls)
         else:
             raise LocalProtocolError(f"phone: unknown DTMF method {how!r}")
