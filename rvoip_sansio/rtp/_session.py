@@ -178,7 +178,9 @@ class RtpSession:
         self._last_from_remote = -1e18
         self._sources: dict[int, SourceStats] = {}
         self._source_addr: dict[int, Address] = {}
-        self._validated: set[int] = set()
+        # Validated SSRCs (RFC 3550 A.1), as a tuple of ints: one or two members in a call,
+        # and a tuple of ints is untracked by the garbage collector (a set never is).
+        self._validated: tuple[int, ...] = ()
         self._active: int | None = None
         self._active_last = -1e18
         # The played source's statistics once its BYE removed it from the member table
@@ -188,8 +190,10 @@ class RtpSession:
         # (Replaced on change, empty shared: nothing for the collector in the common case.)
         self._conflicts: frozenset[Address] = _NO_ADDRESSES
         self._events: deque[Event] = deque()
-        self._out: list[Transmit] = []
-        self._rtcp_out: list[Transmit] = []
+        # Datagrams waiting for datagrams_to_send; None while there are none (no empty
+        # list per session between flushes for the garbage collector to walk).
+        self._out: list[Transmit] | None = None
+        self._rtcp_out: list[Transmit] | None = None
         # Outgoing transforms (SRTP protect / SRTCP protect), see protect_with().
         self._tx_rtp: Callable[[bytes], bytes] | None = None
         self._tx_rtcp: Callable[[bytes], bytes] | None = None
@@ -259,7 +263,11 @@ class RtpSession:
         if tx is not None:
             data = self._transform(tx, data)  # SRTP protect (protect_with)
         if data:
-            self._out.append(_transmit(data, remote))
+            out = self._out
+            if out is None:
+                self._out = [_transmit(data, remote)]
+            else:
+                out.append(_transmit(data, remote))
         self.packets_sent += 1
         self.octets_sent += len(payload)
         self._sent_since_report = True
@@ -296,7 +304,7 @@ class RtpSession:
             return
         data = build_rtp(pt, marker, seq, ts, self.ssrc, payload)
         if self._tx_rtp is None or (data := self._transform(self._tx_rtp, data)):
-            self._out.append(Transmit(data=data, dest=self._remote))
+            self._push(Transmit(data=data, dest=self._remote))
         self.packets_sent += 1
         self.octets_sent += len(payload)
         self._sent_since_report = True
@@ -321,7 +329,14 @@ class RtpSession:
             p = self._transform(rtcp if len(d) >= 2 and 192 <= d[1] <= 223 else rtp, d)
             if p:
                 out.append(Transmit(data=p, dest=t.dest))
-        self._out = out
+        self._out = out or None
+
+    def _push(self, t: Transmit) -> None:
+        out = self._out
+        if out is None:
+            self._out = [t]
+        else:
+            out.append(t)
 
     @staticmethod
     def _transform(fn: Callable[[bytes], bytes], data: bytes) -> bytes:
@@ -443,7 +458,7 @@ class RtpSession:
             self._timed_out = False
             self._events.append(MediaResumed())
         if ssrc not in self._validated:
-            self._validated.add(ssrc)
+            self._validated += (ssrc,)
             self._events.append(SourceValidated(ssrc=ssrc, source=source))
 
     def _check_latch(self, source: Address, now: float) -> None:
@@ -534,7 +549,7 @@ class RtpSession:
                     if gone is not None:
                         if s == self._active:
                             self._departed = gone
-                        self._validated.discard(s)
+                        self._validated = tuple(v for v in self._validated if v != s)
                         self._sched.member_left(now, 1 + len(self._validated))
         self._events.append(RtcpReceived(packets=packets, source=source))
         self._events.append(QualityUpdated(report=self.quality_report(now)))
@@ -601,9 +616,11 @@ class RtpSession:
             return
         if self.config.rtcp_mux:
             if self._tx_rtcp is None:
-                self._out.append(Transmit(data=data, dest=dest))
+                self._push(Transmit(data=data, dest=dest))
             elif p := self._transform(self._tx_rtcp, data):
-                self._out.append(Transmit(data=p, dest=dest))
+                self._push(Transmit(data=p, dest=dest))
+        elif self._rtcp_out is None:
+            self._rtcp_out = [Transmit(data=data, dest=dest)]
         else:
             self._rtcp_out.append(Transmit(data=data, dest=dest))
         if now is not None:
@@ -688,12 +705,18 @@ class RtpSession:
         return self._events.popleft() if self._events else None
 
     def datagrams_to_send(self, now: float) -> list[Transmit]:
-        out, self._out = self._out, []
+        out = self._out
+        if out is None:
+            return []
+        self._out = None
         return out
 
     def rtcp_datagrams_to_send(self, now: float) -> list[Transmit]:
         """RTCP for the separate RTCP socket (always empty with ``rtcp_mux``)."""
-        out, self._rtcp_out = self._rtcp_out, []
+        out = self._rtcp_out
+        if out is None:
+            return []
+        self._rtcp_out = None
         return out
 
     # ------------------------------------------------------------------ reporting
