@@ -56,9 +56,10 @@ class ReceivePath:
         "delivered", "dropped", "concealed", "comfort_noise",
     )
 
-    def __init__(self, *, codec: Codec, payload_types: frozenset[int], app_rate: int,
+    def __init__(self, *, codec: Codec, payload_types: tuple[int, ...], app_rate: int,
                  frame_ms: float, limit: int, rng: RandomSource, vad: bool) -> None:
         self.codec = codec
+        #: The payload types decoded (a tuple of ints: nothing for the garbage collector).
         self.payload_types = payload_types
         rate = codec.info.sample_rate
         self.app_rate = app_rate

@@ -13,6 +13,7 @@ and one slot from the jitter buffer is played into the receive queue.
 
 from __future__ import annotations
 
+import functools
 import logging
 from typing import Any
 from collections import deque
@@ -43,6 +44,14 @@ PCM = npt.NDArray[np.int16]
 _NONE: frozenset[Any] = frozenset()
 
 
+@functools.lru_cache(maxsize=32)
+def _jitter_config(clock_rate: int, frame_samples: int, cn_payload_type: int) -> JitterBufferConfig:
+    """One (frozen) jitter buffer configuration shared by the calls that use the same:
+    a call keeps its own for its whole life, an object more for the garbage collector."""
+    return JitterBufferConfig(clock_rate=clock_rate, frame_samples=frame_samples,
+                              cn_payload_type=cn_payload_type)
+
+
 class CallMedia:
     """Send and receive audio of one call over RTP (SRTP when keyed); see module docs."""
 
@@ -64,9 +73,8 @@ class CallMedia:
         self._encoder = codec_for_rtpmap(c.rtpmap, c.fmtp, plc=False)
         info = self.codec.info
         samples = round(c.ptime * info.clock_rate)
-        jb = c.jitter_buffer or JitterBufferConfig(
-            clock_rate=info.clock_rate, frame_samples=samples,
-            cn_payload_type=c.cn_payload_type if c.cn_payload_type is not None else -1)
+        jb = c.jitter_buffer or _jitter_config(
+            info.clock_rate, samples, c.cn_payload_type if c.cn_payload_type is not None else -1)
         self.rtp = RtpSession(config=RtpSessionConfig(
             clock_rate=info.clock_rate, payload_type=c.payload_type, codec=info.name,
             ptime=c.ptime, remote_rtp=c.remote_rtp, remote_rtcp=c.remote_rtcp,
@@ -76,8 +84,8 @@ class CallMedia:
         ), rng=rng, now=now, wallclock_offset=c.wallclock_offset)
         frame_samples = round(c.ptime * info.sample_rate)
         self.rx = ReceivePath(
-            codec=self.codec, payload_types=frozenset((c.payload_type,
-                                                       *c.receive_payload_types)),
+            codec=self.codec,
+            payload_types=tuple(dict.fromkeys((c.payload_type, *c.receive_payload_types))),
             app_rate=c.rate, frame_ms=c.frame_ms, limit=c.receive_queue_frames, rng=rng,
             vad=c.vad)
         self.tx = SendQueue(app_rate=c.rate, codec_rate=info.sample_rate,
@@ -200,7 +208,7 @@ class CallMedia:
         out = rtp._out
         if not out:
             return []
-        rtp._out = []
+        rtp._out = None
         if self._srtp_tx is None and self._need_keys:
             return []  # keys not there yet: nothing leaves in the clear
         return out
