@@ -11,7 +11,7 @@ from __future__ import annotations
 import enum
 import logging
 import random
-from typing import Mapping, Sequence
+from typing import Mapping, Sequence, TypeVar, cast
 
 import attrs
 
@@ -35,6 +35,22 @@ __all__ = ["OfferAnswer", "OfferAnswerState", "OfferAnswerError", "offered_codec
 logger = logging.getLogger("rvoip_sansio.sdp")
 
 _CodecKey = tuple[str, int, int]
+_T = TypeVar("_T")
+#: Equal negotiated codec values, shared across exchanges (Codec and tuples of them are
+#: frozen, so one object serves every call that agreed the same): an established call keeps
+#: its NegotiatedMedia for its whole life, and its own copies would be objects more for the
+#: garbage collector to walk. Bounded: cleared when full.
+_SHARED: dict[object, object] = {}
+_SHARED_MAX = 256
+
+
+def _shared(value: _T) -> _T:
+    hit = _SHARED.get(value)
+    if hit is None:
+        if len(_SHARED) >= _SHARED_MAX:
+            _SHARED.clear()
+        _SHARED[value] = hit = value
+    return cast(_T, hit)
 
 
 class OfferAnswerError(RemoteProtocolError):
@@ -397,10 +413,10 @@ class OfferAnswer:
             remote_port=theirs.port,
             remote_rtcp_address=rtcp_address,
             remote_rtcp_port=rtcp_port,
-            codecs=tuple(codecs) if accepted else (),
-            receive_codecs=tuple(received) if accepted else (),
-            telephone_event=event if accepted else None,
-            receive_telephone_event=recv_event if accepted else None,
+            codecs=_shared(tuple(codecs)) if accepted else (),
+            receive_codecs=_shared(tuple(received)) if accepted else (),
+            telephone_event=_shared(event) if accepted and event else None,
+            receive_telephone_event=_shared(recv_event) if accepted and recv_event else None,
             direction=direction if accepted else Direction.INACTIVE,
             remote_direction=remote_dir,
             ptime=theirs.ptime,
