@@ -36,7 +36,6 @@ class PhoneCall:
 
     call_id: str
     call: Call
-    log: logging.LoggerAdapter[logging.Logger]
     incoming: bool
     local_rtp: Address | None = None
     remote: Address | None = None  # the signalled remote RTP address
@@ -66,6 +65,12 @@ class PhoneCall:
     info_queue: tuple[tuple[str, int], ...] = ()
     info_handle: int | None = None
 
+
+    @property
+    def log(self) -> logging.LoggerAdapter[logging.Logger]:
+        """This call's logger (made when used: a call logs on its events only, and kept it
+        would be two objects more per call for the garbage collector to walk)."""
+        return call_log(self.call_id)
 
     @property
     def socket(self) -> DtlsMediaLeg | CallMedia | None:

@@ -30,7 +30,7 @@ from ..transaction import EndpointConfig
 from . import _events as ev
 from ._audio import AudioVerbs
 from ._react import Reactions
-from ._call import Answer, Offer, PhoneCall, Refused, answer_caps, call_log, next_info, offer_caps
+from ._call import Answer, Offer, PhoneCall, Refused, answer_caps, next_info, offer_caps
 from ._config import PhoneConfig, SrtpMode
 
 __all__ = ["PhoneCore"]
@@ -473,7 +473,7 @@ class PhoneCore(UAForwarding, AudioVerbs, Reactions):
         return offer_caps(self.config, rtp, rng=self.key_rng, certificate=cert)
 
     def _outgoing(self, c: Call, offer: Offer, rtp: Address) -> PhoneCall:
-        pc = PhoneCall(call_id=c.call_id, call=c, log=call_log(c.call_id), incoming=False,
+        pc = PhoneCall(call_id=c.call_id, call=c, incoming=False,
                        sdes=offer.sdes, dtls=offer.dtls)
         if offer.dtls is not None:
             # RFC 5763 §5: the answerer's ClientHello may beat the 200 OK: the leg listens

@@ -98,7 +98,7 @@ class Reactions:
             e.call.reject(now, code=403)
             return
         offer = e.offer
-        pc = PhoneCall(call_id=e.call_id, call=e.call, log=call_log(e.call_id), incoming=True,
+        pc = PhoneCall(call_id=e.call_id, call=e.call, incoming=True,
                        offer=offer)
         self._calls[e.call_id] = pc
         stream = next((m for m in offer.media if m.media == "audio"), None) if offer else None
