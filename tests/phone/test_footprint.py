@@ -52,7 +52,7 @@ def test_an_established_call_keeps_no_parsed_sdp_and_still_works() -> None:
         assert bad == [], f"{app.node.name} keeps {bad}"
         assert not any(isinstance(o, AudioFrame) for o in kept)
         # What stays is walked on every full collection: the parsed-SDP models alone were
-        # ~85 objects per call-end (tests/sdp covers NegotiatedSession's lazy models).
+        # ~73 objects per call-end (tests/sdp covers NegotiatedSession's lazy models).
         assert pc.call.media is not None and pc.call.media.audio is not None
     # The compact state still carries a hold/resume re-INVITE and DTMF (RFC 4733).
     alice.act(net.now, lambda core, now: core.hold(cid, now))
