@@ -355,11 +355,14 @@ class OfferAnswer:
             slot.mid = theirs.mid or slot.mid
         self.state = OfferAnswerState.STABLE
         self._pending_offer = None
-        return self._conclude(offer, remote, results)
+        return self._conclude(offer, remote, results,
+                              None if isinstance(answer, SessionDescription) else answer)
 
     def _conclude(
-        self, local: SessionDescription, remote: SessionDescription, results: list[NegotiatedMedia]
+        self, local: SessionDescription, remote: SessionDescription, results: list[NegotiatedMedia],
+        remote_raw: bytes | None,
     ) -> NegotiatedSession:
+        """``remote_raw``: the bytes ``remote`` was parsed from (None: it was given as a model)."""
         o = remote.origin
         version = (o.username, o.session_id, o.session_version)
         changed = self._remote_version != version
@@ -369,7 +372,8 @@ class OfferAnswer:
             self._remote_holding[m.index] = m.accepted and not m.remote_direction.receives
         self.negotiated = NegotiatedSession(
             # Bytes, not models: a call keeps this for its whole life (see NegotiatedSession).
-            media=tuple(results), local_sdp=bytes(local), remote_sdp=bytes(remote), remote_origin=o,
+            media=tuple(results), local_sdp=bytes(local),
+            remote_sdp=bytes(remote) if remote_raw is None else bytes(remote_raw), remote_origin=o,
             remote_changed=changed,
         )
         return self.negotiated
@@ -496,7 +500,8 @@ class OfferAnswer:
                 sdp.attributes.insert(0, Attribute("group", str(Group("BUNDLE", mids))))
         self._slots = slots
         answer = self._finish(sdp)
-        return answer, self._conclude(answer, remote, results)
+        return answer, self._conclude(answer, remote, results,
+                                      None if isinstance(offer, SessionDescription) else offer)
 
     def _match_cap(
         self, theirs: MediaDescription, previous: _Slot | None, taken: set[int]
