@@ -31,7 +31,7 @@ import numpy as np
 import numpy.typing as npt
 
 from rvoip_sansio._native import import_native, pure_requested
-from rvoip_sansio.codecs._base import PCM, Codec, CodecError, CodecInfo, as_pcm
+from rvoip_sansio.codecs._base import PCM, Codec, CodecError, CodecInfo, as_pcm, shared_info
 from rvoip_sansio.codecs._plc import WaveformConcealer
 
 __all__ = [
@@ -304,7 +304,7 @@ class G711Codec(Codec):
         if frame_ms <= 0 or frame_ms % 5:
             raise CodecError("G.711 frame_ms must be a positive multiple of 5")
         pt = 0 if law == "PCMU" else 8
-        self._info = CodecInfo(
+        self._info = shared_info(
             name=law, payload_type=pt, preferred_payload_type=pt, clock_rate=8000,
             sample_rate=8000, channels=1, rtp_channels=1, frame_ms=frame_ms, bitrate=64000,
         )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from rvoip_sansio.codecs._base import PCM, Codec, CodecError, CodecInfo, as_pcm
+from rvoip_sansio.codecs._base import PCM, Codec, CodecError, CodecInfo, as_pcm, shared_info
 from rvoip_sansio.codecs._g722 import G722Decoder, G722Encoder
 from rvoip_sansio.codecs._plc import WaveformConcealer
 
@@ -27,7 +27,7 @@ class G722Codec(Codec):
     def __init__(self, *, frame_ms: int = 20, bitrate: int = 64000, plc: bool = True) -> None:
         if frame_ms <= 0 or frame_ms % 5:
             raise CodecError("G.722 frame_ms must be a positive multiple of 5")
-        self._info = CodecInfo(
+        self._info = shared_info(
             name="G722", payload_type=9, preferred_payload_type=9, clock_rate=8000,
             sample_rate=16000, channels=1, rtp_channels=1, frame_ms=frame_ms, bitrate=bitrate,
         )

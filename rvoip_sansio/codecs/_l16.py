@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from rvoip_sansio._core import ParseError
-from rvoip_sansio.codecs._base import PCM, Codec, CodecError, CodecInfo, as_pcm
+from rvoip_sansio.codecs._base import PCM, Codec, CodecError, CodecInfo, as_pcm, shared_info
 
 __all__ = ["L16Codec", "l16_encode", "l16_decode"]
 
@@ -43,7 +43,7 @@ class L16Codec(Codec):
             raise CodecError("L16 needs a positive sample rate, channel count and frame size")
         static = {(44100, 2): 10, (44100, 1): 11}.get((sample_rate, channels))
         pt = payload_type if payload_type is not None else (static if static is not None else 96)
-        self._info = CodecInfo(
+        self._info = shared_info(
             name="L16", payload_type=static, preferred_payload_type=pt,
             clock_rate=sample_rate, sample_rate=sample_rate, channels=channels,
             rtp_channels=channels, frame_ms=frame_ms, bitrate=16 * sample_rate * channels,

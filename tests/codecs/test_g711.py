@@ -16,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rvoip_sansio.codecs import CodecError, _g711, _g711_bytes, get_codec
+from rvoip_sansio.codecs import CodecError, G711Codec, G722Codec, _g711, _g711_bytes, get_codec
 from tests.codecs import native, peers
 from tests.conftest import DATA, require_module
 
@@ -233,3 +233,19 @@ def test_public_functions_take_the_native_path_unless_rvoip_pure_is_set() -> Non
     assert native.probe(probe, RVOIP_PURE="1") == "True True True"
     require_module("rvoip_sansio.codecs._g711_native")
     assert native.probe(probe) == native.probe(probe, RVOIP_PURE="0") == "False False False"
+
+
+def test_codec_info_shared_between_identical_codecs() -> None:
+    # Every call's codec objects share one frozen CodecInfo per configuration (nothing per
+    # call for the garbage collector); the facts are RFC 3551's table 4 either way.
+    a, b = G711Codec("PCMU"), G711Codec("pcmu", plc=False)
+    assert a.info is b.info
+    assert (a.info.payload_type, a.info.clock_rate, a.info.frame_ms) == (0, 8000, 20)
+    assert G711Codec("PCMA").info is not a.info and G711Codec("PCMA").info.payload_type == 8
+    ten = G711Codec("PCMU", frame_ms=10).info
+    assert ten is not a.info and ten.frame_samples == 80
+    # Equal values of another type are another configuration (repr and fields unchanged).
+    as_float = G711Codec("PCMU", frame_ms=20.0).info  # type: ignore[arg-type]
+    assert as_float is not a.info and type(as_float.frame_ms) is float
+    assert G722Codec().info is G722Codec(plc=False).info
+    assert G722Codec(bitrate=56000).info.bitrate == 56000
