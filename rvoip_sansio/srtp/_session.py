@@ -24,6 +24,7 @@ from cryptography.exceptions import InvalidTag
 
 from . import _transform
 from ._errors import SrtpError, SrtpErrorKind
+from ._kdf import SessionKeys, derive_session_keys
 from ._profiles import SrtpPolicy, SrtpProfile
 from ._transform import (
     _PATTERNS, KS_CHUNK, KeyState, XorTail, counter_pattern, keystream_chunk,
@@ -87,12 +88,14 @@ class _Stream:
 
     def __init__(self) -> None:
         self.rtp: _RtpReplay | None = None
-        self.rtcp: _Replay | None = None
+        self.rtcp: _RtpReplay | None = None  # (the same types as rtp)
         self.rtcp_next = 1  # libsrtp numbers SRTCP from 1
         self.ks_key: KeyState | None = None
         self.ks_q = -1
         self.ks_len = 0  # bytes of each cached keystream (whole blocks)
-        self.ks: list[int] = []  # pure path: one little-endian int per packet
+        #: Pure path: one little-endian int per packet (an empty tuple until the first
+        #: chunk: nothing for the garbage collector in sessions on the C path).
+        self.ks: Sequence[int] = ()
         self.kb = b""  # C path: the chunk as bytes, packet p's keystream at p * ks_len
 
 
@@ -120,10 +123,15 @@ class SrtpSession:
     though one session can protect and unprotect the same SSRC (separate contexts).
     """
 
+    # What a session keeps for its whole life is kept small for the garbage collector (a
+    # process with hundreds of calls walks every call's objects on each full collection):
+    # the error counts and the MKI table are made when first needed, the single master key
+    # of a session without MKI is only ``_tx_key``, and the C path's streams hold C replay
+    # windows and no keystream list.
     __slots__ = (
-        "policy", "errors", "_aead", "_tag", "_rtcp_tag", "_window", "_mask", "_keys",
-        "_by_mki", "_mki_len", "_tx_key", "_enc_rtp", "_cm", "_enc_rtcp", "_repeat_ok",
-        "_tx", "_rx", "_max_streams", "_accept", "_xor", "_cx",
+        "policy", "_errors", "_aead", "_tag", "_window", "_mask", "_by_mki", "_mki_len",
+        "_tx_key", "_enc_rtp", "_cm", "_repeat_ok", "_tx", "_rx", "_max_streams", "_accept",
+        "_xor", "_cx",
     )
 
     def __init__(
@@ -146,37 +154,55 @@ class SrtpSession:
         spec = policy.profile.spec
         self._aead = spec.aead
         self._tag = spec.rtp_tag_len
-        self._rtcp_tag = spec.rtcp_tag_len
         self._window = policy.window_size
         self._mask = (1 << policy.window_size) - 1
-        self._keys = [KeyState(policy.profile, mk) for mk in policy.keys]
-        self._by_mki = {k.mki: k for k in self._keys}
         self._mki_len = len(policy.keys[0].mki)
-        self._tx_key = self._keys[0]
+        first = policy.keys[0]
+        keys = derive_session_keys(policy.profile, first)
+        self._tx_key = KeyState(policy.profile, first, keys)
+        #: MKI -> key state, only in sessions with MKIs (several master keys need them).
+        self._by_mki: dict[bytes, KeyState] | None = None
+        if self._mki_len:
+            self._by_mki = {first.mki: self._tx_key}
+            for mk in policy.keys[1:]:
+                self._by_mki[mk.mki] = KeyState(policy.profile, mk)
         self._enc_rtp = policy.encrypt_rtp
         self._cm = policy.encrypt_rtp and not spec.aead  # the inlined AES-CM fast path
-        self._enc_rtcp = policy.encrypt_rtcp
         self._repeat_ok = policy.allow_repeat_tx
         self._xor = _transform.XOR_TAIL  # the C XOR when built (read here: tests switch it)
         self._tx: dict[int, _Stream] = {}
         self._rx: dict[int, _Stream] = {}
         self._max_streams = max_streams
         self._accept = None if accept_ssrcs is None else frozenset(accept_ssrcs)
-        self._cx = self._make_cx()
-        #: Count of refused packets per kind.
-        self.errors: dict[SrtpErrorKind, int] = {kind: 0 for kind in SrtpErrorKind}
+        self._cx = self._make_cx(keys)
+        self._errors: dict[SrtpErrorKind, int] | None = None
 
-    def _make_cx(self) -> CmContext | None:
+    @property
+    def errors(self) -> dict[SrtpErrorKind, int]:
+        """Count of refused packets per kind (every kind, 0 until one is refused)."""
+        errors = self._errors
+        if errors is None:
+            errors = self._errors = {kind: 0 for kind in SrtpErrorKind}
+        return errors
+
+    def _tag_rtcp(self) -> int:
+        return self.policy.profile.spec.rtcp_tag_len
+
+    def _key_states(self) -> tuple[KeyState, ...]:
+        """Every master key's state, in the policy's order."""
+        return (self._tx_key,) if self._by_mki is None else tuple(self._by_mki.values())
+
+    def _make_cx(self, ks: SessionKeys) -> CmContext | None:
         """The C context doing protect/unprotect in one call per packet: for AES-CM with
         HMAC-SHA1 or AES-GCM, one master key and no MKI, when the accelerator is built and
-        the CPU has AES-NI (and PCLMULQDQ for GCM); ``None`` otherwise (the Python path)."""
+        the CPU has AES-NI (and PCLMULQDQ for GCM); ``None`` otherwise (the Python path).
+        ``ks``: the session keys of ``_tx_key`` (the context keeps its own copy)."""
         cm = _transform.CM_CONTEXT
-        if cm is None or len(self._keys) != 1 or self._mki_len:
+        if cm is None or self._mki_len:  # (several master keys always have MKIs)
             return None
         if self._aead and not _transform.CM_GCM:
             return None
-        key = self._keys[0]
-        ks = key.keys
+        key = self._tx_key
         cx = cm(
             ks.rtp_key, ks.rtp_salt, b"" if self._aead else ks.rtp_auth, self._tag,
             self._window, self._repeat_ok, self._enc_rtp, key.rtp_limit,
@@ -218,16 +244,24 @@ class SrtpSession:
     def profile(self) -> SrtpProfile:
         return self.policy.profile
 
+    def _named(self, mki: bytes) -> KeyState | None:
+        """The state of the master key named ``mki`` (``b""`` without MKIs), or ``None``."""
+        if self._by_mki is None:
+            return self._tx_key if mki == self._tx_key.mki else None
+        return self._by_mki.get(mki)
+
     def use_mki(self, mki: bytes) -> None:
         """Protect from now on with the master key named ``mki`` (RFC 3711 §8.1 re-keying)."""
-        try:
-            self._tx_key = self._by_mki[mki]
-        except KeyError:
-            raise ValueError(f"no master key with MKI {mki.hex()}") from None
+        key = self._named(mki)
+        if key is None:
+            raise ValueError(f"no master key with MKI {mki.hex()}")
+        self._tx_key = key
 
     def packet_counts(self, mki: bytes | None = None) -> tuple[int, int]:
         """(SRTP, SRTCP) packets processed under a master key (the active one by default)."""
-        k = self._tx_key if mki is None else self._by_mki[mki]
+        k = self._tx_key if mki is None else self._named(mki)
+        if k is None:
+            raise KeyError(mki)
         return k.rtp_count, k.rtcp_count
 
     def roc(self, ssrc: int, *, outbound: bool = True) -> int:
@@ -247,7 +281,7 @@ class SrtpSession:
 
     def _fail(self, kind: SrtpErrorKind, reason: str) -> SrtpError:
         """Count a refused packet and make its error (raised by the caller)."""
-        self.errors[kind] += 1
+        self.errors[kind] += 1  # (made on the first refusal)
         log.debug("SRTP/SRTCP packet refused: %s: %s", kind.value, reason)
         return SrtpError(kind, reason)
 
@@ -274,7 +308,7 @@ class SrtpSession:
     def _key_for(self, data: bytes, end: int) -> KeyState:
         if not self._mki_len:
             return self._tx_key
-        key = self._by_mki.get(bytes(data[end - self._mki_len : end]))
+        key = self._named(bytes(data[end - self._mki_len : end]))
         if key is None:
             raise self._fail(SrtpErrorKind.UNKNOWN_MKI, "MKI names no master key of this session")
         return key
@@ -346,7 +380,7 @@ class SrtpSession:
         if (rp.bits >> -delta) & 1:
             raise self._fail(REPLAY, f"index {index} was received already")
 
-    def _commit(self, rp: _Replay, index: int) -> None:
+    def _commit(self, rp: _RtpReplay, index: int) -> None:
         delta = index - rp.hi
         if delta > 0:
             rp.bits = ((rp.bits << delta) | 1) & self._mask
@@ -567,7 +601,7 @@ class SrtpSession:
         index = st.rtcp_next
         if index >= 1 << 31:
             raise self._fail(SrtpErrorKind.KEY_EXHAUSTED, "SRTCP index space used up")
-        enc = self._enc_rtcp
+        enc = self.policy.encrypt_rtcp
         trailer = ((0x80000000 if enc else 0) | index).to_bytes(4, "big")
         if self._aead:
             gcm = key.rtcp_gcm
@@ -584,7 +618,7 @@ class SrtpSession:
                 body = rtcp[:8] + xor_keystream(key.rtcp_ecb, iv, rtcp[8:]) + trailer  # type: ignore[arg-type]
             else:
                 body = rtcp + trailer
-            out = body + key.mki + key.rtcp_hmac(body)[: self._rtcp_tag]
+            out = body + key.mki + key.rtcp_hmac(body)[: self._tag_rtcp()]
         st.rtcp_next = index + 1
         key.rtcp_count += 1
         return bytes(out)
@@ -592,7 +626,7 @@ class SrtpSession:
     def unprotect_rtcp(self, srtcp: bytes) -> bytes:
         """SRTCP packet → RTCP packet; :class:`SrtpError` when refused."""
         n = len(srtcp)
-        tag_len = self._rtcp_tag
+        tag_len = self._tag_rtcp()
         mki_len = self._mki_len
         if n < 8 + 4 + mki_len + tag_len or srtcp[0] >> 6 != 2:
             raise self._fail(MALFORMED, "not an SRTCP packet (length or version)")
@@ -637,7 +671,9 @@ class SrtpSession:
             raise self._fail(MALFORMED, "SRTCP packet shorter than an RTCP header")
         self._adopt(ssrc, st)
         if rp is None:
-            rp = st.rtcp = _Replay(index)
+            # The C path's replay window (not tracked by the garbage collector) where the
+            # session has a C context; the same hi and bits as _Replay.
+            rp = st.rtcp = self._new_replay(index)
         self._commit(rp, index)
         key.rtcp_count += 1
         return bytes(plain)

@@ -185,9 +185,9 @@ class KeyState:
     """Ciphers and packet counters of one master key (shared by every SSRC of a session)."""
 
     __slots__ = (
-        "master", "mki", "aead", "rtp_ecb", "rtcp_ecb", "rtp_salt", "rtcp_salt",
+        "mki", "aead", "rtp_ecb", "rtcp_ecb", "rtp_salt", "rtcp_salt",
         "rtp_inner", "rtp_outer", "rtcp_inner", "rtcp_outer", "rtp_gcm", "rtcp_gcm",
-        "_rtp_count", "rtcp_count", "rtp_limit", "rtcp_limit", "keys", "cx",
+        "_rtp_count", "rtcp_count", "rtp_limit", "rtcp_limit", "cx",
     )
 
     def __init__(
@@ -195,9 +195,10 @@ class KeyState:
     ) -> None:
         spec = profile.spec
         # session_keys lets the RFC 7714 vectors (which give session keys) bypass the KDF.
+        # The session keys themselves are not kept (the ciphers below and the C context hold
+        # what they need): a SessionKeys per key state would be one more object per call
+        # for the garbage collector.
         keys = derive_session_keys(profile, master) if session_keys is None else session_keys
-        self.keys = keys
-        self.master = master
         self.mki = master.mki
         self.aead = spec.aead
         #: The session's C context when it protects with this key (it counts the packets).

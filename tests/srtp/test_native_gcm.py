@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rvoip_sansio.srtp import SrtpError, SrtpErrorKind, SrtpProfile, SrtpSession
+from rvoip_sansio.srtp import SrtpError, SrtpErrorKind, SrtpProfile, SrtpSession, derive_session_keys
 
 from ._util import rtp
 from .conftest import NATIVE_GCM
@@ -171,7 +171,7 @@ def test_iv_carries_every_roc_bit(profile: SrtpProfile, roc: int) -> None:
         rp.hi = roc << 16 | 0xFFF0
     plain = rtp(0xFFF1, ssrc, payload=bytes(range(100)))
     wire = tx.protect(plain)
-    ks = tx._keys[0].keys
+    ks = derive_session_keys(profile, tx.policy.keys[0])
     iv = (ssrc << 48 | roc << 16 | 0xFFF1) ^ int.from_bytes(ks.rtp_salt, "big")
     iv_bytes = iv.to_bytes(12, "big")
     assert wire == plain[:12] + AESGCM(ks.rtp_key).encrypt(iv_bytes, plain[12:], plain[:12])

@@ -27,7 +27,7 @@ def _snapshot(s: SrtpSession) -> object:
                 None if stream.rtcp is None else (stream.rtcp.hi, stream.rtcp.bits),
                 stream.rtcp_next,
             )
-    return streams, [(k.rtp_count, k.rtcp_count) for k in s._keys]
+    return streams, [(k.rtp_count, k.rtcp_count) for k in s._key_states()]
 
 
 @pytest.mark.parametrize("profile", ALL, ids=lambda p: p.value)
@@ -154,15 +154,15 @@ def test_key_lifetime_limit() -> None:
     with pytest.raises(SrtpError):
         tx.protect_many([rtp(4)])
     # The RFC 3711 §9.2 maxima apply without a lifetime.
-    k = SrtpSession(p, KEY[p])._keys[0]
+    k = SrtpSession(p, KEY[p])._tx_key
     assert (k.rtp_limit, k.rtcp_limit) == (2**48, 2**31)
     k.rtp_count = 2**48 - 1
     s = SrtpSession(p, KEY[p])
-    s._keys[0].rtp_count = 2**48
+    s._tx_key.rtp_count = 2**48
     with pytest.raises(SrtpError) as err:
         s.protect(rtp(0))
     assert err.value.kind is SrtpErrorKind.KEY_EXHAUSTED
-    s._keys[0].rtcp_count = 2**31
+    s._tx_key.rtcp_count = 2**31
     with pytest.raises(SrtpError) as err:
         s.protect_rtcp(rtcp_sr(1))
     assert err.value.kind is SrtpErrorKind.KEY_EXHAUSTED

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import struct
 
+import attrs
 import pytest
 
 from rvoip_sansio.srtp import MasterKey, SessionKeys, SrtpPolicy, SrtpProfile, SrtpSession
@@ -37,19 +38,18 @@ def test_rfc3711_b3_key_derivation() -> None:
     assert kdf(mk, ms, Label.RTP_AUTH, 94).hex().upper() == v["auth_key_label01_94octets"]
 
 
-def _vector_session(profile: SrtpProfile) -> SrtpSession:
+def _vector_session(profile: SrtpProfile, encrypt_rtcp: bool = True) -> SrtpSession:
     """A session whose only key state uses RFC 7714's session keys directly (no KDF)."""
     name = profile.value
     key = bytes.fromhex(RFC7714[name]["key"])
     salt = bytes.fromhex(RFC7714["salt"])
-    session = SrtpSession(profile, bytes(profile.spec.master_len))
+    policy = SrtpPolicy.from_key(profile, bytes(profile.spec.master_len))
+    session = SrtpSession(attrs.evolve(policy, encrypt_rtcp=encrypt_rtcp))
     sk = SessionKeys(rtp_key=key, rtp_auth=b"", rtp_salt=salt, rtcp_key=key, rtcp_auth=b"",
                      rtcp_salt=salt)
     state = KeyState(profile, MasterKey(key=key, salt=salt), sk)
-    session._keys = [state]
-    session._by_mki = {b"": state}
-    session._tx_key = state
-    session._cx = session._make_cx()  # the C context (where it applies) with these keys
+    session._tx_key = state  # (a session without MKI keeps its one key state only here)
+    session._cx = session._make_cx(sk)  # the C context (where it applies) with these keys
     return session
 
 
@@ -74,8 +74,7 @@ def test_rfc7714_vectors(profile: SrtpProfile, srtp: str, srtcp: str, tag_only: 
     assert rx.unprotect(bytes.fromhex(v[srtp])) == plain
     # SRTCP with the RFC's index 0x5d4, E = 1 then E = 0 (tag only, RFC 7714 §9.3).
     for key, encrypt in ((srtcp, True), (tag_only, False)):
-        tx = _vector_session(profile)
-        tx._enc_rtcp = encrypt
+        tx = _vector_session(profile, encrypt_rtcp=encrypt)
         st = tx._tx[0x4D617273] = _Stream()
         st.rtcp_next = RFC7714["rtcp_index"]
         assert tx.protect_rtcp(rtcp).hex() == v[key]
