@@ -210,6 +210,7 @@ class SrtpSession:
         )
         cx.count = key.rtp_count
         key.cx = cx  # the key's SRTP packet count lives in the context from now on
+        key.release_ciphers()  # (made again if a packet is left to the Python path)
         return cx
 
     def _new_replay(self, first: int) -> _RtpReplay:
@@ -322,12 +323,13 @@ class SrtpSession:
         inactive key or a large packet)."""
         nblk = (length + 15) >> 4
         q = index & -KS_CHUNK
+        ecb = key.rtp_ecb or key.rtp_cipher()
         if 0 < nblk <= 64 and key is self._tx_key and (st.ks_key is not key or q >= st.ks_q):
             salt = key.rtp_salt ^ (ssrc << 64) ^ (q << 16)
             if self._xor is None:
-                st.ks = keystream_chunk(key.rtp_ecb, salt, nblk)  # type: ignore[arg-type]
+                st.ks = keystream_chunk(ecb, salt, nblk)
             else:
-                st.kb = keystream_chunk_bytes(key.rtp_ecb, salt, nblk)  # type: ignore[arg-type]
+                st.kb = keystream_chunk_bytes(ecb, salt, nblk)
             st.ks_key = key
             st.ks_q = q
             st.ks_len = nblk << 4
@@ -336,7 +338,7 @@ class SrtpSession:
             return b""
         rep, add = _PATTERNS.get(nblk) or counter_pattern(nblk)
         iv = key.rtp_salt ^ (ssrc << 64) ^ (index << 16)
-        return key.rtp_ecb((iv * rep + add).to_bytes(nblk << 4, "big"))  # type: ignore[misc]
+        return ecb((iv * rep + add).to_bytes(nblk << 4, "big"))
 
     def _xor_cm_int(
         self, st: _Stream, key: KeyState, ssrc: int, index: int, data: bytes, hlen: int, end: int
@@ -615,7 +617,7 @@ class SrtpSession:
         else:
             if enc:
                 iv = key.rtcp_salt ^ (ssrc << 64) ^ (index << 16)
-                body = rtcp[:8] + xor_keystream(key.rtcp_ecb, iv, rtcp[8:]) + trailer  # type: ignore[arg-type]
+                body = rtcp[:8] + xor_keystream(key.rtcp_cipher(), iv, rtcp[8:]) + trailer
             else:
                 body = rtcp + trailer
             out = body + key.mki + key.rtcp_hmac(body)[: self._tag_rtcp()]
@@ -664,7 +666,7 @@ class SrtpSession:
                 raise self._fail(AUTH, "HMAC-SHA1 tag does not verify")
             if enc:
                 iv = key.rtcp_salt ^ (ssrc << 64) ^ (index << 16)
-                plain = srtcp[:8] + xor_keystream(key.rtcp_ecb, iv, srtcp[8:t_at])  # type: ignore[arg-type]
+                plain = srtcp[:8] + xor_keystream(key.rtcp_cipher(), iv, srtcp[8:t_at])
             else:
                 plain = srtcp[:t_at]
         if len(plain) < 8:

@@ -173,6 +173,11 @@ def xor_keystream(ecb_update: Callable[[bytes], bytes], iv: int, data: bytes) ->
     return x.to_bytes(length, "little")
 
 
+def _ecb(key: bytes) -> Callable[[bytes], bytes]:
+    """AES-ECB encryption with ``key``: what makes AES-CM keystream from counter blocks."""
+    return Cipher(algorithms.AES(key), modes.ECB()).encryptor().update
+
+
 def _hmac_pads(key: bytes) -> tuple[hashlib._Hash, hashlib._Hash]:
     # RFC 2104 HMAC with the inner and outer pad hashed once, copied per packet.
     block = key.ljust(64, b"\x00")
@@ -187,7 +192,7 @@ class KeyState:
     __slots__ = (
         "mki", "aead", "rtp_ecb", "rtcp_ecb", "rtp_salt", "rtcp_salt",
         "rtp_inner", "rtp_outer", "rtcp_inner", "rtcp_outer", "rtp_gcm", "rtcp_gcm",
-        "_rtp_count", "rtcp_count", "rtp_limit", "rtcp_limit", "cx",
+        "_rtp_count", "rtcp_count", "rtp_limit", "rtcp_limit", "cx", "_rtp_key", "_rtcp_key",
     )
 
     def __init__(
@@ -228,11 +233,34 @@ class KeyState:
             # RFC 3711 §4.1.1: IV = (k_s * 2^16) XOR (SSRC * 2^64) XOR (i * 2^16).
             self.rtp_salt = rtp_salt << 16
             self.rtcp_salt = rtcp_salt << 16
-            self.rtp_ecb = Cipher(algorithms.AES(keys.rtp_key), modes.ECB()).encryptor().update
-            self.rtcp_ecb = Cipher(algorithms.AES(keys.rtcp_key), modes.ECB()).encryptor().update
+            self._rtp_key = keys.rtp_key
+            self._rtcp_key = keys.rtcp_key
+            self.rtp_ecb = _ecb(keys.rtp_key)
+            self.rtcp_ecb = _ecb(keys.rtcp_key)
             self.rtp_inner, self.rtp_outer = _hmac_pads(keys.rtp_auth)
             self.rtcp_inner, self.rtcp_outer = _hmac_pads(keys.rtcp_auth)
             self.rtp_gcm = self.rtcp_gcm = None
+
+    def release_ciphers(self) -> None:
+        """Drop the AES-ECB contexts once a C context does this key's SRTP: each is three
+        objects the garbage collector walks on every full pass, for a whole call. They are
+        made again when needed (:meth:`rtp_cipher`, :meth:`rtcp_cipher`)."""
+        if not self.aead:
+            self.rtp_ecb = self.rtcp_ecb = None
+
+    def rtp_cipher(self) -> Callable[[bytes], bytes]:
+        """The SRTP AES-ECB ``update`` (made again and kept after :meth:`release_ciphers`:
+        the C context left a packet to the Python path)."""
+        ecb = self.rtp_ecb
+        if ecb is None:
+            ecb = self.rtp_ecb = _ecb(self._rtp_key)
+        return ecb
+
+    def rtcp_cipher(self) -> Callable[[bytes], bytes]:
+        """The SRTCP AES-ECB ``update``: kept on the Python path; after
+        :meth:`release_ciphers` made for each SRTCP packet (one every few seconds; ~3 µs)."""
+        ecb = self.rtcp_ecb
+        return _ecb(self._rtcp_key) if ecb is None else ecb
 
     @property
     def rtp_count(self) -> int:
