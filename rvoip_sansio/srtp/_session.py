@@ -99,6 +99,20 @@ class _Stream:
         self.kb = b""  # C path: the chunk as bytes, packet p's keystream at p * ks_len
 
 
+_MASKS: dict[int, int] = {}
+
+
+def _window_mask(window: int) -> int:
+    """``(1 << window) - 1``, one int object per window size shared by every session (a
+    per-session 128-bit int is one more object for each full garbage collection to touch)."""
+    mask = _MASKS.get(window)
+    if mask is None:
+        mask = (1 << window) - 1
+        if len(_MASKS) < 64:  # (a few window sizes in practice; bounded whatever comes)
+            _MASKS[window] = mask
+    return mask
+
+
 def _header_len(data: bytes, n: int) -> int:
     """RTP header length incl. CSRCs and extension (RFC 3550 §5.1, §5.3.1); 0 if malformed."""
     if n < 12:
@@ -155,7 +169,7 @@ class SrtpSession:
         self._aead = spec.aead
         self._tag = spec.rtp_tag_len
         self._window = policy.window_size
-        self._mask = (1 << policy.window_size) - 1
+        self._mask = _window_mask(policy.window_size)
         self._mki_len = len(policy.keys[0].mki)
         first = policy.keys[0]
         keys = derive_session_keys(policy.profile, first)
