@@ -376,11 +376,31 @@ def _udp_rcvbuf_errors() -> int:
 
 def speed_probe() -> float:
     """CPU ms for a fixed pure-Python loop (best of 3) in this process just before a run:
-    how fast the shared host lets us run now (its neighbours change it by 10 % and more)."""
+    how fast the shared host lets the interpreter run now (it fits in the L1 cache, so it
+    does not see the neighbours' cache and memory pressure: see :func:`memory_probe`)."""
     best = float("inf")
     for _ in range(3):
         t = time.process_time()
         sum(i * i for i in range(1_000_000))
+        best = min(best, time.process_time() - t)
+    return best * 1000
+
+
+_CHASE: list[list[int]] = []
+
+
+def memory_probe() -> float:
+    """CPU ms to visit 200 k small objects in a shuffled order (best of 3): pointer chasing
+    through ~20 MB, as the media tick over hundreds of calls and the collector's full passes
+    do, so it moves with the cache and memory bandwidth other tenants leave us."""
+    if not _CHASE:
+        cells = [[i] for i in range(200_000)]
+        random.Random(7).shuffle(cells)
+        _CHASE.extend(cells)
+    best = float("inf")
+    for _ in range(3):
+        t = time.process_time()
+        sum(c[0] for c in _CHASE)
         best = min(best, time.process_time() - t)
     return best * 1000
 
@@ -419,7 +439,7 @@ def media_run(n: int, srtp: bool, group: bool, uv: bool, seconds: float,
                 p.stdin.write(json.dumps({"start": start_wall}) + "\n")
                 p.stdin.flush()
     load = _loadavg()
-    probe = speed_probe()
+    probe, mem_probe = speed_probe(), memory_probe()
     busy0 = _machine_busy()
     # The kernel's drops over the measured window only (set-up and teardown drop a few
     # datagrams sent to sockets not yet or no longer read).
@@ -450,7 +470,8 @@ def media_run(n: int, srtp: bool, group: bool, uv: bool, seconds: float,
     # when it started: what else competed with the workers.
     busy = (busy1[0] - busy0[0]) / max(busy1[1] - busy0[1], 1) * (os.cpu_count() or 1)
     for r in results:
-        r["load"], r["busy_cores"], r["rcvbuf_drops"], r["probe_ms"] = float(load), busy, drops1 - drops0, probe
+        r["load"], r["busy_cores"], r["rcvbuf_drops"], r["probe_ms"], r["mem_probe_ms"] = (
+            float(load), busy, drops1 - drops0, probe, mem_probe)
     return results[0], results[1]
 
 
@@ -472,7 +493,7 @@ def part_media(counts: list[int], seconds: float, drivings: list[str], srtps: li
           f"workers' NICE={os.environ.get('NICE', '0')}, GC_FREEZE={os.environ.get('GC_FREEZE', '')})\n")
     print("| loop | driving | SRTP | N calls | CPU of one core (end A / B) | received / due | lost (by sequence) | "
           "concealed or late frames | send ticks without audio | GC-tracked objects | worst loop lag ms (longest GC pause) | ticks skipped | load avg at start / machine busy "
-          "cores during run / speed probe ms (lower: faster) | UDP receive-buffer drops in the window | sustained |")
+          "cores during run / speed probe / memory probe, ms (lower: faster) | UDP receive-buffer drops in the window | sustained |")
     print("|---|---|---|---:|---|---|---|---|---|---|---|---|---|---:|---|")
     best: list[tuple[str, str, str, int, float]] = []
     for uv in loops:
@@ -494,7 +515,7 @@ def part_media(counts: list[int], seconds: float, drivings: list[str], srtps: li
                               f"{int(a['idle'])} / {int(b['idle'])} | "
                               f"{int(a.get('gc_objects', 0)):,} / {int(b.get('gc_objects', 0)):,} | {a['max_lag_ms']:.0f} / {b['max_lag_ms']:.0f} "
                               f"(GC {a.get('max_gc_ms', -1):.0f} / {b.get('max_gc_ms', -1):.0f}) | "
-                              f"{int(a['skipped'])} / {int(b['skipped'])} | {a['load']:.2f} / {a['busy_cores']:.2f} / {a.get('probe_ms', 0):.0f} | "
+                              f"{int(a['skipped'])} / {int(b['skipped'])} | {a['load']:.2f} / {a['busy_cores']:.2f} / {a.get('probe_ms', 0):.0f} / {a.get('mem_probe_ms', 0):.0f} | "
                               f"{int(a.get('rcvbuf_drops', 0))} | {'yes' if ok else 'no'} |", flush=True)
                     if 2 * passed <= rounds:  # most rounds failed: larger N would too
                         break

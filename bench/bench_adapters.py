@@ -85,7 +85,7 @@ from tests.interop._sipp import SCENARIOS, Answerer  # noqa: E402
 # media_cpu_run, media_run, phone_cpu_run: re-exported for scripts that import this one.
 from _media_load import (  # noqa: E402, F401
     DRIVINGS, LO, media_cpu_run, media_run, part_media, part_media_cpu, phone_cpu_run, run_loop, speed_probe,
-    worker_main)
+    memory_probe, worker_main)
 
 SIPP = shutil.which("sipp")
 BUF = 4 * 1024 * 1024
@@ -302,7 +302,7 @@ def main() -> None:
     with open("/proc/loadavg") as f:
         load = f.read().split()[:3]
     print(f"127.0.0.1, {os.cpu_count()} cores, load average {' '.join(load)} at start, niceness {os.nice(0)}; "
-          f"uvloop {'installed' if uvloop else 'not installed'}; speed probe {speed_probe():.0f} ms (lower is faster)")
+          f"uvloop {'installed' if uvloop else 'not installed'}; speed probe {speed_probe():.0f} ms, memory probe {memory_probe():.0f} ms (lower is faster)")
     if args.part in ("calls", "all"):
         part_calls([250, 1000] if args.quick else [250, 500, 1000, 1500, 2000, 3000, 4000], args.seconds)
     if args.part in ("media", "all"):
