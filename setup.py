@@ -28,8 +28,10 @@ def native(name: str, source: str, uses_numpy: bool = False,
 
 ext_modules = [
     *native("rvoip_sansio.codecs._g711_native", "rvoip_sansio/codecs/_g711_native.c", uses_numpy=True),
-    *native("rvoip_sansio.codecs._resample_native", "rvoip_sansio/codecs/_resample_native.c", uses_numpy=True),
-    *native("rvoip_sansio.codecs._plc_native", "rvoip_sansio/codecs/_plc_native.c", uses_numpy=True),
+    *native("rvoip_sansio.codecs._resample_native", "rvoip_sansio/codecs/_resample_native.c", uses_numpy=True,
+           depends=("rvoip_sansio/codecs/_exact_dot.h",)),
+    *native("rvoip_sansio.codecs._plc_native", "rvoip_sansio/codecs/_plc_native.c", uses_numpy=True,
+           depends=("rvoip_sansio/codecs/_exact_dot.h",)),
     *native("rvoip_sansio.sip._sip_native", "rvoip_sansio/sip/_sip_native.c"),
     *native("rvoip_sansio.srtp._srtp_native", "rvoip_sansio/srtp/_srtp_native.c",
            depends=("rvoip_sansio/srtp/_srtp_crypto.h", "rvoip_sansio/srtp/_srtp_test_entries.h")),

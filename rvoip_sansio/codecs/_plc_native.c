@@ -165,64 +165,16 @@ scale(Concealer *c, double *out, Py_ssize_t n)
 
 /* ---- pitch search (_find_pitch, _best) ---------------------------------------------------- */
 
-#if defined(__GNUC__) && defined(__x86_64__) && defined(__linux__)
-/* AVX2 where the CPU has it (chosen once at load time): the search's sums are exact in any
- * order, so the clones give the same lags (nothing else is cloned). */
-#define SEARCH_CLONES __attribute__((target_clones("avx2", "default")))
-#else
-#define SEARCH_CLONES
-#endif
-
-/* sum a[t] b[t], t < len: with integral a and b below 2^15 in magnitude every partial sum
- * is an integer below 2^53, so exact in any order (top of the file): four independent
- * sums, in vector registers where the compiler has them. */
-#if defined(__GNUC__)
-typedef double v4d __attribute__((vector_size(32)));
-
-static inline double
-dot(const double *a, const double *b, Py_ssize_t len)
-{
-    v4d s0 = {0.0, 0.0, 0.0, 0.0}, s1 = s0;
-    Py_ssize_t t = 0;
-    for (; t + 8 <= len; t += 8) {
-        v4d a0, a1, b0, b1;
-        memcpy(&a0, a + t, sizeof a0);
-        memcpy(&a1, a + t + 4, sizeof a1);
-        memcpy(&b0, b + t, sizeof b0);
-        memcpy(&b1, b + t + 4, sizeof b1);
-        s0 += a0 * b0;
-        s1 += a1 * b1;
-    }
-    s0 += s1;
-    double acc = (s0[0] + s0[1]) + (s0[2] + s0[3]);
-    for (; t < len; t++)
-        acc += a[t] * b[t];
-    return acc;
-}
-#else
-static inline double
-dot(const double *a, const double *b, Py_ssize_t len)
-{
-    double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0;
-    Py_ssize_t t = 0;
-    for (; t + 4 <= len; t += 4) {
-        s0 += a[t] * b[t];
-        s1 += a[t + 1] * b[t + 1];
-        s2 += a[t + 2] * b[t + 2];
-        s3 += a[t + 3] * b[t + 3];
-    }
-    double acc = (s0 + s1) + (s2 + s3);
-    for (; t < len; t++)
-        acc += a[t] * b[t];
-    return acc;
-}
-#endif
+/* sum a[t] b[t] (_exact_dot.h): with integral a and b below 2^15 in magnitude every
+ * partial sum is an integer below 2^53, so exact in any order (top of the file); the
+ * search is built for AVX2 too (the clones give the same lags; nothing else is cloned). */
+#include "_exact_dot.h"
 
 /* The m in [0, nlags) whose window r[m : m + len] scores best against target[0 : len]:
  * corr / sqrt(max(energy, min_power)), the last of equal scores (the reference's ">=";
  * numpy: argmax of the reversed scores). The energy slides from one lag to the next (one
  * product out, one in): integers again, so the very sums numpy's einsum gives. */
-SEARCH_CLONES static Py_ssize_t
+EXACT_DOT_CLONES static Py_ssize_t
 best_lag(const Concealer *c, const double *r, const double *target, Py_ssize_t nlags,
          Py_ssize_t len)
 {

@@ -29,68 +29,7 @@
 /* Bumped whenever a signature changes, so that a stale build is not used. */
 #define RESAMPLE_NATIVE_ABI 1
 
-#if defined(__GNUC__) && defined(__x86_64__) && defined(__linux__)
-/* AVX2 where the CPU has it, plain SSE2 otherwise (chosen once at load time). */
-#define KERNEL_CLONES __attribute__((target_clones("avx2", "default")))
-#else
-#define KERNEL_CLONES
-#endif
-
-#if defined(__GNUC__)
-typedef double v4d __attribute__((vector_size(32)));
-
-static inline double
-dot(const double *a, const double *b, Py_ssize_t n)
-{
-    v4d s0 = {0.0, 0.0, 0.0, 0.0}, s1 = s0, s2 = s0, s3 = s0;
-    Py_ssize_t j = 0;
-    for (; j + 16 <= n; j += 16) {
-        v4d a0, a1, a2, a3, b0, b1, b2, b3;
-        memcpy(&a0, a + j, sizeof a0);
-        memcpy(&a1, a + j + 4, sizeof a1);
-        memcpy(&a2, a + j + 8, sizeof a2);
-        memcpy(&a3, a + j + 12, sizeof a3);
-        memcpy(&b0, b + j, sizeof b0);
-        memcpy(&b1, b + j + 4, sizeof b1);
-        memcpy(&b2, b + j + 8, sizeof b2);
-        memcpy(&b3, b + j + 12, sizeof b3);
-        s0 += a0 * b0;
-        s1 += a1 * b1;
-        s2 += a2 * b2;
-        s3 += a3 * b3;
-    }
-    for (; j + 4 <= n; j += 4) {
-        v4d a0, b0;
-        memcpy(&a0, a + j, sizeof a0);
-        memcpy(&b0, b + j, sizeof b0);
-        s0 += a0 * b0;
-    }
-    s0 += s1;
-    s2 += s3;
-    s0 += s2;
-    double acc = (s0[0] + s0[1]) + (s0[2] + s0[3]);
-    for (; j < n; j++)
-        acc += a[j] * b[j];
-    return acc;
-}
-#else
-static inline double
-dot(const double *a, const double *b, Py_ssize_t n)
-{
-    double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0;
-    Py_ssize_t j = 0;
-    for (; j + 4 <= n; j += 4) {
-        s0 += a[j] * b[j];
-        s1 += a[j + 1] * b[j + 1];
-        s2 += a[j + 2] * b[j + 2];
-        s3 += a[j + 3] * b[j + 3];
-    }
-    double acc = (s0 + s1) + (s2 + s3);
-    for (; j < n; j++)
-        acc += a[j] * b[j];
-    return acc;
-}
-#endif
+#include "_exact_dot.h"
 
 static inline int16_t
 to_int16(double acc)
@@ -103,7 +42,7 @@ to_int16(double acc)
     return (int16_t)acc;
 }
 
-KERNEL_CLONES static void
+EXACT_DOT_CLONES static void
 run(const double *ext, const double *coef, Py_ssize_t taps, Py_ssize_t up, Py_ssize_t down,
     Py_ssize_t r, Py_ssize_t count, int16_t *out)
 {
