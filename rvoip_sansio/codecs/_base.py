@@ -7,6 +7,7 @@ Opus encoder); the pure per-sample transforms live beside it as functions over n
 from __future__ import annotations
 
 import abc
+import functools
 
 import attrs
 import numpy as np
@@ -74,25 +75,15 @@ class CodecInfo:
         return lines
 
 
-_INFOS: dict[tuple[object, ...], CodecInfo] = {}
-#: Distinct configurations kept by :func:`shared_info` (a few per codec in practice).
-_INFOS_MAX = 256
-
-
+@functools.lru_cache(maxsize=256, typed=True)
 def shared_info(**fields: str | int | float | None) -> CodecInfo:
     """``CodecInfo(**fields)``, one shared object per distinct set of field values.
 
     A ``CodecInfo`` is frozen and holds only strings and numbers, so the codec objects of
     every call can share one: a call then keeps no ``CodecInfo`` of its own for the garbage
-    collector to walk on each full pass (two per call-end, 11 references each). The key
-    holds each value's type too, so ``frame_ms=20`` and ``frame_ms=20.0`` stay apart."""
-    key = tuple((name, type(value), value) for name, value in sorted(fields.items()))
-    info = _INFOS.get(key)
-    if info is None:
-        info = CodecInfo(**fields)  # type: ignore[arg-type]
-        if len(_INFOS) < _INFOS_MAX:
-            _INFOS[key] = info
-    return info
+    collector to walk on each full pass (two per call-end, 11 references each). ``typed``:
+    ``frame_ms=20`` and ``frame_ms=20.0`` stay apart."""
+    return CodecInfo(**fields)  # type: ignore[arg-type]
 
 
 def as_pcm(pcm: npt.ArrayLike, channels: int = 1) -> PCM:

@@ -15,6 +15,7 @@ below, which gives the same bytes, errors and state.
 
 from __future__ import annotations
 
+import functools
 import hmac
 import logging
 import struct
@@ -99,18 +100,11 @@ class _Stream:
         self.kb = b""  # C path: the chunk as bytes, packet p's keystream at p * ks_len
 
 
-_MASKS: dict[int, int] = {}
-
-
+@functools.lru_cache(maxsize=64)
 def _window_mask(window: int) -> int:
     """``(1 << window) - 1``, one int object per window size shared by every session (a
     per-session 128-bit int is one more object for each full garbage collection to touch)."""
-    mask = _MASKS.get(window)
-    if mask is None:
-        mask = (1 << window) - 1
-        if len(_MASKS) < 64:  # (a few window sizes in practice; bounded whatever comes)
-            _MASKS[window] = mask
-    return mask
+    return (1 << window) - 1
 
 
 def _header_len(data: bytes, n: int) -> int:
