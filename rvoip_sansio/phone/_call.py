@@ -65,7 +65,6 @@ class PhoneCall:
     info_queue: tuple[tuple[str, int], ...] = ()
     info_handle: int | None = None
 
-
     @property
     def log(self) -> logging.LoggerAdapter[logging.Logger]:
         """This call's logger (made when used: a call logs on its events only, and kept it
