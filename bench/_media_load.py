@@ -374,16 +374,21 @@ def _udp_rcvbuf_errors() -> int:
     return int(dict(zip(rows[0][1:], rows[1][1:])).get("RcvbufErrors", 0))
 
 
+def _best_ms(work: Callable[[], object], rounds: int = 3) -> float:
+    """CPU ms of the fastest of ``rounds`` runs of ``work``."""
+    best = float("inf")
+    for _ in range(rounds):
+        t = time.process_time()
+        work()
+        best = min(best, time.process_time() - t)
+    return best * 1000
+
+
 def speed_probe() -> float:
     """CPU ms for a fixed pure-Python loop (best of 3) in this process just before a run:
     how fast the shared host lets the interpreter run now (it fits in the L1 cache, so it
     does not see the neighbours' cache and memory pressure: see :func:`memory_probe`)."""
-    best = float("inf")
-    for _ in range(3):
-        t = time.process_time()
-        sum(i * i for i in range(1_000_000))
-        best = min(best, time.process_time() - t)
-    return best * 1000
+    return _best_ms(lambda: sum(i * i for i in range(1_000_000)))
 
 
 _CHASE: list[list[int]] = []
@@ -397,12 +402,7 @@ def memory_probe() -> float:
         cells = [[i] for i in range(200_000)]
         random.Random(7).shuffle(cells)
         _CHASE.extend(cells)
-    best = float("inf")
-    for _ in range(3):
-        t = time.process_time()
-        sum(c[0] for c in _CHASE)
-        best = min(best, time.process_time() - t)
-    return best * 1000
+    return _best_ms(lambda: sum(c[0] for c in _CHASE))
 
 
 def _loadavg() -> str:
